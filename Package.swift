@@ -1,0 +1,50 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Layers, one way only: vfioctl → NVMe → VFIO → CShims. NVMeEmulator is a peer of a real
+/// VFIO device: it implements the same `PCIFunction` protocol, so the driver cannot tell them apart.
+let package = Package(
+    name: "swift-vfio",
+    products: [
+        .library(name: "VFIO", targets: ["VFIO"]),
+        .library(name: "NVMe", targets: ["NVMe"]),
+        .library(name: "NVMeEmulator", targets: ["NVMeEmulator"]),
+        .executable(name: "vfioctl", targets: ["vfioctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+    ],
+    targets: [
+        .target(
+            name: "CShims",
+            path: "CShims",
+            linkerSettings: [.linkedLibrary("pci"), .linkedLibrary("numa")]
+        ),
+        .target(
+            name: "VFIO",
+            dependencies: ["CShims", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "NVMe",
+            dependencies: ["VFIO", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "NVMeEmulator",
+            dependencies: ["NVMe", "VFIO", "CShims"]
+        ),
+        .executableTarget(
+            name: "vfioctl",
+            dependencies: [
+                "VFIO", "NVMe", "NVMeEmulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ]
+        ),
+        .testTarget(name: "VFIOTests", dependencies: ["VFIO", "CShims"]),
+        .testTarget(name: "NVMeEmulatorTests", dependencies: ["NVMeEmulator", "NVMe", "VFIO"]),
+        .testTarget(name: "NVMeTests", dependencies: ["NVMe", "NVMeEmulator", "VFIO"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+// placeholder so the target exists until its module is written

@@ -1,0 +1,140 @@
+import CShims
+import Logging
+import Synchronization
+
+/// Where DMA memory comes from.
+public struct DMAMemoryPolicy: Sendable {
+    public enum Hugepages: Sendable {
+        /// 2 MiB pages for allocations of 2 MiB or more, 4 KiB pages (with a warning) if none are free.
+        case preferred
+        /// 2 MiB pages or an error (`.noHugepages`).
+        case required
+        /// 4 KiB pages only (tests, the emulated device).
+        case never
+    }
+    public var hugepages: Hugepages
+    /// NUMA node to bind the memory to (the device's), or nil for the calling thread's node.
+    public var numaNode: Int?
+
+    public init(hugepages: Hugepages = .preferred, numaNode: Int? = nil) {
+        self.hugepages = hugepages
+        self.numaNode = numaNode
+    }
+}
+
+/// Allocates DMA buffers: memory (hugepage-backed when possible, NUMA-local to the device), an
+/// IOVA from the allocator, and the IOMMU mapping; `DMABuffer`'s `deinit` undoes all three.
+///
+/// Thread-safe (one lock around the IOVA allocator); meant for setup time. The I/O path takes
+/// chunks from a `DMASlab` carved out of one buffer, which neither locks nor allocates.
+public final class DMAAllocator: Sendable {
+    public let mapper: any DMAMapper
+    public let policy: DMAMemoryPolicy
+    private let state: Mutex<State>
+    private static let logger = Logger(label: "swift-vfio.dma")
+
+    struct State {
+        var iovas: IOVAAllocator
+        var pinnedBytes: UInt64 = 0
+        var warnedSmallPages = false
+    }
+
+    public static let smallPage = 4096
+    public static let hugePage = 2 << 20
+
+    public init(mapper: any DMAMapper, policy: DMAMemoryPolicy = DMAMemoryPolicy()) {
+        self.mapper = mapper
+        self.policy = policy
+        self.state = Mutex(State(iovas: IOVAAllocator(ranges: mapper.iovaRanges, mappingLimit: mapper.mappingLimit)))
+    }
+
+    /// Bytes mapped now, and live mappings: tests use them to prove nothing leaks.
+    public var mappedBytes: UInt64 { state.withLock { $0.iovas.bytesInUse } }
+    public var liveMappings: Int { state.withLock { $0.iovas.liveCount } }
+
+    /// Allocates, zeroes, pins and maps `length` bytes (rounded up to the page size), aligned to at
+    /// least `alignment` in both virtual and IOVA space.
+    public func allocate(length: Int, alignment: Int = 4096) throws(VFIOError) -> DMABuffer {
+        guard length > 0 else { throw .outOfRange(what: "DMA buffer length", value: 0, limit: UInt64(Int.max)) }
+        let (memory, size) = try allocateMemory(length: length)
+        let iova: IOVA
+        do {
+            iova = try state.withLock { (s) throws(VFIOError) -> IOVA in
+                if mapper.pinsMemory {
+                    var soft: UInt64 = 0, hard: UInt64 = 0
+                    if shim_memlock_limit(&soft, &hard) == 0, soft != UInt64.max, s.pinnedBytes + UInt64(size) > soft {
+                        throw .memlockTooLow(current: soft, needed: s.pinnedBytes + UInt64(size))
+                    }
+                }
+                let iova = try s.iovas.allocate(length: size, alignment: max(alignment, Self.smallPage))
+                s.pinnedBytes += UInt64(size)
+                return iova
+            }
+        } catch {
+            _ = shim_munmap(memory, size)
+            throw error
+        }
+        do {
+            try mapper.map(address: memory, length: size, iova: iova)
+        } catch {
+            state.withLock { s in
+                s.iovas.release(iova, length: size)
+                s.pinnedBytes -= UInt64(size)
+            }
+            _ = shim_munmap(memory, size)
+            throw error
+        }
+        return DMABuffer(address: memory, iova: iova, length: size, allocator: self)
+    }
+
+    /// mmap, NUMA bind, then first touch (zeroing), so the pages exist before they are pinned.
+    private func allocateMemory(length: Int) throws(VFIOError) -> (UnsafeMutableRawPointer, Int) {
+        let wantHuge: Bool
+        switch policy.hugepages {
+        case .never: wantHuge = false
+        case .preferred: wantHuge = length >= Self.hugePage
+        case .required: wantHuge = true
+        }
+        if wantHuge {
+            let size = (length + Self.hugePage - 1) / Self.hugePage * Self.hugePage
+            if let p = shim_mmap_anonymous(size, 1) {
+                return (prepare(p, size), size)
+            }
+            if policy.hugepages == .required { throw .noHugepages }
+            let first = state.withLock { s -> Bool in
+                defer { s.warnedSmallPages = true }
+                return !s.warnedSmallPages
+            }
+            if first {
+                Self.logger.warning("no free 2 MiB hugepages; DMA memory falls back to 4 KiB pages (more IOMMU mappings and TLB misses). Reserve some: vfioctl setup --hugepages 512")
+            }
+        }
+        let size = (length + Self.smallPage - 1) / Self.smallPage * Self.smallPage
+        guard let p = shim_mmap_anonymous(size, 0) else {
+            throw .system(operation: "mmap of \(size) bytes of DMA memory", errno: shim_errno())
+        }
+        return (prepare(p, size), size)
+    }
+
+    private func prepare(_ p: UnsafeMutableRawPointer, _ size: Int) -> UnsafeMutableRawPointer {
+        if let node = policy.numaNode { shim_numa_bind_memory(p, size, Int32(node)) }
+        p.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+        return p
+    }
+
+    /// Called by `DMABuffer.deinit`: unmap from the IOMMU first (the device can no longer reach the
+    /// memory), then give back the IOVA, then the memory.
+    func release(address: UnsafeMutableRawPointer, iova: IOVA, length: Int) {
+        do {
+            try mapper.unmap(iova: iova, length: length)
+        } catch {
+            // The container may already be gone (its fd closed unmaps everything); never leak the IOVA.
+            Self.logger.debug("DMA unmap at \(iova) failed: \(error)")
+        }
+        state.withLock { s in
+            s.iovas.release(iova, length: length)
+            s.pinnedBytes -= UInt64(length)
+        }
+        _ = shim_munmap(address, length)
+    }
+}

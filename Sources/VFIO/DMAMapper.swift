@@ -1,0 +1,18 @@
+/// The IOMMU side of DMA: makes host memory reachable by the device at an IOVA, and revokes it.
+///
+/// A real VFIO container implements it with `VFIO_IOMMU_MAP_DMA`/`VFIO_IOMMU_UNMAP_DMA`; the
+/// emulated device implements it with its own translation table, through which every emulated DMA
+/// access goes. An iommufd backend would be a third peer. Called when buffers are allocated and
+/// released, never per I/O.
+public protocol DMAMapper: AnyObject, Sendable {
+    /// IOVA apertures the IOMMU accepts (`VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE`).
+    var iovaRanges: [Range<UInt64>] { get }
+    /// How many more mappings the kernel allows (`dma_avail`), if it says.
+    var mappingLimit: Int? { get }
+    /// Whether mapping pins the pages and counts against RLIMIT_MEMLOCK (true for VFIO type1).
+    var pinsMemory: Bool { get }
+    /// Maps `length` bytes at `address` for device reads and writes at `iova`.
+    func map(address: UnsafeMutableRawPointer, length: Int, iova: IOVA) throws(VFIOError)
+    /// Removes the mapping made at `iova`.
+    func unmap(iova: IOVA, length: Int) throws(VFIOError)
+}

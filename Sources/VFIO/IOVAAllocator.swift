@@ -1,0 +1,89 @@
+/// Hands out IOVA ranges from the apertures the IOMMU accepts.
+///
+/// The kernel reports valid ranges (`VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE`): on x86 the MSI window
+/// 0xfee00000-0xfeefffff is a hole, and addresses above the IOMMU's width are refused. It also caps
+/// the number of mappings (`dma_avail`, from `vfio_iommu_type1 dma_entry_limit`). First fit over a
+/// sorted free list; freed ranges coalesce with their neighbours. Not thread-safe: `DMAAllocator`
+/// guards it with a lock. Used at buffer allocation time, never per I/O.
+public struct IOVAAllocator: Sendable {
+    /// Free ranges, sorted and disjoint, never adjacent (always coalesced).
+    public private(set) var free: [Range<UInt64>]
+    /// Mappings still allowed, when the kernel reports a limit.
+    public private(set) var mappingsAvailable: Int?
+    /// Bytes currently handed out.
+    public private(set) var bytesInUse: UInt64 = 0
+    /// Every allocation's size by start, so a free of a wrong range is caught.
+    private var live: [UInt64: UInt64] = [:]
+
+    /// - Parameters:
+    ///   - ranges: valid IOVA apertures; overlapping ones are merged. The page at 0 is never handed
+    ///     out, so that a zero IOVA in a descriptor is always a bug the IOMMU catches.
+    ///   - mappingLimit: the kernel's `dma_avail`, if known.
+    public init(ranges: [Range<UInt64>], mappingLimit: Int? = nil) {
+        var sorted = ranges.map { r -> Range<UInt64> in
+            r.lowerBound < 0x1000 ? Swift.min(0x1000, r.upperBound)..<r.upperBound : r
+        }.filter { !$0.isEmpty }.sorted { $0.lowerBound < $1.lowerBound }
+        var merged: [Range<UInt64>] = []
+        for r in sorted {
+            if let last = merged.last, r.lowerBound <= last.upperBound {
+                merged[merged.count - 1] = last.lowerBound..<Swift.max(last.upperBound, r.upperBound)
+            } else {
+                merged.append(r)
+            }
+        }
+        sorted = merged
+        self.free = sorted
+        self.mappingsAvailable = mappingLimit
+    }
+
+    /// Allocates `length` bytes aligned to `alignment` (a power of two). Throws `.iovaExhausted`
+    /// when no free range fits or the mapping limit is reached.
+    public mutating func allocate(length: Int, alignment: Int = 4096) throws(VFIOError) -> IOVA {
+        precondition(length > 0 && alignment > 0 && alignment & (alignment - 1) == 0)
+        if let available = mappingsAvailable, available <= 0 { throw .iovaExhausted(requested: length) }
+        let size = UInt64(length)
+        let mask = UInt64(alignment) - 1
+        for (index, range) in free.enumerated() {
+            let (aligned, overflow) = range.lowerBound.addingReportingOverflow(mask)
+            if overflow { continue }
+            let start = aligned & ~mask
+            guard start < range.upperBound, range.upperBound - start >= size else { continue }
+            let end = start + size
+            var pieces: [Range<UInt64>] = []
+            if start > range.lowerBound { pieces.append(range.lowerBound..<start) }
+            if end < range.upperBound { pieces.append(end..<range.upperBound) }
+            free.replaceSubrange(index...index, with: pieces)
+            live[start] = size
+            bytesInUse += size
+            if let available = mappingsAvailable { mappingsAvailable = available - 1 }
+            return IOVA(start)
+        }
+        throw .iovaExhausted(requested: length)
+    }
+
+    /// Returns a range handed out by `allocate`. Freeing anything else is a programming error.
+    public mutating func release(_ iova: IOVA, length: Int) {
+        let start = iova.rawValue
+        guard let size = live.removeValue(forKey: start), size == UInt64(length) else {
+            preconditionFailure("IOVA \(iova) (\(length) bytes) was not allocated")
+        }
+        bytesInUse -= size
+        if let available = mappingsAvailable { mappingsAvailable = available + 1 }
+        var range = start..<(start + size)
+        // Position among the sorted free ranges, then coalesce with both neighbours.
+        var index = free.firstIndex { $0.lowerBound > start } ?? free.count
+        if index > 0, free[index - 1].upperBound == range.lowerBound {
+            range = free[index - 1].lowerBound..<range.upperBound
+            free.remove(at: index - 1)
+            index -= 1
+        }
+        if index < free.count, free[index].lowerBound == range.upperBound {
+            range = range.lowerBound..<free[index].upperBound
+            free.remove(at: index)
+        }
+        free.insert(range, at: index)
+    }
+
+    /// Number of live allocations.
+    public var liveCount: Int { live.count }
+}

@@ -1,0 +1,99 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Every failure of the VFIO layer, with the errno and the object it concerns.
+///
+/// `description` is one line that names the cause and the fix, because it is what a user of
+/// `vfioctl` reads on stderr.
+public enum VFIOError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// `/dev/vfio/vfio` is missing: the vfio-pci module is not loaded.
+    case vfioNotLoaded
+    /// Opening a VFIO node failed for lack of permission.
+    case permissionDenied(path: String)
+    /// A PCI address string did not parse.
+    case invalidAddress(String, reason: String)
+    /// No PCI function at this address.
+    case noSuchDevice(PCIAddress)
+    /// The function is bound to another driver (or none) instead of vfio-pci.
+    case notBoundToVFIO(PCIAddress, driver: String?)
+    /// The function has no IOMMU group: the IOMMU is off (`intel_iommu=on` / `amd_iommu=on`).
+    case noIOMMU(PCIAddress)
+    /// The group holds other devices that are not bound to vfio-pci (or pci-stub), so the IOMMU
+    /// cannot isolate it. `others` lists "BDF (driver)".
+    case groupNotViable(group: Int, others: [String])
+    /// A mapping would exceed RLIMIT_MEMLOCK (bytes).
+    case memlockTooLow(current: UInt64, needed: UInt64)
+    /// 2 MiB hugepages were required but none are reserved.
+    case noHugepages
+    /// The IOVA space (or the kernel's `dma_avail` mapping count) is exhausted.
+    case iovaExhausted(requested: Int)
+    /// A region index, offset or length is outside what the device reported.
+    case outOfRange(what: String, value: UInt64, limit: UInt64)
+    /// The device does not offer this interrupt type, or not that many vectors.
+    case interruptsUnavailable(kind: String, requested: Int, available: Int)
+    /// An emulated DMA access touched an IOVA that was not mapped.
+    case dmaFault(iova: UInt64, length: Int)
+    /// A wait ran out of time.
+    case timedOut(what: String, milliseconds: Int)
+    /// A system call failed; `operation` names the call and its object.
+    case system(operation: String, errno: Int32)
+    /// The device reported something impossible (untrusted input failed a check).
+    case deviceMisbehaved(String)
+    /// No-IOMMU mode is needed but was not explicitly allowed.
+    case noIOMMUModeNotAllowed
+
+    public var description: String {
+        switch self {
+        case .vfioNotLoaded:
+            return "/dev/vfio/vfio is missing: the vfio-pci module is not loaded; run: modprobe vfio-pci (or vfioctl setup)"
+        case .permissionDenied(let path):
+            return "permission denied opening \(path); install udev/60-vfio.rules and add yourself to the vfio group, or run as root"
+        case .invalidAddress(let text, let reason):
+            return "'\(text)' is not a PCI address (\(reason)); expected DDDD:BB:DD.F or BB:DD.F, e.g. 0000:01:00.0"
+        case .noSuchDevice(let a):
+            return "no PCI device at \(a); run: vfioctl list"
+        case .notBoundToVFIO(let a, let driver):
+            let current = driver.map { "bound to \($0)" } ?? "bound to no driver"
+            return "\(a) is \(current), not vfio-pci; run: vfioctl bind \(a)"
+        case .noIOMMU(let a):
+            return "\(a) has no IOMMU group: the IOMMU is off; boot with intel_iommu=on (or amd_iommu=on) iommu=pt, or opt in to no-IOMMU mode (unsafe)"
+        case .groupNotViable(let group, let others):
+            return "IOMMU group \(group) is not viable: \(others.joined(separator: ", ")) must be bound to vfio-pci too or unbound; run: vfioctl bind on each"
+        case .memlockTooLow(let current, let needed):
+            return "RLIMIT_MEMLOCK is \(Self.bytes(current)) but DMA mappings need \(Self.bytes(needed)); raise it: ulimit -l unlimited (or memlock in /etc/security/limits.conf)"
+        case .noHugepages:
+            return "no 2 MiB hugepages are reserved; run: vfioctl setup --hugepages 512 (or echo 512 > /proc/sys/vm/nr_hugepages)"
+        case .iovaExhausted(let requested):
+            return "no free IOVA range (or DMA mapping slot) for \(requested) bytes; release DMA buffers or raise vfio_iommu_type1 dma_entry_limit"
+        case .outOfRange(let what, let value, let limit):
+            return "\(what) \(value) is out of range (limit \(limit))"
+        case .interruptsUnavailable(let kind, let requested, let available):
+            return "device offers \(available) \(kind) vectors, \(requested) requested; use fewer queues or another interrupt type"
+        case .dmaFault(let iova, let length):
+            return "DMA fault: \(length) bytes at IOVA 0x\(String(iova, radix: 16)) are not mapped"
+        case .timedOut(let what, let ms):
+            return "timed out after \(ms) ms waiting for \(what)"
+        case .system(let operation, let errno):
+            return "\(operation) failed: \(Self.errnoText(errno)) (errno \(errno))"
+        case .deviceMisbehaved(let what):
+            return "device misbehaved: \(what); reset it or check the hardware"
+        case .noIOMMUModeNotAllowed:
+            return "only no-IOMMU VFIO is available; it gives the device unrestricted DMA: opt in explicitly (allowNoIOMMU) if you accept that"
+        }
+    }
+
+    /// The errno text from strerror, without Foundation.
+    public static func errnoText(_ code: Int32) -> String {
+        guard let text = strerror(code) else { return "unknown error" }
+        return String(cString: text)
+    }
+
+    static func bytes(_ n: UInt64) -> String {
+        if n == UInt64.max { return "unlimited" }
+        if n >= 1 << 30 { return "\(n >> 30) GiB" }
+        if n >= 1 << 20 { return "\(n >> 20) MiB" }
+        if n >= 1 << 10 { return "\(n >> 10) KiB" }
+        return "\(n) B"
+    }
+}
