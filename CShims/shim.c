@@ -52,6 +52,17 @@ void *shim_mmap_anonymous(size_t length, int huge_2m) {
 
 int shim_munmap(void *address, size_t length) { return munmap(address, length); }
 
+void *shim_mmap_reserve(size_t length) {
+    void *p = mmap(NULL, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void *shim_mmap_region_fixed(void *address, int fd, off_t offset, size_t length, int writable) {
+    int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+    void *p = mmap(address, length, prot, MAP_SHARED | MAP_FIXED, fd, offset);
+    return p == MAP_FAILED ? NULL : p;
+}
+
 int shim_eventfd(unsigned int initial, int nonblocking) {
     return eventfd(initial, EFD_CLOEXEC | (nonblocking ? EFD_NONBLOCK : 0));
 }

@@ -49,6 +49,13 @@ void *shim_mmap_region(int fd, off_t offset, size_t length, int writable);
 /// Returns NULL on failure with errno set.
 void *shim_mmap_anonymous(size_t length, int huge_2m);
 int shim_munmap(void *address, size_t length);
+/// Reserves `length` bytes of address space with no access (PROT_NONE, MAP_NORESERVE), so that the
+/// mmappable areas of a sparse BAR can be placed at their offsets inside one contiguous window.
+/// Returns NULL on failure with errno set.
+void *shim_mmap_reserve(size_t length);
+/// mmap(2) of `length` bytes of `fd` at `offset` exactly at `address` (MAP_FIXED, MAP_SHARED),
+/// replacing part of a reservation. Returns NULL on failure with errno set.
+void *shim_mmap_region_fixed(void *address, int fd, off_t offset, size_t length, int writable);
 
 // MARK: - eventfd and epoll
 

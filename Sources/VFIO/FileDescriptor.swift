@@ -23,5 +23,13 @@ public struct FileDescriptor: ~Copyable, Sendable {
         return FileDescriptor(owning: fd)
     }
 
+    /// Gives up ownership without closing: the caller closes the descriptor itself, e.g. in a
+    /// class `deinit` that must close it before releasing what it depends on.
+    public consuming func relinquishOwnership() -> Int32 {
+        let fd = rawValue
+        discard self
+        return fd
+    }
+
     deinit { _ = Glibc.close(rawValue) }
 }

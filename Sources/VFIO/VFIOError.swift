@@ -42,6 +42,11 @@ public enum VFIOError: Error, Sendable, Equatable, CustomStringConvertible {
     case deviceMisbehaved(String)
     /// No-IOMMU mode is needed but was not explicitly allowed.
     case noIOMMUModeNotAllowed
+    /// The group's node is already open: another process (or another container in this one)
+    /// holds the IOMMU group, and VFIO lets one owner have it at a time.
+    case groupBusy(group: Int)
+    /// A region (BAR) cannot be mapped: I/O port BAR, unimplemented, or vfio-pci refused mmap.
+    case regionNotMappable(index: Int, reason: String)
 
     public var description: String {
         switch self {
@@ -80,6 +85,10 @@ public enum VFIOError: Error, Sendable, Equatable, CustomStringConvertible {
             return "device misbehaved: \(what); reset it or check the hardware"
         case .noIOMMUModeNotAllowed:
             return "only no-IOMMU VFIO is available; it gives the device unrestricted DMA: opt in explicitly (allowNoIOMMU) if you accept that"
+        case .groupBusy(let group):
+            return "IOMMU group \(group) is in use by another process (/dev/vfio/\(group) is busy); stop it (fuser -v /dev/vfio/\(group)) and retry"
+        case .regionNotMappable(let index, let reason):
+            return "region \(index) cannot be mapped: \(reason); use another BAR or read/write it through the device fd"
         }
     }
 
