@@ -1,0 +1,19 @@
+/// What a `VFIODevice` needs from the kernel's IOMMU side: a device fd, and an IOVA space to map
+/// DMA memory into.
+///
+/// `VFIOContainer` implements it with the legacy container/group API (`/dev/vfio/vfio` and
+/// `/dev/vfio/<group>`), which is all kernel 6.1 offers. An iommufd backend (`/dev/iommu` plus the
+/// device cdev `/dev/vfio/devices/vfioN`, kernel 6.2+) would be a peer: it binds the cdev to an
+/// IOAS instead of attaching a group, and maps with `IOMMU_IOAS_MAP`.
+public protocol VFIOBackend: DMAMapper {
+    /// Opens the device fd of a function that is bound to vfio-pci and sits in `iommuGroup`,
+    /// attaching whatever the backend needs first (the group to the container).
+    func openDevice(_ address: PCIAddress, iommuGroup: Int) throws(VFIOError) -> FileDescriptor
+
+    /// The one DMA allocator of this backend's IOVA space, shared by all its devices, so that
+    /// two devices never get the same IOVA. Created on first use with `policy`.
+    func dmaAllocator(policy: DMAMemoryPolicy) -> DMAAllocator
+
+    /// True when DMA is not translated (VFIO no-IOMMU mode): the device can reach all memory.
+    var isNoIOMMU: Bool { get }
+}
