@@ -42,6 +42,10 @@ let package = Package(
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
+        .executableTarget(
+            name: "vfio-hil",
+            dependencies: ["VFIO", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "VFIOTests", dependencies: ["VFIO", "CShims"]),
         .testTarget(name: "NVMeEmulatorTests", dependencies: ["NVMeEmulator", "NVMe", "VFIO"]),
         .testTarget(name: "NVMeTests", dependencies: ["NVMe", "NVMeEmulator", "VFIO"]),

@@ -1,0 +1,104 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import VFIO
+
+/// vfio-hil: hardware-in-the-loop checks, run inside the QEMU VM against a function bound to
+/// vfio-pci (see scripts/hil-test.sh for the contract).
+///
+///   vfio-hil --device BDF [--check NAME]... [--list]
+///
+/// stdout carries exactly one line per check: `PASS name`, `FAIL name: reason` or
+/// `SKIP name: reason`. Logs go to stderr. Exit status: 0 when nothing failed, 1 when a check
+/// failed, 2 for a usage error.
+
+/// Every table of checks, run in this order. The NVMe layer adds its table here.
+let checkTables: [[HILCheck]] = [vfioChecks]
+let allChecks = checkTables.flatMap { $0 }
+
+/// Writes a line straight to a descriptor: unbuffered, so a result line is out before the next
+/// check starts (a check that hangs until the guest's timeout cannot swallow earlier results),
+/// and without the C `stdout`/`stderr` globals, which are not concurrency-safe.
+func writeLine(_ text: String, to fd: Int32) {
+    var line = text + "\n"
+    line.withUTF8 { bytes in _ = write(fd, bytes.baseAddress, bytes.count) }
+}
+func logLine(_ text: String) { writeLine(text, to: 2) }
+func resultLine(_ text: String) { writeLine(text, to: 1) }
+
+func usage(_ message: String) -> Never {
+    logLine("vfio-hil: \(message)\nusage: vfio-hil --device BDF [--check NAME]... [--list]")
+    exit(2)
+}
+
+var deviceText: String?
+var selected: [String] = []
+var listOnly = false
+var arguments = CommandLine.arguments.dropFirst()
+while let argument = arguments.popFirst() {
+    switch argument {
+    case "--device":
+        guard let value = arguments.popFirst() else { usage("--device needs a BDF") }
+        deviceText = value
+    case "--check":
+        guard let value = arguments.popFirst() else { usage("--check needs a name") }
+        selected.append(value)
+    case "--list": listOnly = true
+    case "-h", "--help": usage("runs the VFIO checks against a device bound to vfio-pci")
+    default: usage("unknown argument \(argument)")
+    }
+}
+
+if listOnly {
+    for check in allChecks { resultLine("\(check.name): \(check.summary)") }
+    exit(0)
+}
+
+guard let deviceText else { usage("--device is required") }
+let address: PCIAddress
+do { address = try PCIAddress(parsing: deviceText) } catch { usage("\(error)") }
+let unknown = selected.filter { name in !allChecks.contains { $0.name == name } }
+guard unknown.isEmpty else { usage("no check named \(unknown.joined(separator: ", ")); see --list") }
+let checks = selected.isEmpty ? allChecks : allChecks.filter { selected.contains($0.name) }
+
+LoggingSystem.bootstrap { label in
+    var handler = StreamLogHandler.standardError(label: label)
+    handler.logLevel = getenv("HIL_LOG_DEBUG") != nil ? .debug : .info
+    return handler
+}
+let logger = Logger(label: "vfio-hil")
+let environment: [String: String] = {
+    var result: [String: String] = [:]
+    var entry = environ
+    while let pointer = entry.pointee {
+        let text = String(cString: pointer)
+        if let equals = text.firstIndex(of: "=") {
+            result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+        }
+        entry += 1
+    }
+    return result
+}()
+let context = HILContext(address: address, environment: environment) { message in
+    logLine("  \(message)")
+}
+
+var failures = 0
+for check in checks {
+    logLine("--- \(check.name): \(check.summary)")
+    let outcome: HILOutcome
+    do {
+        outcome = try check.body(context)
+    } catch {
+        outcome = .fail("\(error)")
+    }
+    switch outcome {
+    case .pass: resultLine("PASS \(check.name)")
+    case .fail(let reason):
+        failures += 1
+        resultLine("FAIL \(check.name): \(reason.split(separator: "\n").joined(separator: " "))")
+    case .skip(let reason): resultLine("SKIP \(check.name): \(reason)")
+    }
+}
+exit(failures == 0 ? 0 : 1)
