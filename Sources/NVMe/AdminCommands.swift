@@ -1,0 +1,155 @@
+import VFIO
+
+/// Admin commands for users (NVMe base 1.4, 5). Each takes the admin lock for one command; none
+/// is meant for the I/O path.
+extension Controller {
+    /// Runs any admin command, with an optional data buffer, and returns its CQE. A failing status
+    /// is thrown as `.commandFailed(command: name, status:)`.
+    @discardableResult
+    public func adminCommand(_ command: SubmissionQueueEntry, data: DMASlice? = nil, name: String) throws(NVMeError) -> CompletionQueueEntry {
+        if closedFlag.load(ordering: .acquiring) { throw .closed }
+        let device = self.device, registers = self.registers, timeout = options.adminTimeoutMilliseconds
+        return try admin.withLock { (queue) throws(NVMeError) -> CompletionQueueEntry in
+            try queue.execute(command, data: data, name: name, device: device, registers: registers, timeoutMilliseconds: timeout)
+        }
+    }
+
+    /// Runs an admin command that returns `length` bytes, through a temporary DMA buffer.
+    public func adminCommand(_ command: SubmissionQueueEntry, returning length: Int, name: String) throws(NVMeError) -> [UInt8] {
+        guard length > 0, length <= maximumTransferBytes else {
+            throw .invalidArgument("admin transfer of \(length) bytes (1...\(maximumTransferBytes))")
+        }
+        let buffer: DMABuffer
+        do {
+            buffer = try device.dma.allocate(length: length)
+        } catch {
+            throw .vfio(error)
+        }
+        try adminCommand(command, data: buffer.slice(offset: 0, length: length), name: name)
+        return Array(UnsafeRawBufferPointer(buffer.bytes).prefix(length))
+    }
+
+    func decode<T: NVMeDataStructure>(_ bytes: [UInt8], _ name: String) throws(NVMeError) -> T {
+        do {
+            return try T(bytes: bytes)
+        } catch {
+            throw .malformedData("\(name): \(error)")
+        }
+    }
+
+    // MARK: Identify (5.15)
+
+    /// Identify Controller, fetched again (the copy from bring-up is `identity`).
+    public func identifyController() throws(NVMeError) -> IdentifyController {
+        try decode(adminCommand(.identify(cns: .controller), returning: 4096, name: "Identify Controller"), "Identify Controller")
+    }
+
+    /// Identify Namespace for `id`.
+    public func identifyNamespace(_ id: UInt32) throws(NVMeError) -> IdentifyNamespace {
+        try decode(
+            adminCommand(.identify(cns: .namespace, namespaceID: id), returning: 4096, name: "Identify Namespace \(id)"),
+            "Identify Namespace \(id)")
+    }
+
+    /// Active namespace ids (first page: up to 1024 ids above `after`).
+    public func activeNamespaceIDs(after: UInt32 = 0) throws(NVMeError) -> [UInt32] {
+        let list: ActiveNamespaceList = try decode(
+            adminCommand(.identify(cns: .activeNamespaceList, namespaceID: after), returning: 4096, name: "Identify Active Namespace List"),
+            "Identify Active Namespace List")
+        return list.namespaceIDs
+    }
+
+    // MARK: Get Log Page (5.14)
+
+    /// Raw log page bytes (`length` a multiple of 4).
+    public func logPage(_ id: LogPageIdentifier, length: Int, offset: UInt64 = 0, namespaceID: UInt32 = 0xFFFF_FFFF) throws(NVMeError) -> [UInt8] {
+        guard length > 0, length % 4 == 0 else { throw .invalidArgument("log page length \(length) must be a positive multiple of 4") }
+        return try adminCommand(
+            .getLogPage(id, dwords: length / 4, offset: offset, namespaceID: namespaceID), returning: length,
+            name: "Get Log Page \(id)")
+    }
+
+    /// SMART / Health Information (log 02h), controller-wide unless a namespace is given.
+    public func smartHealthLog(namespaceID: UInt32 = 0xFFFF_FFFF) throws(NVMeError) -> SMARTHealthLog {
+        try decode(logPage(.smartHealth, length: SMARTHealthLog.encodedSize, namespaceID: namespaceID), "SMART / Health log")
+    }
+
+    /// Error Information (log 01h): the newest `count` entries (at most ELPE + 1), newest first.
+    /// Entries with error count 0 are unused and left out.
+    public func errorLog(count: Int? = nil) throws(NVMeError) -> [ErrorInformationEntry] {
+        let available = Int(identity.errorLogPageEntries) + 1
+        let n = max(1, min(count ?? available, available))
+        let size = ErrorInformationEntry.encodedSize
+        let bytes = try logPage(.errorInformation, length: n * size)
+        var entries: [ErrorInformationEntry] = []
+        for i in 0..<n {
+            let entry: ErrorInformationEntry = try decode(Array(bytes[(i * size)..<((i + 1) * size)]), "Error Information entry \(i)")
+            if entry.errorCount != 0 { entries.append(entry) }
+        }
+        return entries
+    }
+
+    // MARK: Features (5.13, 5.21)
+
+    /// Get Features: the value (CQE DW0).
+    public func feature(_ id: FeatureIdentifier, select: FeatureSelect = .current, cdw11: UInt32 = 0) throws(NVMeError) -> UInt32 {
+        try adminCommand(.getFeatures(id, select: select, cdw11: cdw11), name: "Get Features \(id)").commandSpecific
+    }
+
+    /// Set Features: returns CQE DW0 (some features report what was actually set).
+    @discardableResult
+    public func setFeature(_ id: FeatureIdentifier, value: UInt32, save: Bool = false) throws(NVMeError) -> UInt32 {
+        try adminCommand(.setFeatures(id, cdw11: value, save: save), name: "Set Features \(id)").commandSpecific
+    }
+
+    /// Interrupt Coalescing (FID 08h): the aggregation threshold and time in effect.
+    public func interruptCoalescing() throws(NVMeError) -> InterruptCoalescing {
+        InterruptCoalescing(dword: try feature(.interruptCoalescing))
+    }
+
+    /// Sets Interrupt Coalescing (FID 08h): the controller raises an I/O CQ's interrupt after
+    /// `aggregationThreshold` completions or `aggregationTime` x 100 µs, whichever comes first,
+    /// for every vector whose coalescing is not disabled (FID 09h). Fewer interrupts, more latency.
+    public func setInterruptCoalescing(_ coalescing: InterruptCoalescing) throws(NVMeError) {
+        try setFeature(.interruptCoalescing, value: coalescing.dword)
+    }
+
+    /// Interrupt Vector Configuration (FID 09h): CDW11.IV bits 15:0, CD bit 16 (coalescing disable).
+    public func setInterruptCoalescing(enabled: Bool, vector: Int) throws(NVMeError) {
+        guard vector >= 0, vector < max(1, interruptVectors) else {
+            throw .invalidArgument("vector \(vector) is not enabled (0..<\(interruptVectors))")
+        }
+        try setFeature(.interruptVectorConfiguration, value: UInt32(vector) | (enabled ? 0 : 1 << 16))
+    }
+
+    /// Volatile Write Cache (FID 06h), when the controller has one (VWC).
+    public func setVolatileWriteCache(enabled: Bool) throws(NVMeError) {
+        try setFeature(.volatileWriteCache, value: VolatileWriteCache(enabled: enabled).dword)
+    }
+
+    // MARK: Abort (5.1)
+
+    /// Asks the controller to abort command `commandID` of submission queue `queue`. Returns true
+    /// when the controller reports it aborted it (CQE DW0 bit 0 clear); the command then completes
+    /// on its own queue with "Command Abort Requested", which its owner must still reap. Abort is
+    /// best effort (the command may complete normally first).
+    @discardableResult
+    public func abort(queue: UInt16, commandID: UInt16) throws(NVMeError) -> Bool {
+        let cqe = try adminCommand(.abort(submissionQueue: queue, commandID: commandID), name: "Abort (queue \(queue), command id \(commandID))")
+        return cqe.commandSpecific & 1 == 0
+    }
+
+    // MARK: Namespaces
+
+    /// The active namespace `id` with its geometry, for the blocking and async APIs.
+    public func namespace(_ id: UInt32) throws(NVMeError) -> Namespace<Device> {
+        guard let info = namespaces.first(where: { $0.id == id }) else {
+            if let reason = unusableNamespaces[id] { throw .namespaceUnusable(id, reason: reason) }
+            throw .noSuchNamespace(id, available: namespaces.map(\.id))
+        }
+        return Namespace(controller: self, info: info)
+    }
+
+    /// Identify Namespace data captured at bring-up.
+    public func identifyData(namespace id: UInt32) -> IdentifyNamespace? { identifyNamespaceData[id] }
+}

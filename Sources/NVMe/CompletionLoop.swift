@@ -1,0 +1,182 @@
+import CShims
+import VFIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The bottom half's view of a CQ's interrupt: the vector's eventfd, borrowed from the device.
+/// The top half (the kernel's MSI-X handler in vfio-pci, or the emulated device) only adds to the
+/// counter; all work happens in the thread that wakes up here.
+@usableFromInline
+enum InterruptEventFD {
+    /// Sleeps until the eventfd is readable or `milliseconds` pass. True when signalled.
+    @usableFromInline
+    static func wait(_ fd: Int32, milliseconds: Int32) -> Bool {
+        while true {
+            let n = shim_poll_in(fd, milliseconds)
+            if n < 0 && shim_errno() == EINTR { continue }
+            return n > 0
+        }
+    }
+
+    /// Reads and resets the counter: interrupts signalled since the last drain (0 if none).
+    @usableFromInline
+    static func drain(_ fd: Int32) -> UInt64 {
+        var value: UInt64 = 0
+        return shim_eventfd_read(fd, &value) == 1 ? value : 0
+    }
+}
+
+extension QueuePair {
+    /// Waits until at least `minimum` commands have completed (at most the number outstanding),
+    /// calling `body` for each, in the given completion mode. Returns how many completed.
+    ///
+    /// Every loop calls `device.service()` before each poll or sleep, so the emulated device in
+    /// stepped mode makes progress on this thread. While idle it also checks CSTS (fatal status,
+    /// a vanished device) and the deadline; on timeout the commands stay outstanding (their ids
+    /// and PRP pages are not reused) and can be aborted with `Controller.abort`.
+    @inlinable
+    public mutating func waitForCompletions(
+        atLeast minimum: Int = 1, mode: CompletionMode = .poll, timeoutMilliseconds: Int,
+        _ body: (Completion) -> Void
+    ) throws(NVMeError) -> Int {
+        let target = min(max(minimum, 0), outstanding)
+        let invalidBefore = stats.invalidCompletions
+        defer {
+            if stats.invalidCompletions != invalidBefore { reportInvalidCompletions(since: invalidBefore) }
+        }
+        device.service()
+        var done = reap(body)
+        if done >= target { return done }
+        let deadline = Deadline(milliseconds: timeoutMilliseconds)
+        switch mode.kind {
+        case .poll:
+            try pollUntil(target: target, done: &done, deadline: deadline, timeoutMilliseconds: timeoutMilliseconds, body)
+        case .interrupt:
+            try sleepUntil(target: target, done: &done, deadline: deadline, timeoutMilliseconds: timeoutMilliseconds, body)
+        case .hybrid:
+            try napiUntil(
+                target: target, idlePolls: mode.idlePolls, done: &done, deadline: deadline,
+                timeoutMilliseconds: timeoutMilliseconds, body)
+        }
+        return done
+    }
+
+    /// Poll mode: spin on the phase tag with the pause hint.
+    @inlinable
+    mutating func pollUntil(
+        target: Int, done: inout Int, deadline: Deadline, timeoutMilliseconds: Int, _ body: (Completion) -> Void
+    ) throws(NVMeError) {
+        var idle = 0
+        while done < target {
+            device.service()
+            let n = reap(body)
+            if n != 0 {
+                done &+= n
+                idle = 0
+                continue
+            }
+            idle &+= 1
+            if idle & 1023 == 0 {
+                refreshClock()
+                try checkWait(deadline: deadline, timeoutMilliseconds: timeoutMilliseconds, target: target, done: done)
+            }
+            Barrier.cpuPause()
+        }
+    }
+
+    /// Interrupt mode: sleep on the eventfd; on wake-up drain it, then reap. The timeout of each
+    /// sleep only bounds a lost interrupt and lets the emulated device's stepped mode be serviced.
+    @inlinable
+    mutating func sleepUntil(
+        target: Int, done: inout Int, deadline: Deadline, timeoutMilliseconds: Int, _ body: (Completion) -> Void
+    ) throws(NVMeError) {
+        guard let fd = interruptEventFD else { throw .noInterruptVector(queue: id) }
+        var backoff = Backoff(startMicroseconds: 1000, capMicroseconds: 10_000)
+        while done < target {
+            if InterruptEventFD.wait(fd, milliseconds: backoff.nextMilliseconds()) {
+                stats.interruptWakeups &+= 1
+                stats.interrupts &+= InterruptEventFD.drain(fd)
+                backoff = Backoff(startMicroseconds: 1000, capMicroseconds: 10_000)
+            }
+            device.service()
+            let n = reap(body)
+            done &+= n
+            if n == 0 {
+                refreshClock()
+                try checkWait(deadline: deadline, timeoutMilliseconds: timeoutMilliseconds, target: target, done: done)
+            }
+        }
+    }
+
+    /// Hybrid (NAPI) mode: sleep until the interrupt, mask the vector, poll until the CQ has been
+    /// empty `idlePolls` times in a row, unmask, drain, look once more, sleep.
+    @inlinable
+    mutating func napiUntil(
+        target: Int, idlePolls: Int, done: inout Int, deadline: Deadline, timeoutMilliseconds: Int,
+        _ body: (Completion) -> Void
+    ) throws(NVMeError) {
+        guard let fd = interruptEventFD, let vector = interruptVector else { throw .noInterruptVector(queue: id) }
+        var backoff = Backoff(startMicroseconds: 1000, capMicroseconds: 10_000)
+        var sleepFirst = true
+        while done < target {
+            if sleepFirst, InterruptEventFD.wait(fd, milliseconds: backoff.nextMilliseconds()) {
+                stats.interruptWakeups &+= 1
+                backoff = Backoff(startMicroseconds: 1000, capMicroseconds: 10_000)
+            }
+            // Interrupts off while polling: completions are found by polling, not by messages.
+            device.setInterruptMasked(vector: vector, true)
+            stats.interrupts &+= InterruptEventFD.drain(fd)
+            stats.pollingPhases &+= 1
+            var idle = 0
+            while done < target && idle < idlePolls {
+                device.service()
+                let n = reap(body)
+                if n != 0 {
+                    done &+= n
+                    idle = 0
+                } else {
+                    idle &+= 1
+                    Barrier.cpuPause()
+                }
+            }
+            // Re-arm: unmask, drop the signals raised while masked (their entries were polled),
+            // then look at the CQ once more: an entry that landed after the last poll but before
+            // the unmask raised no message we would wake for.
+            device.setInterruptMasked(vector: vector, false)
+            stats.interrupts &+= InterruptEventFD.drain(fd)
+            if done >= target { return }
+            device.service()
+            let late = reap(body)
+            done &+= late
+            // Found something: keep polling without sleeping.
+            sleepFirst = late == 0
+            if late == 0 {
+                refreshClock()
+                try checkWait(deadline: deadline, timeoutMilliseconds: timeoutMilliseconds, target: target, done: done)
+            }
+        }
+    }
+
+    /// Throws if the wait cannot end well: the controller was closed, reports a fatal status, is
+    /// gone, or the deadline passed. Outside the I/O path (called only when idle).
+    @usableFromInline
+    func checkWait(deadline: Deadline, timeoutMilliseconds: Int, target: Int, done: Int) throws(NVMeError) {
+        try controller.checkHealth(during: "I/O on queue \(id)")
+        if deadline.hasPassed {
+            throw .timedOut(
+                what: "\(target - done) of \(target) completions on I/O queue \(id) (\(outstanding) commands outstanding)",
+                milliseconds: timeoutMilliseconds)
+        }
+    }
+
+    @usableFromInline
+    func reportInvalidCompletions(since before: UInt64) {
+        let count = stats.invalidCompletions - before
+        let last = stats.lastInvalidCompletion.map {
+            "command id \($0.commandID), SQ id \($0.submissionQueueID), SQ head \($0.submissionQueueHead)"
+        } ?? "?"
+        Controller<Device>.logger.warning(
+            "\(device.name): rejected \(count) invalid completion(s) on I/O queue \(id) (last: \(last)); the device is misbehaving")
+    }
+}

@@ -1,0 +1,48 @@
+/// How a thread waits for completions on its queue pair.
+///
+/// - `poll`: spin on the CQ's phase tag with the CPU's pause hint. Lowest latency, one core busy.
+/// - `interrupt`: sleep on the CQ's MSI-X eventfd; the "top half" (the kernel's, or the emulated
+///   device's, eventfd signal) only wakes the thread, whose "bottom half" reaps and drains.
+/// - `hybrid`: NAPI style (Linux `napi_schedule`/`napi_complete_done`): an interrupt wakes the
+///   reaper, which masks the vector and polls until the CQ has stayed empty for `idlePolls`
+///   consecutive polls, then unmasks, drains the eventfd, checks the CQ once more (closing the race
+///   with a completion that arrived while masked), and sleeps again.
+@frozen
+public struct CompletionMode: Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        case poll
+        case interrupt
+        case hybrid
+    }
+
+    public let kind: Kind
+    /// Hybrid only: consecutive empty polls (each a `pause`, ~40 ns to ~140 ns) before re-arming.
+    public let idlePolls: Int
+
+    @inlinable
+    init(kind: Kind, idlePolls: Int) {
+        self.kind = kind
+        self.idlePolls = idlePolls
+    }
+
+    public static let poll = CompletionMode(kind: .poll, idlePolls: 0)
+    public static let interrupt = CompletionMode(kind: .interrupt, idlePolls: 0)
+    /// Hybrid with a budget of 2000 empty polls (tens of microseconds) before sleeping again.
+    public static let hybrid = CompletionMode(kind: .hybrid, idlePolls: 2000)
+
+    /// Hybrid with a chosen polling budget.
+    public static func hybrid(idlePolls: Int) -> CompletionMode {
+        CompletionMode(kind: .hybrid, idlePolls: max(1, idlePolls))
+    }
+
+    /// Whether the mode needs the queue pair's MSI-X vector.
+    @inlinable public var usesInterrupts: Bool { kind != .poll }
+
+    public var description: String {
+        switch kind {
+        case .poll: return "poll"
+        case .interrupt: return "interrupt"
+        case .hybrid: return "hybrid(idlePolls: \(idlePolls))"
+        }
+    }
+}

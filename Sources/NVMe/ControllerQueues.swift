@@ -1,0 +1,182 @@
+import Synchronization
+import VFIO
+
+/// The queue pair the blocking API uses when the caller does not pass one, created on first use.
+struct SharedQueuePair<Device: PCIFunction>: ~Copyable {
+    var pair: QueuePair<Device>?
+}
+
+extension Controller {
+    // MARK: - I/O queue pairs
+
+    /// Creates an I/O queue pair (Create I/O Completion Queue, then Create I/O Submission Queue,
+    /// NVMe base 1.4, 5.3-5.4) with its own DMA memory, command ids and PRP list pages.
+    ///
+    /// - Parameters:
+    ///   - entries: ring size (2...CAP.MQES + 1); defaults to `ioQueueEntries`. Depth is one less.
+    ///   - interrupts: give the CQ its own MSI-X vector (needed by the interrupt and hybrid
+    ///     modes). Nil: if a vector is available.
+    public func makeQueuePair(entries: Int? = nil, interrupts: Bool? = nil) throws(NVMeError) -> QueuePair<Device> {
+        try makeQueuePair(entries: entries, interrupts: interrupts, keepsControllerAlive: true)
+    }
+
+    /// Queue pairs that can still be created.
+    public var availableQueuePairs: Int {
+        lifecycle.withLock { grantedQueuePairs - $0.liveQueues.count }
+    }
+
+    func makeQueuePair(entries: Int?, interrupts: Bool?, keepsControllerAlive: Bool) throws(NVMeError) -> QueuePair<Device> {
+        let size = entries ?? ioQueueEntries
+        let limit = min(capabilities.maxQueueEntryCount, 65536)
+        guard size >= 2, size <= limit else {
+            throw .invalidArgument("queue size \(size) is outside 2...\(limit) (CAP.MQES + 1)")
+        }
+        let id = try lifecycle.withLock { (state) throws(NVMeError) -> UInt16 in
+            guard !state.closed else { throw .closed }
+            guard let free = (1...UInt16(grantedQueuePairs)).first(where: { !state.liveQueues.contains($0) }) else {
+                throw .noQueuePairAvailable(granted: grantedQueuePairs)
+            }
+            state.liveQueues.insert(free)
+            return free
+        }
+        do throws(NVMeError) {
+            let vectorAvailable = Int(id) < interruptVectors
+            if interrupts == true && !vectorAvailable { throw .noInterruptVector(queue: id) }
+            let vector: Int? = (interrupts ?? true) && vectorAvailable ? Int(id) : nil
+
+            let submissionMemory = try device.dma.allocateForNVMe(length: size * 64)
+            let completionMemory = try device.dma.allocateForNVMe(length: size * 16)
+            let listPages = try device.dma.pageSlabForNVMe(count: size - 1)
+            try adminCommand(
+                .createIOCompletionQueue(
+                    id: id, size: size, baseIOVA: completionMemory.iova.rawValue, physicallyContiguous: true,
+                    interruptsEnabled: vector != nil, vector: UInt16(vector ?? 0)),
+                name: "Create I/O Completion Queue \(id)")
+            do throws(NVMeError) {
+                try adminCommand(
+                    .createIOSubmissionQueue(
+                        id: id, size: size, baseIOVA: submissionMemory.iova.rawValue, completionQueue: id,
+                        physicallyContiguous: true),
+                    name: "Create I/O Submission Queue \(id)")
+            } catch {
+                _ = try? adminCommand(.deleteIOCompletionQueue(id: id), name: "Delete I/O Completion Queue \(id)")
+                throw error
+            }
+            return QueuePair(
+                controller: self, keepsControllerAlive: keepsControllerAlive, id: id, entries: size,
+                submissionMemory: submissionMemory, completionMemory: completionMemory, listPages: listPages,
+                doorbells: doorbells, interruptVector: vector, maximumTransferBytes: maximumTransferBytes)
+        } catch {
+            _ = lifecycle.withLock { $0.liveQueues.remove(id) }
+            throw error
+        }
+    }
+
+    /// Called by `QueuePair.deinit`: deletes the SQ, then the CQ (5.5, 5.6: a CQ goes after its
+    /// SQs), unless `close()` already did.
+    func retireQueuePair(id: UInt16, outstanding: Int) {
+        let live = lifecycle.withLock { state -> Bool in
+            !state.closed && state.liveQueues.contains(id)
+        }
+        guard live else { return }
+        if outstanding > 0 {
+            Self.logger.notice("\(device.name): I/O queue \(id) dropped with \(outstanding) commands outstanding; deleting it aborts them")
+        }
+        do {
+            try deleteQueues(id)
+        } catch {
+            Self.logger.error("\(device.name): deleting I/O queue \(id) failed: \(error)")
+        }
+        _ = lifecycle.withLock { $0.liveQueues.remove(id) }
+    }
+
+    func deleteQueues(_ id: UInt16) throws(NVMeError) {
+        try adminCommand(.deleteIOSubmissionQueue(id: id), name: "Delete I/O Submission Queue \(id)")
+        try adminCommand(.deleteIOCompletionQueue(id: id), name: "Delete I/O Completion Queue \(id)")
+    }
+
+    /// Throws if waiting on this controller is pointless: closed, fatal status, or gone. Reads
+    /// CSTS once; used by wait loops when they are idle, never per I/O.
+    @usableFromInline
+    func checkHealth(during what: String) throws(NVMeError) {
+        if closedFlag.load(ordering: .acquiring) { throw .closed }
+        let status = registers.read(ControllerRegister.status)
+        if status.looksDisconnected { throw .deviceGone }
+        if status.controllerFatalStatus { throw .controllerFatal(during: what) }
+    }
+
+    /// CSTS as read now.
+    public var status: ControllerStatus { registers.read(ControllerRegister.status) }
+
+    // MARK: - Shutdown (NVMe base 1.4, 7.6.2)
+
+    /// Deletes the remaining I/O queues, shuts the controller down normally (CC.SHN = 01b, wait
+    /// for CSTS.SHST = 10b), clears CC.EN, and disables its interrupts. Idempotent. Queue pairs
+    /// still held by callers become unusable (their waits throw `.closed`); their memory is
+    /// released when they are dropped. DMA memory of the admin queue goes with the last
+    /// reference to the controller.
+    public func close() throws(NVMeError) {
+        // The internal pair first: its deinit deletes its queues while the controller is open.
+        let internalPair = shared.withLock { slot -> QueuePair<Device>? in slot.pair.take() }
+        _ = consume internalPair
+        let remaining = lifecycle.withLock { state -> [UInt16]? in
+            guard !state.closed else { return nil }
+            state.closed = true
+            return state.liveQueues.sorted()
+        }
+        guard let remaining else { return }
+        closedFlag.store(true, ordering: .releasing)
+
+        var firstError: NVMeError?
+        for id in remaining {
+            do {
+                try deleteQueues(id)
+            } catch {
+                firstError = firstError ?? error
+            }
+        }
+        lifecycle.withLock { $0.liveQueues.removeAll() }
+
+        let readyTimeout = max(500, capabilities.timeoutMilliseconds)
+        do {
+            try shutdown()
+        } catch {
+            firstError = firstError ?? error
+        }
+        // With the controller disabled it no longer touches the admin queues or raises interrupts.
+        do {
+            try Self.disable(registers: registers, device: device, timeoutMilliseconds: readyTimeout)
+        } catch {
+            firstError = firstError ?? error
+        }
+        if interruptVectors > 0 {
+            do {
+                try device.disableInterrupts()
+            } catch {
+                firstError = firstError ?? .vfio(error)
+            }
+        }
+        if let firstError { throw firstError }
+    }
+
+    /// CC.SHN normal, then CSTS.SHST complete within RTD3E (if reported) or 10 s.
+    func shutdown() throws(NVMeError) {
+        var configuration = registers.read(ControllerRegister.configuration)
+        if configuration.rawValue == .max { throw .deviceGone }
+        guard configuration.enable else { return }
+        configuration.shutdownNotification = .normal
+        registers.write(ControllerRegister.configuration, configuration)
+        let rtd3 = Int(identity.rtd3EntryLatency / 1000)  // microseconds to milliseconds
+        let timeout = max(10_000, min(rtd3, 60_000))
+        let deadline = Deadline(milliseconds: timeout)
+        var backoff = Backoff(startMicroseconds: 10, capMicroseconds: 10_000)
+        while true {
+            device.service()
+            let status = registers.read(ControllerRegister.status)
+            if status.looksDisconnected { throw .deviceGone }
+            if status.shutdownStatus == .complete { return }
+            if deadline.hasPassed { throw .timedOut(what: "shutdown (CSTS.SHST = complete)", milliseconds: timeout) }
+            backoff.sleep()
+        }
+    }
+}

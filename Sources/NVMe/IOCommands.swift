@@ -1,0 +1,105 @@
+import VFIO
+
+/// The NVM command set's I/O commands on a queue pair (NVMe base 1.4, 6), allocation-free: each
+/// builds its SQE on the stack and goes through `submit`. None rings the doorbell; call
+/// `ringSubmissionDoorbell()` after one or several.
+///
+/// The LBA range is not checked here (the controller answers LBA Out of Range); the buffer must
+/// hold `blocks` whole blocks and only that many bytes are transferred.
+extension QueuePair {
+    @inlinable @inline(__always)
+    func dataSlice(_ buffer: DMASlice, namespace: NamespaceInfo, blocks: Int) throws(NVMeError) -> DMASlice {
+        guard blocks >= 1, blocks <= namespace.maximumBlocksPerCommand else {
+            throw .transferTooLarge(bytes: max(0, blocks) &* namespace.blockSize, maximum: namespace.maximumBlocksPerCommand &* namespace.blockSize)
+        }
+        let bytes = blocks &<< namespace.blockShift
+        guard buffer.length >= bytes else { throw .bufferTooSmall(needed: bytes, actual: buffer.length) }
+        return DMASlice(address: buffer.address, iova: buffer.iova, length: bytes)
+    }
+
+    /// Read (opcode 02h): `blocks` blocks from `lba` into `buffer`.
+    @inlinable
+    @discardableResult
+    public mutating func submitRead(
+        namespace: NamespaceInfo, lba: UInt64, blocks: Int, into buffer: DMASlice, token: UInt64, forceUnitAccess: Bool = false
+    ) throws(NVMeError) -> UInt16 {
+        let data = try dataSlice(buffer, namespace: namespace, blocks: blocks)
+        return try submit(.read(namespaceID: namespace.id, lba: lba, blocks: blocks, fua: forceUnitAccess), data: data, token: token)
+    }
+
+    /// Write (opcode 01h): `blocks` blocks from `buffer` to `lba`.
+    @inlinable
+    @discardableResult
+    public mutating func submitWrite(
+        namespace: NamespaceInfo, lba: UInt64, blocks: Int, from buffer: DMASlice, token: UInt64, forceUnitAccess: Bool = false
+    ) throws(NVMeError) -> UInt16 {
+        let data = try dataSlice(buffer, namespace: namespace, blocks: blocks)
+        return try submit(.write(namespaceID: namespace.id, lba: lba, blocks: blocks, fua: forceUnitAccess), data: data, token: token)
+    }
+
+    /// Compare (opcode 05h): the controller compares `buffer` with the media and completes with
+    /// Compare Failure if they differ.
+    @inlinable
+    @discardableResult
+    public mutating func submitCompare(
+        namespace: NamespaceInfo, lba: UInt64, blocks: Int, with buffer: DMASlice, token: UInt64
+    ) throws(NVMeError) -> UInt16 {
+        let data = try dataSlice(buffer, namespace: namespace, blocks: blocks)
+        return try submit(.compare(namespaceID: namespace.id, lba: lba, blocks: blocks), data: data, token: token)
+    }
+
+    /// Flush (opcode 00h): commits the volatile write cache.
+    @inlinable
+    @discardableResult
+    public mutating func submitFlush(namespace: NamespaceInfo, token: UInt64) throws(NVMeError) -> UInt16 {
+        try submit(.flush(namespaceID: namespace.id), token: token)
+    }
+
+    /// Write Zeroes (opcode 08h): no data transfer; `deallocate` lets the controller unmap instead.
+    @inlinable
+    @discardableResult
+    public mutating func submitWriteZeroes(
+        namespace: NamespaceInfo, lba: UInt64, blocks: Int, deallocate: Bool = false, token: UInt64
+    ) throws(NVMeError) -> UInt16 {
+        guard blocks >= 1, blocks <= 65536 else {
+            throw .invalidArgument("Write Zeroes covers 1...65536 blocks per command, not \(blocks)")
+        }
+        return try submit(.writeZeroes(namespaceID: namespace.id, lba: lba, blocks: blocks, deallocate: deallocate), token: token)
+    }
+
+    /// Dataset Management with the Deallocate attribute (opcode 09h, TRIM) for up to 256 ranges.
+    ///
+    /// The range list is written into this command id's own PRP list page, which is DMA memory
+    /// that stays untouched until the completion is consumed: no buffer from the caller and no
+    /// allocation (256 ranges of 16 bytes fill exactly one 4 KiB page).
+    @inlinable
+    @discardableResult
+    public mutating func submitDeallocate(
+        namespace: NamespaceInfo, ranges: UnsafeBufferPointer<DatasetManagementRange>, token: UInt64
+    ) throws(NVMeError) -> UInt16 {
+        guard ranges.count >= 1, ranges.count <= 256 else {
+            throw .invalidArgument("Dataset Management takes 1...256 ranges, not \(ranges.count)")
+        }
+        guard !submission.isFull else {
+            stats.backpressure &+= 1
+            throw .submissionQueueFull(queue: id)
+        }
+        guard let cid = commands.acquire() else {
+            stats.backpressure &+= 1
+            throw .noFreeCommandID(queue: id)
+        }
+        let tracker = commands.trackers + Int(cid)
+        let page = UnsafeMutableRawPointer(tracker.pointee.prpList)
+        for (i, range) in ranges.enumerated() {
+            // NVMe base 1.4, Figure 364: context attributes, length in blocks, starting LBA.
+            page.storeBytes(of: range.contextAttributes.littleEndian, toByteOffset: i &* 16, as: UInt32.self)
+            page.storeBytes(of: range.lengthInBlocks.littleEndian, toByteOffset: i &* 16 &+ 4, as: UInt32.self)
+            page.storeBytes(of: range.startingLBA.littleEndian, toByteOffset: i &* 16 &+ 8, as: UInt64.self)
+        }
+        var entry = SubmissionQueueEntry.datasetManagement(namespaceID: namespace.id, ranges: ranges.count, deallocate: true)
+        entry.commandID = cid
+        entry.prp1 = tracker.pointee.prpListIOVA
+        enqueue(entry, tracker: tracker, token: token)
+        return cid
+    }
+}

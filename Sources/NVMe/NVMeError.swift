@@ -1,0 +1,123 @@
+import VFIO
+
+/// Every failure of the NVMe driver.
+///
+/// `description` is one line naming the cause and what to do about it, because it is what a user
+/// of `vfioctl` reads. Cases carry small integers only where they can be raised on the I/O path
+/// (backpressure), so throwing them never allocates.
+public enum NVMeError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The VFIO layer failed (mapping, interrupts, config space).
+    case vfio(VFIOError)
+    /// A command completed with an error status. `command` names it ("Identify Controller",
+    /// "Read", ...); the status is decoded to its spec name.
+    case commandFailed(command: String, status: NVMeStatus)
+    /// A wait for the controller ran out of time: `what` names the condition or the command.
+    case timedOut(what: String, milliseconds: Int)
+    /// The device reported something impossible; the string says what and where it was checked.
+    case deviceMisbehaved(String)
+    /// CSTS.CFS is set: the controller hit a fatal error (NVMe base 1.4, 10.5); only a reset helps.
+    case controllerFatal(during: String)
+    /// Registers read all ones: the device is gone (surprise removal or a dead link).
+    case deviceGone
+    /// The controller lacks something the driver needs (e.g. the NVM command set, 4 KiB pages).
+    case unsupported(String)
+    /// A submission queue has no free slot: reap completions, then submit again (backpressure).
+    case submissionQueueFull(queue: UInt16)
+    /// Every command id of the queue is in flight: reap completions, then submit again.
+    case noFreeCommandID(queue: UInt16)
+    /// A transfer is larger than one command can carry (MDTS, capped so one PRP list page suffices).
+    case transferTooLarge(bytes: Int, maximum: Int)
+    /// A data buffer's IOVA is not dword aligned, as PRP entries require (NVMe base 1.4, 4.3).
+    case misalignedBuffer(iova: UInt64)
+    /// A buffer is smaller than the blocks it must hold.
+    case bufferTooSmall(needed: Int, actual: Int)
+    /// An LBA range outside the namespace (checked on the host before anything is submitted).
+    case lbaOutOfRange(namespace: UInt32, lba: UInt64, blocks: Int, capacity: UInt64)
+    /// No active namespace with this id.
+    case noSuchNamespace(UInt32, available: [UInt32])
+    /// The namespace exists but the driver cannot do I/O to it (e.g. extended-LBA metadata).
+    case namespaceUnusable(UInt32, reason: String)
+    /// An argument outside what the API accepts.
+    case invalidArgument(String)
+    /// More queue pairs than the controller granted (Set Features Number of Queues).
+    case noQueuePairAvailable(granted: Int)
+    /// An interrupt-driven completion mode on a queue pair that has no interrupt vector.
+    case noInterruptVector(queue: UInt16)
+    /// The controller was closed; create a new one.
+    case closed
+    /// An identify or log page from the device did not decode.
+    case malformedData(String)
+
+    public var description: String {
+        switch self {
+        case .vfio(let error):
+            return error.description
+        case .commandFailed(let command, let status):
+            let advice = status.doNotRetry ? "do not retry; check the command's parameters" : "the command may succeed if retried"
+            return "\(command) failed with \(status); \(advice)"
+        case .timedOut(let what, let ms):
+            return "timed out after \(ms) ms waiting for \(what); the controller may be hung: reset it (vfioctl nvme reset) or raise the timeout"
+        case .deviceMisbehaved(let what):
+            return "device misbehaved: \(what); the value was rejected, not used; reset the controller or check the hardware"
+        case .controllerFatal(let during):
+            return "controller fatal status (CSTS.CFS) set during \(during); reset the controller (CC.EN off and on) or power-cycle the device"
+        case .deviceGone:
+            return "controller registers read all ones: the device was removed or its link is down; re-scan the bus and rebind it"
+        case .unsupported(let what):
+            return "controller not supported: \(what)"
+        case .submissionQueueFull(let queue):
+            return "submission queue \(queue) is full; reap completions before submitting more"
+        case .noFreeCommandID(let queue):
+            return "all command ids of queue \(queue) are in flight; reap completions before submitting more"
+        case .transferTooLarge(let bytes, let maximum):
+            return "a transfer of \(bytes) bytes exceeds the per-command maximum of \(maximum) bytes; split it (the Namespace API does)"
+        case .misalignedBuffer(let iova):
+            return "buffer IOVA 0x\(String(iova, radix: 16)) is not 4-byte aligned as PRP entries require; use a dword-aligned DMA slice"
+        case .bufferTooSmall(let needed, let actual):
+            return "buffer holds \(actual) bytes but the transfer needs \(needed); pass a larger DMA slice"
+        case .lbaOutOfRange(let ns, let lba, let blocks, let capacity):
+            return "blocks \(lba)..<\(lba &+ UInt64(blocks)) are outside namespace \(ns) (\(capacity) blocks); use an LBA below its capacity"
+        case .noSuchNamespace(let id, let available):
+            let list = available.isEmpty ? "none" : available.map { String($0) }.joined(separator: ", ")
+            return "no active namespace \(id) (active: \(list)); pick one of those"
+        case .namespaceUnusable(let id, let reason):
+            return "namespace \(id) cannot be used: \(reason); reformat it with a supported LBA format"
+        case .invalidArgument(let what):
+            return "invalid argument: \(what)"
+        case .noQueuePairAvailable(let granted):
+            return "all \(granted) I/O queue pairs the controller granted are in use; drop one or ask for more in ControllerOptions"
+        case .noInterruptVector(let queue):
+            return "queue pair \(queue) has no MSI-X vector; create it with interrupts (enough vectors) or use poll mode"
+        case .closed:
+            return "the controller was closed; open it again"
+        case .malformedData(let what):
+            return "malformed data from the device: \(what); the controller's firmware is faulty or the DMA buffer was overwritten"
+        }
+    }
+}
+
+extension NVMeError {
+    /// Wraps a VFIO error thrown by the device layer.
+    @inlinable
+    static func from(_ error: VFIOError) -> NVMeError { .vfio(error) }
+}
+
+extension DMAAllocator {
+    /// `allocate` with the error wrapped for the NVMe layer.
+    func allocateForNVMe(length: Int) throws(NVMeError) -> DMABuffer {
+        do {
+            return try allocate(length: length)
+        } catch {
+            throw .vfio(error)
+        }
+    }
+
+    /// A slab of `count` page-sized chunks (PRP list pages), with the error wrapped.
+    func pageSlabForNVMe(count: Int) throws(NVMeError) -> DMASlab {
+        do {
+            return try DMASlab(allocator: self, chunkSize: PRPBuilder.pageSize, count: count)
+        } catch {
+            throw .vfio(error)
+        }
+    }
+}

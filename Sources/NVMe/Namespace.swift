@@ -1,0 +1,214 @@
+import VFIO
+
+/// An active namespace and the blocking I/O API for tools and scripts.
+///
+/// Each call returns when every command it issued has completed. Requests larger than one
+/// command (MDTS, 16-bit NLB) are split, and as many pieces are kept in flight as the queue allows.
+/// The LBA range and the buffer size are checked on the host first. Calls use either a queue
+/// pair the caller owns (`using:`), which must have nothing outstanding, or the controller's
+/// internal one behind a lock (simple, serialised across threads).
+///
+/// Data moves zero-copy between the device and the caller's `DMASlice`; the caller keeps the
+/// owning `DMABuffer` alive for the call.
+public struct Namespace<Device: PCIFunction>: Sendable {
+    public let controller: Controller<Device>
+    public let info: NamespaceInfo
+
+    public var id: UInt32 { info.id }
+    public var blockSize: Int { info.blockSize }
+    public var blockCount: UInt64 { info.blockCount }
+
+    // MARK: Data transfers
+
+    /// Reads `blocks` blocks at `lba` into `buffer` (at least blocks x blockSize bytes).
+    public func read(lba: UInt64, blocks: Int, into buffer: DMASlice, mode: CompletionMode = .poll) throws(NVMeError) {
+        try withSharedQueuePair { (pair) throws(NVMeError) in try transfer(.read, lba: lba, blocks: blocks, buffer: buffer, pair: &pair, mode: mode) }
+    }
+
+    /// Writes `blocks` blocks from `buffer` to `lba`.
+    public func write(lba: UInt64, blocks: Int, from buffer: DMASlice, mode: CompletionMode = .poll) throws(NVMeError) {
+        try withSharedQueuePair { (pair) throws(NVMeError) in try transfer(.write, lba: lba, blocks: blocks, buffer: buffer, pair: &pair, mode: mode) }
+    }
+
+    /// Compares `buffer` with the blocks at `lba`; throws `.commandFailed` with Compare Failure on a mismatch.
+    public func compare(lba: UInt64, blocks: Int, with buffer: DMASlice, mode: CompletionMode = .poll) throws(NVMeError) {
+        try withSharedQueuePair { (pair) throws(NVMeError) in try transfer(.compare, lba: lba, blocks: blocks, buffer: buffer, pair: &pair, mode: mode) }
+    }
+
+    public func read(lba: UInt64, blocks: Int, into buffer: DMASlice, using pair: inout QueuePair<Device>, mode: CompletionMode = .poll) throws(NVMeError) {
+        try transfer(.read, lba: lba, blocks: blocks, buffer: buffer, pair: &pair, mode: mode)
+    }
+
+    public func write(lba: UInt64, blocks: Int, from buffer: DMASlice, using pair: inout QueuePair<Device>, mode: CompletionMode = .poll) throws(NVMeError) {
+        try transfer(.write, lba: lba, blocks: blocks, buffer: buffer, pair: &pair, mode: mode)
+    }
+
+    public func compare(lba: UInt64, blocks: Int, with buffer: DMASlice, using pair: inout QueuePair<Device>, mode: CompletionMode = .poll) throws(NVMeError) {
+        try transfer(.compare, lba: lba, blocks: blocks, buffer: buffer, pair: &pair, mode: mode)
+    }
+
+    // MARK: Data-less commands
+
+    /// Flush: makes completed writes durable (commits the volatile write cache).
+    public func flush(mode: CompletionMode = .poll) throws(NVMeError) {
+        try withSharedQueuePair { (pair) throws(NVMeError) in try flush(using: &pair, mode: mode) }
+    }
+
+    public func flush(using pair: inout QueuePair<Device>, mode: CompletionMode = .poll) throws(NVMeError) {
+        try requireIdle(pair)
+        try pair.submitFlush(namespace: info, token: 0)
+        pair.ringSubmissionDoorbell()
+        try finish(&pair, mode: mode, command: "Flush of namespace \(id)")
+    }
+
+    /// Writes zeroes to `blocks` blocks at `lba` (Write Zeroes, split at 65536 blocks).
+    public func writeZeroes(lba: UInt64, blocks: Int, deallocate: Bool = false, mode: CompletionMode = .poll) throws(NVMeError) {
+        try withSharedQueuePair { (pair) throws(NVMeError) in
+            try writeZeroes(lba: lba, blocks: blocks, deallocate: deallocate, using: &pair, mode: mode)
+        }
+    }
+
+    public func writeZeroes(
+        lba: UInt64, blocks: Int, deallocate: Bool = false, using pair: inout QueuePair<Device>, mode: CompletionMode = .poll
+    ) throws(NVMeError) {
+        try info.check(lba: lba, blocks: blocks)
+        try pipeline(blocks: blocks, piece: 65536, pair: &pair, mode: mode, command: "Write Zeroes") { (pair, start, count) throws(NVMeError) in
+            try pair.submitWriteZeroes(namespace: info, lba: lba + UInt64(start), blocks: count, deallocate: deallocate, token: 0)
+        }
+    }
+
+    /// Deallocates (TRIMs) `blocks` blocks at `lba` with Dataset Management.
+    public func deallocate(lba: UInt64, blocks: Int, mode: CompletionMode = .poll) throws(NVMeError) {
+        try withSharedQueuePair { (pair) throws(NVMeError) in try deallocate(lba: lba, blocks: blocks, using: &pair, mode: mode) }
+    }
+
+    public func deallocate(lba: UInt64, blocks: Int, using pair: inout QueuePair<Device>, mode: CompletionMode = .poll) throws(NVMeError) {
+        try info.check(lba: lba, blocks: blocks)
+        // One range holds up to 2^32 - 1 blocks; one command up to 256 ranges.
+        let perRange = Int(UInt32.max)
+        var ranges: [DatasetManagementRange] = []
+        var start = 0
+        while start < blocks {
+            let n = min(perRange, blocks - start)
+            ranges.append(DatasetManagementRange(lengthInBlocks: UInt32(n), startingLBA: lba + UInt64(start)))
+            start += n
+        }
+        try deallocate(ranges: ranges, using: &pair, mode: mode)
+    }
+
+    /// Deallocates arbitrary ranges (256 per command).
+    public func deallocate(ranges: [DatasetManagementRange], using pair: inout QueuePair<Device>, mode: CompletionMode = .poll) throws(NVMeError) {
+        for range in ranges { try info.check(lba: range.startingLBA, blocks: Int(range.lengthInBlocks)) }
+        try ranges.withUnsafeBufferPointer { (all) throws(NVMeError) in
+            try pipeline(blocks: all.count, piece: 256, pair: &pair, mode: mode, command: "Dataset Management (deallocate)") {
+                (pair, start, count) throws(NVMeError) in
+                try pair.submitDeallocate(namespace: info, ranges: UnsafeBufferPointer(rebasing: all[start..<(start + count)]), token: 0)
+            }
+        }
+    }
+
+    // MARK: The engine
+
+    enum TransferKind {
+        case read, write, compare
+
+        var name: String {
+            switch self {
+            case .read: return "Read"
+            case .write: return "Write"
+            case .compare: return "Compare"
+            }
+        }
+    }
+
+    func transfer(
+        _ kind: TransferKind, lba: UInt64, blocks: Int, buffer: DMASlice, pair: inout QueuePair<Device>, mode: CompletionMode
+    ) throws(NVMeError) {
+        try info.check(lba: lba, blocks: blocks)
+        let bytes = blocks * info.blockSize
+        guard buffer.length >= bytes else { throw .bufferTooSmall(needed: bytes, actual: buffer.length) }
+        let shift = info.blockShift
+        try pipeline(blocks: blocks, piece: info.maximumBlocksPerCommand, pair: &pair, mode: mode, command: "\(kind.name) of namespace \(id)") {
+            (pair, start, count) throws(NVMeError) in
+            let slice = buffer.slice(offset: start << shift, length: count << shift)
+            let at = lba + UInt64(start)
+            switch kind {
+            case .read: try pair.submitRead(namespace: info, lba: at, blocks: count, into: slice, token: UInt64(start))
+            case .write: try pair.submitWrite(namespace: info, lba: at, blocks: count, from: slice, token: UInt64(start))
+            case .compare: try pair.submitCompare(namespace: info, lba: at, blocks: count, with: slice, token: UInt64(start))
+            }
+        }
+    }
+
+    /// Splits `total` units into pieces of at most `piece`, keeps as many in flight as the queue
+    /// takes, and waits for all of them. The first failure is thrown after everything submitted
+    /// has completed, so no DMA into the caller's buffer can happen after the call returns.
+    func pipeline(
+        blocks total: Int, piece: Int, pair: inout QueuePair<Device>, mode: CompletionMode, command: String,
+        _ submitOne: (inout QueuePair<Device>, Int, Int) throws(NVMeError) -> Void
+    ) throws(NVMeError) {
+        try requireIdle(pair)
+        guard total > 0 else { return }
+        var next = 0
+        var failure: NVMeError?
+        while next < total || pair.outstanding > 0 {
+            while next < total, failure == nil, pair.canSubmit {
+                let count = min(piece, total - next)
+                do throws(NVMeError) {
+                    try submitOne(&pair, next, count)
+                } catch {
+                    failure = error
+                    break
+                }
+                next += count
+            }
+            pair.ringSubmissionDoorbell()
+            if failure != nil && pair.outstanding == 0 { break }
+            _ = try pair.waitForCompletions(atLeast: 1, mode: mode, timeoutMilliseconds: controller.options.ioTimeoutMilliseconds) { completion in
+                if !completion.status.isSuccess && failure == nil {
+                    failure = .commandFailed(command: command, status: completion.status)
+                }
+            }
+            if failure != nil { next = total }
+        }
+        if let failure { throw failure }
+    }
+
+    func finish(_ pair: inout QueuePair<Device>, mode: CompletionMode, command: String) throws(NVMeError) {
+        var failure: NVMeError?
+        while pair.outstanding > 0 {
+            _ = try pair.waitForCompletions(atLeast: pair.outstanding, mode: mode, timeoutMilliseconds: controller.options.ioTimeoutMilliseconds) { c in
+                if !c.status.isSuccess && failure == nil { failure = .commandFailed(command: command, status: c.status) }
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    func requireIdle(_ pair: borrowing QueuePair<Device>) throws(NVMeError) {
+        guard pair.outstanding == 0 else {
+            throw .invalidArgument("queue pair \(pair.id) has \(pair.outstanding) commands outstanding; the blocking API needs an idle one")
+        }
+    }
+
+    /// Runs `body` with the controller's internal queue pair, under its lock, creating it on first
+    /// use. A pair left with commands outstanding (a timeout) is dropped, which deletes its queues
+    /// and so stops any further DMA to the caller's buffers; the next call makes a new one.
+    func withSharedQueuePair(_ body: (inout QueuePair<Device>) throws(NVMeError) -> Void) throws(NVMeError) {
+        let controller = self.controller
+        try controller.shared.withLock { (slot) throws(NVMeError) in
+            var pair: QueuePair<Device>
+            if let existing = slot.pair.take() {
+                pair = existing
+            } else {
+                pair = try controller.makeQueuePair(entries: nil, interrupts: nil, keepsControllerAlive: false)
+            }
+            do throws(NVMeError) {
+                try body(&pair)
+            } catch {
+                if pair.outstanding == 0 { slot.pair = consume pair }
+                throw error
+            }
+            slot.pair = consume pair
+        }
+    }
+}

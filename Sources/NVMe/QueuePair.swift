@@ -1,0 +1,266 @@
+import VFIO
+
+/// One completed command, as the reaper hands it back: the caller's token and the decoded status.
+@frozen
+public struct Completion: Sendable, Equatable {
+    /// The token given at submission.
+    public let token: UInt64
+    /// The command id the driver chose (for matching with an Abort or a trace).
+    public let commandID: UInt16
+    /// Decoded CQE status (SCT, SC, More, DNR).
+    public let status: NVMeStatus
+    /// CQE DW0, command specific.
+    public let commandSpecific: UInt32
+
+    @inlinable
+    public init(token: UInt64, commandID: UInt16, status: NVMeStatus, commandSpecific: UInt32) {
+        self.token = token
+        self.commandID = commandID
+        self.status = status
+        self.commandSpecific = commandSpecific
+    }
+}
+
+/// Counters of one queue pair, updated on the I/O path with plain adds (the pair is owned by one
+/// thread). They are how tests and tools see batching, interrupts and rejected completions.
+@frozen
+public struct QueueStatistics: Sendable, Equatable {
+    public var submitted: UInt64 = 0
+    public var completed: UInt64 = 0
+    /// SQ tail doorbell stores; fewer than `submitted` when submissions are batched.
+    public var submissionDoorbells: UInt64 = 0
+    /// CQ head doorbell stores; one per reap that consumed anything.
+    public var completionDoorbells: UInt64 = 0
+    /// Submissions refused because the SQ or the command ids were full.
+    public var backpressure: UInt64 = 0
+    /// CQEs that failed validation (command id not outstanding, SQ head impossible, wrong SQ id):
+    /// consumed so the queue moves on, never used to complete anything.
+    public var invalidCompletions: UInt64 = 0
+    /// The last rejected CQE, for the report.
+    public var lastInvalidCompletion: CompletionQueueEntry?
+    /// Interrupt signals drained from the vector's eventfd (the device's count of messages).
+    public var interrupts: UInt64 = 0
+    /// Times a waiter slept on the eventfd and woke up.
+    public var interruptWakeups: UInt64 = 0
+    /// Hybrid mode: polling phases entered after an interrupt (vector masked).
+    public var pollingPhases: UInt64 = 0
+
+    public init() {}
+}
+
+/// An I/O submission queue and its completion queue (NVMe base 1.4, 4.1, 4.6), with the command
+/// ids, trackers and PRP list pages that go with them.
+///
+/// **Threading.** A queue pair is owned by exactly one thread or task at a time: it is
+/// `~Copyable` (one owner, moved, never aliased) and `Sendable` (it can be moved to a worker
+/// thread), and every mutating call needs exclusive (`inout`) access. Two threads cannot share one;
+/// create a pair per thread instead (up to the number the controller granted).
+///
+/// **Hot path.** `submit` and `reap` neither allocate nor lock nor touch a reference count: the
+/// rings, trackers and PRP pages are raw views into memory preallocated at creation, the device is
+/// reached through an `unowned(unsafe)` reference, and everything is `@inlinable` so it is
+/// specialised for the concrete device.
+///
+/// **Lifetime.** Dropping the pair deletes its SQ and CQ on the controller (Delete I/O SQ, then
+/// CQ), then unmaps its memory, so the device can never write into freed memory. The pair keeps
+/// the controller alive. Outstanding commands should be reaped first; a command in flight when the
+/// pair is dropped is aborted by the queue deletion (status "Command Aborted due to SQ Deletion").
+public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
+    // Hot state first: everything `submit` and `reap` touch.
+    @usableFromInline var submission: SubmissionRing
+    @usableFromInline var completion: CompletionRing
+    @usableFromInline var commands: CommandTable
+    /// Coarse monotonic time, refreshed by the wait loops when they find the CQ empty; submissions
+    /// are stamped with it so that the I/O path never reads the clock.
+    @usableFromInline var now: UInt64
+    @usableFromInline var stats = QueueStatistics()
+    /// Largest data transfer of one command (MDTS, capped at one PRP list page's reach).
+    public let maximumTransferBytes: Int
+    /// Queue id (1...), the same for the SQ and its CQ.
+    public let id: UInt16
+    /// The MSI-X vector of the CQ, or nil for a polled-only pair.
+    public let interruptVector: Int?
+    /// The vector's eventfd, borrowed from the device (valid until the controller is closed).
+    @usableFromInline let interruptEventFD: Int32?
+    @usableFromInline unowned(unsafe) let device: Device
+    @usableFromInline unowned(unsafe) let controller: Controller<Device>
+
+    // Ownership, released in this order after `deinit` deleted the queues on the device.
+    let owner: Controller<Device>?
+    let submissionMemory: DMABuffer
+    let completionMemory: DMABuffer
+    let listPages: DMASlab
+
+    init(
+        controller: Controller<Device>, keepsControllerAlive: Bool, id: UInt16, entries: Int,
+        submissionMemory: consuming DMABuffer, completionMemory: consuming DMABuffer, listPages: consuming DMASlab,
+        doorbells: DoorbellStride, interruptVector: Int?, maximumTransferBytes: Int
+    ) {
+        self.controller = controller
+        self.device = controller.device
+        self.owner = keepsControllerAlive ? controller : nil
+        self.id = id
+        self.interruptVector = interruptVector
+        self.interruptEventFD = interruptVector.flatMap { controller.device.interruptEventFD(vector: $0) }
+        self.maximumTransferBytes = maximumTransferBytes
+        submission = SubmissionRing(
+            slots: submissionMemory.address, size: entries, doorbell: doorbells.submissionTail(queue: id))
+        completion = CompletionRing(
+            entries: completionMemory.address, size: entries, doorbell: doorbells.completionHead(queue: id))
+        commands = CommandTable(capacity: entries - 1, listPages: listPages)
+        now = MonotonicClock.nanoseconds()
+        self.submissionMemory = submissionMemory
+        self.completionMemory = completionMemory
+        self.listPages = listPages
+    }
+
+    deinit {
+        // Delete the queues on the device before their memory is unmapped (members are destroyed
+        // after this body runs).
+        controller.retireQueuePair(id: id, outstanding: commands.inFlightCount)
+        commands.deallocate()
+    }
+
+    /// Entries in each ring; at most `depth` commands can be outstanding.
+    public var entries: Int { Int(submission.size) }
+    /// Commands that can be outstanding at once: one SQ slot always stays empty (4.1.2).
+    public var depth: Int { commands.capacity }
+    /// Commands submitted and not yet reaped.
+    @inlinable public var outstanding: Int { commands.inFlightCount }
+    /// Whether a submission would be refused right now.
+    @inlinable public var canSubmit: Bool { !submission.isFull && commands.freeCount > 0 }
+    /// Submissions written but not yet published by `ringSubmissionDoorbell()`.
+    @inlinable public var unpublishedSubmissions: Int { Int(submission.unpublished) }
+    public var statistics: QueueStatistics { stats }
+    /// Whether the command id is submitted and its completion not yet consumed.
+    public func isOutstanding(commandID: UInt16) -> Bool { commands.isOutstanding(commandID) }
+
+    // MARK: - Submit
+
+    /// Writes `command` into the next SQ slot with a fresh command id and PRPs for `data`, without
+    /// ringing the doorbell (call `ringSubmissionDoorbell()` once for a batch). Returns the id.
+    ///
+    /// Throws `.submissionQueueFull` or `.noFreeCommandID` (backpressure: reap, then retry), or
+    /// a PRP error for a misaligned or oversized buffer. Nothing is written when it throws.
+    @inlinable
+    public mutating func submit(_ command: SubmissionQueueEntry, data: DMASlice? = nil, token: UInt64) throws(NVMeError) -> UInt16 {
+        guard !submission.isFull else {
+            stats.backpressure &+= 1
+            throw .submissionQueueFull(queue: id)
+        }
+        guard let cid = commands.acquire() else {
+            stats.backpressure &+= 1
+            throw .noFreeCommandID(queue: id)
+        }
+        var entry = command
+        entry.commandID = cid
+        let tracker = commands.trackers + Int(cid)
+        if let data {
+            guard data.length <= maximumTransferBytes else {
+                commands.release(cid)
+                throw .transferTooLarge(bytes: data.length, maximum: maximumTransferBytes)
+            }
+            let pointers: PRPBuilder.Pointers
+            do {
+                pointers = try PRPBuilder.build(
+                    iova: data.iova.rawValue, length: data.length,
+                    listPage: tracker.pointee.prpList, listIOVA: tracker.pointee.prpListIOVA)
+            } catch {
+                commands.release(cid)
+                throw error
+            }
+            entry.prp1 = pointers.prp1
+            entry.prp2 = pointers.prp2
+        }
+        enqueue(entry, tracker: tracker, token: token)
+        return cid
+    }
+
+    /// Records the tracker and pushes the entry (its command id and data pointer already set).
+    @inlinable @inline(__always)
+    mutating func enqueue(_ entry: SubmissionQueueEntry, tracker: UnsafeMutablePointer<CommandTracker>, token: UInt64) {
+        tracker.pointee.token = token
+        tracker.pointee.inFlight = true
+        tracker.pointee.opcode = entry.opcode
+        tracker.pointee.submittedAt = now
+        submission.push(entry)
+        stats.submitted &+= 1
+    }
+
+    /// Publishes every submission since the last call with one SQ tail doorbell store (after a
+    /// write barrier). Does nothing when there is nothing new.
+    @inlinable
+    public mutating func ringSubmissionDoorbell() {
+        if submission.publish() { stats.submissionDoorbells &+= 1 }
+    }
+
+    // MARK: - Reap
+
+    /// Consumes up to `limit` new completions, calling `body` for each valid one, and writes the
+    /// CQ head doorbell once for the batch. Returns how many commands completed.
+    ///
+    /// Every CQE is device data and is validated before use (Linux `nvme_handle_cqe`): its command
+    /// id must be in range and outstanding, its SQ id ours, and its SQ head must lie between the
+    /// last head and our tail. A CQE failing any check is consumed (so the queue moves on), counted
+    /// in `statistics.invalidCompletions`, and completes nothing: a duplicate or forged completion
+    /// cannot complete a command twice or free a command id early. A command id and its PRP list
+    /// page become free here, before `body` runs, so `body` may submit again.
+    @inlinable
+    public mutating func reap(limit: Int = .max, _ body: (Completion) -> Void) -> Int {
+        var count = 0
+        // At most one pass over the CQ per call, so a device that keeps producing garbage
+        // cannot hold the caller here.
+        var examined: UInt32 = 0
+        while count < limit, examined < completion.size, let word = completion.pendingStatus() {
+            // dma_rmb: the phase tag was seen; only now read the rest of the entry.
+            Barrier.dmaRead()
+            let entry = completion.headEntry(statusAndPhase: word)
+            completion.advance()
+            examined &+= 1
+            let cid = entry.commandID
+            let head = UInt32(entry.submissionQueueHead)
+            guard commands.isOutstanding(cid), entry.submissionQueueID == id, submission.acceptsHead(head) else {
+                stats.invalidCompletions &+= 1
+                stats.lastInvalidCompletion = entry
+                continue
+            }
+            submission.head = head
+            let tracker = commands.trackers + Int(cid)
+            tracker.pointee.inFlight = false
+            let token = tracker.pointee.token
+            commands.release(cid)
+            count &+= 1
+            body(Completion(token: token, commandID: cid, status: entry.status, commandSpecific: entry.commandSpecific))
+        }
+        if completion.unpublished != 0 {
+            completion.publishHead()
+            stats.completionDoorbells &+= 1
+        }
+        stats.completed &+= UInt64(count)
+        return count
+    }
+
+    /// Whether the CQ holds a new entry (a cheap peek; nothing is consumed).
+    @inlinable
+    public var hasPendingCompletion: Bool { completion.pendingStatus() != nil }
+
+    /// Refreshes the coarse clock that stamps submissions. The wait loops call it when idle; a
+    /// caller driving `submit`/`reap` itself may call it at any cadence it likes.
+    @inlinable
+    public mutating func refreshClock() { now = MonotonicClock.nanoseconds() }
+
+    /// Outstanding commands submitted before `nanosecondsAgo` (by the coarse clock), oldest first,
+    /// as (command id, opcode, age in ns). For timeout handling and reports: it scans every
+    /// tracker and allocates, so it is not for the I/O path.
+    public func overdueCommands(olderThan nanosecondsAgo: UInt64) -> [(commandID: UInt16, opcode: UInt8, age: UInt64)] {
+        let current = MonotonicClock.nanoseconds()
+        var result: [(commandID: UInt16, opcode: UInt8, age: UInt64)] = []
+        for cid in 0..<commands.capacity {
+            let t = commands.trackers[cid]
+            guard t.inFlight else { continue }
+            let age = current &- t.submittedAt
+            if age >= nanosecondsAgo { result.append((UInt16(cid), t.opcode, age)) }
+        }
+        return result.sorted { $0.age > $1.age }
+    }
+}

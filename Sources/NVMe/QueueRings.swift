@@ -1,0 +1,130 @@
+import VFIO
+
+/// The host's view of a submission queue (NVMe base 1.4, 4.1): 64-byte slots in DMA memory, a
+/// tail the host advances and publishes through the SQ tail doorbell, and a head the controller
+/// reports in each CQE (SQHD).
+///
+/// A non-owning view: the `DMABuffer` holding the slots belongs to the queue pair (or the admin
+/// queue) that embeds this. One slot always stays empty, so `head == tail` means empty and a full
+/// queue holds `size - 1` entries (4.1.1, 4.1.2).
+@frozen @usableFromInline
+struct SubmissionRing {
+    @usableFromInline let slots: UnsafeMutableRawPointer
+    @usableFromInline let size: UInt32
+    @usableFromInline let doorbell: Doorbell
+    @usableFromInline var tail: UInt32 = 0
+    /// Last SQHD the controller reported (validated before it gets here).
+    @usableFromInline var head: UInt32 = 0
+    /// Entries written since the last doorbell store: batching rings once for all of them.
+    @usableFromInline var unpublished: UInt32 = 0
+
+    @inlinable
+    init(slots: UnsafeMutableRawPointer, size: Int, doorbell: Doorbell) {
+        self.slots = slots
+        self.size = UInt32(size)
+        self.doorbell = doorbell
+    }
+
+    /// Entries the controller may not have fetched yet (between head and tail).
+    @inlinable var occupied: UInt32 { tail >= head ? tail - head : tail &+ size &- head }
+
+    @inlinable var isFull: Bool { occupied == size - 1 }
+
+    /// Stores an entry at the tail and advances it. The caller checked `isFull`.
+    @inlinable @inline(__always)
+    mutating func push(_ entry: SubmissionQueueEntry) {
+        // The SQE's in-memory layout is the wire layout (SubmissionQueueEntry is @frozen in spec
+        // order, 64 bytes, pinned by the spec tests), so this is one 64-byte copy.
+        (slots + Int(tail) &* 64).storeBytes(of: entry, as: SubmissionQueueEntry.self)
+        tail = tail &+ 1 == size ? 0 : tail &+ 1
+        unpublished &+= 1
+    }
+
+    /// Publishes every pushed entry with one doorbell store. Returns whether it rang.
+    @inlinable @inline(__always)
+    mutating func publish() -> Bool {
+        guard unpublished != 0 else { return false }
+        // wmb: the SQE stores must reach memory before the controller can see the new tail and
+        // fetch them (Linux nvme_write_sq_db; NVMe base 1.4, 4.1).
+        Barrier.write()
+        doorbell.ring(tail)
+        unpublished = 0
+        return true
+    }
+
+    /// Whether `reported` is a head the controller may report: it can only move forward from
+    /// the last head up to the tail (4.1). Anything else is a corrupt or stale CQE.
+    @inlinable @inline(__always)
+    func acceptsHead(_ reported: UInt32) -> Bool {
+        guard reported < size else { return false }
+        let advance = reported >= head ? reported - head : reported &+ size &- head
+        return advance <= occupied
+    }
+}
+
+/// The host's view of a completion queue (NVMe base 1.4, 4.6): 16-byte entries the controller
+/// writes, with a phase tag that flips on every pass so new entries can be told from old ones
+/// without a shared index. The phase the host expects starts at 1 because the memory starts
+/// zeroed (4.6.2; Linux `nvmeq->cq_phase = 1`).
+@frozen @usableFromInline
+struct CompletionRing {
+    @usableFromInline let entries: UnsafeMutableRawPointer
+    @usableFromInline let size: UInt32
+    @usableFromInline let doorbell: Doorbell
+    @usableFromInline var head: UInt32 = 0
+    /// The phase tag value that marks a new entry at `head`.
+    @usableFromInline var phase: UInt16 = 1
+    /// Entries consumed since the head doorbell was last written.
+    @usableFromInline var unpublished: UInt32 = 0
+
+    @inlinable
+    init(entries: UnsafeMutableRawPointer, size: Int, doorbell: Doorbell) {
+        self.entries = entries
+        self.size = UInt32(size)
+        self.doorbell = doorbell
+    }
+
+    /// The status word (DW3 bits 31:16) of the entry at the head if its phase tag says it is new.
+    ///
+    /// A "load once" with acquire (`shim_dma_load16_acquire` via `dmaLoad16`): the compiler cannot
+    /// hoist it out of a spin loop. The caller issues `Barrier.dmaRead()` before reading the rest.
+    @inlinable @inline(__always)
+    func pendingStatus() -> UInt16? {
+        let word = DMAWord.load16(entries + (Int(head) &* 16 &+ 14))
+        return word & 1 == phase ? word : nil
+    }
+
+    /// Reads the rest of the head entry; call only after `pendingStatus()` and `Barrier.dmaRead()`.
+    @inlinable @inline(__always)
+    func headEntry(statusAndPhase: UInt16) -> CompletionQueueEntry {
+        let p = UnsafeRawPointer(entries + Int(head) &* 16)
+        return CompletionQueueEntry(
+            commandSpecific: p.load(fromByteOffset: 0, as: UInt32.self),
+            reserved: 0,
+            submissionQueueHead: p.load(fromByteOffset: 8, as: UInt16.self),
+            submissionQueueID: p.load(fromByteOffset: 10, as: UInt16.self),
+            commandID: p.load(fromByteOffset: 12, as: UInt16.self),
+            statusAndPhase: statusAndPhase)
+    }
+
+    /// Consumes the head entry, flipping the expected phase at the wrap.
+    @inlinable @inline(__always)
+    mutating func advance() {
+        head &+= 1
+        if head == size {
+            head = 0
+            phase ^= 1
+        }
+        unpublished &+= 1
+    }
+
+    /// Tells the controller the slots up to `head` may be reused: one store per batch (Linux
+    /// `nvme_ring_cq_doorbell` after `nvme_process_cq`). Our reads of the entries are complete by
+    /// program order; the store is a release store.
+    @inlinable @inline(__always)
+    mutating func publishHead() {
+        guard unpublished != 0 else { return }
+        doorbell.ring(head)
+        unpublished = 0
+    }
+}
