@@ -108,6 +108,16 @@ public struct HostSetup: Sendable {
         }
     }
 
+    /// Creates or truncates a regular file and writes `text` (state files, not sysfs).
+    public static func writeTextCreating(_ path: String, _ text: String) throws(VFIOError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .system(operation: "create \(path)", errno: errno) }
+        defer { close(fd) }
+        var utf8 = Array(text.utf8)
+        let n = utf8.withUnsafeMutableBytes { write(fd, $0.baseAddress, $0.count) }
+        guard n == utf8.count else { throw .system(operation: "write \(path)", errno: n < 0 ? errno : EIO) }
+    }
+
     /// Entry names of a directory, sorted, without "." and "..".
     public static func listDirectory(_ path: String) -> [String] {
         guard let dir = opendir(path) else { return [] }

@@ -42,6 +42,11 @@ public enum VFIOError: Error, Sendable, Equatable, CustomStringConvertible {
     case deviceMisbehaved(String)
     /// No-IOMMU mode is needed but was not explicitly allowed.
     case noIOMMUModeNotAllowed
+    /// The function backs something the host is using (a mounted filesystem, swap, an up
+    /// interface); binding it away would take that away. Overridden only by an explicit force.
+    case deviceInUse(PCIAddress, uses: [String])
+    /// The kernel did not move the function to the expected driver; the previous binding was restored.
+    case bindFailed(PCIAddress, expected: String, actual: String?)
     /// The group's node is already open: another process (or another container in this one)
     /// holds the IOMMU group, and VFIO lets one owner have it at a time.
     case groupBusy(group: Int)
@@ -83,6 +88,10 @@ public enum VFIOError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(operation) failed: \(Self.errnoText(errno)) (errno \(errno))"
         case .deviceMisbehaved(let what):
             return "device misbehaved: \(what); reset it or check the hardware"
+        case .deviceInUse(let a, let uses):
+            return "refusing to touch \(a): \(uses.joined(separator: "; ")); stop using it first, or pass --force if you are sure"
+        case .bindFailed(let a, let expected, let actual):
+            return "\(a) did not bind to \(expected) (now \(actual ?? "no driver")); the previous driver was restored; see dmesg"
         case .noIOMMUModeNotAllowed:
             return "only no-IOMMU VFIO is available; it gives the device unrestricted DMA: opt in explicitly (allowNoIOMMU) if you accept that"
         case .groupBusy(let group):
