@@ -19,6 +19,25 @@ enum InterruptEventFD {
         }
     }
 
+    /// Sleeps until the interrupt eventfd or a wake-up eventfd (new work for a worker) is
+    /// readable, or `milliseconds` pass. Returns (interrupt signalled, woken up).
+    @usableFromInline
+    static func wait(_ fd: Int32, orWakeUp wake: Int32, milliseconds: Int32) -> (interrupt: Bool, wakeUp: Bool) {
+        var fds = (pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0))
+        while true {
+            let n = withUnsafeMutableBytes(of: &fds) { raw in
+                poll(raw.baseAddress!.assumingMemoryBound(to: pollfd.self), 2, milliseconds)
+            }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return (false, false) }
+            return (fds.0.revents & Int16(POLLIN) != 0, fds.1.revents & Int16(POLLIN) != 0)
+        }
+    }
+
+    /// Whether the eventfd is readable now, without sleeping.
+    @usableFromInline
+    static func isSignalled(_ fd: Int32) -> Bool { wait(fd, milliseconds: 0) }
+
     /// Reads and resets the counter: interrupts signalled since the last drain (0 if none).
     @usableFromInline
     static func drain(_ fd: Int32) -> UInt64 {
@@ -40,6 +59,16 @@ extension QueuePair {
         atLeast minimum: Int = 1, mode: CompletionMode = .poll, timeoutMilliseconds: Int,
         _ body: (Completion) -> Void
     ) throws(NVMeError) -> Int {
+        try waitForCompletions(atLeast: minimum, mode: mode, timeoutMilliseconds: timeoutMilliseconds, wakeUpFD: nil, body)
+    }
+
+    /// The same, also returning early (possibly with fewer completions) when `wakeUpFD` becomes
+    /// readable: how a worker thread sleeping for completions learns about new requests.
+    @inlinable
+    mutating func waitForCompletions(
+        atLeast minimum: Int, mode: CompletionMode, timeoutMilliseconds: Int, wakeUpFD: Int32?,
+        _ body: (Completion) -> Void
+    ) throws(NVMeError) -> Int {
         let target = min(max(minimum, 0), outstanding)
         let invalidBefore = stats.invalidCompletions
         defer {
@@ -49,26 +78,23 @@ extension QueuePair {
         var done = reap(body)
         if done >= target { return done }
         let deadline = Deadline(milliseconds: timeoutMilliseconds)
+        var wait = WaitState(target: target, deadline: deadline, timeoutMilliseconds: timeoutMilliseconds, wakeUpFD: wakeUpFD)
         switch mode.kind {
         case .poll:
-            try pollUntil(target: target, done: &done, deadline: deadline, timeoutMilliseconds: timeoutMilliseconds, body)
+            try pollUntil(&wait, done: &done, body)
         case .interrupt:
-            try sleepUntil(target: target, done: &done, deadline: deadline, timeoutMilliseconds: timeoutMilliseconds, body)
+            try sleepUntil(&wait, done: &done, body)
         case .hybrid:
-            try napiUntil(
-                target: target, idlePolls: mode.idlePolls, done: &done, deadline: deadline,
-                timeoutMilliseconds: timeoutMilliseconds, body)
+            try napiUntil(&wait, idlePolls: mode.idlePolls, done: &done, body)
         }
         return done
     }
 
     /// Poll mode: spin on the phase tag with the pause hint.
     @inlinable
-    mutating func pollUntil(
-        target: Int, done: inout Int, deadline: Deadline, timeoutMilliseconds: Int, _ body: (Completion) -> Void
-    ) throws(NVMeError) {
+    mutating func pollUntil(_ wait: inout WaitState, done: inout Int, _ body: (Completion) -> Void) throws(NVMeError) {
         var idle = 0
-        while done < target {
+        while done < wait.target {
             device.service()
             let n = reap(body)
             if n != 0 {
@@ -79,7 +105,8 @@ extension QueuePair {
             idle &+= 1
             if idle & 1023 == 0 {
                 refreshClock()
-                try checkWait(deadline: deadline, timeoutMilliseconds: timeoutMilliseconds, target: target, done: done)
+                try checkWait(wait, done: done)
+                if let wake = wait.wakeUpFD, InterruptEventFD.isSignalled(wake) { return }
             }
             Barrier.cpuPause()
         }
@@ -88,13 +115,12 @@ extension QueuePair {
     /// Interrupt mode: sleep on the eventfd; on wake-up drain it, then reap. The timeout of each
     /// sleep only bounds a lost interrupt and lets the emulated device's stepped mode be serviced.
     @inlinable
-    mutating func sleepUntil(
-        target: Int, done: inout Int, deadline: Deadline, timeoutMilliseconds: Int, _ body: (Completion) -> Void
-    ) throws(NVMeError) {
+    mutating func sleepUntil(_ wait: inout WaitState, done: inout Int, _ body: (Completion) -> Void) throws(NVMeError) {
         guard let fd = interruptEventFD else { throw .noInterruptVector(queue: id) }
         var backoff = Backoff(startMicroseconds: 1000, capMicroseconds: 10_000)
-        while done < target {
-            if InterruptEventFD.wait(fd, milliseconds: backoff.nextMilliseconds()) {
+        while done < wait.target {
+            let (signalled, woken) = sleep(on: fd, wait, backoff: &backoff)
+            if signalled {
                 stats.interruptWakeups &+= 1
                 stats.interrupts &+= InterruptEventFD.drain(fd)
                 backoff = Backoff(startMicroseconds: 1000, capMicroseconds: 10_000)
@@ -102,27 +128,39 @@ extension QueuePair {
             device.service()
             let n = reap(body)
             done &+= n
+            if woken { return }
             if n == 0 {
                 refreshClock()
-                try checkWait(deadline: deadline, timeoutMilliseconds: timeoutMilliseconds, target: target, done: done)
+                try checkWait(wait, done: done)
             }
         }
+    }
+
+    /// One sleep of a waiter: on the CQ's eventfd, and on the wake-up eventfd if there is one.
+    @inlinable
+    func sleep(on fd: Int32, _ wait: WaitState, backoff: inout Backoff) -> (interrupt: Bool, wakeUp: Bool) {
+        let ms = backoff.nextMilliseconds()
+        if let wake = wait.wakeUpFD { return InterruptEventFD.wait(fd, orWakeUp: wake, milliseconds: ms) }
+        return (InterruptEventFD.wait(fd, milliseconds: ms), false)
     }
 
     /// Hybrid (NAPI) mode: sleep until the interrupt, mask the vector, poll until the CQ has been
     /// empty `idlePolls` times in a row, unmask, drain, look once more, sleep.
     @inlinable
-    mutating func napiUntil(
-        target: Int, idlePolls: Int, done: inout Int, deadline: Deadline, timeoutMilliseconds: Int,
-        _ body: (Completion) -> Void
-    ) throws(NVMeError) {
+    mutating func napiUntil(_ wait: inout WaitState, idlePolls: Int, done: inout Int, _ body: (Completion) -> Void) throws(NVMeError) {
         guard let fd = interruptEventFD, let vector = interruptVector else { throw .noInterruptVector(queue: id) }
+        let target = wait.target
         var backoff = Backoff(startMicroseconds: 1000, capMicroseconds: 10_000)
         var sleepFirst = true
+        var woken = false
         while done < target {
-            if sleepFirst, InterruptEventFD.wait(fd, milliseconds: backoff.nextMilliseconds()) {
-                stats.interruptWakeups &+= 1
-                backoff = Backoff(startMicroseconds: 1000, capMicroseconds: 10_000)
+            if sleepFirst {
+                let (signalled, wake) = sleep(on: fd, wait, backoff: &backoff)
+                woken = wake
+                if signalled {
+                    stats.interruptWakeups &+= 1
+                    backoff = Backoff(startMicroseconds: 1000, capMicroseconds: 10_000)
+                }
             }
             // Interrupts off while polling: completions are found by polling, not by messages.
             device.setInterruptMasked(vector: vector, true)
@@ -149,11 +187,12 @@ extension QueuePair {
             device.service()
             let late = reap(body)
             done &+= late
+            if woken { return }
             // Found something: keep polling without sleeping.
             sleepFirst = late == 0
             if late == 0 {
                 refreshClock()
-                try checkWait(deadline: deadline, timeoutMilliseconds: timeoutMilliseconds, target: target, done: done)
+                try checkWait(wait, done: done)
             }
         }
     }
@@ -161,12 +200,12 @@ extension QueuePair {
     /// Throws if the wait cannot end well: the controller was closed, reports a fatal status, is
     /// gone, or the deadline passed. Outside the I/O path (called only when idle).
     @usableFromInline
-    func checkWait(deadline: Deadline, timeoutMilliseconds: Int, target: Int, done: Int) throws(NVMeError) {
+    func checkWait(_ wait: WaitState, done: Int) throws(NVMeError) {
         try controller.checkHealth(during: "I/O on queue \(id)")
-        if deadline.hasPassed {
+        if wait.deadline.hasPassed {
             throw .timedOut(
-                what: "\(target - done) of \(target) completions on I/O queue \(id) (\(outstanding) commands outstanding)",
-                milliseconds: timeoutMilliseconds)
+                what: "\(wait.target - done) of \(wait.target) completions on I/O queue \(id) (\(outstanding) commands outstanding)",
+                milliseconds: wait.timeoutMilliseconds)
         }
     }
 
@@ -178,5 +217,22 @@ extension QueuePair {
         } ?? "?"
         Controller<Device>.logger.warning(
             "\(device.name): rejected \(count) invalid completion(s) on I/O queue \(id) (last: \(last)); the device is misbehaving")
+    }
+}
+
+/// The parameters of one wait, passed to the mode loops.
+@frozen @usableFromInline
+struct WaitState {
+    @usableFromInline let target: Int
+    @usableFromInline let deadline: Deadline
+    @usableFromInline let timeoutMilliseconds: Int
+    @usableFromInline let wakeUpFD: Int32?
+
+    @inlinable
+    init(target: Int, deadline: Deadline, timeoutMilliseconds: Int, wakeUpFD: Int32?) {
+        self.target = target
+        self.deadline = deadline
+        self.timeoutMilliseconds = timeoutMilliseconds
+        self.wakeUpFD = wakeUpFD
     }
 }

@@ -47,6 +47,8 @@ public final class Controller<Device: PCIFunction>: Sendable {
     let admin: Mutex<AdminQueue>
     let lifecycle: Mutex<Lifecycle>
     let shared: Mutex<SharedQueuePair<Device>>
+    /// The async API's default worker pool, created on first use.
+    let defaultPool = Mutex<IOWorkerPool<Device>?>(nil)
     let identifyNamespaceData: [UInt32: IdentifyNamespace]
     /// Set once by `close()`; read by wait loops, outside the I/O path.
     let closedFlag = Atomic<Bool>(false)

@@ -116,7 +116,9 @@ extension Controller {
     /// released when they are dropped. DMA memory of the admin queue goes with the last
     /// reference to the controller.
     public func close() throws(NVMeError) {
-        // The internal pair first: its deinit deletes its queues while the controller is open.
+        // The default worker pool and the internal pair first: their queue pairs delete their
+        // queues while the controller is still open.
+        defaultPool.withLock { $0.take() }?.stop()
         let internalPair = shared.withLock { slot -> QueuePair<Device>? in slot.pair.take() }
         _ = consume internalPair
         let remaining = lifecycle.withLock { state -> [UInt16]? in
