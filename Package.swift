@@ -34,12 +34,16 @@ let package = Package(
             name: "NVMeEmulator",
             dependencies: ["NVMe", "VFIO", "CShims"]
         ),
+        .target(
+            name: "NVMeWorkload",
+            dependencies: ["NVMe", "VFIO", .product(name: "Histogram", package: "hdrhistogram-swift")]
+        ),
         .executableTarget(
             name: "vfioctl",
             dependencies: [
-                "VFIO", "NVMe", "NVMeEmulator",
+                "VFIO", "NVMe", "NVMeEmulator", "NVMeWorkload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

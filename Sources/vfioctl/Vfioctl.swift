@@ -1,4 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
+import Logging
 import VFIO
 
 /// `vfioctl`: bind devices to vfio-pci, look at them, and drive NVMe controllers from userspace.
@@ -12,13 +16,25 @@ struct Vfioctl: ParsableCommand {
             DEV is a PCI address (0000:01:00.0 or 01:00.0) bound to vfio-pci, or `emulated` (the \
             default): an in-process NVMe controller, so every command works without hardware.
             """,
-        subcommands: [List.self, Bind.self, Unbind.self, Setup.self]
+        subcommands: [List.self, Bind.self, Unbind.self, Setup.self, NVMeCommand.self, Demo.self]
     )
 }
+
+/// Library logs go to stderr at `warning` and above, so that data written to stdout (`nvme read`)
+/// and `--json` stay clean; `VFIOCTL_LOG=debug` (or info, trace) shows more.
+let loggingConfigured: Void = {
+    let level = getenv("VFIOCTL_LOG").flatMap { Logger.Level(rawValue: String(cString: $0)) } ?? .warning
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
+}()
 
 /// Runs a command body and turns any error into one line on stderr and a non-zero exit, instead of
 /// ArgumentParser's usage dump or a stack trace.
 func reportingErrors(_ body: () throws -> Void) throws {
+    _ = loggingConfigured
     do {
         try body()
     } catch let exit as ExitCode {

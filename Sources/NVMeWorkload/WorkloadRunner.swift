@@ -1,0 +1,405 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Histogram
+import NVMe
+import Synchronization
+import VFIO
+
+/// Why a workload could not run or did not pass.
+public enum WorkloadError: Error, Sendable, CustomStringConvertible {
+    case invalid(String)
+    case nvme(NVMeError)
+    case verifyFailed(namespace: UInt32, lba: UInt64, mismatches: UInt64)
+
+    public var description: String {
+        switch self {
+        case .invalid(let what): return what
+        case .nvme(let error): return error.description
+        case .verifyFailed(let ns, let lba, let n):
+            return "data verification failed: \(n) I/Os read wrong data, first at namespace \(ns) LBA \(lba); the device or the driver corrupted data"
+        }
+    }
+}
+
+/// Runs a `WorkloadSpec` against a controller: one thread per queue pair, each keeping
+/// `queueDepth` I/Os in flight through the allocation-free submit/reap API.
+///
+/// Each thread owns its queue pair and a `DMASlab` with one data buffer per slot; a slot (and so
+/// its buffer) goes back on the free stack only when its completion has been reaped, which is the
+/// rule that keeps a buffer from being reused while the device may still touch it.
+public struct WorkloadRunner<Device: PCIFunction>: Sendable {
+    public let controller: Controller<Device>
+
+    public init(controller: Controller<Device>) { self.controller = controller }
+
+    /// Checks the spec against the controller and namespace; returns the namespace.
+    public func validate(_ spec: WorkloadSpec) throws(WorkloadError) -> NamespaceInfo {
+        guard let ns = controller.namespaces.first(where: { $0.id == spec.namespaceID }) else {
+            throw .invalid("no namespace \(spec.namespaceID); active namespaces: \(controller.namespaces.map { String($0.id) }.joined(separator: ", "))")
+        }
+        guard spec.blockSize > 0, spec.blockSize % ns.blockSize == 0 else {
+            throw .invalid("--bs \(spec.blockSize) is not a multiple of namespace \(ns.id)'s block size \(ns.blockSize)")
+        }
+        let maxBytes = ns.maximumBlocksPerCommand * ns.blockSize
+        guard spec.blockSize <= maxBytes else {
+            throw .invalid("--bs \(spec.blockSize) exceeds the controller's largest transfer (MDTS) of \(maxBytes) bytes; use --bs \(maxBytes) or less")
+        }
+        guard spec.queuePairs >= 1, spec.queuePairs <= controller.availableQueuePairs else {
+            throw .invalid("--queues \(spec.queuePairs) is more than the \(controller.availableQueuePairs) I/O queue pairs the controller granted")
+        }
+        let maxDepth = controller.ioQueueEntries - 1
+        guard spec.queueDepth >= 1, spec.queueDepth <= maxDepth else {
+            throw .invalid("--qd \(spec.queueDepth) is out of range: 1...\(maxDepth) (I/O queue size \(controller.ioQueueEntries) minus the slot kept empty)")
+        }
+        guard spec.seconds > 0 || (spec.ios ?? 0) > 0 else { throw .invalid("give --time or --ios greater than 0") }
+        if spec.mode.usesInterrupts && controller.interruptVectors == 0 {
+            throw .invalid("--mode \(spec.mode) needs MSI-X vectors and the device granted none; use --mode poll")
+        }
+        return ns
+    }
+
+    /// The working set in units of one I/O.
+    func units(_ spec: WorkloadSpec, _ ns: NamespaceInfo) -> UInt64 {
+        var bytes = ns.bytes
+        if let limit = spec.workingSetBytes { bytes = min(bytes, limit) }
+        if spec.verify && spec.workingSetBytes == nil { bytes = min(bytes, 64 << 20) }
+        return max(1, bytes / UInt64(spec.blockSize))
+    }
+
+    /// Runs the workload. `progress` is called about once a second from the calling thread.
+    public func run(_ spec: WorkloadSpec, progress: ((WorkloadProgress) -> Void)? = nil) throws(WorkloadError) -> WorkloadResult {
+        let ns = try validate(spec)
+        let units = units(spec, ns)
+        if spec.verify { try prefill(spec, ns, units: units) }
+
+        let shared: SharedProgress
+        do { shared = try SharedProgress(threads: spec.queuePairs) } catch { throw .nvme(.vfio(error)) }
+        let startCPU = Self.processCPUNanoseconds()
+        let start = MonotonicClock.nanoseconds()
+        var threads: [ThreadBox] = []
+        do {
+            for t in 0..<spec.queuePairs {
+                let share = spec.ios.map { $0 / spec.queuePairs + (t < $0 % spec.queuePairs ? 1 : 0) }
+                let first = units * UInt64(t) / UInt64(spec.queuePairs)
+                let last = units * UInt64(t + 1) / UInt64(spec.queuePairs)
+                let job = WorkerJob(spec: spec, namespace: ns, firstUnit: first, unitCount: max(1, last - first), ios: share, thread: t)
+                let controller = self.controller
+                threads.append(ThreadBox(try WorkerThread(name: "perf-q\(t)") {
+                    shared.finish(thread: t, Self.work(controller, job, shared))
+                }))
+            }
+        } catch {
+            shared.stop.store(true, ordering: .relaxed)
+            for box in threads { box.join() }
+            throw .nvme(error)
+        }
+        var last = (time: start, ios: UInt64(0))
+        while !shared.allFinished {
+            _ = shared.waitForFinish(milliseconds: 1000)
+            let now = MonotonicClock.nanoseconds()
+            let ios = shared.totalCompleted
+            if let progress, now - last.time >= 900_000_000 {
+                let rate = Double(ios - last.ios) / (Double(now - last.time) / 1e9)
+                progress(WorkloadProgress(elapsedSeconds: Double(now - start) / 1e9, ios: ios, iopsLastInterval: rate))
+                last = (now, ios)
+            }
+        }
+        for box in threads { box.join() }
+        let elapsed = Double(MonotonicClock.nanoseconds() - start) / 1e9
+        let processCPU = Self.processCPUNanoseconds() - startCPU
+
+        var histogram = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000_000, numberOfSignificantValueDigits: .three)
+        var total = ThreadResult()
+        for outcome in shared.results() {
+            switch outcome {
+            case .failure(let error): throw .nvme(error)
+            case .success(let r):
+                histogram.add(r.histogram)
+                total.merge(r)
+            }
+        }
+        if spec.verify && spec.pattern.writes { try readBack(spec, ns, units: units, into: &total) }
+        if total.verifyFailures > 0 {
+            throw .verifyFailed(namespace: ns.id, lba: total.firstBadLBA, mismatches: total.verifyFailures)
+        }
+        let ios = total.completed
+        return WorkloadResult(
+            ios: ios, bytes: ios * UInt64(spec.blockSize), seconds: elapsed,
+            latencyMean: histogram.mean, latencyP50: histogram.valueAtPercentile(50), latencyP99: histogram.valueAtPercentile(99),
+            latencyP999: histogram.valueAtPercentile(99.9), latencyMax: histogram.max,
+            driverCPUPerIO: ios > 0 ? Double(total.threadCPU) / Double(ios) : 0,
+            processCPUPerIO: ios > 0 ? Double(processCPU) / Double(ios) : 0,
+            errors: total.errors, verifiedBytes: total.verifiedBytes, interrupts: total.interrupts,
+            submissionDoorbells: total.doorbells, invalidCompletions: total.invalid)
+    }
+
+    // MARK: - The per-thread loop
+
+    static func work(_ controller: Controller<Device>, _ job: WorkerJob, _ shared: SharedProgress) -> Result<ThreadResult, NVMeError> {
+        do throws(NVMeError) {
+            return .success(try workLoop(controller, job, shared))
+        } catch {
+            shared.stop.store(true, ordering: .relaxed)
+            return .failure(error)
+        }
+    }
+
+    static func workLoop(_ controller: Controller<Device>, _ job: WorkerJob, _ shared: SharedProgress) throws(NVMeError) -> ThreadResult {
+        let spec = job.spec
+        let ns = job.namespace
+        let depth = spec.queueDepth
+        let blocks = spec.blockSize / ns.blockSize
+        var pair = try controller.makeQueuePair(interrupts: spec.mode.usesInterrupts)
+        let slab = try makeSlab(controller.device.dma, chunkSize: spec.blockSize, count: depth)
+
+        // Per-slot state, preallocated: the loop below allocates nothing.
+        let freeSlots = UnsafeMutablePointer<Int32>.allocate(capacity: depth)
+        let slotLBA = UnsafeMutablePointer<UInt64>.allocate(capacity: depth)
+        let slotStart = UnsafeMutablePointer<UInt64>.allocate(capacity: depth)
+        let slotIsRead = UnsafeMutablePointer<Bool>.allocate(capacity: depth)
+        defer { freeSlots.deallocate(); slotLBA.deallocate(); slotStart.deallocate(); slotIsRead.deallocate() }
+        for i in 0..<depth { freeSlots[i] = Int32(i) }
+        var freeCount = depth
+
+        var result = ThreadResult()
+        var rng = SplitMix64(seed: spec.seed &+ UInt64(job.thread) &* 0x9e37_79b9)
+        var sequential: UInt64 = 0
+        var issued = 0
+        let limit = job.ios ?? Int.max
+        let deadline = job.ios == nil ? MonotonicClock.nanoseconds() &+ UInt64(spec.seconds * 1e9) : UInt64.max
+        let cpuStart = threadCPUNanoseconds()
+        var timeUp = false
+
+        while true {
+            var batch = 0
+            while freeCount > 0 && issued < limit && !timeUp {
+                let slot = Int(freeSlots[freeCount - 1])
+                let unit = spec.pattern.isRandom ? job.firstUnit + rng.next() % job.unitCount
+                    : job.firstUnit + (sequential % job.unitCount)
+                sequential &+= 1
+                let lba = unit * UInt64(blocks)
+                let isRead: Bool
+                switch spec.pattern {
+                case .read, .randread: isRead = true
+                case .write, .randwrite: isRead = false
+                case .randrw: isRead = Int(rng.next() % 100) < spec.readPercent
+                }
+                let buffer = slab.chunk(slot).slice
+                if !isRead && spec.verify {
+                    DataPattern.fill(buffer.bytes, lba: lba, blockSize: ns.blockSize, blocks: blocks, seed: spec.seed)
+                }
+                slotLBA[slot] = lba
+                slotIsRead[slot] = isRead
+                slotStart[slot] = MonotonicClock.nanoseconds()
+                do {
+                    if isRead {
+                        try pair.submitRead(namespace: ns, lba: lba, blocks: blocks, into: buffer, token: UInt64(slot))
+                    } else {
+                        try pair.submitWrite(namespace: ns, lba: lba, blocks: blocks, from: buffer, token: UInt64(slot))
+                    }
+                } catch {
+                    if case .submissionQueueFull = error { break }
+                    if case .noFreeCommandID = error { break }
+                    throw error
+                }
+                freeCount -= 1
+                issued += 1
+                batch += 1
+            }
+            if batch > 0 { pair.ringSubmissionDoorbell() }
+            if pair.outstanding == 0 { break }
+            let reaped = try pair.waitForCompletions(atLeast: 1, mode: spec.mode, timeoutMilliseconds: controller.options.ioTimeoutMilliseconds) { c in
+                let slot = Int(c.token)
+                let now = MonotonicClock.nanoseconds()
+                _ = result.histogram.record(now &- slotStart[slot])
+                if !c.status.isSuccess {
+                    result.errors += 1
+                } else if spec.verify && slotIsRead[slot] {
+                    let data = UnsafeRawBufferPointer(slab.chunk(slot).slice.bytes)
+                    if let bad = DataPattern.firstMismatch(data, lba: slotLBA[slot], blockSize: ns.blockSize, blocks: blocks, seed: spec.seed) {
+                        if result.verifyFailures == 0 { result.firstBadLBA = bad }
+                        result.verifyFailures += 1
+                    } else {
+                        result.verifiedBytes += UInt64(spec.blockSize)
+                    }
+                }
+                freeSlots[freeCount] = Int32(slot)
+                freeCount += 1
+                result.completed += 1
+            }
+            shared.add(UInt64(reaped))
+            if !timeUp && (MonotonicClock.nanoseconds() >= deadline || shared.stop.load(ordering: .relaxed)) { timeUp = true }
+        }
+        result.threadCPU = threadCPUNanoseconds() - cpuStart
+        let stats = pair.statistics
+        result.interrupts = stats.interrupts
+        result.doorbells = stats.submissionDoorbells
+        result.invalid = stats.invalidCompletions
+        _ = consume slab
+        return result
+    }
+
+    static func makeSlab(_ allocator: DMAAllocator, chunkSize: Int, count: Int) throws(NVMeError) -> DMASlab {
+        do { return try DMASlab(allocator: allocator, chunkSize: chunkSize, count: count) } catch { throw .vfio(error) }
+    }
+
+    // MARK: - Verification passes (blocking API, outside the timed loop)
+
+    /// Writes the pattern over the whole working set, so every read in the run can be checked.
+    func prefill(_ spec: WorkloadSpec, _ ns: NamespaceInfo, units: UInt64) throws(WorkloadError) {
+        try sweep(spec, ns, units: units) { (namespace, lba, blocks, slice) throws(NVMeError) in
+            DataPattern.fill(slice.bytes, lba: lba, blockSize: ns.blockSize, blocks: blocks, seed: spec.seed)
+            try namespace.write(lba: lba, blocks: blocks, from: slice)
+        }
+    }
+
+    /// Reads the whole working set back after a writing run and checks every byte.
+    func readBack(_ spec: WorkloadSpec, _ ns: NamespaceInfo, units: UInt64, into total: inout ThreadResult) throws(WorkloadError) {
+        var failures: UInt64 = 0
+        var first: UInt64 = 0
+        var checked: UInt64 = 0
+        try sweep(spec, ns, units: units) { (namespace, lba, blocks, slice) throws(NVMeError) in
+            try namespace.read(lba: lba, blocks: blocks, into: slice)
+            if let bad = DataPattern.firstMismatch(UnsafeRawBufferPointer(slice.bytes), lba: lba, blockSize: ns.blockSize, blocks: blocks, seed: spec.seed) {
+                if failures == 0 { first = bad }
+                failures += 1
+            } else {
+                checked += UInt64(blocks * ns.blockSize)
+            }
+        }
+        if total.verifyFailures == 0 && failures > 0 { total.firstBadLBA = first }
+        total.verifyFailures += failures
+        total.verifiedBytes += checked
+    }
+
+    private func sweep(
+        _ spec: WorkloadSpec, _ ns: NamespaceInfo, units: UInt64,
+        _ body: (Namespace<Device>, UInt64, Int, DMASlice) throws(NVMeError) -> Void
+    ) throws(WorkloadError) {
+        let totalBlocks = units * UInt64(spec.blockSize / ns.blockSize)
+        let chunkBlocks = max(1, min(ns.maximumBlocksPerCommand, (1 << 20) / ns.blockSize))
+        do {
+            let namespace = try controller.namespace(ns.id)
+            let buffer = try controller.device.dma.allocate(length: chunkBlocks * ns.blockSize)
+            var lba: UInt64 = 0
+            while lba < totalBlocks {
+                let blocks = Int(min(UInt64(chunkBlocks), totalBlocks - lba))
+                try body(namespace, lba, blocks, buffer.slice(offset: 0, length: blocks * ns.blockSize))
+                lba += UInt64(blocks)
+            }
+        } catch let error as NVMeError {
+            throw .nvme(error)
+        } catch let error as VFIOError {
+            throw .nvme(.vfio(error))
+        } catch {
+            throw .invalid("\(error)")
+        }
+    }
+
+    static func processCPUNanoseconds() -> UInt64 {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        let user = UInt64(usage.ru_utime.tv_sec) * 1_000_000_000 + UInt64(usage.ru_utime.tv_usec) * 1000
+        let system = UInt64(usage.ru_stime.tv_sec) * 1_000_000_000 + UInt64(usage.ru_stime.tv_usec) * 1000
+        return user + system
+    }
+
+    static func threadCPUNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}
+
+struct WorkerJob: Sendable {
+    let spec: WorkloadSpec
+    let namespace: NamespaceInfo
+    let firstUnit: UInt64
+    let unitCount: UInt64
+    let ios: Int?
+    let thread: Int
+}
+
+struct ThreadResult: Sendable {
+    var histogram = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000_000, numberOfSignificantValueDigits: .three)
+    var completed: UInt64 = 0
+    var errors: UInt64 = 0
+    var verifyFailures: UInt64 = 0
+    var firstBadLBA: UInt64 = 0
+    var verifiedBytes: UInt64 = 0
+    var threadCPU: UInt64 = 0
+    var interrupts: UInt64 = 0
+    var doorbells: UInt64 = 0
+    var invalid: UInt64 = 0
+
+    mutating func merge(_ o: ThreadResult) {
+        completed += o.completed
+        errors += o.errors
+        if verifyFailures == 0 && o.verifyFailures > 0 { firstBadLBA = o.firstBadLBA }
+        verifyFailures += o.verifyFailures
+        verifiedBytes += o.verifiedBytes
+        threadCPU += o.threadCPU
+        interrupts += o.interrupts
+        doorbells += o.doorbells
+        invalid += o.invalid
+    }
+}
+
+/// Seeded, fast, good enough for picking LBAs.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+}
+
+/// Holds a started thread so several can be kept in an array (which needs copyable elements).
+final class ThreadBox {
+    private var thread: WorkerThread?
+    init(_ thread: consuming WorkerThread) { self.thread = consume thread }
+    func join() { thread.take()?.join() }
+}
+
+/// What the worker threads share with the thread that reports progress.
+final class SharedProgress: Sendable {
+    let stop = Atomic<Bool>(false)
+    /// I/Os completed by all threads; each adds once per reaped batch.
+    private let completed = Atomic<UInt64>(0)
+    private let state: Mutex<[Int: Result<ThreadResult, NVMeError>]>
+    private let finished = Atomic<Int>(0)
+    private let threads: Int
+    /// Signalled by each thread as it finishes, so the reporter wakes at once.
+    private let wake: EventFD
+
+    init(threads: Int) throws(VFIOError) {
+        self.threads = threads
+        self.state = Mutex([:])
+        self.wake = try EventFD()
+    }
+
+    func add(_ n: UInt64) { completed.add(n, ordering: .relaxed) }
+    var totalCompleted: UInt64 { completed.load(ordering: .relaxed) }
+    var allFinished: Bool { finished.load(ordering: .acquiring) == threads }
+
+    func finish(thread: Int, _ outcome: Result<ThreadResult, NVMeError>) {
+        state.withLock { $0[thread] = outcome }
+        finished.add(1, ordering: .releasing)
+        wake.signal()
+    }
+
+    func waitForFinish(milliseconds: Int32) -> Bool {
+        let fired = wake.wait(timeoutMilliseconds: milliseconds)
+        wake.drain()
+        return fired
+    }
+
+    func results() -> [Result<ThreadResult, NVMeError>] {
+        state.withLock { s in (0..<threads).compactMap { s[$0] } }
+    }
+}

@@ -1,0 +1,84 @@
+import NVMe
+
+/// The access pattern of a workload, as fio names them.
+public enum AccessPattern: String, Sendable, CaseIterable {
+    case read, write, randread, randwrite, randrw
+
+    public var isRandom: Bool { self == .randread || self == .randwrite || self == .randrw }
+    public var writes: Bool { self != .read && self != .randread }
+    public var reads: Bool { self != .write && self != .randwrite }
+}
+
+/// What `vfioctl nvme perf` runs: a queue depth of I/Os kept in flight on each of `queuePairs`
+/// queue pairs, one thread per pair, until `ios` complete or `seconds` pass.
+public struct WorkloadSpec: Sendable {
+    public var pattern: AccessPattern
+    /// Bytes per I/O, a multiple of the namespace's block size.
+    public var blockSize: Int
+    public var queueDepth: Int
+    public var queuePairs: Int
+    /// Stop after this many I/Os in total (nil: run for `seconds`).
+    public var ios: Int?
+    public var seconds: Double
+    public var mode: CompletionMode
+    /// Check every byte read against what was written (the working set is written first).
+    public var verify: Bool
+    public var namespaceID: UInt32
+    /// Share of reads in `randrw`, in percent.
+    public var readPercent: Int
+    /// Bytes of the namespace the workload touches (nil: all of it, capped at 1 GiB when verifying).
+    public var workingSetBytes: UInt64?
+    public var seed: UInt64
+
+    public init(
+        pattern: AccessPattern = .randread, blockSize: Int = 4096, queueDepth: Int = 32, queuePairs: Int = 1,
+        ios: Int? = nil, seconds: Double = 10, mode: CompletionMode = .poll, verify: Bool = false,
+        namespaceID: UInt32 = 1, readPercent: Int = 50, workingSetBytes: UInt64? = nil, seed: UInt64 = 0x5eed
+    ) {
+        self.pattern = pattern
+        self.blockSize = blockSize
+        self.queueDepth = queueDepth
+        self.queuePairs = queuePairs
+        self.ios = ios
+        self.seconds = seconds
+        self.mode = mode
+        self.verify = verify
+        self.namespaceID = namespaceID
+        self.readPercent = readPercent
+        self.workingSetBytes = workingSetBytes
+        self.seed = seed
+    }
+}
+
+/// Figures of a finished run. Latencies are in nanoseconds, from the submission to the moment
+/// the completion was reaped.
+public struct WorkloadResult: Sendable {
+    public var ios: UInt64
+    public var bytes: UInt64
+    public var seconds: Double
+    public var latencyMean: Double
+    public var latencyP50: UInt64
+    public var latencyP99: UInt64
+    public var latencyP999: UInt64
+    public var latencyMax: UInt64
+    /// CPU time of the driver threads (CLOCK_THREAD_CPUTIME_ID) per I/O, in nanoseconds: the
+    /// emulated controller's own thread is not in it.
+    public var driverCPUPerIO: Double
+    /// CPU time of the whole process per I/O (getrusage), emulated controller included.
+    public var processCPUPerIO: Double
+    public var errors: UInt64
+    public var verifiedBytes: UInt64
+    public var interrupts: UInt64
+    public var submissionDoorbells: UInt64
+    public var invalidCompletions: UInt64
+
+    public var iops: Double { seconds > 0 ? Double(ios) / seconds : 0 }
+    public var megabytesPerSecond: Double { seconds > 0 ? Double(bytes) / seconds / 1_000_000 : 0 }
+}
+
+/// What the progress callback sees about once a second.
+public struct WorkloadProgress: Sendable {
+    public var elapsedSeconds: Double
+    public var ios: UInt64
+    public var iopsLastInterval: Double
+}

@@ -1,0 +1,106 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import NVMe
+import NVMeWorkload
+import VFIO
+
+extension AccessPattern: ExpressibleByArgument {}
+
+/// `vfioctl nvme perf`: keep a queue depth of I/Os in flight and report IOPS, bandwidth, latency
+/// percentiles and CPU per I/O.
+struct Perf: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Measure IOPS, MB/s, latency percentiles and CPU per I/O.")
+    @OptionGroup var target: DeviceOptions
+
+    @Option(help: "Pattern: randread, randwrite, read, write, randrw.") var rw: AccessPattern = .randread
+    @Option(help: "Bytes per I/O (e.g. 4k).") var bs: String = "4k"
+    @Option(help: "I/Os in flight per queue pair.") var qd: Int = 32
+    @Option(help: "Queue pairs, one thread each.") var queues: Int = 1
+    @Option(help: "Run time (e.g. 10s, 500ms, 1m).") var time: String = "10s"
+    @Option(help: "Stop after this many I/Os instead of a time.") var ios: Int?
+    @Option(help: "Completion mode: poll, interrupt, hybrid.") var mode: String = "poll"
+    @Option(name: .customLong("rwmix-read"), help: "Percent reads for randrw.") var readPercent: Int = 50
+    @Option(name: .long, help: "Namespace id.") var namespace: UInt32 = 1
+    @Flag(help: "Check every byte read (the working set is written with a known pattern first).") var verify = false
+    @Flag(help: "Print JSON.") var json = false
+
+    func spec() throws -> WorkloadSpec {
+        let blockSize = try parseSize(bs, what: "--bs")
+        guard blockSize <= 1 << 30 else { throw ValidationFailure("--bs \(bs) is too large") }
+        if let ios, ios <= 0 { throw ValidationFailure("--ios must be greater than 0") }
+        guard (0...100).contains(readPercent) else { throw ValidationFailure("--rwmix-read must be 0...100") }
+        return WorkloadSpec(
+            pattern: rw, blockSize: Int(blockSize), queueDepth: qd, queuePairs: queues, ios: ios,
+            seconds: try parseDuration(time), mode: try parseMode(mode), verify: verify,
+            namespaceID: namespace, readPercent: readPercent)
+    }
+
+    struct Job: ControllerJob {
+        let spec: WorkloadSpec
+        let json: Bool
+        func run<Device: PCIFunction>(_ c: Controller<Device>) throws {
+            let runner = WorkloadRunner(controller: c)
+            let progress: (WorkloadProgress) -> Void = { p in
+                printProgress("\r[\(format1(p.elapsedSeconds)) s] \(p.ios) I/Os, \(Int(p.iopsLastInterval)) IOPS   ")
+            }
+            let r = try runner.run(spec, progress: json ? nil : progress)
+            if !json { printProgress("\r" + String(repeating: " ", count: 60) + "\r") }
+            let figures: [(String, JSON)] = [
+                ("device", .string(c.device.name)), ("rw", .string(spec.pattern.rawValue)), ("bs", .int(spec.blockSize)),
+                ("qd", .int(spec.queueDepth)), ("queues", .int(spec.queuePairs)), ("mode", .string(spec.mode.description)),
+                ("ios", .uint(r.ios)), ("seconds", .double(r.seconds)), ("iops", .double(r.iops)), ("mb_per_s", .double(r.megabytesPerSecond)),
+                ("lat_mean_ns", .double(r.latencyMean)), ("lat_p50_ns", .uint(r.latencyP50)), ("lat_p99_ns", .uint(r.latencyP99)),
+                ("lat_p999_ns", .uint(r.latencyP999)), ("lat_max_ns", .uint(r.latencyMax)),
+                ("driver_cpu_ns_per_io", .double(r.driverCPUPerIO)), ("process_cpu_ns_per_io", .double(r.processCPUPerIO)),
+                ("errors", .uint(r.errors)), ("verified_bytes", .uint(r.verifiedBytes)), ("interrupts", .uint(r.interrupts)),
+                ("sq_doorbells", .uint(r.submissionDoorbells)), ("invalid_completions", .uint(r.invalidCompletions)),
+            ]
+            if json {
+                print(JSON.object(figures).render())
+            } else {
+                print("\(spec.pattern.rawValue) bs=\(spec.blockSize) qd=\(spec.queueDepth) queues=\(spec.queuePairs) mode=\(spec.mode) on \(c.device.name)")
+                print("  IOPS:      \(Int(r.iops.rounded()))   (\(r.ios) I/Os in \(format1(r.seconds)) s)")
+                print("  bandwidth: \(format1(r.megabytesPerSecond)) MB/s")
+                print("  latency:   mean \(micro(r.latencyMean)) µs, p50 \(micro(r.latencyP50)), p99 \(micro(r.latencyP99)), p99.9 \(micro(r.latencyP999)), max \(micro(r.latencyMax)) µs")
+                print("  CPU/I/O:   driver threads \(Int(r.driverCPUPerIO.rounded())) ns, whole process \(Int(r.processCPUPerIO.rounded())) ns")
+                print("  doorbells: \(r.submissionDoorbells) SQ doorbell writes for \(r.ios) I/Os; \(r.interrupts) interrupts")
+                if spec.verify { print("  verify:    \(r.verifiedBytes) bytes checked, all correct") }
+                if r.errors > 0 { print("  errors:    \(r.errors) I/Os completed with an error status") }
+            }
+            if r.errors > 0 { throw ValidationFailure("\(r.errors) I/Os failed") }
+        }
+    }
+
+    func run() throws {
+        try reportingErrors { try target.withController(Job(spec: try spec(), json: json)) }
+    }
+}
+
+func parseMode(_ text: String) throws -> CompletionMode {
+    switch text {
+    case "poll": return .poll
+    case "interrupt": return .interrupt
+    case "hybrid": return .hybrid
+    default: throw ValidationFailure("--mode '\(text)' is not a completion mode; use poll, interrupt or hybrid")
+    }
+}
+
+/// "10s", "500ms", "2m", "3" (seconds).
+func parseDuration(_ text: String) throws -> Double {
+    let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60)]
+    for (suffix, scale) in units where text.hasSuffix(suffix) {
+        if let v = Double(text.dropLast(suffix.count)), v > 0 { return v * scale }
+    }
+    if let v = Double(text), v > 0 { return v }
+    throw ValidationFailure("--time '\(text)' is not a duration; use e.g. 10s, 500ms or 1m")
+}
+
+func micro(_ ns: Double) -> String { format1(ns / 1000) }
+func micro(_ ns: UInt64) -> String { format1(Double(ns) / 1000) }
+
+func printProgress(_ text: String) {
+    var bytes = Array(text.utf8)
+    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+}
