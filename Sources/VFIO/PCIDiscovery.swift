@@ -14,15 +14,16 @@ public struct PCIDiscovery: Sendable {
     public let procRoot: String
     /// Look up vendor and device names in pci.ids (libpci). Costs a parse of pci.ids per scan.
     public var lookUpNames: Bool
+    /// Identity from libpci's scan (true) or from the sysfs attribute files (false). libpci reads
+    /// the live `/sys` only, so the default is true exactly for that root.
+    public var usesLibpci: Bool
 
-    public init(sysfsRoot: String = "/sys", procRoot: String = "/proc", lookUpNames: Bool = true) {
+    public init(sysfsRoot: String = "/sys", procRoot: String = "/proc", lookUpNames: Bool = true, usesLibpci: Bool? = nil) {
         self.sysfsRoot = sysfsRoot
         self.procRoot = procRoot
         self.lookUpNames = lookUpNames
+        self.usesLibpci = usesLibpci ?? (sysfsRoot == "/sys")
     }
-
-    /// libpci reads the live sysfs only; a fake tree is read through its attribute files.
-    public var usesLibpci: Bool { sysfsRoot == "/sys" }
 
     var devicesDirectory: String { "\(sysfsRoot)/bus/pci/devices" }
 
@@ -215,7 +216,7 @@ public struct PCIDiscovery: Sendable {
     func swaps() -> [String] {
         let text = HostSetup.readText("\(procRoot)/swaps") ?? ""
         return text.split(separator: "\n").dropFirst().compactMap { line in
-            line.split(separator: " ").first.map { Self.unescape(String($0)) }
+            line.split(whereSeparator: { $0 == " " || $0 == "\t" }).first.map { Self.unescape(String($0)) }
         }
     }
 
