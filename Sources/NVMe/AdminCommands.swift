@@ -8,6 +8,12 @@ extension Controller {
     @discardableResult
     public func adminCommand(_ command: SubmissionQueueEntry, data: DMASlice? = nil, name: String) throws(NVMeError) -> CompletionQueueEntry {
         if closedFlag.load(ordering: .acquiring) { throw .closed }
+        return try executeAdmin(command, data: data, name: name)
+    }
+
+    /// The admin command path without the closed check, for `close()` itself.
+    @discardableResult
+    func executeAdmin(_ command: SubmissionQueueEntry, data: DMASlice? = nil, name: String) throws(NVMeError) -> CompletionQueueEntry {
         let device = self.device, registers = self.registers, timeout = options.adminTimeoutMilliseconds
         return try admin.withLock { (queue) throws(NVMeError) -> CompletionQueueEntry in
             try queue.execute(command, data: data, name: name, device: device, registers: registers, timeoutMilliseconds: timeout)

@@ -91,8 +91,8 @@ extension Controller {
     }
 
     func deleteQueues(_ id: UInt16) throws(NVMeError) {
-        try adminCommand(.deleteIOSubmissionQueue(id: id), name: "Delete I/O Submission Queue \(id)")
-        try adminCommand(.deleteIOCompletionQueue(id: id), name: "Delete I/O Completion Queue \(id)")
+        try executeAdmin(.deleteIOSubmissionQueue(id: id), name: "Delete I/O Submission Queue \(id)")
+        try executeAdmin(.deleteIOCompletionQueue(id: id), name: "Delete I/O Completion Queue \(id)")
     }
 
     /// Throws if waiting on this controller is pointless: closed, fatal status, or gone. Reads
