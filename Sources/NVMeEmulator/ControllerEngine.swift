@@ -1,0 +1,413 @@
+import CShims
+import NVMe
+import VFIO
+
+/// All of the emulated controller's state and behaviour, owned by one lock.
+///
+/// Whoever holds the lock runs `step()`: the driver's thread inside `service()` in stepped mode,
+/// the controller's own thread in threaded mode. Everything the driver hands over (register
+/// values, doorbells, SQEs, PRPs, queue sizes) is untrusted: each is checked and answered with the
+/// status the spec names, and nothing here traps on a value the host chose.
+struct ControllerEngine {
+    let configuration: EmulatedNVMeConfiguration
+    let layout: BARLayout
+    let bar: BARMemory
+    let iommu: EmulatedIOMMU
+    let capabilities: Capabilities
+    /// MDTS in bytes (2^MDTS units of CAP.MPSMIN), nil for no limit.
+    let maxTransferBytes: Int?
+    let namespaces: [NamespaceStorage]
+
+    var pciConfig: PCIConfigSpace
+    var interrupts: InterruptState
+
+    // Controller registers (NVMe base 1.4, 3.1).
+    var lastCC: UInt32 = 0
+    var status = ControllerStatus(rawValue: 0)
+    var interruptMask: UInt32 = 0
+    /// When CSTS.RDY is to follow CC.EN (readyDelayNanoseconds).
+    var readyAt: UInt64?
+    var shutdownInProgress = false
+    /// Set by a fatal error or the stop-responding fault: nothing is fetched or posted until reset.
+    var halted = false
+    var pageSize = 4096
+    var lastEnableError: String?
+
+    // Queues, indexed by queue id (0 = admin).
+    var submissionQueues: [SubmissionQueueState?]
+    var completionQueues: [CompletionQueueState?]
+    var pending: [[PendingCompletion]]
+    var lost: [LostCommand] = []
+
+    var features: FeatureState
+    var outstandingEventRequests: [UInt16] = []
+    var events: [AsynchronousEvent] = []
+    /// Log pages with an event reported and not yet read; further events for them wait (5.2).
+    var maskedEventLogPages: Set<UInt8> = []
+
+    var errorLog: [ErrorInformationEntry] = []
+    var errorCount: UInt64 = 0
+    let createdAt = MonotonicClock.now()
+
+    var faults: FaultInjector
+    var statistics = StatisticsCounters()
+
+    // Scratch space reused by every command, so the I/O path does not allocate.
+    var segments: [(iova: UInt64, length: Int)] = []
+    var hostBuffers: [UnsafeMutableRawBufferPointer] = []
+
+    static let errorLogEntries = 64
+    static let eventRequestLimit = 4
+    static let abortLimit = 4
+    static let lostHistory = 4096
+
+    init(configuration: EmulatedNVMeConfiguration, layout: BARLayout, bar: BARMemory, iommu: EmulatedIOMMU,
+         namespaces: [NamespaceStorage]) {
+        self.configuration = configuration
+        self.layout = layout
+        self.bar = bar
+        self.iommu = iommu
+        self.namespaces = namespaces
+        var cap = Capabilities(rawValue: 0)
+        cap.maxQueueEntries = configuration.maxQueueEntries
+        cap.contiguousQueuesRequired = true
+        cap.timeout = configuration.timeout
+        cap.doorbellStride = configuration.doorbellStride
+        cap.commandSetsSupported = 1
+        cap.memoryPageSizeMinimum = configuration.memoryPageSizeMinimum
+        cap.memoryPageSizeMaximum = configuration.memoryPageSizeMaximum
+        capabilities = cap
+        if configuration.maxDataTransferSize == 0 {
+            maxTransferBytes = nil
+        } else {
+            maxTransferBytes = cap.minimumPageSize << Int(configuration.maxDataTransferSize)
+        }
+        pciConfig = PCIConfigSpace(barSize: layout.size, msixVectors: layout.msixVectors,
+                                   msixTableOffset: layout.msixTableOffset, msixPBAOffset: layout.msixPBAOffset)
+        interrupts = InterruptState(vectors: configuration.msixVectors)
+        let queueSlots = layout.maxQueueID + 1
+        submissionQueues = Array(repeating: nil, count: queueSlots)
+        completionQueues = Array(repeating: nil, count: queueSlots)
+        pending = Array(repeating: [], count: queueSlots)
+        features = FeatureState(vectors: configuration.msixVectors, volatileWriteCache: configuration.volatileWriteCache)
+        faults = FaultInjector(plan: configuration.faultPlan)
+        segments.reserveCapacity(512)
+        hostBuffers.reserveCapacity(512)
+        writeResetRegisters()
+        initializeMSIXTable()
+    }
+
+    /// Power-on register values: CAP and VS, everything else zero.
+    mutating func writeResetRegisters() {
+        bar.store64(capabilities.rawValue, ControllerRegisterOffset.capabilities.rawValue)
+        bar.store32(NVMeVersion.v1_4.rawValue, ControllerRegisterOffset.version.rawValue)
+        for r in [ControllerRegisterOffset.interruptMaskSet, .interruptMaskClear, .controllerConfiguration,
+                  .controllerStatus, .nvmSubsystemReset, .adminQueueAttributes] {
+            bar.store32(0, r.rawValue)
+        }
+        bar.store64(0, ControllerRegisterOffset.adminSubmissionQueueBase.rawValue)
+        bar.store64(0, ControllerRegisterOffset.adminCompletionQueueBase.rawValue)
+        lastCC = 0
+        status = ControllerStatus(rawValue: 0)
+        interruptMask = 0
+    }
+
+    // MARK: - The step
+
+    /// What one step found, so the controller thread knows whether to keep spinning.
+    struct StepResult {
+        var worked = false
+        /// Something is waiting for time to pass (latency, delay, coalescing, CSTS.RDY).
+        var waitingOnTime = false
+    }
+
+    /// Processes everything pending: register changes, doorbells, due completions, interrupts.
+    mutating func step() -> StepResult {
+        var result = StepResult()
+        if handleRegisters() { result.worked = true }
+        if status.ready && !halted && !shutdownComplete {
+            checkUnusedDoorbells()
+            // Fetching can make room-dependent progress only after posting and vice versa; both are
+            // bounded by the queues' sizes, so this loop ends.
+            while true {
+                var progress = false
+                for qid in submissionQueues.indices where submissionQueues[qid] != nil {
+                    if processSubmissionQueue(qid) { progress = true }
+                    if halted { break }
+                }
+                if halted { break }
+                if postDueCompletions() { progress = true }
+                if deliverAsynchronousEvents() { progress = true }
+                guard progress else { break }
+                result.worked = true
+            }
+        }
+        if serviceInterrupts() { result.worked = true }
+        result.waitingOnTime = readyAt != nil || shutdownInProgress || hasTimedWork
+        return result
+    }
+
+    var shutdownComplete: Bool { status.shutdownStatus == .complete }
+
+    var hasTimedWork: Bool {
+        for qid in pending.indices where !pending[qid].isEmpty { return true }
+        for cq in completionQueues where (cq?.unsignalled ?? 0) > 0 { return true }
+        return false
+    }
+
+    // MARK: - Registers
+
+    /// Notices CC, INTMS/INTMC and NSSR writes and keeps read-only registers read-only.
+    mutating func handleRegisters() -> Bool {
+        var worked = false
+        if bar.load64(ControllerRegisterOffset.capabilities.rawValue) != capabilities.rawValue {
+            bar.store64(capabilities.rawValue, ControllerRegisterOffset.capabilities.rawValue)
+        }
+        if bar.load32(ControllerRegisterOffset.version.rawValue) != NVMeVersion.v1_4.rawValue {
+            bar.store32(NVMeVersion.v1_4.rawValue, ControllerRegisterOffset.version.rawValue)
+        }
+        if bar.load32(ControllerRegisterOffset.controllerStatus.rawValue) != status.rawValue {
+            publishStatus()
+        }
+        let cc = bar.load32(ControllerRegisterOffset.controllerConfiguration.rawValue)
+        if cc != lastCC {
+            let old = ControllerConfiguration(rawValue: lastCC)
+            lastCC = cc
+            configurationChanged(from: old, to: ControllerConfiguration(rawValue: cc))
+            worked = true
+        }
+        if let at = readyAt, MonotonicClock.now() >= at {
+            readyAt = nil
+            status.ready = ControllerConfiguration(rawValue: lastCC).enable
+            publishStatus()
+            worked = true
+        }
+        if shutdownInProgress {
+            // One step in "occurring", so a driver's wait loop sees the transition (3.1.6).
+            shutdownInProgress = false
+            status.shutdownStatus = .complete
+            publishStatus()
+            worked = true
+        }
+        // INTMS/INTMC (3.1.3, 3.1.4) only matter for INTx and MSI. Writes of 1 set/clear mask bits;
+        // INTMS reads back the mask, INTMC reads 0 here (plain memory cannot keep two views of one value).
+        let set = bar.load32(ControllerRegisterOffset.interruptMaskSet.rawValue)
+        if set != interruptMask {
+            interruptMask |= set
+            bar.store32(interruptMask, ControllerRegisterOffset.interruptMaskSet.rawValue)
+            worked = true
+        }
+        let clear = bar.load32(ControllerRegisterOffset.interruptMaskClear.rawValue)
+        if clear != 0 {
+            interruptMask &= ~clear
+            bar.store32(interruptMask, ControllerRegisterOffset.interruptMaskSet.rawValue)
+            bar.store32(0, ControllerRegisterOffset.interruptMaskClear.rawValue)
+            worked = true
+        }
+        // NSSR (3.1.8): "NVMe" starts a subsystem reset; NSSRS is 0, so the write is ignored and cleared.
+        if bar.load32(ControllerRegisterOffset.nvmSubsystemReset.rawValue) != 0 {
+            bar.store32(0, ControllerRegisterOffset.nvmSubsystemReset.rawValue)
+        }
+        return worked
+    }
+
+    mutating func publishStatus() {
+        bar.store32(status.rawValue, ControllerRegisterOffset.controllerStatus.rawValue)
+    }
+
+    /// CC.EN and CC.SHN transitions (NVMe base 1.4, 3.1.5, 7.6.1 initialization, 7.6.2 shutdown).
+    mutating func configurationChanged(from old: ControllerConfiguration, to new: ControllerConfiguration) {
+        if old.enable && !new.enable {
+            controllerReset()
+            return
+        }
+        if !old.enable && new.enable {
+            enable(new)
+        }
+        if new.shutdownNotification != .none && old.shutdownNotification == .none {
+            if status.ready {
+                status.shutdownStatus = .occurring
+                shutdownInProgress = true
+            } else {
+                status.shutdownStatus = .complete
+            }
+            publishStatus()
+        }
+    }
+
+    /// CC.EN 0 → 1: check what the host configured and create the admin queues.
+    mutating func enable(_ cc: ControllerConfiguration) {
+        let aqa = AdminQueueAttributes(rawValue: bar.load32(ControllerRegisterOffset.adminQueueAttributes.rawValue))
+        let asq = bar.load64(ControllerRegisterOffset.adminSubmissionQueueBase.rawValue)
+        let acq = bar.load64(ControllerRegisterOffset.adminCompletionQueueBase.rawValue)
+        var problem: String?
+        if cc.commandSetSelected != 0 {
+            problem = "CC.CSS \(cc.commandSetSelected) is not the NVM command set"
+        } else if cc.memoryPageSize < capabilities.memoryPageSizeMinimum || cc.memoryPageSize > capabilities.memoryPageSizeMaximum {
+            problem = "CC.MPS \(cc.memoryPageSize) is outside CAP.MPSMIN...MPSMAX"
+        } else if aqa.submissionQueueSize < 1 || aqa.completionQueueSize < 1 {
+            problem = "AQA queue sizes must be at least 2 entries"
+        } else if (cc.ioSubmissionQueueEntrySize != 0 && cc.ioSubmissionQueueEntrySize != 6)
+                    || (cc.ioCompletionQueueEntrySize != 0 && cc.ioCompletionQueueEntrySize != 4) {
+            problem = "CC.IOSQES/IOCQES must be 6 and 4 (64-byte SQEs, 16-byte CQEs)"
+        } else if asq & UInt64(cc.memoryPageSizeBytes - 1) != 0 || acq & UInt64(cc.memoryPageSizeBytes - 1) != 0 || asq == 0 || acq == 0 {
+            problem = "ASQ and ACQ must be non-zero and aligned to CC.MPS"
+        }
+        if let problem {
+            // The spec leaves an invalid enable undefined; a fatal status makes it visible.
+            lastEnableError = problem
+            status.controllerFatalStatus = true
+            publishStatus()
+            return
+        }
+        lastEnableError = nil
+        pageSize = cc.memoryPageSizeBytes
+        status.shutdownStatus = .normal
+        completionQueues[0] = CompletionQueueState(
+            id: 0, base: acq, size: aqa.completionQueueEntries, interruptsEnabled: true, vector: 0)
+        submissionQueues[0] = SubmissionQueueState(id: 0, base: asq, size: aqa.submissionQueueEntries, completionQueue: 0)
+        completionQueues[0]!.submissionQueues = 1
+        if configuration.readyDelayNanoseconds == 0 {
+            status.ready = true
+        } else {
+            readyAt = MonotonicClock.now() + configuration.readyDelayNanoseconds
+        }
+        publishStatus()
+    }
+
+    /// CC.EN 1 → 0 (7.3.2): every queue deleted, outstanding commands gone, features back to
+    /// their defaults, CSTS cleared (including CFS, which only a reset recovers from), doorbells zero.
+    mutating func controllerReset() {
+        for qid in submissionQueues.indices {
+            submissionQueues[qid] = nil
+            completionQueues[qid] = nil
+            pending[qid].removeAll()
+            bar.store32(0, layout.submissionTailDoorbell(qid))
+            bar.store32(0, layout.completionHeadDoorbell(qid))
+        }
+        lost.removeAll()
+        outstandingEventRequests.removeAll()
+        events.removeAll()
+        maskedEventLogPages.removeAll()
+        features = FeatureState(vectors: configuration.msixVectors, volatileWriteCache: configuration.volatileWriteCache)
+        halted = false
+        readyAt = nil
+        shutdownInProgress = false
+        status = ControllerStatus(rawValue: 0)
+        publishStatus()
+    }
+
+    /// A function level reset: the controller reset plus every register back to its power-on value.
+    mutating func functionLevelReset() {
+        controllerReset()
+        writeResetRegisters()
+        publishStatus()
+    }
+
+    /// Sets CSTS.CFS and stops: what a controller does when it cannot even post a completion.
+    mutating func fatal() {
+        status.controllerFatalStatus = true
+        publishStatus()
+        halted = true
+    }
+
+    // MARK: - Doorbells and fetching
+
+    /// A write to the doorbell of a queue that does not exist (4.1; Asynchronous Event "Write to
+    /// Invalid Doorbell Register"): reported, and the register cleared so it is reported once.
+    mutating func checkUnusedDoorbells() {
+        for qid in 0...layout.maxQueueID {
+            if submissionQueues[qid] == nil, bar.load32(layout.submissionTailDoorbell(qid)) != 0 {
+                bar.store32(0, layout.submissionTailDoorbell(qid))
+                invalidDoorbell(info: 0x00)
+            }
+            if completionQueues[qid] == nil, bar.load32(layout.completionHeadDoorbell(qid)) != 0 {
+                bar.store32(0, layout.completionHeadDoorbell(qid))
+                invalidDoorbell(info: 0x00)
+            }
+        }
+    }
+
+    /// Error status asynchronous event 00h (write to invalid doorbell) or 01h (invalid value) (5.2.1).
+    mutating func invalidDoorbell(info: UInt8) {
+        statistics.totals.invalidDoorbellWrites += 1
+        events.append(AsynchronousEvent(type: 0, info: info, logPage: LogPageIdentifier.errorInformation.rawValue))
+    }
+
+    /// Reads the CQ head doorbell; a head outside the queue or beyond the tail is an invalid write.
+    mutating func refreshHead(_ cqid: Int) {
+        guard var cq = completionQueues[cqid] else { return }
+        let value = bar.loadDoorbell(layout.completionHeadDoorbell(cqid))
+        if value == UInt32(cq.head) { return }
+        // The new head may move forward over posted entries only: (value - head) <= filled.
+        let advance = (Int(value) - cq.head + cq.size) % cq.size
+        if Int(value) >= cq.size || advance > cq.filled {
+            if cq.rejectedHead != value {
+                cq.rejectedHead = value
+                completionQueues[cqid] = cq
+                invalidDoorbell(info: 0x01)
+            }
+            return
+        }
+        statistics.totals.doorbellWrites += 1
+        cq.head = Int(value)
+        cq.rejectedHead = nil
+        completionQueues[cqid] = cq
+    }
+
+    /// Fetches and executes what the host queued on one SQ, as far as its CQ has room.
+    mutating func processSubmissionQueue(_ qid: Int) -> Bool {
+        guard var sq = submissionQueues[qid] else { return false }
+        let value = bar.loadDoorbell(layout.submissionTailDoorbell(qid))
+        if Int(value) != sq.tail {
+            if Int(value) >= sq.size {
+                if sq.rejectedTail != value {
+                    sq.rejectedTail = value
+                    submissionQueues[qid] = sq
+                    invalidDoorbell(info: 0x01)
+                }
+                return false
+            }
+            statistics.totals.doorbellWrites += 1
+            sq.tail = Int(value)
+            sq.rejectedTail = nil
+            submissionQueues[qid] = sq
+        }
+        let cqid = Int(sq.completionQueue)
+        var progress = false
+        while sq.head != sq.tail {
+            refreshHead(cqid)
+            guard let cq = completionQueues[cqid] else { break }
+            // Fetch only what the CQ can take, so owed completions stay bounded (backpressure).
+            if cq.filled + pending[cqid].count >= cq.size - 1 {
+                statistics.totals.completionQueueFullStalls += 1
+                break
+            }
+            guard let entry = fetch(sq, slot: sq.head) else { return progress }
+            sq.head = (sq.head + 1) % sq.size
+            submissionQueues[qid] = sq
+            progress = true
+            execute(entry, queue: UInt16(qid))
+            guard !halted, let current = submissionQueues[qid] else { break }
+            sq = current
+        }
+        return progress
+    }
+
+    /// Reads one 64-byte SQE through the IOMMU. A fault here cannot be reported in a completion
+    /// (there is no command id yet), so it is fatal, as on hardware.
+    mutating func fetch(_ sq: SubmissionQueueState, slot: Int) -> SubmissionQueueEntry? {
+        let iova = sq.base &+ UInt64(slot * 64)
+        guard pciConfig.busMasterEnabled else {
+            iommu.recordFault(DMAFault(iova: iova, length: 64, direction: .deviceRead, reason: .busMasterDisabled))
+            fatal()
+            return nil
+        }
+        let entry: SubmissionQueueEntry? = iommu.withTranslation { t in
+            guard let p = t.translate(iova, length: 64, direction: .deviceRead) else { return nil }
+            return UnsafeRawPointer(p).loadUnaligned(as: SubmissionQueueEntry.self)
+        }
+        if entry == nil { fatal() }
+        return entry
+    }
+}

@@ -1,0 +1,121 @@
+/// How the emulated controller notices doorbells and register writes.
+public enum EmulationMode: Sendable, Hashable {
+    /// Only inside `service()`, on the caller's thread: deterministic, for tests.
+    case stepped
+    /// On the controller's own thread, concurrently with the driver, like hardware.
+    case threaded
+}
+
+/// One namespace of the emulated controller.
+public struct EmulatedNamespace: Sendable, Hashable {
+    /// Where the blocks live.
+    public enum Backing: Sendable, Hashable {
+        /// Anonymous memory in 64 KiB chunks allocated on first write; unwritten and deallocated
+        /// chunks read as zeroes, so a huge namespace costs only what is written.
+        case memory
+        /// A file (created or truncated to the namespace size) whose holes read as zeroes;
+        /// deallocation punches holes (`fallocate(FALLOC_FL_PUNCH_HOLE)`).
+        case sparseFile(path: String)
+    }
+
+    /// Logical block size: 512 or 4096 (LBADS 9 or 12).
+    public var blockSize: Int
+    /// NSZE = NCAP, in blocks.
+    public var capacityInBlocks: UInt64
+    public var backing: Backing
+
+    public init(blockSize: Int = 512, capacityInBlocks: UInt64, backing: Backing = .memory) {
+        self.blockSize = blockSize
+        self.capacityInBlocks = capacityInBlocks
+        self.backing = backing
+    }
+}
+
+/// Everything configurable about the emulated controller. Defaults look like a small QEMU NVMe
+/// device: one 64 MiB namespace of 512-byte blocks, MQES 1023, 4 KiB pages, MDTS 128 KiB.
+public struct EmulatedNVMeConfiguration: Sendable {
+    /// NSIDs are 1, 2, ... in this order.
+    public var namespaces: [EmulatedNamespace]
+    /// CAP.MQES (NVMe base 1.4, 3.1.1): largest queue, zero-based (so 1023 means 1024 entries).
+    public var maxQueueEntries: UInt16
+    /// CAP.DSTRD: doorbell stride exponent; doorbells are `4 << DSTRD` bytes apart. 0...8 here
+    /// (larger strides only grow the BAR).
+    public var doorbellStride: UInt8
+    /// CAP.MPSMIN and CAP.MPSMAX: host page sizes accepted in CC.MPS, as 2^(12+n).
+    public var memoryPageSizeMinimum: UInt8
+    public var memoryPageSizeMaximum: UInt8
+    /// CAP.TO in 500 ms units.
+    public var timeout: UInt8
+    /// How long after CC.EN changes CSTS.RDY follows, to exercise the driver's wait; 0 = at once.
+    public var readyDelayNanoseconds: UInt64
+    /// Identify Controller MDTS: 2^MDTS minimum pages per command; 0 = no limit.
+    public var maxDataTransferSize: UInt8
+    /// I/O queue pairs Set Features Number of Queues can grant.
+    public var maxIOQueuePairs: Int
+    /// MSI-X table size.
+    public var msixVectors: Int
+    /// Time between fetching a command and posting its completion.
+    public var commandLatencyNanoseconds: UInt64
+    /// Identify Controller VWC: a volatile write cache is present (Flush matters, feature 06h works).
+    public var volatileWriteCache: Bool
+    public var mode: EmulationMode
+    public var faultPlan: FaultPlan
+    /// SN in Identify Controller; also seeds the namespace identifiers.
+    public var serialNumber: String
+    public var modelNumber: String
+
+    public init(
+        namespaces: [EmulatedNamespace] = [EmulatedNamespace(blockSize: 512, capacityInBlocks: 131072)],
+        maxQueueEntries: UInt16 = 1023,
+        doorbellStride: UInt8 = 0,
+        memoryPageSizeMinimum: UInt8 = 0,
+        memoryPageSizeMaximum: UInt8 = 4,
+        timeout: UInt8 = 20,
+        readyDelayNanoseconds: UInt64 = 0,
+        maxDataTransferSize: UInt8 = 5,
+        maxIOQueuePairs: Int = 16,
+        msixVectors: Int = 17,
+        commandLatencyNanoseconds: UInt64 = 0,
+        volatileWriteCache: Bool = true,
+        mode: EmulationMode = .stepped,
+        faultPlan: FaultPlan = FaultPlan(),
+        serialNumber: String = "EMU00000001",
+        modelNumber: String = "swift-vfio emulated NVMe"
+    ) {
+        self.namespaces = namespaces
+        self.maxQueueEntries = maxQueueEntries
+        self.doorbellStride = doorbellStride
+        self.memoryPageSizeMinimum = memoryPageSizeMinimum
+        self.memoryPageSizeMaximum = memoryPageSizeMaximum
+        self.timeout = timeout
+        self.readyDelayNanoseconds = readyDelayNanoseconds
+        self.maxDataTransferSize = maxDataTransferSize
+        self.maxIOQueuePairs = maxIOQueuePairs
+        self.msixVectors = msixVectors
+        self.commandLatencyNanoseconds = commandLatencyNanoseconds
+        self.volatileWriteCache = volatileWriteCache
+        self.mode = mode
+        self.faultPlan = faultPlan
+        self.serialNumber = serialNumber
+        self.modelNumber = modelNumber
+    }
+
+    /// Problems that would make the controller inconsistent, as readable sentences.
+    public func validationErrors() -> [String] {
+        var errors: [String] = []
+        if namespaces.isEmpty { errors.append("at least one namespace is needed") }
+        if namespaces.count > 1024 { errors.append("at most 1024 namespaces (one active namespace list page)") }
+        for (i, ns) in namespaces.enumerated() {
+            if ns.blockSize != 512 && ns.blockSize != 4096 { errors.append("namespace \(i + 1): block size \(ns.blockSize) is not 512 or 4096") }
+            if ns.capacityInBlocks == 0 { errors.append("namespace \(i + 1): capacity is zero") }
+            if ns.capacityInBlocks > (UInt64(1) << 52) { errors.append("namespace \(i + 1): capacity over 2^52 blocks") }
+        }
+        if maxQueueEntries < 1 { errors.append("CAP.MQES must be at least 1 (2 entries)") }
+        if doorbellStride > 8 { errors.append("CAP.DSTRD over 8 is not supported (the BAR would be huge)") }
+        if memoryPageSizeMinimum > memoryPageSizeMaximum || memoryPageSizeMaximum > 15 { errors.append("CAP.MPSMIN/MPSMAX out of order or over 15") }
+        if maxDataTransferSize > 12 { errors.append("MDTS over 12 is not supported") }
+        if !(1...4096).contains(maxIOQueuePairs) { errors.append("max I/O queue pairs must be 1...4096") }
+        if !(1...2048).contains(msixVectors) { errors.append("MSI-X vectors must be 1...2048") }
+        return errors
+    }
+}

@@ -1,0 +1,109 @@
+import NVMe
+
+extension ControllerEngine {
+    /// Identify (5.15): CNS 00h namespace, 01h controller, 02h active namespace list, 03h
+    /// namespace identification descriptors. 4096 bytes to PRP1/PRP2.
+    mutating func identify(_ sqe: SubmissionQueueEntry) -> CommandOutcome {
+        let nsid = sqe.namespaceID
+        var data = [UInt8](repeating: 0, count: 4096)
+        switch sqe.identifyCNS {
+        case IdentifyCNS.namespace.rawValue:
+            guard let index = activeNamespaceIndex(nsid) else { return CommandOutcome(status: .invalidNamespaceOrFormat.withDoNotRetry()) }
+            encode(identifyNamespace(index), into: &data)
+            // DLFEAT (byte 33): deallocated blocks read as zeroes (001b), Write Zeroes may deallocate (bit 3).
+            data[33] = 0x09
+        case IdentifyCNS.controller.rawValue:
+            encode(identifyController(), into: &data)
+        case IdentifyCNS.activeNamespaceList.rawValue:
+            guard nsid < 0xFFFF_FFFE else { return CommandOutcome(status: .invalidNamespaceOrFormat.withDoNotRetry()) }
+            let ids = (1...UInt32(namespaces.count)).filter { $0 > nsid }
+            encode(ActiveNamespaceList(namespaceIDs: Array(ids.prefix(ActiveNamespaceList.capacity))), into: &data)
+        case IdentifyCNS.namespaceIdentificationDescriptors.rawValue:
+            guard let index = activeNamespaceIndex(nsid) else { return CommandOutcome(status: .invalidNamespaceOrFormat.withDoNotRetry()) }
+            let ids = namespaceIdentifiers(index)
+            encode(NamespaceIdentificationDescriptorList(descriptors: [
+                NamespaceIdentificationDescriptor(type: .eui64, identifier: ids.eui64),
+                NamespaceIdentificationDescriptor(type: .nguid, identifier: ids.nguid),
+                NamespaceIdentificationDescriptor(type: .uuid, identifier: ids.uuid),
+            ]), into: &data)
+        default:
+            return CommandOutcome(status: .invalidFieldInCommand.withDoNotRetry())
+        }
+        let status = data.withUnsafeBytes { copyToHost(sqe, $0) }
+        return CommandOutcome(status: status, bytes: status.isSuccess ? 4096 : 0)
+    }
+
+    /// The array index of an active NSID (1...NN), or nil for 0, broadcast and unknown ids.
+    func activeNamespaceIndex(_ nsid: UInt32) -> Int? {
+        guard nsid >= 1, nsid <= UInt32(namespaces.count) else { return nil }
+        return Int(nsid) - 1
+    }
+
+    func encode<T: NVMeDataStructure>(_ value: T, into data: inout [UInt8]) {
+        data.withUnsafeMutableBytes { raw in
+            // The buffer is always the structure's full 4096 bytes; an encode error would be a bug here.
+            do { try value.encode(into: raw) } catch { preconditionFailure("encoding \(T.self): \(error)") }
+        }
+    }
+
+    func identifyController() -> IdentifyController {
+        var id = IdentifyController()
+        id.vendorID = 0x1B36
+        id.subsystemVendorID = 0x1AF4
+        id.serialNumber = configuration.serialNumber
+        id.modelNumber = configuration.modelNumber
+        id.firmwareRevision = "1.0"
+        id.recommendedArbitrationBurst = 6
+        id.ieeeOUI = 0x525400
+        id.mdts = configuration.maxDataTransferSize
+        id.controllerID = 1
+        id.version = .v1_4
+        id.abortCommandLimit = UInt8(Self.abortLimit - 1)
+        id.asyncEventRequestLimit = UInt8(Self.eventRequestLimit - 1)
+        id.frmw = 0x03
+        id.errorLogPageEntries = UInt8(Self.errorLogEntries - 1)
+        id.wctemp = 343
+        id.cctemp = 373
+        id.sqes = 0x66
+        id.cqes = 0x44
+        id.maxcmd = 0
+        id.numberOfNamespaces = UInt32(namespaces.count)
+        id.oncs = [.compare, .datasetManagement, .writeZeroes]
+        // VWC bits 2:1 = 11b: Flush with NSID FFFFFFFFh applies to all namespaces (5.15.2.1).
+        id.volatileWriteCache = configuration.volatileWriteCache ? 0x07 : 0x00
+        id.subsystemNQN = "nqn.2024-01.io.swift-vfio:emulated:\(configuration.serialNumber)"
+        return id
+    }
+
+    func identifyNamespace(_ index: Int) -> IdentifyNamespace {
+        let ns = configuration.namespaces[index]
+        var id = IdentifyNamespace()
+        id.size = ns.capacityInBlocks
+        id.capacity = ns.capacityInBlocks
+        id.utilization = min(ns.capacityInBlocks, namespaces[index].allocatedBytes / UInt64(ns.blockSize))
+        id.features = 0x01  // thin provisioned: NUSE counts what is allocated
+        id.numberOfLBAFormats = 0
+        id.formattedLBASize = 0
+        var formats = id.lbaFormats
+        formats[0] = LBAFormat(lbaDataSize: ns.blockSize == 4096 ? 12 : 9)
+        id.lbaFormats = formats
+        let ids = namespaceIdentifiers(index)
+        id.nguid = ids.nguid
+        id.eui64 = ids.eui64
+        return id
+    }
+
+    /// Stable identifiers derived from the serial number and NSID.
+    func namespaceIdentifiers(_ index: Int) -> (eui64: [UInt8], nguid: [UInt8], uuid: [UInt8]) {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in configuration.serialNumber.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01B3 }
+        var generator = SeededGenerator(seed: hash ^ UInt64(index + 1))
+        func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8(truncatingIfNeeded: generator.next()) } }
+        let eui = [0x52, 0x54, 0x00] + bytes(5)
+        let nguid = bytes(16)
+        var uuid = bytes(16)
+        uuid[6] = uuid[6] & 0x0F | 0x40  // version 4
+        uuid[8] = uuid[8] & 0x3F | 0x80  // RFC 4122 variant
+        return (eui, nguid, uuid)
+    }
+}

@@ -1,0 +1,212 @@
+import CShims
+import NVMe
+import NVMeEmulator
+import Testing
+import VFIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A minimal host for driving the emulated controller by hand: it builds SQEs itself, rings
+/// doorbells, and reads CQEs from memory, independently of the NVMe driver, so the tests check
+/// the controller against the spec and not against our own driver's reading of it.
+final class TestHost {
+    let controller: EmulatedNVMeController
+    let bar: MMIORegion
+    let stride: Int
+    var admin: TestQueue!
+    var queues: [UInt16: TestQueue] = [:]
+
+    init(_ configuration: EmulatedNVMeConfiguration = EmulatedNVMeConfiguration()) throws {
+        controller = try EmulatedNVMeController(configuration: configuration)
+        bar = try controller.region(bar: 0)
+        stride = 4 << Int(configuration.doorbellStride)
+        try controller.enableBusMaster()
+    }
+
+    var capabilities: Capabilities { Capabilities(rawValue: bar.load64(at: ControllerRegisterOffset.capabilities.rawValue)) }
+    var status: ControllerStatus { ControllerStatus(rawValue: bar.load32(at: ControllerRegisterOffset.controllerStatus.rawValue)) }
+    var configuration: ControllerConfiguration {
+        get { ControllerConfiguration(rawValue: bar.load32(at: ControllerRegisterOffset.controllerConfiguration.rawValue)) }
+        set { bar.store32(newValue.rawValue, at: ControllerRegisterOffset.controllerConfiguration.rawValue) }
+    }
+
+    /// Steps the controller until `condition` holds (threaded mode: waits), or fails after `timeout`.
+    @discardableResult
+    func wait(_ what: String, timeoutMilliseconds: Int = 2000, _ condition: () -> Bool) -> Bool {
+        let start = now()
+        while !condition() {
+            controller.service()
+            if now() - start > UInt64(timeoutMilliseconds) * 1_000_000 {
+                Issue.record("timed out waiting for \(what)")
+                return false
+            }
+            shim_cpu_pause()
+        }
+        return true
+    }
+
+    /// Sets up the admin queue and enables the controller (NVMe base 1.4, 7.6.1).
+    func enable(adminEntries: Int = 32, pageSizeExponent: UInt8 = 0) throws {
+        admin = try TestQueue(host: self, id: 0, entries: adminEntries)
+        bar.store32(AdminQueueAttributes(submissionQueueEntries: adminEntries, completionQueueEntries: adminEntries).rawValue,
+                    at: ControllerRegisterOffset.adminQueueAttributes.rawValue)
+        bar.store64(admin.submissionMemory.iova.rawValue, at: ControllerRegisterOffset.adminSubmissionQueueBase.rawValue)
+        bar.store64(admin.completionMemory.iova.rawValue, at: ControllerRegisterOffset.adminCompletionQueueBase.rawValue)
+        configuration = ControllerConfiguration(enable: true, memoryPageSize: pageSizeExponent)
+        wait("CSTS.RDY") { status.ready || status.controllerFatalStatus }
+        #expect(status.ready)
+    }
+
+    /// Submits one admin command and waits for its completion.
+    func adminCommand(_ sqe: SubmissionQueueEntry) -> CompletionQueueEntry {
+        admin.execute(sqe)
+    }
+
+    /// Set Features Number of Queues, then a CQ and an SQ with the same id.
+    @discardableResult
+    func createQueuePair(id: UInt16, entries: Int = 64, vector: UInt16? = nil) throws -> TestQueue {
+        let queue = try TestQueue(host: self, id: id, entries: entries)
+        let cq = adminCommand(.createIOCompletionQueue(
+            id: id, size: entries, baseIOVA: queue.completionMemory.iova.rawValue, interruptsEnabled: vector != nil, vector: vector ?? 0))
+        #expect(cq.status == .success, "create CQ \(id): \(cq.status)")
+        let sq = adminCommand(.createIOSubmissionQueue(id: id, size: entries, baseIOVA: queue.submissionMemory.iova.rawValue, completionQueue: id))
+        #expect(sq.status == .success, "create SQ \(id): \(sq.status)")
+        queues[id] = queue
+        return queue
+    }
+
+    func setNumberOfQueues(_ n: Int) -> CompletionQueueEntry {
+        adminCommand(.setFeatures(.numberOfQueues, cdw11: NumberOfQueues(submissionQueues: n, completionQueues: n).dword))
+    }
+
+    /// Enable, Number of Queues, one I/O queue pair with id 1.
+    static func ready(_ configuration: EmulatedNVMeConfiguration = EmulatedNVMeConfiguration(), entries: Int = 64) throws -> (TestHost, TestQueue) {
+        let host = try TestHost(configuration)
+        try host.enable()
+        #expect(host.setNumberOfQueues(4).status == .success)
+        let queue = try host.createQueuePair(id: 1, entries: entries)
+        return (host, queue)
+    }
+
+    func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}
+
+/// One SQ/CQ pair in DMA memory, driven by hand.
+final class TestQueue {
+    unowned let host: TestHost
+    let id: UInt16
+    let entries: Int
+    let submissionMemory: DMABuffer
+    let completionMemory: DMABuffer
+    var tail = 0
+    var head = 0
+    var phase = true
+    var nextCommandID: UInt16 = 1
+
+    init(host: TestHost, id: UInt16, entries: Int) throws {
+        self.host = host
+        self.id = id
+        self.entries = entries
+        submissionMemory = try host.controller.dma.allocate(length: entries * 64)
+        completionMemory = try host.controller.dma.allocate(length: entries * 16)
+    }
+
+    var sqDoorbell: Int { 0x1000 + 2 * Int(id) * host.stride }
+    var cqDoorbell: Int { 0x1000 + (2 * Int(id) + 1) * host.stride }
+
+    /// Writes an SQE into the next slot (assigning a command id unless `keepID`), without ringing.
+    @discardableResult
+    func place(_ sqe: SubmissionQueueEntry, keepID: Bool = false) -> UInt16 {
+        var entry = sqe
+        if !keepID {
+            entry.commandID = nextCommandID
+            nextCommandID &+= 1
+        }
+        let slot = submissionMemory.address + tail * 64
+        withUnsafeBytes(of: entry) { slot.copyMemory(from: $0.baseAddress!, byteCount: 64) }
+        tail = (tail + 1) % entries
+        return entry.commandID
+    }
+
+    /// Publishes placed entries: write barrier, then the tail doorbell (a release store).
+    func ring() {
+        Barrier.write()
+        host.bar.doorbell(at: sqDoorbell).ring(UInt32(tail))
+    }
+
+    @discardableResult
+    func submit(_ sqe: SubmissionQueueEntry) -> UInt16 {
+        let cid = place(sqe)
+        ring()
+        return cid
+    }
+
+    /// The CQE at the head if its phase matches (read with an acquire load), consuming it.
+    func poll() -> CompletionQueueEntry? {
+        let slot = completionMemory.address + head * 16
+        let word = shim_dma_load32_acquire(slot + 12)
+        guard (word >> 16) & 1 == (phase ? 1 : 0) else { return nil }
+        let entry = try! CompletionQueueEntry(bytes: UnsafeRawBufferPointer(start: slot, count: 16))
+        head += 1
+        if head == entries {
+            head = 0
+            phase.toggle()
+        }
+        return entry
+    }
+
+    func acknowledge() {
+        host.bar.doorbell(at: cqDoorbell).ring(UInt32(head))
+    }
+
+    /// Waits for `count` completions, then writes the CQ head doorbell once.
+    func reap(_ count: Int, timeoutMilliseconds: Int = 2000) -> [CompletionQueueEntry] {
+        var out: [CompletionQueueEntry] = []
+        host.wait("\(count) completions on queue \(id)", timeoutMilliseconds: timeoutMilliseconds) {
+            while out.count < count, let e = poll() { out.append(e) }
+            return out.count == count
+        }
+        acknowledge()
+        return out
+    }
+
+    /// Steps the controller a few times and returns whatever completed (possibly nothing).
+    func drain() -> [CompletionQueueEntry] {
+        for _ in 0..<4 { host.controller.service() }
+        var out: [CompletionQueueEntry] = []
+        while let e = poll() { out.append(e) }
+        if !out.isEmpty { acknowledge() }
+        return out
+    }
+
+    func execute(_ sqe: SubmissionQueueEntry) -> CompletionQueueEntry {
+        let cid = submit(sqe)
+        let done = reap(1)
+        guard let first = done.first else {
+            return CompletionQueueEntry(submissionQueueHead: 0, submissionQueueID: 0, commandID: 0, statusAndPhase: 0xFFFE)
+        }
+        #expect(first.commandID == cid)
+        return first
+    }
+}
+
+/// A data buffer for I/O tests, filled with a seeded pattern.
+func pattern(_ count: Int, seed: UInt64) -> [UInt8] {
+    var generator = SeededGenerator(seed: seed)
+    return (0..<count).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+}
+
+extension DMABuffer {
+    func fill(_ bytes: [UInt8], at offset: Int = 0) {
+        bytes.withUnsafeBytes { (address + offset).copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+    }
+
+    func read(_ count: Int, at offset: Int = 0) -> [UInt8] {
+        Array(UnsafeRawBufferPointer(start: address + offset, count: count))
+    }
+}
