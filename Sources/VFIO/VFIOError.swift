@@ -95,7 +95,7 @@ public enum VFIOError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noIOMMUModeNotAllowed:
             return "only no-IOMMU VFIO is available; it gives the device unrestricted DMA: opt in explicitly (allowNoIOMMU) if you accept that"
         case .groupBusy(let group):
-            return "IOMMU group \(group) is in use by another process (/dev/vfio/\(group) is busy); stop it (fuser -v /dev/vfio/\(group)) and retry"
+            return "IOMMU group \(group) is already open (/dev/vfio/\(group) is busy: another process, or another container in this one); find the holder with fuser -v /dev/vfio/\(group)"
         case .regionNotMappable(let index, let reason):
             return "region \(index) cannot be mapped: \(reason); use another BAR or read/write it through the device fd"
         }

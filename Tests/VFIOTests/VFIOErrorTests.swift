@@ -24,7 +24,7 @@ import VFIO
         (.system(operation: "VFIO_IOMMU_MAP_DMA", errno: 12), ["VFIO_IOMMU_MAP_DMA", "Cannot allocate memory", "errno 12"]),
         (.deviceMisbehaved("CQE for unknown command id"), ["CQE for unknown command id", "reset"]),
         (.noIOMMUModeNotAllowed, ["no-IOMMU", "unrestricted DMA", "allowNoIOMMU"]),
-        (.groupBusy(group: 12), ["group 12", "another process", "fuser -v /dev/vfio/12"]),
+        (.groupBusy(group: 12), ["group 12", "already open", "another process", "fuser -v /dev/vfio/12"]),
         (.regionNotMappable(index: 4, reason: "an I/O port BAR"), ["region 4", "I/O port BAR"]),
     ]
 
