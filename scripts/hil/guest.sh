@@ -1,0 +1,141 @@
+#!/bin/sh
+# Runs inside a hardware-in-the-loop VM booted by scripts/hil-test.sh; never on the host.
+#
+#   sh scripts/hil/guest.sh BOOT_DIR
+#
+# BOOT_DIR is a host folder shared read-write (vng --rwdir). The host leaves in it:
+#   boot.env      HIL_BOOT, HIL_BIN, HIL_PATTERN_LBA, HIL_PATTERN_BLOCKS, HIL_CHECK_TIMEOUT
+#   controllers   one line per NVMe controller:
+#                 NAME BDF SERIAL MDTS MAX_IOQPAIRS NAMESPACES
+#                 NAMESPACES is comma-separated nsid:block-size:block-count
+#   NAME/pattern-ns<N>.bin  the blocks the host wrote at HIL_PATTERN_LBA of namespace N
+# and reads back:
+#   results       PASS/FAIL/SKIP lines, `# ` info lines, and `HIL-DONE` as the last line
+#   guest.log     details of failures and vfio-hil's other output
+#   NAME/handoff/ blocks vfio-hil wrote through our driver (see hil-test.sh's header)
+#
+# Per controller, in order: kernel view (geometry, the host's pattern, MDTS), bind to
+# vfio-pci, VFIO plumbing, vfio-hil (our driver), unbind back to nvme, kernel view again.
+
+BOOT_DIR=${1:?usage: guest.sh BOOT_DIR}
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+# Binding a host's NVMe function to vfio-pci takes its disk away: run only where the host
+# script asked for it on the kernel command line.
+if ! grep -qw swift_vfio_hil=1 /proc/cmdline; then
+    echo "guest.sh: not in a hil VM (no swift_vfio_hil=1 on the kernel command line); refusing" >&2
+    exit 2
+fi
+
+. "$BOOT_DIR/boot.env"
+HIL_RESULTS=$BOOT_DIR/results
+HIL_LOG=$BOOT_DIR/guest.log
+: >"$HIL_RESULTS"
+: >"$HIL_LOG"
+. "$HERE/checks.sh"
+
+read -r up _ </proc/uptime
+info "boot $HIL_BOOT: kernel $(uname -r), $(nproc) CPUs, checks start ${up%.*} s after kernel start"
+
+# --- Boot-level checks --------------------------------------------------------------------
+
+controllers=$(grep -c . "$BOOT_DIR/controllers")
+ulimit -l unlimited
+check "$HIL_BOOT/memlock-unlimited" ck_memlock_unlimited
+check "$HIL_BOOT/dmar-iommu-enabled" ck_dmar_enabled
+check "$HIL_BOOT/irq-remapping" ck_irq_remapping
+check "$HIL_BOOT/vfio-pci-module" ck_vfio_pci_module
+check "$HIL_BOOT/nvme-controller-count" ck_controller_count "$controllers"
+
+if use_vfioctl bind; then
+    info "binding with $HIL_BIN/vfioctl"
+else
+    info "binding through sysfs (driver_override, unbind, drivers_probe)"
+fi
+
+# --- vfio-hil: our driver against this controller -----------------------------------------
+
+# run_vfio_hil NAME BDF SERIAL MDTS MAX_IOQPAIRS NAMESPACES: result lines are re-emitted
+# with NAME/ in front, so that names stay distinct across controllers and boots.
+run_vfio_hil() {
+    if [ ! -x "${HIL_BIN:-}/vfio-hil" ]; then
+        emit "SKIP $1/vfio-hil: not built (no vfio-hil product yet)"
+        return
+    fi
+    _out=$HIL_SCRATCH/vfio-hil.out
+    info "$1: vfio-hil --device $2"
+    # Own time bound, so that a hang names this controller instead of killing the boot.
+    {
+        HIL_CONTROLLER=$1 HIL_BDF=$2 HIL_SERIAL=$3 HIL_MDTS=$4 HIL_MAX_IOQPAIRS=$5 \
+            HIL_NAMESPACES=$(echo "$6" | tr , ' ') \
+            HIL_PATTERN_LBA=$HIL_PATTERN_LBA HIL_PATTERN_BLOCKS=$HIL_PATTERN_BLOCKS \
+            HIL_PATTERN_DIR=$BOOT_DIR/$1 HIL_HANDOFF_DIR=$BOOT_DIR/$1/handoff \
+            HIL_SCRATCH=$HIL_SCRATCH \
+            timeout --kill-after=5 "$HIL_CHECK_TIMEOUT" "$HIL_BIN/vfio-hil" --device "$2" </dev/null
+        echo $? >"$HIL_SCRATCH/vfio-hil.rc"
+    } >"$_out" 2>&1
+    read -r _rc <"$HIL_SCRATCH/vfio-hil.rc"
+    _results=0
+    _fails=0
+    while IFS= read -r _line; do
+        case $_line in
+        'PASS '* | 'FAIL '* | 'SKIP '*)
+            emit "${_line%% *} $1/${_line#* }"
+            _results=$((_results + 1))
+            case $_line in 'FAIL '*) _fails=$((_fails + 1)) ;; esac
+            ;;
+        *) printf '    %s: %s\n' "$1/vfio-hil" "$_line" >>"$HIL_LOG" ;;
+        esac
+    done <"$_out"
+    if [ "$_rc" -eq 124 ] || [ "$_rc" -eq 137 ]; then
+        emit "FAIL $1/vfio-hil: timed out after $HIL_CHECK_TIMEOUT (guest.log has its output)"
+    elif [ "$_results" -eq 0 ]; then
+        emit "FAIL $1/vfio-hil: exit status $_rc and no result lines (guest.log has its output)"
+    elif [ "$_rc" -ne 0 ] && [ "$_fails" -eq 0 ]; then
+        emit "FAIL $1/vfio-hil: exit status $_rc without a FAIL line (guest.log has its output)"
+    fi
+}
+
+# --- Per controller -----------------------------------------------------------------------
+
+# fd 3: dd, vfioctl or vfio-hil reading stdin must not eat the rest of the list.
+while read -r name bdf serial mdts ioqpairs namespaces <&3; do
+    [ -n "$name" ] || continue
+    info "controller $name at $bdf: namespaces $namespaces, mdts $mdts, max_ioqpairs $ioqpairs"
+    HIL_SCRATCH=/tmp/hil-guest/$name
+    mkdir -p "$HIL_SCRATCH" "$BOOT_DIR/$name/handoff"
+    ns_list=$(echo "$namespaces" | tr , ' ')
+    block_sizes=
+    for ns in $ns_list; do block_sizes="$block_sizes ${ns%:*}"; done
+    first_nsid=${ns_list%%:*}
+
+    check "$name/nvme-function" ck_nvme_function "$bdf" || continue
+    for ns in $ns_list; do
+        nsid=${ns%%:*} rest=${ns#*:}
+        bs=${rest%%:*} blocks=${rest#*:}
+        check "$name/ns$nsid-kernel-geometry" ck_kernel_geometry "$bdf" "$nsid" "$bs" "$blocks"
+        check "$name/ns$nsid-kernel-reads-host-pattern" ck_kernel_reads "$bdf" "$nsid" "$bs" \
+            "$HIL_PATTERN_LBA" "$BOOT_DIR/$name/pattern-ns$nsid.bin"
+    done
+    check "$name/kernel-mdts" ck_kernel_mdts "$bdf" "$first_nsid" "$mdts"
+    check "$name/iommu-translated" ck_iommu_translated "$bdf"
+
+    if check "$name/bind-vfio-pci" ck_bind_vfio "$bdf"; then
+        check "$name/vfio-group-node" ck_vfio_group_node "$bdf"
+        check "$name/vfio-group-viable" ck_group_viable "$bdf"
+        run_vfio_hil "$name" "$bdf" "$serial" "$mdts" "$ioqpairs" "$namespaces"
+    fi
+
+    check "$name/unbind-restores-nvme" ck_unbind_to_nvme "$bdf" || continue
+    for ns in $ns_list; do
+        nsid=${ns%%:*} rest=${ns#*:}
+        bs=${rest%%:*}
+        check "$name/ns$nsid-block-device-returns" ck_block_device_returns "$bdf" "$nsid" || continue
+        check "$name/ns$nsid-pattern-intact-after-vfio" ck_kernel_reads "$bdf" "$nsid" "$bs" \
+            "$HIL_PATTERN_LBA" "$BOOT_DIR/$name/pattern-ns$nsid.bin"
+    done
+    check "$name/kernel-sees-driver-writes" ck_kernel_sees_driver_writes "$bdf" \
+        "$BOOT_DIR/$name/handoff" "$block_sizes"
+done 3<"$BOOT_DIR/controllers"
+
+emit HIL-DONE
