@@ -75,8 +75,10 @@ extension QueuePair {
             if stats.invalidCompletions != invalidBefore { reportInvalidCompletions(since: invalidBefore) }
         }
         device.service()
-        var done = reap(body)
-        if done >= target { return done }
+        // Poll mode looks at the CQ at once; the interrupt modes start at their eventfd (which
+        // they skip sleeping on when the CQ already holds entries), so interrupts are consumed.
+        var done = mode.kind == .poll ? reap(body) : 0
+        if done >= target && mode.kind == .poll { return done }
         let deadline = Deadline(milliseconds: timeoutMilliseconds)
         var wait = WaitState(target: target, deadline: deadline, timeoutMilliseconds: timeoutMilliseconds, wakeUpFD: wakeUpFD)
         switch mode.kind {
@@ -119,12 +121,20 @@ extension QueuePair {
         guard let fd = interruptEventFD else { throw .noInterruptVector(queue: id) }
         var backoff = Backoff(startMicroseconds: 1000, capMicroseconds: 10_000)
         while done < wait.target {
-            let (signalled, woken) = sleep(on: fd, wait, backoff: &backoff)
-            if signalled {
-                stats.interruptWakeups &+= 1
-                stats.interrupts &+= InterruptEventFD.drain(fd)
-                backoff = Backoff(startMicroseconds: 1000, capMicroseconds: 10_000)
+            // Top half: only wakes us. Sleep unless entries are already waiting (their message
+            // may have been drained by an earlier pass).
+            var woken = false
+            if !hasPendingCompletion {
+                let (signalled, wake) = sleep(on: fd, wait, backoff: &backoff)
+                woken = wake
+                if signalled {
+                    stats.interruptWakeups &+= 1
+                    backoff = Backoff(startMicroseconds: 1000, capMicroseconds: 10_000)
+                }
             }
+            // Bottom half: drain the eventfd, then reap (a message raised after the drain wakes
+            // the next sleep, so none is lost).
+            stats.interrupts &+= InterruptEventFD.drain(fd)
             device.service()
             let n = reap(body)
             done &+= n
@@ -154,7 +164,7 @@ extension QueuePair {
         var sleepFirst = true
         var woken = false
         while done < target {
-            if sleepFirst {
+            if sleepFirst && !hasPendingCompletion {
                 let (signalled, wake) = sleep(on: fd, wait, backoff: &backoff)
                 woken = wake
                 if signalled {
