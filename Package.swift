@@ -48,7 +48,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "vfio-hil",
-            dependencies: ["VFIO", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["VFIO", "NVMe", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "VFIOTests", dependencies: ["VFIO", "CShims"]),
         .testTarget(name: "NVMeEmulatorTests", dependencies: ["NVMeEmulator", "NVMe", "VFIO"]),

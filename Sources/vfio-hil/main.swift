@@ -14,7 +14,7 @@ import VFIO
 /// failed, 2 for a usage error.
 
 /// Every table of checks, run in this order. The NVMe layer adds its table here.
-let checkTables: [[HILCheck]] = [vfioChecks]
+let checkTables: [[HILCheck]] = [vfioChecks, nvmeChecks]
 let allChecks = checkTables.flatMap { $0 }
 
 /// Writes a line straight to a descriptor: unbuffered, so a result line is out before the next
