@@ -88,10 +88,20 @@ extension ControllerEngine {
             return CommandOutcome(status: .invalidQueueIdentifier.withDoNotRetry())
         }
         let cqid = Int(sq.completionQueue)
-        for i in pending[cqid].indices where pending[cqid][i].submissionQueue == UInt16(qid) {
-            pending[cqid][i].status = .abortedSQDeletion
-            pending[cqid][i].due = 0
+        var kept: [PendingCompletion] = []
+        for var p in pending[cqid] {
+            guard p.submissionQueue == UInt16(qid) else {
+                kept.append(p)
+                continue
+            }
+            p.status = .abortedSQDeletion
+            refreshHead(cqid)
+            if completionQueues[cqid]?.isFull != false || !post(p, to: cqid) {
+                p.due = 0
+                kept.append(p)
+            }
         }
+        pending[cqid] = kept
         lost.removeAll { $0.submissionQueue == UInt16(qid) }
         submissionQueues[qid] = nil
         completionQueues[cqid]?.submissionQueues -= 1

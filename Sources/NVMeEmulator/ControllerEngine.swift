@@ -127,6 +127,7 @@ struct ControllerEngine {
         if handleRegisters() { result.worked = true }
         if status.ready && !halted && !shutdownComplete {
             checkUnusedDoorbells()
+            for qid in completionQueues.indices where completionQueues[qid] != nil { refreshHead(qid) }
             // Fetching can make room-dependent progress only after posting and vice versa; both are
             // bounded by the queues' sizes, so this loop ends.
             while true {
@@ -169,6 +170,14 @@ struct ControllerEngine {
         if bar.load32(ControllerRegisterOffset.controllerStatus.rawValue) != status.rawValue {
             publishStatus()
         }
+        // Checked before CC, so the step that saw CC.SHN leaves SHST at "occurring".
+        if shutdownInProgress {
+            // One step in "occurring", so a driver's wait loop sees the transition (3.1.6).
+            shutdownInProgress = false
+            status.shutdownStatus = .complete
+            publishStatus()
+            worked = true
+        }
         let cc = bar.load32(ControllerRegisterOffset.controllerConfiguration.rawValue)
         if cc != lastCC {
             let old = ControllerConfiguration(rawValue: lastCC)
@@ -179,13 +188,6 @@ struct ControllerEngine {
         if let at = readyAt, MonotonicClock.now() >= at {
             readyAt = nil
             status.ready = ControllerConfiguration(rawValue: lastCC).enable
-            publishStatus()
-            worked = true
-        }
-        if shutdownInProgress {
-            // One step in "occurring", so a driver's wait loop sees the transition (3.1.6).
-            shutdownInProgress = false
-            status.shutdownStatus = .complete
             publishStatus()
             worked = true
         }

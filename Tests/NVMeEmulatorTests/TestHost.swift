@@ -15,7 +15,6 @@ final class TestHost {
     let bar: MMIORegion
     let stride: Int
     var admin: TestQueue!
-    var queues: [UInt16: TestQueue] = [:]
 
     init(_ configuration: EmulatedNVMeConfiguration = EmulatedNVMeConfiguration()) throws {
         controller = try EmulatedNVMeController(configuration: configuration)
@@ -34,16 +33,7 @@ final class TestHost {
     /// Steps the controller until `condition` holds (threaded mode: waits), or fails after `timeout`.
     @discardableResult
     func wait(_ what: String, timeoutMilliseconds: Int = 2000, _ condition: () -> Bool) -> Bool {
-        let start = now()
-        while !condition() {
-            controller.service()
-            if now() - start > UInt64(timeoutMilliseconds) * 1_000_000 {
-                Issue.record("timed out waiting for \(what)")
-                return false
-            }
-            shim_cpu_pause()
-        }
-        return true
+        waitFor(controller, what, timeoutMilliseconds: timeoutMilliseconds, condition)
     }
 
     /// Sets up the admin queue and enables the controller (NVMe base 1.4, 7.6.1).
@@ -72,7 +62,6 @@ final class TestHost {
         #expect(cq.status == .success, "create CQ \(id): \(cq.status)")
         let sq = adminCommand(.createIOSubmissionQueue(id: id, size: entries, baseIOVA: queue.submissionMemory.iova.rawValue, completionQueue: id))
         #expect(sq.status == .success, "create SQ \(id): \(sq.status)")
-        queues[id] = queue
         return queue
     }
 
@@ -89,16 +78,37 @@ final class TestHost {
         return (host, queue)
     }
 
-    func now() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
+    func now() -> UInt64 { monotonicNow() }
 }
 
-/// One SQ/CQ pair in DMA memory, driven by hand.
+func monotonicNow() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+/// Steps the controller until `condition` holds (in threaded mode it only waits), recording an
+/// issue after `timeoutMilliseconds`.
+@discardableResult
+func waitFor(_ controller: EmulatedNVMeController, _ what: String, timeoutMilliseconds: Int = 2000, _ condition: () -> Bool) -> Bool {
+    let start = monotonicNow()
+    while !condition() {
+        controller.service()
+        if monotonicNow() - start > UInt64(timeoutMilliseconds) * 1_000_000 {
+            Issue.record("timed out waiting for \(what)")
+            return false
+        }
+        // Threaded mode: give the controller thread the CPU (the test machine may have two cores).
+        if controller.configuration.mode == .threaded { sched_yield() } else { shim_cpu_pause() }
+    }
+    return true
+}
+
+/// One SQ/CQ pair in DMA memory, driven by hand. It keeps the controller (not the host) alive.
 final class TestQueue {
-    unowned let host: TestHost
+    let controller: EmulatedNVMeController
+    let bar: MMIORegion
+    let stride: Int
     let id: UInt16
     let entries: Int
     let submissionMemory: DMABuffer
@@ -109,15 +119,17 @@ final class TestQueue {
     var nextCommandID: UInt16 = 1
 
     init(host: TestHost, id: UInt16, entries: Int) throws {
-        self.host = host
+        controller = host.controller
+        bar = host.bar
+        stride = host.stride
         self.id = id
         self.entries = entries
         submissionMemory = try host.controller.dma.allocate(length: entries * 64)
         completionMemory = try host.controller.dma.allocate(length: entries * 16)
     }
 
-    var sqDoorbell: Int { 0x1000 + 2 * Int(id) * host.stride }
-    var cqDoorbell: Int { 0x1000 + (2 * Int(id) + 1) * host.stride }
+    var sqDoorbell: Int { 0x1000 + 2 * Int(id) * stride }
+    var cqDoorbell: Int { 0x1000 + (2 * Int(id) + 1) * stride }
 
     /// Writes an SQE into the next slot (assigning a command id unless `keepID`), without ringing.
     @discardableResult
@@ -136,7 +148,7 @@ final class TestQueue {
     /// Publishes placed entries: write barrier, then the tail doorbell (a release store).
     func ring() {
         Barrier.write()
-        host.bar.doorbell(at: sqDoorbell).ring(UInt32(tail))
+        bar.doorbell(at: sqDoorbell).ring(UInt32(tail))
     }
 
     @discardableResult
@@ -161,13 +173,13 @@ final class TestQueue {
     }
 
     func acknowledge() {
-        host.bar.doorbell(at: cqDoorbell).ring(UInt32(head))
+        bar.doorbell(at: cqDoorbell).ring(UInt32(head))
     }
 
     /// Waits for `count` completions, then writes the CQ head doorbell once.
     func reap(_ count: Int, timeoutMilliseconds: Int = 2000) -> [CompletionQueueEntry] {
         var out: [CompletionQueueEntry] = []
-        host.wait("\(count) completions on queue \(id)", timeoutMilliseconds: timeoutMilliseconds) {
+        waitFor(controller, "\(count) completions on queue \(id)", timeoutMilliseconds: timeoutMilliseconds) {
             while out.count < count, let e = poll() { out.append(e) }
             return out.count == count
         }
@@ -177,7 +189,7 @@ final class TestQueue {
 
     /// Steps the controller a few times and returns whatever completed (possibly nothing).
     func drain() -> [CompletionQueueEntry] {
-        for _ in 0..<4 { host.controller.service() }
+        for _ in 0..<4 { controller.service() }
         var out: [CompletionQueueEntry] = []
         while let e = poll() { out.append(e) }
         if !out.isEmpty { acknowledge() }
@@ -209,4 +221,36 @@ extension DMABuffer {
     func read(_ count: Int, at offset: Int = 0) -> [UInt8] {
         Array(UnsafeRawBufferPointer(start: address + offset, count: count))
     }
+}
+
+/// Builds PRP1/PRP2 for `length` bytes at `offset` into `buffer` the way NVMe base 1.4, 4.3 says,
+/// independently of the driver's PRP builder: PRP lists go into `list` (one page each, chained
+/// when a page is full). `listOffset` starts the first list at an offset, to exercise chaining.
+func buildPRPs(buffer: borrowing DMABuffer, offset: Int, length: Int, list: borrowing DMABuffer, listOffset: Int = 0,
+               pageSize: Int = 4096) -> (prp1: UInt64, prp2: UInt64) {
+    let start = buffer.iova.rawValue + UInt64(offset)
+    let prp1 = start
+    let first = min(length, pageSize - Int(start % UInt64(pageSize)))
+    var remaining = length - first
+    if remaining == 0 { return (prp1, 0) }
+    var page = (start / UInt64(pageSize) + 1) * UInt64(pageSize)
+    if remaining <= pageSize { return (prp1, page) }
+    var listPosition = listOffset
+    let prp2 = list.iova.rawValue + UInt64(listPosition)
+    while remaining > 0 {
+        let slotsLeftInPage = (pageSize - listPosition % pageSize) / 8
+        let pagesLeft = (remaining + pageSize - 1) / pageSize
+        if pagesLeft > slotsLeftInPage && slotsLeftInPage == 1 {
+            // Chain: the last slot of this list page points to the next list page.
+            let next = (listPosition / pageSize + 1) * pageSize
+            list.address.storeBytes(of: (list.iova.rawValue + UInt64(next)).littleEndian, toByteOffset: listPosition, as: UInt64.self)
+            listPosition = next
+            continue
+        }
+        list.address.storeBytes(of: page.littleEndian, toByteOffset: listPosition, as: UInt64.self)
+        listPosition += 8
+        page += UInt64(pageSize)
+        remaining -= min(remaining, pageSize)
+    }
+    return (prp1, prp2)
 }
