@@ -166,6 +166,9 @@ extension Controller {
         var configuration = registers.read(ControllerRegister.configuration)
         if configuration.rawValue == .max { throw .deviceGone }
         guard configuration.enable else { return }
+        // A controller in fatal state will not complete a shutdown; the disable that follows
+        // (a controller reset) is what it needs.
+        if registers.read(ControllerRegister.status).controllerFatalStatus { throw .controllerFatal(during: "shutdown") }
         configuration.shutdownNotification = .normal
         registers.write(ControllerRegister.configuration, configuration)
         let rtd3 = Int(identity.rtd3EntryLatency / 1000)  // microseconds to milliseconds
@@ -177,6 +180,7 @@ extension Controller {
             let status = registers.read(ControllerRegister.status)
             if status.looksDisconnected { throw .deviceGone }
             if status.shutdownStatus == .complete { return }
+            if status.controllerFatalStatus { throw .controllerFatal(during: "shutdown") }
             if deadline.hasPassed { throw .timedOut(what: "shutdown (CSTS.SHST = complete)", milliseconds: timeout) }
             backoff.sleep()
         }

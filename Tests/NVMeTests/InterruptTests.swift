@@ -59,19 +59,20 @@ import VFIO
     }
 
     @Test func hybridModeMasksTheVectorWhilePolling() throws {
-        // Completions due 100 µs apart arrive while the reaper polls with the vector masked: the
-        // controller holds those messages, and the reaper drains them when it re-arms.
-        let rig = try Rig { $0.commandLatencyNanoseconds = 100_000 }
+        // Fifteen reads complete at once; the sixteenth 30 ms later, while the reaper polls with
+        // the vector masked: the controller holds that message, and the reaper drains it when it
+        // re-arms.
+        let rig = try Rig()
+        rig.device.setFaultPlan(FaultPlan(rules: [.io(.read, .nth(16), .delayCompletion(nanoseconds: 30_000_000))]))
         var pair = try rig.controller.makeQueuePair(interrupts: true)
         let buffer = try rig.device.dma.allocate(length: 4096)
         for i in 0..<16 {
             try pair.submitRead(namespace: rig.namespace, lba: UInt64(i), blocks: 1, into: buffer.whole, token: UInt64(i))
-            pair.ringSubmissionDoorbell()
-            rig.device.service()
         }
+        pair.ringSubmissionDoorbell()
         var done = 0
         while done < 16 {
-            done += try pair.waitForCompletions(atLeast: 16 - done, mode: .hybrid(idlePolls: 1_000_000), timeoutMilliseconds: 2000) { _ in }
+            done += try pair.waitForCompletions(atLeast: 16 - done, mode: .hybrid(idlePolls: 10_000_000), timeoutMilliseconds: 5000) { _ in }
         }
         #expect(pair.statistics.pollingPhases >= 1)
         #expect(rig.device.statistics.interruptsHeldMasked >= 1)
