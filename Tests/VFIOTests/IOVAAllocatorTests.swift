@@ -9,14 +9,14 @@ import VFIO
 
     /// Random allocate/free sequences; after every step the invariants hold, and every failed
     /// allocation was really impossible (no free range could hold it).
-    @Test(arguments: [1, 2, 3, 42, 1234, 0xdead_beef] as [UInt64])
+    @Test(arguments: [1, 42, 0xdead_beef] as [UInt64])
     func randomSequencesKeepEveryInvariant(seed: UInt64) throws {
         var random = SeededRandom(seed: seed)
         var allocator = IOVAAllocator(ranges: Self.apertures)
         let total = Self.apertures.reduce(0) { $0 + $1.count } - 0x1000  // page 0 is never handed out
         var live: [Live] = []
         var failures = 0
-        for _ in 0..<600 {
+        for _ in 0..<400 {
             if live.isEmpty || random.next() % 10 < 6 {
                 let length = random.next() % 4 == 0
                     ? Int(random.next() % 300_000) + 1
