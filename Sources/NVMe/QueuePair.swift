@@ -59,7 +59,10 @@ public struct QueueStatistics: Sendable, Equatable {
 /// **Hot path.** `submit` and `reap` neither allocate nor lock nor touch a reference count: the
 /// rings, trackers and PRP pages are raw views into memory preallocated at creation, the device is
 /// reached through an `unowned(unsafe)` reference, and everything is `@inlinable` so it is
-/// specialised for the concrete device.
+/// specialised for the concrete device. Checked in the release build (objdump of a loop
+/// specialised for the emulated controller): `reap` inlines completely, `submit` is one direct
+/// call, and neither calls anything on the success path (no retain, release or allocation; the
+/// only calls are on the throwing paths); the doorbell is one `sfence` and one `mov`.
 ///
 /// **Lifetime.** Dropping the pair deletes its SQ and CQ on the controller (Delete I/O SQ, then
 /// CQ), then unmaps its memory, so the device can never write into freed memory. The pair keeps
