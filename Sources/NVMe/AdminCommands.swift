@@ -108,26 +108,6 @@ extension Controller {
         try adminCommand(.setFeatures(id, cdw11: value, save: save), name: "Set Features \(id)").commandSpecific
     }
 
-    /// Interrupt Coalescing (FID 08h): the aggregation threshold and time in effect.
-    public func interruptCoalescing() throws(NVMeError) -> InterruptCoalescing {
-        InterruptCoalescing(dword: try feature(.interruptCoalescing))
-    }
-
-    /// Sets Interrupt Coalescing (FID 08h): the controller raises an I/O CQ's interrupt after
-    /// `aggregationThreshold` completions or `aggregationTime` x 100 µs, whichever comes first,
-    /// for every vector whose coalescing is not disabled (FID 09h). Fewer interrupts, more latency.
-    public func setInterruptCoalescing(_ coalescing: InterruptCoalescing) throws(NVMeError) {
-        try setFeature(.interruptCoalescing, value: coalescing.dword)
-    }
-
-    /// Interrupt Vector Configuration (FID 09h): CDW11.IV bits 15:0, CD bit 16 (coalescing disable).
-    public func setInterruptCoalescing(enabled: Bool, vector: Int) throws(NVMeError) {
-        guard vector >= 0, vector < max(1, interruptVectors) else {
-            throw .invalidArgument("vector \(vector) is not enabled (0..<\(interruptVectors))")
-        }
-        try setFeature(.interruptVectorConfiguration, value: UInt32(vector) | (enabled ? 0 : 1 << 16))
-    }
-
     /// Volatile Write Cache (FID 06h), when the controller has one (VWC).
     public func setVolatileWriteCache(enabled: Bool) throws(NVMeError) {
         try setFeature(.volatileWriteCache, value: VolatileWriteCache(enabled: enabled).dword)

@@ -1,0 +1,63 @@
+import VFIO
+
+/// The host's view of a submission queue (NVMe base 1.4, 4.1): 64-byte slots in DMA memory, a
+/// tail the host advances and publishes through the SQ tail doorbell, and a head the controller
+/// reports in each CQE (SQHD).
+///
+/// A non-owning view: the `DMABuffer` holding the slots belongs to the queue pair (or the admin
+/// queue) that embeds this. One slot always stays empty, so `head == tail` means empty and a full
+/// queue holds `size - 1` entries (4.1.1, 4.1.2).
+@frozen @usableFromInline
+struct SubmissionRing {
+    @usableFromInline let slots: UnsafeMutableRawPointer
+    @usableFromInline let size: UInt32
+    @usableFromInline let doorbell: Doorbell
+    @usableFromInline var tail: UInt32 = 0
+    /// Last SQHD the controller reported (validated before it gets here).
+    @usableFromInline var head: UInt32 = 0
+    /// Entries written since the last doorbell store: batching rings once for all of them.
+    @usableFromInline var unpublished: UInt32 = 0
+
+    @inlinable
+    init(slots: UnsafeMutableRawPointer, size: Int, doorbell: Doorbell) {
+        self.slots = slots
+        self.size = UInt32(size)
+        self.doorbell = doorbell
+    }
+
+    /// Entries the controller may not have fetched yet (between head and tail).
+    @inlinable var occupied: UInt32 { tail >= head ? tail - head : tail &+ size &- head }
+
+    @inlinable var isFull: Bool { occupied == size - 1 }
+
+    /// Stores an entry at the tail and advances it. The caller checked `isFull`.
+    @inlinable @inline(__always)
+    mutating func push(_ entry: SubmissionQueueEntry) {
+        // The SQE's in-memory layout is the wire layout (SubmissionQueueEntry is @frozen in spec
+        // order, 64 bytes, pinned by the spec tests), so this is one 64-byte copy.
+        (slots + Int(tail) &* 64).storeBytes(of: entry, as: SubmissionQueueEntry.self)
+        tail = tail &+ 1 == size ? 0 : tail &+ 1
+        unpublished &+= 1
+    }
+
+    /// Publishes every pushed entry with one doorbell store. Returns whether it rang.
+    @inlinable @inline(__always)
+    mutating func publish() -> Bool {
+        guard unpublished != 0 else { return false }
+        // wmb: the SQE stores must reach memory before the controller can see the new tail and
+        // fetch them (Linux nvme_write_sq_db; NVMe base 1.4, 4.1).
+        Barrier.write()
+        doorbell.ring(tail)
+        unpublished = 0
+        return true
+    }
+
+    /// Whether `reported` is a head the controller may report: it can only move forward from
+    /// the last head up to the tail (4.1). Anything else is a corrupt or stale CQE.
+    @inlinable @inline(__always)
+    func acceptsHead(_ reported: UInt32) -> Bool {
+        guard reported < size else { return false }
+        let advance = reported >= head ? reported - head : reported &+ size &- head
+        return advance <= occupied
+    }
+}
