@@ -223,4 +223,30 @@ import Glibc
         #expect(queue.execute(.writeZeroes(namespaceID: 1, lba: 1000, blocks: 16, deallocate: true)).status == .success)
         #expect((host.controller.allocatedBytes(namespace: 1) ?? .max) < used)
     }
+
+    @Test func eightKiBHostPages() throws {
+        let host = try TestHost(EmulatedNVMeConfiguration(memoryPageSizeMinimum: 0, memoryPageSizeMaximum: 1))
+        try host.enable(pageSizeExponent: 1)
+        #expect(host.configuration.memoryPageSizeBytes == 8192)
+        _ = host.setNumberOfQueues(1)
+        let queue = try host.createQueuePair(id: 1, entries: 16)
+        let source = try host.controller.dma.allocate(length: 64 * 1024, alignment: 8192)
+        let lists = try host.controller.dma.allocate(length: 8192, alignment: 8192)
+        let data = pattern(40 * 1024, seed: 21)
+        source.fill(data, at: 4096)
+        // 40 KiB from 4 KiB into an 8 KiB page: PRP1 covers 4 KiB, then a list of 8 KiB pages.
+        var write = SubmissionQueueEntry.write(namespaceID: 1, lba: 0, blocks: 80)
+        (write.prp1, write.prp2) = buildPRPs(buffer: source, offset: 4096, length: data.count, list: lists, pageSize: 8192)
+        #expect(queue.execute(write).status == .success)
+        let sink = try host.controller.dma.allocate(length: 64 * 1024, alignment: 8192)
+        var read = SubmissionQueueEntry.read(namespaceID: 1, lba: 0, blocks: 80)
+        (read.prp1, read.prp2) = buildPRPs(buffer: sink, offset: 0, length: data.count, list: lists, pageSize: 8192)
+        #expect(queue.execute(read).status == .success)
+        #expect(sink.read(data.count) == data)
+        // A 4 KiB-aligned second page is not 8 KiB aligned: PRP Offset Invalid.
+        var bad = SubmissionQueueEntry.read(namespaceID: 1, lba: 0, blocks: 32)
+        bad.prp1 = sink.iova.rawValue
+        bad.prp2 = sink.iova.rawValue + 8192 + 4096
+        #expect(queue.execute(bad).status.matches(.prpOffsetInvalid))
+    }
 }

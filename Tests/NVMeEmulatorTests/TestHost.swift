@@ -124,8 +124,9 @@ final class TestQueue {
         stride = host.stride
         self.id = id
         self.entries = entries
-        submissionMemory = try host.controller.dma.allocate(length: entries * 64)
-        completionMemory = try host.controller.dma.allocate(length: entries * 16)
+        // Aligned for host pages up to 64 KiB (CC.MPS up to 4), as ASQ/ACQ and queue bases must be.
+        submissionMemory = try host.controller.dma.allocate(length: entries * 64, alignment: 65536)
+        completionMemory = try host.controller.dma.allocate(length: entries * 16, alignment: 65536)
     }
 
     var sqDoorbell: Int { 0x1000 + 2 * Int(id) * stride }

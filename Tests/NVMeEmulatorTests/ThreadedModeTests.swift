@@ -1,3 +1,4 @@
+import CShims
 import NVMe
 import NVMeEmulator
 import Testing
@@ -52,5 +53,55 @@ import VFIO
         #expect(host.controller.statistics.interruptsSignalled > 0)
         #expect(host.controller.statistics.io(IOOpcode.write.rawValue).commands == rounds * 32)
         host.controller.close()
+    }
+
+    @Test func interruptWakesAWaiterWithoutStepping() throws {
+        let host = try TestHost(EmulatedNVMeConfiguration(mode: .threaded))
+        try host.controller.enableInterrupts(.msix, count: 2)
+        try host.enable()
+        _ = host.setNumberOfQueues(1)
+        let queue = try host.createQueuePair(id: 1, entries: 16, vector: 1)
+        let fd = try #require(host.controller.interruptEventFD(vector: 1))
+        for _ in 0..<20 {
+            let cid = queue.submit(.flush(namespaceID: 1))
+            // Sleep on the eventfd as an interrupt-driven driver would; nobody calls service().
+            #expect(shim_poll_in(fd, 5000) == 1)
+            var count: UInt64 = 0
+            #expect(shim_eventfd_read(fd, &count) == 1)
+            let cqe = try #require(queue.poll())
+            #expect(cqe.commandID == cid && cqe.status == .success)
+            queue.acknowledge()
+        }
+        #expect(host.controller.statistics.interruptsSignalled >= 20)
+    }
+
+    @Test func latencyIsHonouredByTheThread() throws {
+        var configuration = EmulatedNVMeConfiguration(mode: .threaded)
+        configuration.commandLatencyNanoseconds = 2_000_000
+        let (host, queue) = try TestHost.ready(configuration)
+        let start = host.now()
+        #expect(queue.execute(.flush(namespaceID: 1)).status == .success)
+        #expect(host.now() - start >= 2_000_000)
+    }
+
+    @Test func serviceDoesNothingInThreadedMode() throws {
+        let (host, queue) = try TestHost.ready(EmulatedNVMeConfiguration(mode: .threaded))
+        host.controller.close()
+        queue.submit(.flush(namespaceID: 1))
+        for _ in 0..<10 { host.controller.service() }
+        #expect(queue.poll() == nil)
+        #expect(host.controller.statistics.io(IOOpcode.flush.rawValue).commands == 0)
+    }
+
+    @Test func controllerIsReleasedWithItsThread() throws {
+        weak var weakController: EmulatedNVMeController?
+        do {
+            let (host, queue) = try TestHost.ready(EmulatedNVMeConfiguration(mode: .threaded))
+            #expect(queue.execute(.flush(namespaceID: 1)).status == .success)
+            weakController = host.controller
+        }
+        // The thread holds the engine, not the controller object: dropping the last reference
+        // stops and joins the thread.
+        #expect(weakController == nil)
     }
 }
