@@ -64,7 +64,7 @@ public enum NVMeError: Error, Sendable, Equatable, CustomStringConvertible {
         case .deviceGone:
             return "controller registers read all ones: the device was removed or its link is down; re-scan the bus and rebind it"
         case .unsupported(let what):
-            return "controller not supported: \(what)"
+            return "controller not supported: \(what); use the kernel's nvme driver for this device"
         case .submissionQueueFull(let queue):
             return "submission queue \(queue) is full; reap completions before submitting more"
         case .noFreeCommandID(let queue):
@@ -83,7 +83,7 @@ public enum NVMeError: Error, Sendable, Equatable, CustomStringConvertible {
         case .namespaceUnusable(let id, let reason):
             return "namespace \(id) cannot be used: \(reason); reformat it with a supported LBA format"
         case .invalidArgument(let what):
-            return "invalid argument: \(what)"
+            return "invalid argument: \(what); correct the call"
         case .noQueuePairAvailable(let granted):
             return "all \(granted) I/O queue pairs the controller granted are in use; drop one or ask for more in ControllerOptions"
         case .noInterruptVector(let queue):
