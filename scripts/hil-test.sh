@@ -58,7 +58,7 @@
 #   - a new device configuration: a line in CONFIGS (same boot name = same VM).
 #
 # Environment knobs: HIL_KERNEL (guest kernel), HIL_BOOT_TIMEOUT (seconds per boot; default
-# 90 + controllers × (HIL_CHECK_TIMEOUT + 60)), HIL_CHECK_TIMEOUT (seconds per vfio-hil run,
+# 90 + controllers × (HIL_CHECK_TIMEOUT + 180)), HIL_CHECK_TIMEOUT (seconds per vfio-hil run,
 # default 120), HIL_CPUS (2), HIL_MEMORY (2G), HIL_SCRATCH_PATH (SwiftPM scratch path,
 # default .build-hil-release), HIL_BIND_WITH=sysfs (bind without vfioctl even when it is built).
 #
@@ -272,6 +272,7 @@ HIL_PATTERN_LBA=$HIL_PATTERN_LBA
 HIL_PATTERN_BLOCKS=$HIL_PATTERN_BLOCKS
 HIL_CHECK_TIMEOUT=${HIL_CHECK_TIMEOUT}s
 HIL_BIND_WITH=${HIL_BIND_WITH:-auto}
+HIL_SRC=$REPO
 EOF
 }
 
@@ -284,7 +285,7 @@ trap '[ -n "$vm_pid" ] && kill -TERM "$vm_pid" 2>/dev/null; echo "hil-test.sh: i
 for boot in "${boots[@]}"; do
     echo "== boot $boot"
     prepare_boot "$boot"
-    limit=${HIL_BOOT_TIMEOUT:-$((90 + n_ctrl * (HIL_CHECK_TIMEOUT + 60)))}
+    limit=${HIL_BOOT_TIMEOUT:-$((90 + n_ctrl * (HIL_CHECK_TIMEOUT + 180)))}
     dir=$WORK/$boot
     echo "   booting (TCG, $HIL_CPUS CPUs, $HIL_MEMORY, at most $limit s)"
     t0=$SECONDS

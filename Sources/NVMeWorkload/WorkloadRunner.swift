@@ -53,15 +53,21 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
             throw .invalid("--qd \(spec.queueDepth) is out of range: 1...\(maxDepth) (I/O queue size \(controller.ioQueueEntries) minus the slot kept empty)")
         }
         guard spec.seconds > 0 || (spec.ios ?? 0) > 0 else { throw .invalid("give --time or --ios greater than 0") }
+        guard spec.workingSetOffset % UInt64(spec.blockSize) == 0 else {
+            throw .invalid("--offset \(spec.workingSetOffset) is not a multiple of --bs \(spec.blockSize)")
+        }
+        guard spec.workingSetOffset + UInt64(spec.blockSize) <= ns.bytes else {
+            throw .invalid("--offset \(spec.workingSetOffset) leaves no room for one I/O in namespace \(ns.id) (\(ns.bytes) bytes)")
+        }
         if spec.mode.usesInterrupts && controller.interruptVectors == 0 {
             throw .invalid("--mode \(spec.mode) needs MSI-X vectors and the device granted none; use --mode poll")
         }
         return ns
     }
 
-    /// The working set in units of one I/O.
+    /// The working set in units of one I/O, counted from `workingSetOffset`.
     func units(_ spec: WorkloadSpec, _ ns: NamespaceInfo) -> UInt64 {
-        var bytes = ns.bytes
+        var bytes = ns.bytes - spec.workingSetOffset
         if let limit = spec.workingSetBytes { bytes = min(bytes, limit) }
         if spec.verify && spec.workingSetBytes == nil { bytes = min(bytes, 64 << 20) }
         return max(1, bytes / UInt64(spec.blockSize))
@@ -81,8 +87,9 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
         do {
             for t in 0..<spec.queuePairs {
                 let share = spec.ios.map { $0 / spec.queuePairs + (t < $0 % spec.queuePairs ? 1 : 0) }
-                let first = units * UInt64(t) / UInt64(spec.queuePairs)
-                let last = units * UInt64(t + 1) / UInt64(spec.queuePairs)
+                let base = spec.workingSetOffset / UInt64(spec.blockSize)
+                let first = base + units * UInt64(t) / UInt64(spec.queuePairs)
+                let last = base + units * UInt64(t + 1) / UInt64(spec.queuePairs)
                 let job = WorkerJob(spec: spec, namespace: ns, firstUnit: first, unitCount: max(1, last - first), ios: share, thread: t)
                 let controller = self.controller
                 threads.append(ThreadBox(try WorkerThread(name: "perf-q\(t)") {
@@ -277,14 +284,15 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
         _ spec: WorkloadSpec, _ ns: NamespaceInfo, units: UInt64,
         _ body: (Namespace<Device>, UInt64, Int, DMASlice) throws(NVMeError) -> Void
     ) throws(WorkloadError) {
-        let totalBlocks = units * UInt64(spec.blockSize / ns.blockSize)
+        let firstBlock = spec.workingSetOffset / UInt64(ns.blockSize)
+        let endBlock = firstBlock + units * UInt64(spec.blockSize / ns.blockSize)
         let chunkBlocks = max(1, min(ns.maximumBlocksPerCommand, (1 << 20) / ns.blockSize))
         do {
             let namespace = try controller.namespace(ns.id)
             let buffer = try controller.device.dma.allocate(length: chunkBlocks * ns.blockSize)
-            var lba: UInt64 = 0
-            while lba < totalBlocks {
-                let blocks = Int(min(UInt64(chunkBlocks), totalBlocks - lba))
+            var lba = firstBlock
+            while lba < endBlock {
+                let blocks = Int(min(UInt64(chunkBlocks), endBlock - lba))
                 try body(namespace, lba, blocks, buffer.slice(offset: 0, length: blocks * ns.blockSize))
                 lba += UInt64(blocks)
             }

@@ -26,14 +26,19 @@ public struct WorkloadSpec: Sendable {
     public var namespaceID: UInt32
     /// Share of reads in `randrw`, in percent.
     public var readPercent: Int
-    /// Bytes of the namespace the workload touches (nil: all of it, capped at 1 GiB when verifying).
+    /// Bytes of the namespace the workload touches (nil: all of it from the offset on, capped at
+    /// 64 MiB when verifying, since the working set is written first).
     public var workingSetBytes: UInt64?
+    /// Where the working set starts, in bytes (a multiple of `blockSize`): keeps a run away from
+    /// data that must survive it.
+    public var workingSetOffset: UInt64
     public var seed: UInt64
 
     public init(
         pattern: AccessPattern = .randread, blockSize: Int = 4096, queueDepth: Int = 32, queuePairs: Int = 1,
         ios: Int? = nil, seconds: Double = 10, mode: CompletionMode = .poll, verify: Bool = false,
-        namespaceID: UInt32 = 1, readPercent: Int = 50, workingSetBytes: UInt64? = nil, seed: UInt64 = 0x5eed
+        namespaceID: UInt32 = 1, readPercent: Int = 50, workingSetBytes: UInt64? = nil, workingSetOffset: UInt64 = 0,
+        seed: UInt64 = 0x5eed
     ) {
         self.pattern = pattern
         self.blockSize = blockSize
@@ -46,6 +51,7 @@ public struct WorkloadSpec: Sendable {
         self.namespaceID = namespaceID
         self.readPercent = readPercent
         self.workingSetBytes = workingSetBytes
+        self.workingSetOffset = workingSetOffset
         self.seed = seed
     }
 }

@@ -23,6 +23,8 @@ struct Perf: ParsableCommand {
     @Option(help: "Completion mode: poll, interrupt, hybrid.") var mode: String = "poll"
     @Option(name: .customLong("rwmix-read"), help: "Percent reads for randrw.") var readPercent: Int = 50
     @Option(name: .long, help: "Namespace id.") var namespace: UInt32 = 1
+    @Option(help: "Start of the region the workload touches, in bytes (e.g. 1G).") var offset: String = "0"
+    @Option(help: "Size of that region (default: to the end; 64M when verifying).") var size: String?
     @Flag(help: "Check every byte read (the working set is written with a known pattern first).") var verify = false
     @Flag(help: "Print JSON.") var json = false
 
@@ -34,7 +36,9 @@ struct Perf: ParsableCommand {
         return WorkloadSpec(
             pattern: rw, blockSize: Int(blockSize), queueDepth: qd, queuePairs: queues, ios: ios,
             seconds: try parseDuration(time), mode: try parseMode(mode), verify: verify,
-            namespaceID: namespace, readPercent: readPercent)
+            namespaceID: namespace, readPercent: readPercent,
+            workingSetBytes: try size.map { try parseSize($0, what: "--size") },
+            workingSetOffset: offset == "0" ? 0 : try parseSize(offset, what: "--offset"))
     }
 
     struct Job: ControllerJob {

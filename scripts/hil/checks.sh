@@ -320,3 +320,126 @@ ck_kernel_sees_driver_writes() {
     done
     [ "$_n" -gt 0 ] || { echo "vfio-hil left no blocks in $2 to compare"; return 2; }
 }
+
+# --- vfioctl, the tool, against the bound controller ---------------------------------------
+
+# has_vfioctl: the tool is built (its absence is a SKIP, not a FAIL: the build step reports it).
+has_vfioctl() { [ -x "${HIL_BIN:-}/vfioctl" ] || { echo "vfioctl not built"; return 2; }; }
+
+# ck_vfioctl_list_ready BDF: `vfioctl list --json` says VFIO can use the function now.
+ck_vfioctl_list_ready() {
+    has_vfioctl || return $?
+    _json=$("$HIL_BIN/vfioctl" list --json) || { echo "vfioctl list failed"; return 1; }
+    _entry=$(printf '%s\n' "$_json" | grep -A 40 "\"address\": \"$1\"" | sed '/^  }/q')
+    printf '%s\n' "$_entry" | grep -q '"driver": "vfio-pci"' || { echo "list does not show $1 on vfio-pci"; return 1; }
+    printf '%s\n' "$_entry" | grep -q '"vfio_ready": true' || { echo "list says $1 is not ready: $(printf '%s' "$_entry" | grep -A3 obstacles | tr -s ' \n' ' ')"; return 1; }
+}
+
+# ck_vfioctl_bind_idempotent BDF: binding an already bound function changes nothing.
+ck_vfioctl_bind_idempotent() {
+    has_vfioctl || return $?
+    _out=$("$HIL_BIN/vfioctl" bind "$1" 2>&1) || { echo "second bind failed: $_out"; return 1; }
+    case $_out in *"already bound"*) ;; *) echo "unexpected: $_out"; return 1 ;; esac
+    [ "$(driver_of "$1")" = vfio-pci ] || { echo "driver changed to $(driver_of "$1")"; return 1; }
+}
+
+# ck_vfioctl_identify BDF SERIAL NAMESPACES: identify through our driver matches QEMU's config.
+ck_vfioctl_identify() {
+    has_vfioctl || return $?
+    _json=$("$HIL_BIN/vfioctl" nvme identify --device "$1" --json) || { echo "identify failed"; return 1; }
+    printf '%s\n' "$_json" | grep -q "\"serial\": \"$2\"" || { echo "serial is not $2"; return 1; }
+    printf '%s\n' "$_json" | grep -q '"model": "QEMU NVMe Ctrl"' || { echo "model is not QEMU NVMe Ctrl"; return 1; }
+    for _ns in $3; do
+        _nsid=${_ns%%:*} _rest=${_ns#*:}
+        printf '%s\n' "$_json" | grep -A2 "\"id\": $_nsid," | grep -q "\"block_size\": ${_rest%%:*}," ||
+            { echo "namespace $_nsid block size is not ${_rest%%:*}"; return 1; }
+    done
+}
+
+# ck_vfioctl_perf BDF MODE BYTES: a short verified random read/write run in one completion
+# mode, confined to the namespace's last eighth (the host's pattern and vfio-hil's handoff
+# blocks live lower and must survive).
+ck_vfioctl_perf() {
+    has_vfioctl || return $?
+    _off=$(($3 / 8 * 7 / 65536 * 65536))
+    _json=$("$HIL_BIN/vfioctl" nvme perf --device "$1" --rw randrw --qd 8 --time 2s --mode "$2" --verify --json \
+        --offset "$_off" --size $(($3 / 16 / 65536 * 65536))) ||
+        { echo "perf --mode $2 failed"; return 1; }
+    printf '%s\n' "$_json" | grep -q '"errors": 0,' || { echo "I/O errors"; return 1; }
+    printf '%s\n' "$_json" | grep -q '"ios": 0,' && { echo "no I/O completed"; return 1; }
+    if [ "$2" != poll ]; then
+        printf '%s\n' "$_json" | grep -q '"interrupts": 0,' && { echo "no MSI-X interrupt fired"; return 1; }
+    fi
+    return 0
+}
+
+# ck_vfioctl_write_read BDF BLOCK_SIZE BLOCKS: a write and a read in two processes see the same
+# bytes (64 KiB just below the perf region, clear of the pattern and the handoff blocks).
+ck_vfioctl_write_read() {
+    has_vfioctl || return $?
+    _lba=$(($3 / 8 * 7 - 65536 / $2))
+    head -c 65536 /dev/urandom >"$HIL_SCRATCH/wr.bin"
+    "$HIL_BIN/vfioctl" nvme write --device "$1" --lba "$_lba" --count $((65536 / $2)) --file "$HIL_SCRATCH/wr.bin" || return 1
+    "$HIL_BIN/vfioctl" nvme read --device "$1" --lba "$_lba" --count $((65536 / $2)) --file "$HIL_SCRATCH/rd.bin" || return 1
+    same_bytes "$HIL_SCRATCH/wr.bin" "$HIL_SCRATCH/rd.bin"
+}
+
+# ck_vfioctl_lba_out_of_range BDF BLOCKS: an LBA past the end is one clear line and exit 1.
+ck_vfioctl_lba_out_of_range() {
+    has_vfioctl || return $?
+    _err=$("$HIL_BIN/vfioctl" nvme read --device "$1" --lba "$2" --count 1 2>&1 >/dev/null)
+    _rc=$?
+    [ "$_rc" -eq 1 ] || { echo "exit status $_rc, expected 1"; return 1; }
+    case $_err in *"outside namespace"*) ;; *) echo "unexpected message: $_err"; return 1 ;; esac
+    [ "$(printf '%s\n' "$_err" | grep -c .)" -eq 1 ] || { echo "more than one line on stderr"; return 1; }
+}
+
+# ck_vfioctl_refuses_in_use BDF NSID: with a filesystem of the namespace mounted, bind refuses
+# and leaves the nvme driver in place.
+ck_vfioctl_refuses_in_use() {
+    has_vfioctl || return $?
+    command -v mkfs.ext2 >/dev/null 2>&1 || { echo "mkfs.ext2 not available"; return 2; }
+    _dev=$(block_device_of "$1" "$2")
+    [ -n "$_dev" ] || { echo "no block device for $1 ns $2"; return 1; }
+    mkfs.ext2 -q -F "/dev/$_dev" >/dev/null 2>&1 || { echo "mkfs failed"; return 1; }
+    mkdir -p /tmp/hil-mnt && mount "/dev/$_dev" /tmp/hil-mnt || { echo "mount failed"; return 1; }
+    _err=$("$HIL_BIN/vfioctl" bind "$1" 2>&1)
+    _rc=$?
+    umount /tmp/hil-mnt
+    [ "$_rc" -ne 0 ] || { echo "bind of a mounted device succeeded"; return 1; }
+    case $_err in *"refusing to touch"*"mounted at /tmp/hil-mnt"*) ;; *) echo "unexpected message: $_err"; return 1 ;; esac
+    [ "$(driver_of "$1")" = nvme ] || { echo "driver is now $(driver_of "$1"), expected nvme untouched"; return 1; }
+}
+
+# --- udev rules ---------------------------------------------------------------------------
+
+# ck_udev_rules BDF: our rules parse and match: the vfio group rule applies to /dev/vfio nodes,
+# and the opt-in bind rule sets driver_override for a device marked VFIO_PCI=1 (dry run).
+ck_udev_rules() {
+    command -v udevadm >/dev/null 2>&1 || { echo "udevadm not installed"; return 2; }
+    _rules=$HIL_SRC/udev
+    mkdir -p /run/udev/rules.d
+    cp "$_rules/60-vfio.rules" "$_rules/61-vfio-bind.rules" /run/udev/rules.d/ || return 1
+    printf 'SUBSYSTEM=="pci", KERNEL=="%s", ENV{VFIO_PCI}="1"\n' "$1" >/run/udev/rules.d/59-hil-mark.rules
+    grep -q '^vfio:' /etc/group 2>/dev/null || _nogroup=1
+    _group=$(iommu_group_of "$1") || { echo "no IOMMU group"; return 1; }
+    _out=$(udevadm test --action=add "/sys/class/vfio/$_group" 2>&1)
+    rm -f /run/udev/rules.d/59-hil-mark.rules
+    case $_out in *"60-vfio.rules"*) ;; *) echo "udevadm did not read 60-vfio.rules"; return 1 ;; esac
+    if printf '%s\n' "$_out" | grep -i "60-vfio.rules" | grep -qi "invalid\|error\|unknown key"; then
+        echo "60-vfio.rules has errors: $(printf '%s\n' "$_out" | grep -i 60-vfio.rules | grep -i 'invalid\|error' | head -1)"
+        return 1
+    fi
+    if [ -z "${_nogroup:-}" ]; then
+        printf '%s\n' "$_out" | grep -q "GROUP" || { echo "no GROUP assignment for /dev/vfio/$_group"; return 1; }
+    fi
+    printf 'SUBSYSTEM=="pci", KERNEL=="%s", ENV{VFIO_PCI}="1"\n' "$1" >/run/udev/rules.d/59-hil-mark.rules
+    _out=$(udevadm test --action=add "/sys/bus/pci/devices/$1" 2>&1)
+    rm -f /run/udev/rules.d/59-hil-mark.rules /run/udev/rules.d/60-vfio.rules /run/udev/rules.d/61-vfio-bind.rules
+    if printf '%s\n' "$_out" | grep -i "61-vfio-bind.rules" | grep -qi "invalid\|error\|unknown key"; then
+        printf '%s\n' "$_out" | grep -i "61-vfio-bind.rules" | grep -i "invalid\|error\|unknown key"
+        echo "61-vfio-bind.rules has errors: $(printf '%s\n' "$_out" | grep -i 61-vfio-bind.rules | grep -i 'invalid\|error\|unknown key' | head -1)"
+        return 1
+    fi
+    printf '%s\n' "$_out" | grep -q "driver_override" || { echo "the opt-in rule did not match the marked device"; return 1; }
+}

@@ -124,6 +124,18 @@ while read -r name bdf serial mdts ioqpairs namespaces <&3; do
         check "$name/vfio-group-node" ck_vfio_group_node "$bdf"
         check "$name/vfio-group-viable" ck_group_viable "$bdf"
         run_vfio_hil "$name" "$bdf" "$serial" "$mdts" "$ioqpairs" "$namespaces"
+        first_bs=${ns_list#*:}
+        first_bs=${first_bs%%:*}
+        first_blocks=${ns_list%% *}
+        first_blocks=${first_blocks##*:}
+        check "$name/vfioctl-list-ready" ck_vfioctl_list_ready "$bdf"
+        check "$name/vfioctl-bind-idempotent" ck_vfioctl_bind_idempotent "$bdf"
+        check "$name/vfioctl-identify" ck_vfioctl_identify "$bdf" "$serial" "$ns_list"
+        check "$name/vfioctl-write-read" ck_vfioctl_write_read "$bdf" "$first_bs" "$first_blocks"
+        check "$name/vfioctl-lba-out-of-range" ck_vfioctl_lba_out_of_range "$bdf" "$first_blocks"
+        for mode in poll interrupt hybrid; do
+            check "$name/vfioctl-perf-$mode" ck_vfioctl_perf "$bdf" "$mode" $((first_bs * first_blocks))
+        done
     fi
 
     check "$name/unbind-restores-nvme" ck_unbind_to_nvme "$bdf" || continue
@@ -136,6 +148,10 @@ while read -r name bdf serial mdts ioqpairs namespaces <&3; do
     done
     check "$name/kernel-sees-driver-writes" ck_kernel_sees_driver_writes "$bdf" \
         "$BOOT_DIR/$name/handoff" "$block_sizes"
+    check "$name/vfioctl-refuses-mounted" ck_vfioctl_refuses_in_use "$bdf" "$first_nsid"
+    check "$name/udev-rules-match" ck_udev_rules "$bdf"
+    # udevadm test may have applied the opt-in rule's ATTR: leave driver_override as it was.
+    echo >"$SYSPCI/$bdf/driver_override" 2>/dev/null
 done 3<"$BOOT_DIR/controllers"
 
 emit HIL-DONE
