@@ -1,0 +1,25 @@
+import CReferenceDriver
+
+/// The C reference (`CReferenceDriver`) over the same null device engine: same ring layout,
+/// same checks, same device code, so Swift/C is a like-for-like ratio.
+///
+/// `@unchecked Sendable` for the benchmark closures; used by one thread only.
+public final class CIOPath: @unchecked Sendable {
+    let bench: OpaquePointer
+
+    public init?(entries: Int = 256, transferBytes: Int = 4096) {
+        guard let b = ref_bench_create(UInt32(entries), UInt32(transferBytes)) else { return nil }
+        bench = b
+    }
+
+    deinit { ref_bench_destroy(bench) }
+
+    /// QD1: submit, doorbell, device, reap; `count` times. Same checksum as `SwiftIOPath.qd1`.
+    public func qd1(_ count: Int) -> UInt64 { ref_bench_qd1(bench, UInt64(count)) }
+
+    public func batched(_ count: Int, batch: Int) -> UInt64 { ref_bench_batch(bench, UInt64(count), UInt32(batch)) }
+
+    public var submissionDoorbells: UInt64 { ref_bench_stats(bench).sq_doorbells }
+    public var invalidCompletions: UInt64 { ref_bench_stats(bench).invalid_completions }
+    public var deviceCompletions: UInt64 { ref_bench_device_completions(bench) }
+}

@@ -1,0 +1,147 @@
+import NVMe
+import NullNVMe
+import VFIO
+
+/// The Swift driver's I/O path over the null device: one controller, one queue pair, one data
+/// buffer, and the measured loops.
+///
+/// What a loop iteration contains (and so what the figures contain): `submitRead` (checks, command
+/// id, SQE, PRP, tracker), `ringSubmissionDoorbell` (sfence + doorbell store), the device's
+/// `service()` (the null device posts the CQE), `reap` (phase tag, validation, CQ doorbell, the
+/// completion body). The device's share is kept apart in instruction counts by attributing
+/// `NullNVMeController.service()` to the device (see scripts/bench.sh).
+///
+/// `@unchecked Sendable`: the benchmark closures are `@Sendable`; the object is only ever used by
+/// the one thread that runs the benchmark (a queue pair is single-owner by design).
+public final class SwiftIOPath: @unchecked Sendable {
+    public let device: NullNVMeController
+    public let controller: Controller<NullNVMeController>
+    public let namespace: NamespaceInfo
+    public let transferBytes: Int
+    var pair: QueuePair<NullNVMeController>
+    let buffer: DMABuffer
+
+    /// A queue pair of `entries` entries over a new null device, and a `transferBytes` buffer
+    /// (4096: PRP1 only; 8192: PRP2 as a data page; more: a PRP list).
+    public init(entries: Int = 256, transferBytes: Int = 4096) throws(NVMeError) {
+        precondition(transferBytes > 0 && transferBytes % 512 == 0)
+        device = NullNVMeController()
+        controller = try Controller(
+            device: device, options: ControllerOptions(ioQueuePairs: 1, ioQueueEntries: entries, interrupts: false))
+        guard let ns = controller.namespaces.first else { throw .invalidArgument("the null device reported no namespace") }
+        namespace = ns
+        self.transferBytes = transferBytes
+        pair = try controller.makeQueuePair(entries: entries, interrupts: false)
+        do {
+            buffer = try device.dma.allocate(length: transferBytes)
+        } catch {
+            throw .vfio(error)
+        }
+    }
+
+    /// QD1: submit, doorbell, device, reap; `count` times. Returns the sum of the tokens, which
+    /// must be count*(count-1)/2, or `.max` if anything failed.
+    public func qd1(_ count: Int) -> UInt64 {
+        swiftIOPathQD1(&pair, device, namespace, buffer.slice(offset: 0, length: transferBytes), count)
+    }
+
+    /// QD1 through the library's wait loop (`waitForCompletions(mode: .poll)`) instead of `reap`.
+    public func qd1Wait(_ count: Int) -> UInt64 {
+        swiftIOPathQD1Wait(&pair, namespace, buffer.slice(offset: 0, length: transferBytes), count)
+    }
+
+    /// `batch` submissions, one doorbell, device, one reap of all of them; until `count` I/Os.
+    public func batched(_ count: Int, batch: Int) -> UInt64 {
+        swiftIOPathBatched(&pair, device, namespace, buffer.slice(offset: 0, length: transferBytes), count, batch)
+    }
+
+    public var statistics: QueueStatistics { pair.statistics }
+}
+
+/// The expected checksum of `count` I/Os with tokens 0..<count.
+@inlinable
+public func expectedTokenSum(_ count: Int) -> UInt64 { UInt64(count) &* UInt64(max(count, 1) - 1) / 2 }
+
+// The loops are free functions taking the pair `inout`: one exclusive access for the whole loop
+// (a class's stored property accessed per I/O would pay a dynamic exclusivity check each time),
+// which is how an owner of a queue pair drives it. Fixed symbol names for callgrind's
+// --toggle-collect.
+
+@inline(never) @_silgen_name("swift_iopath_qd1")
+func swiftIOPathQD1(
+    _ pair: inout QueuePair<NullNVMeController>, _ device: NullNVMeController, _ ns: NamespaceInfo,
+    _ buffer: DMASlice, _ count: Int
+) -> UInt64 {
+    let blocks = buffer.length >> ns.blockShift
+    var sum: UInt64 = 0
+    var failures = 0
+    for i in 0..<count {
+        do {
+            try pair.submitRead(namespace: ns, lba: UInt64(i & 0xFFFF) &* UInt64(blocks), blocks: blocks, into: buffer, token: UInt64(i))
+        } catch {
+            return .max
+        }
+        pair.ringSubmissionDoorbell()
+        device.service()
+        let n = pair.reap { c in
+            sum &+= c.token
+            if !c.status.isSuccess { failures &+= 1 }
+        }
+        if n != 1 { return .max }
+    }
+    return failures == 0 ? sum : .max
+}
+
+@inline(never) @_silgen_name("swift_iopath_qd1_wait")
+func swiftIOPathQD1Wait(
+    _ pair: inout QueuePair<NullNVMeController>, _ ns: NamespaceInfo, _ buffer: DMASlice, _ count: Int
+) -> UInt64 {
+    let blocks = buffer.length >> ns.blockShift
+    var sum: UInt64 = 0
+    var failures = 0
+    for i in 0..<count {
+        do throws(NVMeError) {
+            try pair.submitRead(namespace: ns, lba: UInt64(i & 0xFFFF) &* UInt64(blocks), blocks: blocks, into: buffer, token: UInt64(i))
+            pair.ringSubmissionDoorbell()
+            let n = try pair.waitForCompletions(atLeast: 1, mode: .poll, timeoutMilliseconds: 10_000) { c in
+                sum &+= c.token
+                if !c.status.isSuccess { failures &+= 1 }
+            }
+            if n != 1 { return .max }
+        } catch {
+            return .max
+        }
+    }
+    return failures == 0 ? sum : .max
+}
+
+@inline(never) @_silgen_name("swift_iopath_batched")
+func swiftIOPathBatched(
+    _ pair: inout QueuePair<NullNVMeController>, _ device: NullNVMeController, _ ns: NamespaceInfo,
+    _ buffer: DMASlice, _ count: Int, _ batch: Int
+) -> UInt64 {
+    let blocks = buffer.length >> ns.blockShift
+    var sum: UInt64 = 0
+    var failures = 0
+    var i = 0
+    while i < count {
+        var n = 0
+        while n < batch && i < count {
+            do {
+                try pair.submitRead(namespace: ns, lba: UInt64(i & 0xFFFF) &* UInt64(blocks), blocks: blocks, into: buffer, token: UInt64(i))
+            } catch {
+                return .max
+            }
+            n &+= 1
+            i &+= 1
+        }
+        pair.ringSubmissionDoorbell()
+        device.service()
+        let reaped = pair.reap { c in
+            sum &+= c.token
+            if !c.status.isSuccess { failures &+= 1 }
+        }
+        if reaped != n { return .max }
+    }
+    return failures == 0 ? sum : .max
+}

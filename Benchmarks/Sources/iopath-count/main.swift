@@ -1,0 +1,96 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import IOPathBench
+
+/// Runs N I/Os through one of the measured paths, checks every one completed with the right
+/// token, and (with --time) prints nanoseconds per I/O. Under `valgrind --tool=callgrind
+/// --toggle-collect=<loop symbol>` it gives instructions per I/O; scripts/bench.sh runs it with
+/// N and 2N and takes the difference, so setup and warm-up cancel out.
+///
+///     iopath-count <path> <count> [--transfer BYTES] [--entries N] [--time REPEATS]
+///     paths: swift-qd1, swift-qd1-wait, swift-batch32, c-qd1, c-batch32
+
+func fail(_ message: String) -> Never {
+    var text = Array("iopath-count: \(message)\n".utf8)
+    _ = text.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+    exit(1)
+}
+
+func nanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+func option(_ name: String, in arguments: inout [String], default value: Int) -> Int {
+    guard let i = arguments.firstIndex(of: name) else { return value }
+    guard i + 1 < arguments.count, let v = Int(arguments[i + 1]), v > 0 else { fail("\(name) needs a positive number") }
+    arguments.removeSubrange(i...(i + 1))
+    return v
+}
+let transfer = option("--transfer", in: &arguments, default: 4096)
+let entries = option("--entries", in: &arguments, default: 256)
+let repeats = option("--time", in: &arguments, default: 0)
+guard arguments.count == 2, let count = Int(arguments[1]), count > 0 else {
+    fail("usage: iopath-count <swift-qd1|swift-qd1-wait|swift-batch32|c-qd1|c-batch32> <count> [--transfer BYTES] [--entries N] [--time REPEATS]")
+}
+let path = arguments[0]
+
+let run: (Int) -> UInt64
+var report: () -> String = { "" }
+switch path {
+case "swift-qd1", "swift-qd1-wait", "swift-batch32":
+    let io: SwiftIOPath
+    do {
+        io = try SwiftIOPath(entries: entries, transferBytes: transfer)
+    } catch {
+        fail("setting up the Swift path: \(error)")
+    }
+    switch path {
+    case "swift-qd1": run = { io.qd1($0) }
+    case "swift-qd1-wait": run = { io.qd1Wait($0) }
+    default: run = { io.batched($0, batch: 32) }
+    }
+    report = {
+        let s = io.statistics
+        return "submitted=\(s.submitted) completed=\(s.completed) sq_doorbells=\(s.submissionDoorbells) cq_doorbells=\(s.completionDoorbells) invalid=\(s.invalidCompletions) device_completions=\(io.device.ioCompletions)"
+    }
+case "c-qd1", "c-batch32":
+    guard let io = CIOPath(entries: entries, transferBytes: transfer) else { fail("setting up the C path failed") }
+    run = path == "c-qd1" ? { io.qd1($0) } : { io.batched($0, batch: 32) }
+    report = { "sq_doorbells=\(io.submissionDoorbells) invalid=\(io.invalidCompletions) device_completions=\(io.deviceCompletions)" }
+default:
+    fail("unknown path '\(path)'")
+}
+
+// Warm-up: every ring slot and tracker touched once, so page faults stay out of the count.
+let warm = 4 * entries
+guard run(warm) == expectedTokenSum(warm) else { fail("\(path): warm-up I/Os failed") }
+
+if repeats > 0 {
+    var samples: [Double] = []
+    for _ in 0..<repeats {
+        let start = nanoseconds()
+        let sum = run(count)
+        let elapsed = nanoseconds() - start
+        guard sum == expectedTokenSum(count) else { fail("\(path): I/Os failed or completed with wrong tokens") }
+        samples.append(Double(elapsed) / Double(count))
+    }
+    samples.sort()
+    let median = samples[samples.count / 2]
+    print("path=\(path) ios=\(count) repeats=\(repeats) ns_per_io_min=\(String(format2: samples[0])) ns_per_io_median=\(String(format2: median)) \(report())")
+} else {
+    guard run(count) == expectedTokenSum(count) else { fail("\(path): I/Os failed or completed with wrong tokens") }
+    print("path=\(path) ios=\(count) ok \(report())")
+}
+
+extension String {
+    /// Two decimals without Foundation.
+    init(format2 value: Double) {
+        let hundredths = Int((value * 100).rounded())
+        let fraction = hundredths % 100
+        self = "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+    }
+}
