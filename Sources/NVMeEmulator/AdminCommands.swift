@@ -51,6 +51,7 @@ extension ControllerEngine {
             id: UInt16(qid), base: sqe.prp1, size: sqe.queueSize, interruptsEnabled: sqe.interruptsEnabled,
             vector: Int(sqe.interruptVector))
         bar.store32(0, layout.completionHeadDoorbell(qid))
+        queuesChanged()
         return .success
     }
 
@@ -77,6 +78,7 @@ extension ControllerEngine {
         submissionQueues[qid] = SubmissionQueueState(id: UInt16(qid), base: sqe.prp1, size: sqe.queueSize, completionQueue: UInt16(cqid))
         completionQueues[cqid]!.submissionQueues += 1
         bar.store32(0, layout.submissionTailDoorbell(qid))
+        queuesChanged()
         return .success
     }
 
@@ -106,6 +108,7 @@ extension ControllerEngine {
         submissionQueues[qid] = nil
         completionQueues[cqid]?.submissionQueues -= 1
         bar.store32(0, layout.submissionTailDoorbell(qid))
+        queuesChanged()
         return .success
     }
 
@@ -119,6 +122,7 @@ extension ControllerEngine {
         completionQueues[qid] = nil
         pending[qid].removeAll()
         bar.store32(0, layout.completionHeadDoorbell(qid))
+        queuesChanged()
         return .success
     }
 

@@ -37,6 +37,9 @@ struct ControllerEngine {
     var submissionQueues: [SubmissionQueueState?]
     var completionQueues: [CompletionQueueState?]
     var pending: [[PendingCompletion]]
+    /// Ids of the queues that exist, ascending, so a step costs what is in use, not the maximum.
+    var liveSubmissionQueues: [Int] = []
+    var liveCompletionQueues: [Int] = []
     var lost: [LostCommand] = []
 
     var features: FeatureState
@@ -127,12 +130,12 @@ struct ControllerEngine {
         if handleRegisters() { result.worked = true }
         if status.ready && !halted && !shutdownComplete {
             checkUnusedDoorbells()
-            for qid in completionQueues.indices where completionQueues[qid] != nil { refreshHead(qid) }
+            for qid in liveCompletionQueues { refreshHead(qid) }
             // Fetching can make room-dependent progress only after posting and vice versa; both are
             // bounded by the queues' sizes, so this loop ends.
             while true {
                 var progress = false
-                for qid in submissionQueues.indices where submissionQueues[qid] != nil {
+                for qid in liveSubmissionQueues {
                     if processSubmissionQueue(qid) { progress = true }
                     if halted { break }
                 }
@@ -151,9 +154,14 @@ struct ControllerEngine {
     var shutdownComplete: Bool { status.shutdownStatus == .complete }
 
     var hasTimedWork: Bool {
-        for qid in pending.indices where !pending[qid].isEmpty { return true }
-        for cq in completionQueues where (cq?.unsignalled ?? 0) > 0 { return true }
+        for qid in liveCompletionQueues where !pending[qid].isEmpty || completionQueues[qid]!.unsignalled > 0 { return true }
         return false
+    }
+
+    /// Called after a queue is created or deleted.
+    mutating func queuesChanged() {
+        liveSubmissionQueues = submissionQueues.indices.filter { submissionQueues[$0] != nil }
+        liveCompletionQueues = completionQueues.indices.filter { completionQueues[$0] != nil }
     }
 
     // MARK: - Registers
@@ -269,6 +277,7 @@ struct ControllerEngine {
             id: 0, base: acq, size: aqa.completionQueueEntries, interruptsEnabled: true, vector: 0)
         submissionQueues[0] = SubmissionQueueState(id: 0, base: asq, size: aqa.submissionQueueEntries, completionQueue: 0)
         completionQueues[0]!.submissionQueues = 1
+        queuesChanged()
         if configuration.readyDelayNanoseconds == 0 {
             status.ready = true
         } else {
@@ -287,6 +296,7 @@ struct ControllerEngine {
             bar.store32(0, layout.submissionTailDoorbell(qid))
             bar.store32(0, layout.completionHeadDoorbell(qid))
         }
+        queuesChanged()
         lost.removeAll()
         outstandingEventRequests.removeAll()
         events.removeAll()
@@ -311,105 +321,5 @@ struct ControllerEngine {
         status.controllerFatalStatus = true
         publishStatus()
         halted = true
-    }
-
-    // MARK: - Doorbells and fetching
-
-    /// A write to the doorbell of a queue that does not exist (4.1; Asynchronous Event "Write to
-    /// Invalid Doorbell Register"): reported, and the register cleared so it is reported once.
-    mutating func checkUnusedDoorbells() {
-        for qid in 0...layout.maxQueueID {
-            if submissionQueues[qid] == nil, bar.load32(layout.submissionTailDoorbell(qid)) != 0 {
-                bar.store32(0, layout.submissionTailDoorbell(qid))
-                invalidDoorbell(info: 0x00)
-            }
-            if completionQueues[qid] == nil, bar.load32(layout.completionHeadDoorbell(qid)) != 0 {
-                bar.store32(0, layout.completionHeadDoorbell(qid))
-                invalidDoorbell(info: 0x00)
-            }
-        }
-    }
-
-    /// Error status asynchronous event 00h (write to invalid doorbell) or 01h (invalid value) (5.2.1).
-    mutating func invalidDoorbell(info: UInt8) {
-        statistics.totals.invalidDoorbellWrites += 1
-        events.append(AsynchronousEvent(type: 0, info: info, logPage: LogPageIdentifier.errorInformation.rawValue))
-    }
-
-    /// Reads the CQ head doorbell; a head outside the queue or beyond the tail is an invalid write.
-    mutating func refreshHead(_ cqid: Int) {
-        guard var cq = completionQueues[cqid] else { return }
-        let value = bar.loadDoorbell(layout.completionHeadDoorbell(cqid))
-        if value == UInt32(cq.head) { return }
-        // The new head may move forward over posted entries only: (value - head) <= filled.
-        let advance = (Int(value) - cq.head + cq.size) % cq.size
-        if Int(value) >= cq.size || advance > cq.filled {
-            if cq.rejectedHead != value {
-                cq.rejectedHead = value
-                completionQueues[cqid] = cq
-                invalidDoorbell(info: 0x01)
-            }
-            return
-        }
-        statistics.totals.doorbellWrites += 1
-        cq.head = Int(value)
-        cq.rejectedHead = nil
-        completionQueues[cqid] = cq
-    }
-
-    /// Fetches and executes what the host queued on one SQ, as far as its CQ has room.
-    mutating func processSubmissionQueue(_ qid: Int) -> Bool {
-        guard var sq = submissionQueues[qid] else { return false }
-        let value = bar.loadDoorbell(layout.submissionTailDoorbell(qid))
-        if Int(value) != sq.tail {
-            if Int(value) >= sq.size {
-                if sq.rejectedTail != value {
-                    sq.rejectedTail = value
-                    submissionQueues[qid] = sq
-                    invalidDoorbell(info: 0x01)
-                }
-                return false
-            }
-            statistics.totals.doorbellWrites += 1
-            sq.tail = Int(value)
-            sq.rejectedTail = nil
-            submissionQueues[qid] = sq
-        }
-        let cqid = Int(sq.completionQueue)
-        var progress = false
-        while sq.head != sq.tail {
-            refreshHead(cqid)
-            guard let cq = completionQueues[cqid] else { break }
-            // Fetch only what the CQ can take, so owed completions stay bounded (backpressure).
-            if cq.filled + pending[cqid].count >= cq.size - 1 {
-                statistics.totals.completionQueueFullStalls += 1
-                break
-            }
-            guard let entry = fetch(sq, slot: sq.head) else { return progress }
-            sq.head = (sq.head + 1) % sq.size
-            submissionQueues[qid] = sq
-            progress = true
-            execute(entry, queue: UInt16(qid))
-            guard !halted, let current = submissionQueues[qid] else { break }
-            sq = current
-        }
-        return progress
-    }
-
-    /// Reads one 64-byte SQE through the IOMMU. A fault here cannot be reported in a completion
-    /// (there is no command id yet), so it is fatal, as on hardware.
-    mutating func fetch(_ sq: SubmissionQueueState, slot: Int) -> SubmissionQueueEntry? {
-        let iova = sq.base &+ UInt64(slot * 64)
-        guard pciConfig.busMasterEnabled else {
-            iommu.recordFault(DMAFault(iova: iova, length: 64, direction: .deviceRead, reason: .busMasterDisabled))
-            fatal()
-            return nil
-        }
-        let entry: SubmissionQueueEntry? = iommu.withTranslation { t in
-            guard let p = t.translate(iova, length: 64, direction: .deviceRead) else { return nil }
-            return UnsafeRawPointer(p).loadUnaligned(as: SubmissionQueueEntry.self)
-        }
-        if entry == nil { fatal() }
-        return entry
     }
 }

@@ -108,7 +108,7 @@ extension ControllerEngine {
         }
         let coalescing = InterruptCoalescing(dword: features.interruptCoalescing)
         var now: UInt64 = 0
-        for qid in completionQueues.indices {
+        for qid in liveCompletionQueues {
             guard var cq = completionQueues[qid], cq.unsignalled > 0 else { continue }
             // The admin CQ is never coalesced; an I/O CQ is unless its vector has CD set (5.21.1.9).
             let coalesced = qid != 0 && coalescing.aggregationTime != 0
