@@ -26,10 +26,11 @@ extension ControllerEngine {
                     blocked = true
                     postNow = false
                 }
-                if postNow {
-                    guard post(p, to: cqid) else { return true }
+                if postNow && post(p, to: cqid) {
                     progress = true
                 } else {
+                    // Not due, no room, or the post failed (the controller is now halted).
+                    blocked = blocked || postNow
                     pending[cqid][kept] = p
                     kept += 1
                 }
