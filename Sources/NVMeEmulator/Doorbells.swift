@@ -46,7 +46,9 @@ extension ControllerEngine {
         completionQueues[cqid] = cq
     }
 
-    /// Fetches and executes what the host queued on one SQ, as far as its CQ has room.
+    /// Fetches and executes what the host queued on one SQ, as far as its CQ has room and at most
+    /// the Arbitration Burst (2^AB commands, AB 7 = no limit; 4.11 round robin arbitration) before
+    /// the next SQ gets its turn.
     mutating func processSubmissionQueue(_ qid: Int) -> Bool {
         guard var sq = submissionQueues[qid] else { return false }
         let value = bar.loadDoorbell(layout.submissionTailDoorbell(qid))
@@ -66,7 +68,10 @@ extension ControllerEngine {
         }
         let cqid = Int(sq.completionQueue)
         var progress = false
-        while sq.head != sq.tail {
+        let burst = Arbitration(dword: features.arbitration).burst
+        var budget = burst == 7 ? Int.max : 1 << Int(burst)
+        while sq.head != sq.tail && budget > 0 {
+            budget -= 1
             refreshHead(cqid)
             guard let cq = completionQueues[cqid] else { break }
             // Fetch only what the CQ can take, so owed completions stay bounded (backpressure).

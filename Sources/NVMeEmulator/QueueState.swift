@@ -71,7 +71,8 @@ struct AsynchronousEvent {
 
 /// Current values of the features the controller implements (NVMe base 1.4, 5.21.1).
 struct FeatureState {
-    var arbitration: UInt32 = 0
+    /// AB 7: no burst limit until the host sets one.
+    var arbitration: UInt32 = 7
     var powerManagement: UInt32 = 0
     var volatileWriteCache: UInt32
     var interruptCoalescing: UInt32 = 0

@@ -123,7 +123,8 @@ import VFIO
             #expect(host.adminCommand(.getFeatures(fid)).commandSpecific == value, "\(fid)")
             // Default select gives the power-on value, not the current one.
             let defaultValue = host.adminCommand(.getFeatures(fid, select: .default)).commandSpecific
-            #expect(defaultValue == (fid == .volatileWriteCache ? 1 : 0), "\(fid)")
+            let expectedDefault: UInt32 = fid == .volatileWriteCache ? 1 : fid == .arbitration ? 7 : 0
+            #expect(defaultValue == expectedDefault, "\(fid)")
         }
         #expect(host.adminCommand(.setFeatures(.interruptVectorConfiguration, cdw11: 3 | 1 << 16)).status == .success)
         #expect(host.adminCommand(.getFeatures(.interruptVectorConfiguration, cdw11: 3)).commandSpecific == 3 | 1 << 16)

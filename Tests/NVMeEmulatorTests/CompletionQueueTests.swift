@@ -120,6 +120,29 @@ import VFIO
         #expect(queue.execute(.flush(namespaceID: 1)).status == .success)
     }
 
+    @Test func arbitrationBurstAlternatesBetweenQueues() throws {
+        let (host, q1) = try TestHost.ready(entries: 16)
+        let q2 = try host.createQueuePair(id: 2, entries: 16)
+        // AB 1: two commands from each SQ per round. Both CQs are separate, so compare the order
+        // of execution through the SQ head each completion reports at the time it was posted.
+        #expect(host.adminCommand(.setFeatures(.arbitration, cdw11: Arbitration(burst: 1).dword)).status == .success)
+        for _ in 0..<6 { q1.place(.flush(namespaceID: 1)) }
+        for _ in 0..<6 { q2.place(.flush(namespaceID: 1)) }
+        q1.ring()
+        q2.ring()
+        host.controller.service()
+        let first = q1.reap(6)
+        let second = q2.reap(6)
+        // Completions are posted after each round: SQ 1's first two see head 2, the next two 4...
+        #expect(first.map(\.submissionQueueHead) == [2, 2, 4, 4, 6, 6])
+        #expect(second.map(\.submissionQueueHead) == [2, 2, 4, 4, 6, 6])
+        // Without a limit, one SQ is drained in one turn.
+        #expect(host.adminCommand(.setFeatures(.arbitration, cdw11: Arbitration(burst: 7).dword)).status == .success)
+        for _ in 0..<6 { q1.place(.flush(namespaceID: 1)) }
+        q1.ring()
+        #expect(q1.reap(6).map(\.submissionQueueHead) == [12, 12, 12, 12, 12, 12])
+    }
+
     @Test func queueCountIsLimited() throws {
         let host = try TestHost(EmulatedNVMeConfiguration(maxIOQueuePairs: 2))
         try host.enable()
