@@ -52,6 +52,7 @@ let package = Package(
         ),
         .testTarget(name: "VFIOTests", dependencies: ["VFIO", "CShims"]),
         .testTarget(name: "NVMeEmulatorTests", dependencies: ["NVMeEmulator", "NVMe", "VFIO"]),
+        .testTarget(name: "VfioctlTests", dependencies: ["vfioctl", "VFIO"]),
         .testTarget(name: "NVMeTests", dependencies: ["NVMe", "NVMeEmulator", "VFIO"]),
     ],
     swiftLanguageModes: [.v6]
