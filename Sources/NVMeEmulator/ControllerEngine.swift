@@ -30,6 +30,14 @@ struct ControllerEngine {
     var shutdownInProgress = false
     /// Set by a fatal error or the stop-responding fault: nothing is fetched or posted until reset.
     var halted = false
+    /// Surprise removal (`EmulatedNVMeController.simulateSurpriseRemoval()`): the function is gone,
+    /// its BAR reads all ones, and nothing runs any more, not even a reset.
+    var removed = false
+    /// Test controls for the driver's reset path (`EmulatedNVMeController.setResetBehaviour`):
+    /// a CSTS.RDY delay replacing the configured one, and a controller that ignores CC.EN 1 → 0
+    /// (only a function level reset resets it).
+    var readyDelayOverride: UInt64?
+    var ignoresDisable = false
     var pageSize = 4096
     var lastEnableError: String?
 
@@ -118,7 +126,7 @@ struct ControllerEngine {
     // MARK: - The step
 
     /// What one step found, so the controller thread knows whether to keep spinning.
-    struct StepResult {
+    struct StepResult: Sendable {
         var worked = false
         /// Something is waiting for time to pass (latency, delay, coalescing, CSTS.RDY).
         var waitingOnTime = false
@@ -127,6 +135,13 @@ struct ControllerEngine {
     /// Processes everything pending: register changes, doorbells, due completions, interrupts.
     mutating func step() -> StepResult {
         var result = StepResult()
+        if removed {
+            // Register writes the driver made since land in plain memory; a missing function reads
+            // all ones. Only the controller registers (CAP to ACQ, 0x00-0x37) are restored per step:
+            // they are what a driver reads; the whole BAR was filled at removal.
+            for offset in stride(from: 0, to: 0x38, by: 4) { bar.store32(.max, offset) }
+            return result
+        }
         if handleRegisters() { result.worked = true }
         if status.ready && !halted && !shutdownComplete {
             checkUnusedDoorbells()
@@ -149,6 +164,12 @@ struct ControllerEngine {
         if serviceInterrupts() { result.worked = true }
         result.waitingOnTime = readyAt != nil || shutdownInProgress || hasTimedWork
         return result
+    }
+
+    /// What a removed function's BAR reads: all ones. Word stores, like every other BAR access
+    /// here, since the driver may be reading concurrently.
+    func fillBARWithOnes() {
+        for offset in stride(from: 0, to: bar.region.length & ~3, by: 4) { bar.store32(.max, offset) }
     }
 
     var shutdownComplete: Bool { status.shutdownStatus == .complete }
@@ -228,6 +249,7 @@ struct ControllerEngine {
     /// CC.EN and CC.SHN transitions (NVMe base 1.4, 3.1.5, 7.6.1 initialization, 7.6.2 shutdown).
     mutating func configurationChanged(from old: ControllerConfiguration, to new: ControllerConfiguration) {
         if old.enable && !new.enable {
+            if ignoresDisable { return }
             controllerReset()
             return
         }
@@ -278,10 +300,11 @@ struct ControllerEngine {
         submissionQueues[0] = SubmissionQueueState(id: 0, base: asq, size: aqa.submissionQueueEntries, completionQueue: 0)
         completionQueues[0]!.submissionQueues = 1
         queuesChanged()
-        if configuration.readyDelayNanoseconds == 0 {
+        let readyDelay = readyDelayOverride ?? configuration.readyDelayNanoseconds
+        if readyDelay == 0 {
             status.ready = true
         } else {
-            readyAt = MonotonicClock.now() + configuration.readyDelayNanoseconds
+            readyAt = MonotonicClock.now() + readyDelay
         }
         publishStatus()
     }

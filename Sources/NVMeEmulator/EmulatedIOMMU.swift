@@ -51,6 +51,17 @@ public final class EmulatedIOMMU: DMAMapper {
     }
 
     let table = Mutex(Table())
+    /// Makes the table lock's ordering visible to ThreadSanitizer (see `ControllerCore.handoff`:
+    /// a contended `Mutex` hands over in the kernel, where ThreadSanitizer sees no release/acquire).
+    private let handoff = Atomic<UInt64>(0)
+
+    private func locked<R: Sendable, E: Error>(_ body: (inout Table) throws(E) -> R) throws(E) -> R {
+        try table.withLock { (t) throws(E) -> R in
+            _ = handoff.load(ordering: .acquiring)
+            defer { handoff.add(1, ordering: .releasing) }
+            return try body(&t)
+        }
+    }
 
     /// - Parameters:
     ///   - ranges: apertures; the default is 48 bits with the MSI hole.
@@ -70,7 +81,7 @@ public final class EmulatedIOMMU: DMAMapper {
             throw .outOfRange(what: "IOVA outside the emulated IOMMU's apertures", value: start, limit: iovaRanges.last?.upperBound ?? 0)
         }
         let hostAddress = UInt(bitPattern: address)
-        try table.withLock { (t) throws(VFIOError) in
+        try locked { (t) throws(VFIOError) in
             if let limit = mappingLimit, t.mappings.count >= limit {
                 throw .system(operation: "emulated VFIO_IOMMU_MAP_DMA (dma_entry_limit \(limit))", errno: 28)  // ENOSPC
             }
@@ -86,7 +97,7 @@ public final class EmulatedIOMMU: DMAMapper {
     }
 
     public func unmap(iova: IOVA, length: Int) throws(VFIOError) {
-        try table.withLock { (t) throws(VFIOError) in
+        try locked { (t) throws(VFIOError) in
             guard let index = t.mappings.firstIndex(where: { $0.iova == iova.rawValue }),
                   t.mappings[index].length == UInt64(length) else {
                 throw .system(operation: "emulated VFIO_IOMMU_UNMAP_DMA at \(iova) (\(length) bytes): no such mapping", errno: 2)  // ENOENT
@@ -97,16 +108,16 @@ public final class EmulatedIOMMU: DMAMapper {
     }
 
     /// Live mappings (for tests).
-    public var mappingCount: Int { table.withLock { $0.mappings.count } }
+    public var mappingCount: Int { locked { $0.mappings.count } }
 
     /// Faults recorded so far, oldest first (the last `faultHistory`).
-    public var faults: [DMAFault] { table.withLock { $0.faults } }
+    public var faults: [DMAFault] { locked { $0.faults } }
 
     /// Every fault since creation or the last `clearFaults()`.
-    public var faultCount: Int { table.withLock { $0.faultCount } }
+    public var faultCount: Int { locked { $0.faultCount } }
 
     public func clearFaults() {
-        table.withLock {
+        locked {
             $0.faults.removeAll()
             $0.faultCount = 0
         }
@@ -114,7 +125,7 @@ public final class EmulatedIOMMU: DMAMapper {
 
     /// Records a fault the device raised without an access (bus master off, fault plan).
     func recordFault(_ fault: DMAFault) {
-        table.withLock { $0.record(fault) }
+        locked { $0.record(fault) }
     }
 
     /// Binary search for the mapping that covers all of `[iova, iova+length)`, trying `hint` first.
@@ -135,8 +146,8 @@ public final class EmulatedIOMMU: DMAMapper {
     /// Runs `body` with the IOMMU locked, handing it a translator for the device's accesses. Several
     /// accesses (a PRP list walk and the data it points to) see one consistent table, and no
     /// unmap can take memory away until `body` returns.
-    func withTranslation<R>(_ body: (inout Translator) -> R) -> R {
-        table.withLock { t in
+    func withTranslation<R: Sendable>(_ body: (inout Translator) -> R) -> R {
+        locked { t in
             var translator = Translator(table: t)
             let result = body(&translator)
             for fault in translator.faults { t.record(fault) }

@@ -63,22 +63,22 @@ public final class EmulatedNVMeController: PCIFunction {
 
     public func readConfig32(at offset: Int) throws(VFIOError) -> UInt32 {
         try checkConfig(offset, 4)
-        return core.engine.withLock { $0.pciConfig.read32(at: offset) }
+        return core.withEngine { $0.removed ? .max : $0.pciConfig.read32(at: offset) }
     }
 
     public func readConfig16(at offset: Int) throws(VFIOError) -> UInt16 {
         try checkConfig(offset, 2)
-        return core.engine.withLock { $0.pciConfig.read16(at: offset) }
+        return core.withEngine { $0.removed ? .max : $0.pciConfig.read16(at: offset) }
     }
 
     public func writeConfig32(_ value: UInt32, at offset: Int) throws(VFIOError) {
         try checkConfig(offset, 4)
-        core.engine.withLock { $0.writeConfig(value, at: offset, width: 4) }
+        core.withEngine { $0.writeConfig(value, at: offset, width: 4) }
     }
 
     public func writeConfig16(_ value: UInt16, at offset: Int) throws(VFIOError) {
         try checkConfig(offset, 2)
-        core.engine.withLock { $0.writeConfig(UInt32(value), at: offset, width: 2) }
+        core.withEngine { $0.writeConfig(UInt32(value), at: offset, width: 2) }
     }
 
     private func checkConfig(_ offset: Int, _ width: Int) throws(VFIOError) {
@@ -88,7 +88,7 @@ public final class EmulatedNVMeController: PCIFunction {
     }
 
     public func enableBusMaster() throws(VFIOError) {
-        core.engine.withLock { e in
+        core.withEngine { e in
             let command = e.pciConfig.command | PCIConfigSpace.commandMemory | PCIConfigSpace.commandBusMaster
             e.writeConfig(UInt32(command), at: 0x04, width: 2)
         }
@@ -117,7 +117,7 @@ public final class EmulatedNVMeController: PCIFunction {
         }
         var fds: [VectorEventFD] = []
         for _ in 0..<count { fds.append(VectorEventFD(try EventFD())) }
-        let old = core.engine.withLock { e in
+        let old = core.withEngine { e in
             let old = e.interrupts.eventFDs
             e.enableInterrupts(kind, eventFDs: fds)
             return old
@@ -126,7 +126,7 @@ public final class EmulatedNVMeController: PCIFunction {
     }
 
     public func disableInterrupts() throws(VFIOError) {
-        let old = core.engine.withLock { e in
+        let old = core.withEngine { e in
             let old = e.interrupts.eventFDs
             e.disableInterrupts()
             return old
@@ -135,7 +135,7 @@ public final class EmulatedNVMeController: PCIFunction {
     }
 
     public func interruptEventFD(vector: Int) -> Int32? {
-        core.engine.withLock { e in
+        core.withEngine { e in
             guard vector >= 0, vector < e.interrupts.eventFDs.count else { return nil }
             return e.interrupts.eventFDs[vector].eventFD.rawValue
         }
@@ -144,62 +144,84 @@ public final class EmulatedNVMeController: PCIFunction {
     /// Sets or clears the MSI-X table entry's mask bit (INTx: the vfio automask). A message held
     /// while masked is delivered at unmask, and its PBA bit cleared (PCI 3.0, 6.8.2.9).
     public func setInterruptMasked(vector: Int, _ masked: Bool) {
-        core.engine.withLock { $0.setVectorMasked(vector, masked) }
+        core.withEngine { $0.setVectorMasked(vector, masked) }
     }
 
     public func unmaskINTx() throws(VFIOError) {
-        core.engine.withLock { $0.setVectorMasked(0, false) }
+        core.withEngine { $0.setVectorMasked(0, false) }
     }
 
     /// Function level reset: the controller returns to its power-on state (CC, AQA, ASQ, ACQ,
     /// queues, features). Config space and MSI-X, which vfio-pci saves and restores around a
     /// reset, are kept.
     public func reset() throws(VFIOError) {
-        core.engine.withLock { $0.functionLevelReset() }
+        core.withEngine { $0.functionLevelReset() }
     }
 
     public func service() {
         guard configuration.mode == .stepped else { return }
-        _ = core.engine.withLock { $0.step() }
+        _ = core.withEngine { $0.step() }
     }
 
     // MARK: - Inspection and fault control (tests, benchmarks, the tool)
 
-    public var statistics: ControllerStatistics { core.engine.withLock { $0.statistics.snapshot } }
+    public var statistics: ControllerStatistics { core.withEngine { $0.statistics.snapshot } }
 
-    public var faultCounters: FaultCounters { core.engine.withLock { $0.faults.counters } }
+    public var faultCounters: FaultCounters { core.withEngine { $0.faults.counters } }
 
     /// DMA faults the IOMMU recorded (shorthand for `iommu.faults`).
     public var dmaFaults: [DMAFault] { iommu.faults }
 
     /// Replaces the fault plan; rule counters and the generator start over.
     public func setFaultPlan(_ plan: FaultPlan) {
-        core.engine.withLock { $0.faults = FaultInjector(plan: plan) }
+        core.withEngine { $0.faults = FaultInjector(plan: plan) }
     }
 
     /// Queues an asynchronous event (NVMe base 1.4, 5.2): type (0 error, 1 SMART/health,
     /// 2 notice, ...), information, and the log page that clears it.
     public func raiseAsynchronousEvent(type: UInt8, info: UInt8, logPage: UInt8) {
-        core.engine.withLock { $0.events.append(AsynchronousEvent(type: type, info: info, logPage: logPage)) }
+        core.withEngine { $0.events.append(AsynchronousEvent(type: type, info: info, logPage: logPage)) }
+    }
+
+    /// Surprise removal (a hot-unplug or a dead link): from now on every BAR0 and config space read
+    /// returns all ones, as reads of a missing PCIe function complete; the driver's writes are
+    /// wiped at the next step, and the controller does nothing, whatever is written. Not undoable.
+    public func simulateSurpriseRemoval() {
+        core.withEngine { e in
+            e.removed = true
+            e.halted = true
+            e.fillBARWithOnes()
+        }
+    }
+
+    /// Changes how the controller takes a reset, to test a driver's recovery: `readyDelayNanoseconds`
+    /// replaces the configured CSTS.RDY delay for later enables (nil: back to the configured one);
+    /// `ignoresDisable` makes it ignore CC.EN 1 → 0 (CSTS.RDY stays 1), so only a function level
+    /// reset helps, as with a wedged controller.
+    public func setResetBehaviour(readyDelayNanoseconds: UInt64? = nil, ignoresDisable: Bool = false) {
+        core.withEngine { e in
+            e.readyDelayOverride = readyDelayNanoseconds
+            e.ignoresDisable = ignoresDisable
+        }
     }
 
     /// Why the last CC.EN 0 → 1 failed (CSTS.CFS was set), or nil.
-    public var lastEnableError: String? { core.engine.withLock { $0.lastEnableError } }
+    public var lastEnableError: String? { core.withEngine { $0.lastEnableError } }
 
     /// True after a fatal error or a stop-responding fault, until a controller reset.
-    public var isHalted: Bool { core.engine.withLock { $0.halted } }
+    public var isHalted: Bool { core.withEngine { $0.halted } }
 
     /// Completions owed and not yet posted (latency, delays, a full CQ), over all queues.
-    public var owedCompletions: Int { core.engine.withLock { $0.pending.reduce(0) { $0 + $1.count } } }
+    public var owedCompletions: Int { core.withEngine { $0.pending.reduce(0) { $0 + $1.count } } }
 
     /// Bytes of backing storage a namespace uses (memory chunks or file blocks), nil for an unknown NSID.
     public func allocatedBytes(namespace nsid: UInt32) -> UInt64? {
-        core.engine.withLock { e in e.activeNamespaceIndex(nsid).map { e.namespaces[$0].allocatedBytes } }
+        core.withEngine { e in e.activeNamespaceIndex(nsid).map { e.namespaces[$0].allocatedBytes } }
     }
 
     /// BAR0 offsets of the MSI-X table and PBA (also in the MSI-X capability).
-    public var msixTableOffset: Int { core.engine.withLock { $0.layout.msixTableOffset } }
-    public var msixPBAOffset: Int { core.engine.withLock { $0.layout.msixPBAOffset } }
+    public var msixTableOffset: Int { core.withEngine { $0.layout.msixTableOffset } }
+    public var msixPBAOffset: Int { core.withEngine { $0.layout.msixPBAOffset } }
 }
 
 extension ControllerEngine {

@@ -25,17 +25,17 @@ import Glibc
     }
 
     @Test func delayCompletion() throws {
-        let (host, queue) = try ready([.io(.flush, .always, .delayCompletion(nanoseconds: 5_000_000))])
+        let (host, queue) = try ready([.io(.flush, .always, .delayCompletion(nanoseconds: 100_000_000))])
         let start = host.now()
         queue.submit(.flush(namespaceID: 1))
         #expect(queue.drain().isEmpty)
         #expect(queue.reap(1).count == 1)
-        #expect(host.now() - start >= 5_000_000)
+        #expect(host.now() - start >= 100_000_000)
         #expect(host.controller.faultCounters[.delayCompletion] == 1)
     }
 
     @Test func delayedCompletionDoesNotBlockOthers() throws {
-        let (_, queue) = try ready([.io(.flush, .nth(1), .delayCompletion(nanoseconds: 50_000_000))])
+        let (_, queue) = try ready([.io(.flush, .nth(1), .delayCompletion(nanoseconds: 300_000_000))])
         let slow = queue.place(.flush(namespaceID: 1))
         let fast = queue.place(.flush(namespaceID: 1))
         queue.ring()
