@@ -5,16 +5,39 @@ import VFIO
 extension Controller {
     /// Runs any admin command, with an optional data buffer, and returns its CQE. A failing status
     /// is thrown as `.commandFailed(command: name, status:)`.
+    ///
+    /// With recovery enabled, a command that times out or meets CSTS.CFS resets the controller
+    /// (the admin queue is hung or the controller failed) before its error is thrown; the command
+    /// itself is not retried, since admin commands need not be idempotent.
     @discardableResult
     public func adminCommand(_ command: SubmissionQueueEntry, data: DMASlice? = nil, name: String) throws(NVMeError) -> CompletionQueueEntry {
         if closedFlag.load(ordering: .acquiring) { throw .closed }
-        return try executeAdmin(command, data: data, name: name)
+        if let failure = recoveryFailure { throw failure }
+        let generation = resetGeneration.load(ordering: .acquiring)
+        do {
+            return try executeAdmin(command, data: data, name: name)
+        } catch {
+            switch error {
+            case .timedOut, .controllerFatal:
+                if options.recovery.enabled {
+                    try? recover(reason: "\(name): \(error)", observedGeneration: generation)
+                }
+            case .deviceGone:
+                markFailed(.deviceGone)
+            default:
+                break
+            }
+            throw error
+        }
     }
 
-    /// The admin command path without the closed check, for `close()` itself.
+    /// The admin command path without the closed check or recovery, for `close()` and recovery
+    /// itself. `timeoutMilliseconds` defaults to the controller's admin timeout.
     @discardableResult
-    func executeAdmin(_ command: SubmissionQueueEntry, data: DMASlice? = nil, name: String) throws(NVMeError) -> CompletionQueueEntry {
-        let device = self.device, registers = self.registers, timeout = options.adminTimeoutMilliseconds
+    func executeAdmin(
+        _ command: SubmissionQueueEntry, data: DMASlice? = nil, name: String, timeoutMilliseconds: Int? = nil
+    ) throws(NVMeError) -> CompletionQueueEntry {
+        let device = self.device, registers = self.registers, timeout = timeoutMilliseconds ?? options.adminTimeoutMilliseconds
         return try admin.withLock { (queue) throws(NVMeError) -> CompletionQueueEntry in
             try queue.execute(command, data: data, name: name, device: device, registers: registers, timeoutMilliseconds: timeout)
         }

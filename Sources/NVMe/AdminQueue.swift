@@ -32,11 +32,22 @@ struct AdminQueue: ~Copyable {
 
     var entries: Int { Int(submission.size) }
 
+    /// Puts both rings back to their power-on state after a controller reset removed the
+    /// controller's copies (NVMe base 1.4, 7.3.2): empty, CQ zeroed so no stale entry carries the
+    /// phase the host expects next. Command ids keep counting, so a completion of a command from
+    /// before the reset can never match one issued after it.
+    mutating func resetRings() {
+        completionMemory.bytes.initializeMemory(as: UInt8.self, repeating: 0)
+        submission = SubmissionRing(slots: submission.slots, size: Int(submission.size), doorbell: submission.doorbell)
+        completion = CompletionRing(entries: completion.entries, size: Int(completion.size), doorbell: completion.doorbell)
+    }
+
     /// Submits one admin command and polls for its completion, calling `device.service()` before
     /// every poll and backing off with sleeps. Checks CSTS while waiting so that a fatal or
     /// vanished controller ends the wait at once instead of at the timeout.
     ///
     /// Returns the CQE; a non-success status is thrown as `.commandFailed(command: name, ...)`.
+    @discardableResult
     mutating func execute<Device: PCIFunction>(
         _ command: SubmissionQueueEntry, data: DMASlice?, name: String,
         device: Device, registers: MMIORegion, timeoutMilliseconds: Int

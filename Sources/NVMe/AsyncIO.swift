@@ -11,8 +11,9 @@ import VFIO
 /// Data buffers are `DMASlice`s whose owning `DMABuffer` the awaiting task keeps alive: the task
 /// is suspended until no DMA to the slice can happen any more. If a wait fails (timeout, fatal
 /// controller), the worker drops its queue pair first (deleting the queues aborts what is in
-/// flight) and only then resumes the affected tasks with the error. Task cancellation does not
-/// cancel a submitted command.
+/// flight) and only then resumes the affected tasks with the error. Pieces the driver itself ended
+/// (its Abort after a timeout, a controller reset) are submitted again, up to
+/// `RecoveryPolicy.retries` times. Task cancellation does not cancel a submitted command.
 public final class IOWorkerPool<Device: PCIFunction>: Sendable {
     let workers: [IOWorker<Device>]
     let nextWorker = Atomic<Int>(0)
@@ -185,10 +186,18 @@ final class IOWorker<Device: PCIFunction>: Sendable {
         var submitted = 0
         var inFlight = 0
         var failure: NVMeError?
-        var finished: Bool { submitted >= request.total && inFlight == 0 }
+        /// Pieces (by start) the driver ended (its Abort, a reset) to submit again, and how often
+        /// each was; empty unless recovery acted.
+        var again: [Int] = []
+        var attempts: [Int: Int] = [:]
+        var hasPiecesToSubmit: Bool { submitted < request.total || !again.isEmpty }
+        var finished: Bool { !hasPiecesToSubmit && inFlight == 0 }
     }
 
-    /// The worker's bookkeeping: requests by slot (a slot number is the completion token).
+    /// A piece's completion token: the request's slot in the low 24 bits, the piece's start above.
+    static func token(slot: Int, start: Int) -> UInt64 { UInt64(slot) | UInt64(start) << 24 }
+
+    /// The worker's bookkeeping: requests by slot (a slot number is in the completion token).
     struct Work {
         var slots: [Active?] = []
         var freeSlots: [Int] = []
@@ -200,6 +209,7 @@ final class IOWorker<Device: PCIFunction>: Sendable {
 
         mutating func add(_ request: AsyncRequest) {
             let slot = freeSlots.popLast() ?? { slots.append(nil); return slots.count - 1 }()
+            precondition(slot < 1 << 24, "more than 2^24 requests in one worker")
             slots[slot] = Active(request: request)
             order.append(slot)
         }
@@ -232,6 +242,7 @@ final class IOWorker<Device: PCIFunction>: Sendable {
             for slot in work.order {
                 work.slots[slot]!.failure = work.slots[slot]!.failure ?? .closed
                 work.slots[slot]!.submitted = work.slots[slot]!.request.total
+                work.slots[slot]!.again.removeAll()
             }
             work.order.removeAll()
             for slot in work.slots.indices where work.slots[slot]?.finished == true { work.finish(slot, work.slots[slot]!.failure) }
@@ -259,7 +270,8 @@ final class IOWorker<Device: PCIFunction>: Sendable {
                 continue
             }
             queueID.store(Int(pair.id), ordering: .relaxed)
-            let failure = serve(&pair, &work, mode: mode, timeout: controller.options.ioTimeoutMilliseconds)
+            let retries = controller.options.recovery.enabled ? controller.options.recovery.retries : 0
+            let failure = serve(&pair, &work, mode: mode, timeout: controller.ioWaitMilliseconds, retries: retries)
             _ = consume pair
             queueID.store(0, ordering: .relaxed)
             if let failure { work.failAll(failure) } else { return }
@@ -267,13 +279,21 @@ final class IOWorker<Device: PCIFunction>: Sendable {
     }
 
     /// Runs requests on `pair` until stopped (nil) or a wait fails (the error).
-    func serve(_ pair: inout QueuePair<Device>, _ work: inout Work, mode: CompletionMode, timeout: Int) -> NVMeError? {
+    func serve(_ pair: inout QueuePair<Device>, _ work: inout Work, mode: CompletionMode, timeout: Int, retries: Int) -> NVMeError? {
         while true {
+            // A reset while the pair was idle: rebuild before submitting to a queue that is gone.
+            if pair.outstanding == 0 {
+                do throws(NVMeError) {
+                    _ = try pair.recoverIfReset { _ in }
+                } catch {
+                    return error
+                }
+            }
             // Submit pieces, oldest request first, while the queue takes them.
             var remaining: [Int] = []
             for slot in work.order {
                 submitPieces(of: slot, slots: &work.slots, pair: &pair)
-                if work.slots[slot]!.submitted < work.slots[slot]!.request.total {
+                if work.slots[slot]!.hasPiecesToSubmit && work.slots[slot]!.failure == nil {
                     remaining.append(slot)
                 } else if work.slots[slot]!.finished {
                     work.finish(slot, work.slots[slot]!.failure)
@@ -289,8 +309,18 @@ final class IOWorker<Device: PCIFunction>: Sendable {
             } else {
                 do throws(NVMeError) {
                     _ = try pair.waitForCompletions(atLeast: 1, mode: mode, timeoutMilliseconds: timeout, wakeUpFD: wakeUp.rawValue) { completion in
-                        let slot = Int(completion.token)
+                        let slot = Int(completion.token & 0xFF_FFFF)
+                        let start = Int(completion.token >> 24)
                         work.slots[slot]!.inFlight -= 1
+                        if completion.status.isEndedByHost && work.slots[slot]!.failure == nil && !work.stopping {
+                            let tries = work.slots[slot]!.attempts[start, default: 0] + 1
+                            work.slots[slot]!.attempts[start] = tries
+                            if tries <= retries {
+                                work.slots[slot]!.again.append(start)
+                                if !work.order.contains(slot) { work.order.append(slot) }
+                                return
+                            }
+                        }
                         if !completion.status.isSuccess && work.slots[slot]!.failure == nil {
                             work.slots[slot]!.failure = .commandFailed(command: work.slots[slot]!.request.kind.commandName, status: completion.status)
                         }
@@ -306,39 +336,54 @@ final class IOWorker<Device: PCIFunction>: Sendable {
         }
     }
 
-    /// Submits as many pieces of one request as the queue pair accepts, token = slot.
+    /// Submits as many pieces of one request as the queue pair accepts: pieces to submit again
+    /// first, then new ones.
     func submitPieces(of slot: Int, slots: inout [Active?], pair: inout QueuePair<Device>) {
         let request = slots[slot]!.request
-        let info = request.namespace
+        while slots[slot]!.failure == nil, let start = slots[slot]!.again.last, pair.canSubmit {
+            do throws(NVMeError) {
+                try submitPiece(request, start: start, token: Self.token(slot: slot, start: start), pair: &pair)
+                slots[slot]!.again.removeLast()
+                slots[slot]!.inFlight += 1
+            } catch {
+                slots[slot]!.failure = error
+                slots[slot]!.again.removeAll()
+            }
+        }
         while slots[slot]!.submitted < request.total, slots[slot]!.failure == nil, pair.canSubmit {
             let start = slots[slot]!.submitted
-            let count = min(request.piece, request.total - start)
-            let lba = request.lba + UInt64(start)
-            let token = UInt64(slot)
             do throws(NVMeError) {
-                switch request.kind {
-                case .read:
-                    try pair.submitRead(namespace: info, lba: lba, blocks: count, into: request.buffer!.slice(offset: start << info.blockShift, length: count << info.blockShift), token: token)
-                case .write:
-                    try pair.submitWrite(namespace: info, lba: lba, blocks: count, from: request.buffer!.slice(offset: start << info.blockShift, length: count << info.blockShift), token: token)
-                case .compare:
-                    try pair.submitCompare(namespace: info, lba: lba, blocks: count, with: request.buffer!.slice(offset: start << info.blockShift, length: count << info.blockShift), token: token)
-                case .flush:
-                    try pair.submitFlush(namespace: info, token: token)
-                case .writeZeroes(let deallocate):
-                    try pair.submitWriteZeroes(namespace: info, lba: lba, blocks: count, deallocate: deallocate, token: token)
-                case .deallocate:
-                    let range = DatasetManagementRange(lengthInBlocks: UInt32(count), startingLBA: lba)
-                    try withUnsafePointer(to: range) { (p) throws(NVMeError) in
-                        _ = try pair.submitDeallocate(namespace: info, ranges: UnsafeBufferPointer(start: p, count: 1), token: token)
-                    }
-                }
-                slots[slot]!.submitted += count
+                try submitPiece(request, start: start, token: Self.token(slot: slot, start: start), pair: &pair)
+                slots[slot]!.submitted += min(request.piece, request.total - start)
                 slots[slot]!.inFlight += 1
             } catch {
                 // A bad buffer (misaligned) fails the request once its submitted pieces are back.
                 slots[slot]!.failure = error
                 slots[slot]!.submitted = request.total
+            }
+        }
+    }
+
+    /// Submits the piece of `request` that starts `start` units in.
+    func submitPiece(_ request: AsyncRequest, start: Int, token: UInt64, pair: inout QueuePair<Device>) throws(NVMeError) {
+        let info = request.namespace
+        let count = min(request.piece, request.total - start)
+        let lba = request.lba + UInt64(start)
+        switch request.kind {
+        case .read:
+            try pair.submitRead(namespace: info, lba: lba, blocks: count, into: request.buffer!.slice(offset: start << info.blockShift, length: count << info.blockShift), token: token)
+        case .write:
+            try pair.submitWrite(namespace: info, lba: lba, blocks: count, from: request.buffer!.slice(offset: start << info.blockShift, length: count << info.blockShift), token: token)
+        case .compare:
+            try pair.submitCompare(namespace: info, lba: lba, blocks: count, with: request.buffer!.slice(offset: start << info.blockShift, length: count << info.blockShift), token: token)
+        case .flush:
+            try pair.submitFlush(namespace: info, token: token)
+        case .writeZeroes(let deallocate):
+            try pair.submitWriteZeroes(namespace: info, lba: lba, blocks: count, deallocate: deallocate, token: token)
+        case .deallocate:
+            let range = DatasetManagementRange(lengthInBlocks: UInt32(count), startingLBA: lba)
+            try withUnsafePointer(to: range) { (p) throws(NVMeError) in
+                _ = try pair.submitDeallocate(namespace: info, ranges: UnsafeBufferPointer(start: p, count: 1), token: token)
             }
         }
     }

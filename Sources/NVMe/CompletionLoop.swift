@@ -51,9 +51,11 @@ extension QueuePair {
     /// calling `body` for each, in the given completion mode. Returns how many completed.
     ///
     /// Every loop calls `device.service()` before each poll or sleep, so the emulated device in
-    /// stepped mode makes progress on this thread. While idle it also checks CSTS (fatal status,
-    /// a vanished device) and the deadline; on timeout the commands stay outstanding (their ids
-    /// and PRP pages are not reused) and can be aborted with `Controller.abort`.
+    /// stepped mode makes progress on this thread. While idle it also runs `idleCheck`: the rebuild
+    /// after a controller reset, CSTS (fatal status, a vanished device), per-command timeouts with
+    /// Abort and reset when `RecoveryPolicy` is enabled, and the wait's own deadline. When the
+    /// deadline passes the commands stay outstanding (their ids and PRP pages are not reused) and
+    /// can be aborted with `Controller.abort`.
     @inlinable
     public mutating func waitForCompletions(
         atLeast minimum: Int = 1, mode: CompletionMode = .poll, timeoutMilliseconds: Int,
@@ -107,7 +109,7 @@ extension QueuePair {
             idle &+= 1
             if idle & 1023 == 0 {
                 refreshClock()
-                try checkWait(wait, done: done)
+                done &+= try idleCheck(wait, done: done, body)
                 if let wake = wait.wakeUpFD, InterruptEventFD.isSignalled(wake) { return }
             }
             Barrier.cpuPause()
@@ -141,7 +143,7 @@ extension QueuePair {
             if woken { return }
             if n == 0 {
                 refreshClock()
-                try checkWait(wait, done: done)
+                done &+= try idleCheck(wait, done: done, body)
             }
         }
     }
@@ -202,20 +204,8 @@ extension QueuePair {
             sleepFirst = late == 0
             if late == 0 {
                 refreshClock()
-                try checkWait(wait, done: done)
+                done &+= try idleCheck(wait, done: done, body)
             }
-        }
-    }
-
-    /// Throws if the wait cannot end well: the controller was closed, reports a fatal status, is
-    /// gone, or the deadline passed. Outside the I/O path (called only when idle).
-    @usableFromInline
-    func checkWait(_ wait: WaitState, done: Int) throws(NVMeError) {
-        try controller.checkHealth(during: "I/O on queue \(id)")
-        if wait.deadline.hasPassed {
-            throw .timedOut(
-                what: "\(wait.target - done) of \(wait.target) completions on I/O queue \(id) (\(outstanding) commands outstanding)",
-                milliseconds: wait.timeoutMilliseconds)
         }
     }
 

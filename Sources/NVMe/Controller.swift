@@ -52,12 +52,23 @@ public final class Controller<Device: PCIFunction>: Sendable {
     let identifyNamespaceData: [UInt32: IdentifyNamespace]
     /// Set once by `close()`; read by wait loops, outside the I/O path.
     let closedFlag = Atomic<Bool>(false)
+    /// Bumped by every controller reset (after the device's queues are gone). A queue pair
+    /// compares it with its own in its idle checks and rebuilds its rings when they differ; the
+    /// submit and reap paths never read it.
+    @usableFromInline let resetGeneration = Atomic<UInt64>(0)
+    /// Set when recovery failed for good (or the device vanished); `recovery.failure` says why.
+    let failedFlag = Atomic<Bool>(false)
+    /// Resets done and the terminal failure, serialising resets with each other and with `close()`.
+    let recovery: Mutex<RecoveryState>
 
     static var logger: Logger { Logger(label: "swift-vfio.nvme") }
 
     struct Lifecycle {
-        /// I/O queue ids in use (SQ id == CQ id).
+        /// I/O queue ids in use (SQ id == CQ id), reserved by a queue pair.
         var liveQueues: Set<UInt16> = []
+        /// Of those, the ones whose SQ and CQ exist on the device now: a reset empties it, and each
+        /// pair's rebuild puts its id back. Only these are deleted by `close()` and pair drops.
+        var onDevice: Set<UInt16> = []
         var closed = false
     }
 
@@ -95,11 +106,7 @@ public final class Controller<Device: PCIFunction>: Sendable {
 
         let adminEntries = max(2, min(options.adminQueueEntries, 4096, capabilities.maxQueueEntryCount))
         var admin = try AdminQueue(entries: adminEntries, allocator: device.dma, doorbells: doorbells)
-        registers.write(
-            ControllerRegister.adminQueueAttributes,
-            AdminQueueAttributes(submissionQueueEntries: adminEntries, completionQueueEntries: adminEntries))
-        registers.write(ControllerRegister.adminSubmissionQueueBase, admin.submissionMemory.iova.rawValue)
-        registers.write(ControllerRegister.adminCompletionQueueBase, admin.completionMemory.iova.rawValue)
+        Self.programAdminQueue(admin, registers: registers)
 
         var vectorsEnabled = 0
         let identity: IdentifyController
@@ -109,14 +116,7 @@ public final class Controller<Device: PCIFunction>: Sendable {
         var unusable: [UInt32: String] = [:]
         var identifyData: [UInt32: IdentifyNamespace] = [:]
         do throws(NVMeError) {
-            // CC: NVM command set, 4 KiB host pages (MPS 0), 64-byte SQEs, 16-byte CQEs (3.1.5).
-            var configuration = ControllerConfiguration(
-                enable: false, commandSetSelected: 0, memoryPageSize: 0, arbitrationMechanism: 0,
-                shutdownNotification: .none, ioSubmissionQueueEntrySize: 6, ioCompletionQueueEntrySize: 4)
-            registers.write(ControllerRegister.configuration, configuration)
-            configuration.enable = true
-            registers.write(ControllerRegister.configuration, configuration)
-            try Self.waitForReady(true, registers: registers, device: device, timeoutMilliseconds: readyTimeout)
+            try Self.enable(registers: registers, device: device, timeoutMilliseconds: readyTimeout)
 
             let timeout = options.adminTimeoutMilliseconds
             identity = try Self.identifyController(admin: &admin, device: device, registers: registers, timeout: timeout)
@@ -179,6 +179,7 @@ public final class Controller<Device: PCIFunction>: Sendable {
         self.admin = Mutex(admin)
         self.lifecycle = Mutex(Lifecycle())
         self.shared = Mutex(SharedQueuePair())
+        self.recovery = Mutex(RecoveryState(grantedQueuePairs: granted))
         Self.logger.info(
             "NVMe \(device.name): \(identity.modelNumber) fw \(identity.firmwareRevision), \(granted) I/O queue pairs, \(usable.count) namespaces, max transfer \(maximumTransfer) B")
     }
@@ -237,6 +238,27 @@ public final class Controller<Device: PCIFunction>: Sendable {
             registers.write(ControllerRegister.configuration, configuration)
         }
         try waitForReady(false, registers: registers, device: device, timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    /// Points the controller at the admin queue (AQA, ASQ, ACQ; NVMe base 1.4, 3.1.7-3.1.9).
+    static func programAdminQueue(_ admin: borrowing AdminQueue, registers: MMIORegion) {
+        registers.write(
+            ControllerRegister.adminQueueAttributes,
+            AdminQueueAttributes(submissionQueueEntries: admin.entries, completionQueueEntries: admin.entries))
+        registers.write(ControllerRegister.adminSubmissionQueueBase, admin.submissionMemory.iova.rawValue)
+        registers.write(ControllerRegister.adminCompletionQueueBase, admin.completionMemory.iova.rawValue)
+    }
+
+    /// Writes CC (NVM command set, 4 KiB host pages (MPS 0), 64-byte SQEs, 16-byte CQEs; 3.1.5)
+    /// with EN clear, then sets EN and waits for CSTS.RDY within CAP.TO.
+    static func enable(registers: MMIORegion, device: Device, timeoutMilliseconds: Int) throws(NVMeError) {
+        var configuration = ControllerConfiguration(
+            enable: false, commandSetSelected: 0, memoryPageSize: 0, arbitrationMechanism: 0,
+            shutdownNotification: .none, ioSubmissionQueueEntrySize: 6, ioCompletionQueueEntrySize: 4)
+        registers.write(ControllerRegister.configuration, configuration)
+        configuration.enable = true
+        registers.write(ControllerRegister.configuration, configuration)
+        try waitForReady(true, registers: registers, device: device, timeoutMilliseconds: timeoutMilliseconds)
     }
 
     /// Waits for CSTS.RDY to become `ready`, calling `device.service()` before each read and

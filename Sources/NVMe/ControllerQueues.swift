@@ -47,33 +47,60 @@ extension Controller {
             let submissionMemory = try device.dma.allocateForNVMe(length: size * 64)
             let completionMemory = try device.dma.allocateForNVMe(length: size * 16)
             let listPages = try device.dma.pageSlabForNVMe(count: size - 1)
-            try adminCommand(
-                .createIOCompletionQueue(
-                    id: id, size: size, baseIOVA: completionMemory.iova.rawValue, physicallyContiguous: true,
-                    interruptsEnabled: vector != nil, vector: UInt16(vector ?? 0)),
-                name: "Create I/O Completion Queue \(id)")
-            do throws(NVMeError) {
-                try adminCommand(
-                    .createIOSubmissionQueue(
-                        id: id, size: size, baseIOVA: submissionMemory.iova.rawValue, completionQueue: id,
-                        physicallyContiguous: true),
-                    name: "Create I/O Submission Queue \(id)")
-            } catch {
-                _ = try? adminCommand(.deleteIOCompletionQueue(id: id), name: "Delete I/O Completion Queue \(id)")
-                throw error
-            }
+            let generation = try createQueuesOnDevice(
+                id: id, entries: size, submissionIOVA: submissionMemory.iova.rawValue,
+                completionIOVA: completionMemory.iova.rawValue, vector: vector)
             return QueuePair(
                 controller: self, keepsControllerAlive: keepsControllerAlive, id: id, entries: size,
                 submissionMemory: submissionMemory, completionMemory: completionMemory, listPages: listPages,
-                doorbells: doorbells, interruptVector: vector, maximumTransferBytes: maximumTransferBytes)
+                doorbells: doorbells, interruptVector: vector, maximumTransferBytes: maximumTransferBytes,
+                generation: generation)
         } catch {
             _ = lifecycle.withLock { $0.liveQueues.remove(id) }
             throw error
         }
     }
 
+    /// Creates the CQ, then the SQ of queue `id` on the device (NVMe base 1.4, 5.3-5.4), both
+    /// under one hold of the admin lock so a reset cannot fall between them, and returns the reset
+    /// generation they were created in. Used at creation and by a pair's rebuild after a reset.
+    func createQueuesOnDevice(
+        id: UInt16, entries: Int, submissionIOVA: UInt64, completionIOVA: UInt64, vector: Int?
+    ) throws(NVMeError) -> UInt64 {
+        let device = self.device, registers = self.registers, timeout = options.adminTimeoutMilliseconds
+        return try admin.withLock { (queue) throws(NVMeError) -> UInt64 in
+            if let failure = recoveryFailure { throw failure }
+            if closedFlag.load(ordering: .acquiring) { throw .closed }
+            let recreatable = recovery.withLock { $0.grantedQueuePairs }
+            guard Int(id) <= recreatable else {
+                throw .recoveryFailed(reason: "after the reset the controller granted \(recreatable) I/O queue pairs, so queue \(id) cannot be rebuilt")
+            }
+            try queue.execute(
+                .createIOCompletionQueue(
+                    id: id, size: entries, baseIOVA: completionIOVA, physicallyContiguous: true,
+                    interruptsEnabled: vector != nil, vector: UInt16(vector ?? 0)),
+                data: nil, name: "Create I/O Completion Queue \(id)", device: device, registers: registers,
+                timeoutMilliseconds: timeout)
+            do throws(NVMeError) {
+                try queue.execute(
+                    .createIOSubmissionQueue(
+                        id: id, size: entries, baseIOVA: submissionIOVA, completionQueue: id, physicallyContiguous: true),
+                    data: nil, name: "Create I/O Submission Queue \(id)", device: device, registers: registers,
+                    timeoutMilliseconds: timeout)
+            } catch {
+                _ = try? queue.execute(
+                    .deleteIOCompletionQueue(id: id), data: nil, name: "Delete I/O Completion Queue \(id)", device: device,
+                    registers: registers, timeoutMilliseconds: timeout)
+                throw error
+            }
+            lifecycle.withLock { _ = $0.onDevice.insert(id) }
+            // Read under the admin lock, which a reset holds while it bumps the generation.
+            return resetGeneration.load(ordering: .acquiring)
+        }
+    }
+
     /// Called by `QueuePair.deinit`: deletes the SQ, then the CQ (5.5, 5.6: a CQ goes after its
-    /// SQs), unless `close()` already did.
+    /// SQs), unless `close()` already did or a reset removed them (the pair was never rebuilt).
     func retireQueuePair(id: UInt16, outstanding: Int) {
         let live = lifecycle.withLock { state -> Bool in
             !state.closed && state.liveQueues.contains(id)
@@ -90,9 +117,20 @@ extension Controller {
         _ = lifecycle.withLock { $0.liveQueues.remove(id) }
     }
 
+    /// Deletes queue `id`'s SQ and CQ if they exist on the device (checked under the admin lock,
+    /// so a reset cannot remove them in between).
     func deleteQueues(_ id: UInt16) throws(NVMeError) {
-        try executeAdmin(.deleteIOSubmissionQueue(id: id), name: "Delete I/O Submission Queue \(id)")
-        try executeAdmin(.deleteIOCompletionQueue(id: id), name: "Delete I/O Completion Queue \(id)")
+        let device = self.device, registers = self.registers, timeout = options.adminTimeoutMilliseconds
+        try admin.withLock { (queue) throws(NVMeError) in
+            guard lifecycle.withLock({ $0.onDevice.contains(id) }) else { return }
+            defer { lifecycle.withLock { _ = $0.onDevice.remove(id) } }
+            try queue.execute(
+                .deleteIOSubmissionQueue(id: id), data: nil, name: "Delete I/O Submission Queue \(id)", device: device,
+                registers: registers, timeoutMilliseconds: timeout)
+            try queue.execute(
+                .deleteIOCompletionQueue(id: id), data: nil, name: "Delete I/O Completion Queue \(id)", device: device,
+                registers: registers, timeoutMilliseconds: timeout)
+        }
     }
 
     /// Throws if waiting on this controller is pointless: closed, fatal status, or gone. Reads
@@ -100,8 +138,13 @@ extension Controller {
     @usableFromInline
     func checkHealth(during what: String) throws(NVMeError) {
         if closedFlag.load(ordering: .acquiring) { throw .closed }
+        if let failure = recoveryFailure { throw failure }
         let status = registers.read(ControllerRegister.status)
-        if status.looksDisconnected { throw .deviceGone }
+        if status.looksDisconnected {
+            // Surprise removal or a dead link: nothing will ever complete; fail for good.
+            markFailed(.deviceGone)
+            throw .deviceGone
+        }
         if status.controllerFatalStatus { throw .controllerFatal(during: what) }
     }
 
@@ -121,6 +164,12 @@ extension Controller {
         defaultPool.withLock { $0.take() }?.stop()
         let internalPair = shared.withLock { slot -> QueuePair<Device>? in slot.pair.take() }
         _ = consume internalPair
+        // Resets and close exclude each other: a reset in progress finishes first, and one that
+        // starts later sees `closed` and does nothing.
+        try recovery.withLock { (_) throws(NVMeError) in try closeHoldingRecoveryLock() }
+    }
+
+    private func closeHoldingRecoveryLock() throws(NVMeError) {
         let remaining = lifecycle.withLock { state -> [UInt16]? in
             guard !state.closed else { return nil }
             state.closed = true
@@ -128,6 +177,13 @@ extension Controller {
         }
         guard let remaining else { return }
         closedFlag.store(true, ordering: .releasing)
+        // A failed controller gets no more admin commands: disable it and let go.
+        if failedFlag.load(ordering: .acquiring) {
+            lifecycle.withLock { $0.liveQueues.removeAll(); $0.onDevice.removeAll() }
+            try? Self.disable(registers: registers, device: device, timeoutMilliseconds: readyTimeoutMilliseconds)
+            if interruptVectors > 0 { try? device.disableInterrupts() }
+            return
+        }
 
         var firstError: NVMeError?
         for id in remaining {
@@ -139,7 +195,7 @@ extension Controller {
         }
         lifecycle.withLock { $0.liveQueues.removeAll() }
 
-        let readyTimeout = max(500, capabilities.timeoutMilliseconds)
+        let readyTimeout = readyTimeoutMilliseconds
         do {
             try shutdown()
         } catch {

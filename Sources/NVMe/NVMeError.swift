@@ -47,6 +47,9 @@ public enum NVMeError: Error, Sendable, Equatable, CustomStringConvertible {
     case closed
     /// An identify or log page from the device did not decode.
     case malformedData(String)
+    /// Error recovery could not bring the controller back (the reset timed out, CSTS.CFS stayed
+    /// set, the device vanished); the controller is failed for good and every call throws this.
+    case recoveryFailed(reason: String)
 
     public var description: String {
         switch self {
@@ -56,7 +59,7 @@ public enum NVMeError: Error, Sendable, Equatable, CustomStringConvertible {
             let advice = status.doNotRetry ? "do not retry; check the command's parameters" : "the command may succeed if retried"
             return "\(command) failed with \(status); \(advice)"
         case .timedOut(let what, let ms):
-            return "timed out after \(ms) ms waiting for \(what); the controller may be hung: reset it (vfioctl nvme reset) or raise the timeout"
+            return "timed out after \(ms) ms waiting for \(what); the controller may be hung: reset it (Controller.reset(), or enable RecoveryPolicy) or raise the timeout"
         case .deviceMisbehaved(let what):
             return "device misbehaved: \(what); the value was rejected, not used; reset the controller or check the hardware"
         case .controllerFatal(let during):
@@ -92,6 +95,8 @@ public enum NVMeError: Error, Sendable, Equatable, CustomStringConvertible {
             return "the controller was closed; open it again"
         case .malformedData(let what):
             return "malformed data from the device: \(what); the controller's firmware is faulty or the DMA buffer was overwritten"
+        case .recoveryFailed(let reason):
+            return "controller recovery failed: \(reason); close the controller, then reset or power-cycle the device (or rebind it) before opening it again"
         }
     }
 }

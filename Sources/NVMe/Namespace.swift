@@ -55,10 +55,9 @@ public struct Namespace<Device: PCIFunction>: Sendable {
     }
 
     public func flush(using pair: inout QueuePair<Device>, mode: CompletionMode = .poll) throws(NVMeError) {
-        try requireIdle(pair)
-        try pair.submitFlush(namespace: info, token: 0)
-        pair.ringSubmissionDoorbell()
-        try finish(&pair, mode: mode, command: "Flush of namespace \(id)")
+        try pipeline(blocks: 1, piece: 1, pair: &pair, mode: mode, command: "Flush of namespace \(id)") { (pair, start, _) throws(NVMeError) in
+            try pair.submitFlush(namespace: info, token: UInt64(start))
+        }
     }
 
     /// Writes zeroes to `blocks` blocks at `lba` (Write Zeroes, split at 65536 blocks).
@@ -73,7 +72,7 @@ public struct Namespace<Device: PCIFunction>: Sendable {
     ) throws(NVMeError) {
         try info.check(lba: lba, blocks: blocks)
         try pipeline(blocks: blocks, piece: 65536, pair: &pair, mode: mode, command: "Write Zeroes") { (pair, start, count) throws(NVMeError) in
-            try pair.submitWriteZeroes(namespace: info, lba: lba + UInt64(start), blocks: count, deallocate: deallocate, token: 0)
+            try pair.submitWriteZeroes(namespace: info, lba: lba + UInt64(start), blocks: count, deallocate: deallocate, token: UInt64(start))
         }
     }
 
@@ -102,7 +101,7 @@ public struct Namespace<Device: PCIFunction>: Sendable {
         try ranges.withUnsafeBufferPointer { (all) throws(NVMeError) in
             try pipeline(blocks: all.count, piece: 256, pair: &pair, mode: mode, command: "Dataset Management (deallocate)") {
                 (pair, start, count) throws(NVMeError) in
-                try pair.submitDeallocate(namespace: info, ranges: UnsafeBufferPointer(rebasing: all[start..<(start + count)]), token: 0)
+                try pair.submitDeallocate(namespace: info, ranges: UnsafeBufferPointer(rebasing: all[start..<(start + count)]), token: UInt64(start))
             }
         }
     }
@@ -143,15 +142,35 @@ public struct Namespace<Device: PCIFunction>: Sendable {
     /// Splits `total` units into pieces of at most `piece`, keeps as many in flight as the queue
     /// takes, and waits for all of them. The first failure is thrown after everything submitted
     /// has completed, so no DMA into the caller's buffer can happen after the call returns.
+    ///
+    /// `submitOne(pair, start, count)` must use `start` as the token. A piece the driver itself
+    /// ended (its Abort after a timeout, or a controller reset: `NVMeStatus.isEndedByHost`) is
+    /// submitted again, up to `RecoveryPolicy.retries` times; statuses the device chose are not.
     func pipeline(
         blocks total: Int, piece: Int, pair: inout QueuePair<Device>, mode: CompletionMode, command: String,
         _ submitOne: (inout QueuePair<Device>, Int, Int) throws(NVMeError) -> Void
     ) throws(NVMeError) {
         try requireIdle(pair)
         guard total > 0 else { return }
+        // A reset since this pair last waited: rebuild now rather than submit to a queue that is gone.
+        _ = try pair.recoverIfReset { _ in }
+        let retries = controller.options.recovery.enabled ? controller.options.recovery.retries : 0
+        let waitLimit = controller.ioWaitMilliseconds
         var next = 0
         var failure: NVMeError?
-        while next < total || pair.outstanding > 0 {
+        // Pieces to submit again (by start), and how often each was; empty unless recovery acted.
+        var again: [Int] = []
+        var attempts: [Int: Int] = [:]
+        while next < total || pair.outstanding > 0 || (!again.isEmpty && failure == nil) {
+            while failure == nil, let start = again.last, pair.canSubmit {
+                do throws(NVMeError) {
+                    try submitOne(&pair, start, min(piece, total - start))
+                } catch {
+                    failure = error
+                    break
+                }
+                again.removeLast()
+            }
             while next < total, failure == nil, pair.canSubmit {
                 let count = min(piece, total - next)
                 do throws(NVMeError) {
@@ -164,22 +183,20 @@ public struct Namespace<Device: PCIFunction>: Sendable {
             }
             pair.ringSubmissionDoorbell()
             if failure != nil && pair.outstanding == 0 { break }
-            _ = try pair.waitForCompletions(atLeast: 1, mode: mode, timeoutMilliseconds: controller.options.ioTimeoutMilliseconds) { completion in
-                if !completion.status.isSuccess && failure == nil {
-                    failure = .commandFailed(command: command, status: completion.status)
+            _ = try pair.waitForCompletions(atLeast: 1, mode: mode, timeoutMilliseconds: waitLimit) { completion in
+                guard !completion.status.isSuccess else { return }
+                let start = Int(truncatingIfNeeded: completion.token)
+                if completion.status.isEndedByHost, failure == nil, start >= 0, start < total {
+                    let tries = attempts[start, default: 0] + 1
+                    attempts[start] = tries
+                    if tries <= retries {
+                        again.append(start)
+                        return
+                    }
                 }
+                if failure == nil { failure = .commandFailed(command: command, status: completion.status) }
             }
             if failure != nil { next = total }
-        }
-        if let failure { throw failure }
-    }
-
-    func finish(_ pair: inout QueuePair<Device>, mode: CompletionMode, command: String) throws(NVMeError) {
-        var failure: NVMeError?
-        while pair.outstanding > 0 {
-            _ = try pair.waitForCompletions(atLeast: pair.outstanding, mode: mode, timeoutMilliseconds: controller.options.ioTimeoutMilliseconds) { c in
-                if !c.status.isSuccess && failure == nil { failure = .commandFailed(command: command, status: c.status) }
-            }
         }
         if let failure { throw failure }
     }
@@ -193,6 +210,7 @@ public struct Namespace<Device: PCIFunction>: Sendable {
     /// Runs `body` with the controller's internal queue pair, under its lock, creating it on first
     /// use. A pair left with commands outstanding (a timeout) is dropped, which deletes its queues
     /// and so stops any further DMA to the caller's buffers; the next call makes a new one.
+    /// `keepsControllerAlive: false`: the controller owns this pair (and drops it in `close()`).
     func withSharedQueuePair(_ body: (inout QueuePair<Device>) throws(NVMeError) -> Void) throws(NVMeError) {
         let controller = self.controller
         try controller.shared.withLock { (slot) throws(NVMeError) in

@@ -44,6 +44,12 @@ public struct QueueStatistics: Sendable, Equatable {
     public var interruptWakeups: UInt64 = 0
     /// Hybrid mode: polling phases entered after an interrupt (vector masked).
     public var pollingPhases: UInt64 = 0
+    /// Aborts this pair sent for commands that timed out (recovery).
+    public var abortsSent: UInt64 = 0
+    /// Times this pair rebuilt its queues after a controller reset.
+    public var rebuilds: UInt64 = 0
+    /// Commands completed by the driver with "Command Aborted By Host" because a reset ended them.
+    public var endedByReset: UInt64 = 0
 
     public init() {}
 }
@@ -63,6 +69,13 @@ public struct QueueStatistics: Sendable, Equatable {
 /// specialised for the emulated controller): `reap` inlines completely, `submit` is one direct
 /// call, and neither calls anything on the success path (no retain, release or allocation; the
 /// only calls are on the throwing paths); the doorbell is one `sfence` and one `mov`.
+///
+/// **Recovery.** After a controller reset (`RecoveryPolicy`), the pair notices the controller's
+/// new reset generation in an idle check of its next wait and rebuilds in place: rings back to
+/// empty, CQ zeroed, SQ and CQ created again on the device with the same memory, and every command
+/// that was outstanding completed through the wait's `body` with "Command Aborted By Host". Until
+/// then its doorbells point at queues that do not exist; submissions made in that window are
+/// completed the same way. A caller driving `submit`/`reap` itself calls `recoverIfReset(_:)`.
 ///
 /// **Lifetime.** Dropping the pair deletes its SQ and CQ on the controller (Delete I/O SQ, then
 /// CQ), then unmaps its memory, so the device can never write into freed memory. The pair keeps
@@ -88,6 +101,12 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
     @usableFromInline unowned(unsafe) let device: Device
     @usableFromInline unowned(unsafe) let controller: Controller<Device>
 
+    // Recovery state, off the hot path: read and written only by the idle checks of the wait loops.
+    /// The controller's reset generation this pair's queues were created in.
+    var generation: UInt64
+    /// Clock marks and sent Aborts for per-command timeouts.
+    var watch = TimeoutWatch()
+
     // Ownership, released in this order after `deinit` deleted the queues on the device.
     let owner: Controller<Device>?
     let submissionMemory: DMABuffer
@@ -97,8 +116,9 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
     init(
         controller: Controller<Device>, keepsControllerAlive: Bool, id: UInt16, entries: Int,
         submissionMemory: consuming DMABuffer, completionMemory: consuming DMABuffer, listPages: consuming DMASlab,
-        doorbells: DoorbellStride, interruptVector: Int?, maximumTransferBytes: Int
+        doorbells: DoorbellStride, interruptVector: Int?, maximumTransferBytes: Int, generation: UInt64
     ) {
+        self.generation = generation
         self.controller = controller
         self.device = controller.device
         self.owner = keepsControllerAlive ? controller : nil

@@ -35,12 +35,15 @@ import VFIO
         #expect(throws: NVMeError.closed) { _ = try rig.controller.identifyController() }
     }
 
+    /// With recovery disabled CSTS.CFS is only reported (with it, the controller is reset: see
+    /// RecoveryTests.controllerFatalStatusResetsAndRetries).
     @Test func controllerFatalStatusEndsTheWait() throws {
-        let rig = try Rig()
+        let device = try EmulatedNVMeController(configuration: EmulatedNVMeConfiguration(mode: .stepped))
+        let rig = (device: device, controller: try Controller(device: device, options: ControllerOptions(recovery: .disabled)))
         var pair = try rig.controller.makeQueuePair()
         let buffer = try rig.device.dma.allocate(length: 4096)
         rig.device.setFaultPlan(FaultPlan(rules: [.io(.read, .nth(1), .controllerFatalStatus)]))
-        try pair.submitRead(namespace: rig.namespace, lba: 0, blocks: 1, into: buffer.whole, token: 0)
+        try pair.submitRead(namespace: rig.controller.namespaces[0], lba: 0, blocks: 1, into: buffer.whole, token: 0)
         pair.ringSubmissionDoorbell()
         let start = MonotonicClock.nanoseconds()
         #expect(throws: NVMeError.controllerFatal(during: "I/O on queue \(pair.id)")) {

@@ -1,0 +1,172 @@
+import Synchronization
+import VFIO
+
+/// What recovery remembers, behind `Controller.recovery` (lock order: recovery, admin, lifecycle).
+struct RecoveryState: Sendable {
+    /// I/O queue ids the controller grants now (Set Features Number of Queues is asked again after
+    /// every reset, and a controller may grant fewer than at bring-up).
+    var grantedQueuePairs: Int
+    var resets = 0
+    var lastReason: String?
+    /// Set once, when recovery failed or the device vanished; every later call throws it.
+    var failure: NVMeError?
+}
+
+extension NVMeStatus {
+    /// "Command Aborted By Host" (SCT 3h path related, SC 71h; NVMe base 1.4, Figure 130; Linux
+    /// `NVME_SC_HOST_ABORTED_CMD`): the status a queue pair gives every command that was
+    /// outstanding when a controller reset removed its queue. The device never saw it finish.
+    public static let abortedByHost = NVMeStatus(codeType: .path, code: 0x71)
+
+    /// Whether the driver itself ended the command (its Abort after a timeout, or a reset), so
+    /// resubmitting it is safe and expected: the blocking API does, up to `RecoveryPolicy.retries`.
+    @inlinable public var isEndedByHost: Bool { matches(.abortedByHost) || matches(.abortRequested) }
+}
+
+// MARK: - Controller reset (NVMe base 1.4, 7.3.2 "Controller Level Reset")
+//
+// The state machine, per controller:
+//
+//     live ──(CFS | I/O timeout after Abort | admin timeout | reset())──▶ resetting
+//     resetting ──(EN=0, RDY=0 ≤ CAP.TO [else FLR], admin rings re-initialised,
+//                  EN=1, RDY=1, Number of Queues)──▶ live, generation + 1
+//     resetting ──(any step fails)──▶ failed (terminal: every call throws the reason)
+//     any ──(registers read all ones)──▶ failed (.deviceGone)
+//     live | failed ──close()──▶ closed
+//
+// and per queue pair, in its idle checks (never on submit or reap):
+//
+//     generation changed ──▶ rings reset in place, CQ zeroed, SQ and CQ created again,
+//                            every outstanding command completed with Command Aborted By Host
+//     command older than ioTimeout ──▶ Abort ──(still outstanding after abortTimeout,
+//                                              or the Abort failed)──▶ controller reset
+
+extension Controller {
+    /// CAP.TO in milliseconds, at least 500 (some controllers report 0).
+    var readyTimeoutMilliseconds: Int { max(500, capabilities.timeoutMilliseconds) }
+
+    /// The terminal failure, if recovery failed or the device vanished (one atomic load when not).
+    var recoveryFailure: NVMeError? {
+        guard failedFlag.load(ordering: .acquiring) else { return nil }
+        return recovery.withLock { $0.failure }
+    }
+
+    /// Controller resets done so far (automatic and requested).
+    public var resetCount: Int { recovery.withLock { $0.resets } }
+
+    /// Why the last reset happened, for reports.
+    public var lastResetReason: String? { recovery.withLock { $0.lastReason } }
+
+    /// Why the controller is failed for good, or nil while it is usable.
+    public var failure: NVMeError? { recoveryFailure }
+
+    /// Resets the controller now (CC.EN off and on, admin queue re-initialised) and has every queue
+    /// pair rebuild its queues at its next wait. Outstanding commands complete with "Command
+    /// Aborted By Host". Use it after a `.timedOut` when automatic recovery is disabled.
+    public func reset() throws(NVMeError) {
+        try recover(reason: "requested by the caller", observedGeneration: nil)
+    }
+
+    /// Records a terminal failure (the first one wins) and wakes nobody: waits see it at their
+    /// next idle check.
+    func markFailed(_ error: NVMeError) {
+        recovery.withLock { state in
+            if state.failure == nil { state.failure = error }
+        }
+        failedFlag.store(true, ordering: .releasing)
+    }
+
+    /// Resets the controller unless a reset already happened since the caller saw generation
+    /// `observedGeneration` (several queue pairs noticing one failure cause one reset). Throws the
+    /// terminal failure if the reset fails, and `.closed` after `close()`.
+    func recover(reason: String, observedGeneration: UInt64?) throws(NVMeError) {
+        try recovery.withLock { (state) throws(NVMeError) in
+            if let failure = state.failure { throw failure }
+            if closedFlag.load(ordering: .acquiring) { throw .closed }
+            if let observed = observedGeneration, resetGeneration.load(ordering: .acquiring) != observed { return }
+            Self.logger.warning("NVMe \(device.name): resetting the controller: \(reason)")
+            let outcome = admin.withLock { (queue) -> Result<Int, NVMeError> in
+                // From the first register write on, the device's I/O queues are gone.
+                lifecycle.withLock { $0.onDevice.removeAll() }
+                // Pairs see the new generation only after the admin queue is usable again (they
+                // recreate their queues through it, under this same lock).
+                defer { resetGeneration.add(1, ordering: .releasing) }
+                do throws(NVMeError) {
+                    return .success(try performReset(&queue))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            state.resets += 1
+            state.lastReason = reason
+            switch outcome {
+            case .success(let granted):
+                state.grantedQueuePairs = granted
+                Self.logger.notice("NVMe \(device.name): controller reset done (\(state.resets) so far); queue pairs rebuild at their next wait")
+            case .failure(let error):
+                let failure: NVMeError = error == .deviceGone ? .deviceGone : .recoveryFailed(reason: "reset after \(reason) failed: \(error)")
+                state.failure = failure
+                failedFlag.store(true, ordering: .releasing)
+                Self.logger.error("NVMe \(device.name): \(failure)")
+                throw failure
+            }
+        }
+    }
+
+    /// The reset itself, holding the admin lock. Returns the I/O queue pairs granted afterwards.
+    private func performReset(_ queue: inout AdminQueue) throws(NVMeError) -> Int {
+        let readyTimeout = readyTimeoutMilliseconds
+        // CC.EN = 0; CSTS.RDY must follow within CAP.TO. A controller that ignores it gets a
+        // function level reset (VFIO_DEVICE_RESET; vfio-pci saves and restores config space and
+        // MSI-X around it), the same escalation as Linux's nvme_reset_work → pcie_flr.
+        do {
+            try Self.disable(registers: registers, device: device, timeoutMilliseconds: readyTimeout)
+        } catch {
+            guard case .timedOut = error else { throw error }
+            Self.logger.warning("NVMe \(device.name): CSTS.RDY stayed 1 after CC.EN = 0; trying a function level reset")
+            do {
+                try device.reset()
+                try device.enableBusMaster()
+            } catch {
+                throw .recoveryFailed(reason: "the controller ignored CC.EN = 0 and the function level reset failed: \(error)")
+            }
+            try Self.disable(registers: registers, device: device, timeoutMilliseconds: readyTimeout)
+        }
+        // The controller forgot the admin queue's state; the host forgets its side too.
+        queue.resetRings()
+        Self.programAdminQueue(queue, registers: registers)
+        try Self.enable(registers: registers, device: device, timeoutMilliseconds: readyTimeout)
+        // Features return to their defaults at a reset (5.21.1.7: Number of Queues must be set
+        // again before I/O queues are created). Interrupt coalescing and other features a caller
+        // set are not restored.
+        let requested = grantedQueuePairs
+        let answer = try queue.execute(
+            .setFeatures(.numberOfQueues, cdw11: NumberOfQueues(submissionQueues: requested, completionQueues: requested).dword),
+            data: nil, name: "Set Features (Number of Queues) after reset", device: device, registers: registers,
+            timeoutMilliseconds: options.adminTimeoutMilliseconds)
+        let allocated = NumberOfQueues(dword: answer.commandSpecific)
+        return min(requested, allocated.submissionQueues, allocated.completionQueues)
+    }
+
+    /// Abort (5.1) sent by a queue pair's timeout handling, with its own timeout and without the
+    /// automatic reset of `adminCommand` (the pair escalates itself). True when the controller
+    /// reports the command aborted.
+    func abortForRecovery(queue: UInt16, commandID: UInt16) throws(NVMeError) -> Bool {
+        if closedFlag.load(ordering: .acquiring) { throw .closed }
+        if let failure = recoveryFailure { throw failure }
+        let timeout = max(1, min(options.adminTimeoutMilliseconds, options.recovery.abortTimeoutMilliseconds))
+        let cqe = try executeAdmin(
+            .abort(submissionQueue: queue, commandID: commandID), name: "Abort (queue \(queue), command id \(commandID))",
+            timeoutMilliseconds: timeout)
+        return cqe.commandSpecific & 1 == 0
+    }
+
+    /// How long the blocking and async APIs wait for one completion before giving up: the
+    /// command timeout, plus, with recovery, the Abort's and a reset's time to play out.
+    var ioWaitMilliseconds: Int {
+        let io = options.ioTimeoutMilliseconds
+        guard options.recovery.enabled else { return io }
+        return io + options.recovery.abortTimeoutMilliseconds + 2 * readyTimeoutMilliseconds
+            + 4 * options.adminTimeoutMilliseconds + 1000
+    }
+}
