@@ -42,7 +42,7 @@ public struct CompletionMode: Sendable, Equatable, CustomStringConvertible {
         switch kind {
         case .poll: return "poll"
         case .interrupt: return "interrupt"
-        case .hybrid: return "hybrid(idlePolls: \(idlePolls))"
+        case .hybrid: return idlePolls == CompletionMode.hybrid.idlePolls ? "hybrid" : "hybrid(idlePolls: \(idlePolls))"
         }
     }
 }
