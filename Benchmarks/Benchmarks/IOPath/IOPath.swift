@@ -42,7 +42,7 @@ func check(_ benchmark: Benchmark, _ sum: UInt64, _ count: Int) {
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
-        metrics: [.wallClock, .cpuTotal, .throughput, .mallocCountTotal, .retainCount, .releaseCount],
+        metrics: [.wallClock, .throughput, .mallocCountTotal, .retainCount, .releaseCount],
         timeUnits: .nanoseconds,
         warmupIterations: 10,
         scalingFactor: .kilo,

@@ -38,6 +38,8 @@ public final class NullNVMeController: PCIFunction, @unchecked Sendable {
     let capabilities: Capabilities
     var admin: AdminState?
     var lastConfiguration: UInt32 = 0
+    /// The admin SQ tail doorbell as last serviced.
+    var lastAdminTail: UInt32 = 0
     var completionQueues: [UInt16: (memory: UnsafeMutableRawPointer, size: Int)] = [:]
     var busMaster = false
 
@@ -91,12 +93,20 @@ public final class NullNVMeController: PCIFunction, @unchecked Sendable {
 
     // MARK: - The step
 
-    /// I/O first (the hot path: one call into C), then register changes and admin commands.
+    /// I/O first (the hot path: one call into C), then two loads to notice a CC write or a new
+    /// admin command; anything else is out of line.
     public func service() {
         if engine.pointee.count != 0 { _ = null_device_service(engine) }
-        let cc = bar.load32(at: ControllerRegisterOffset.controllerConfiguration.rawValue)
+        let cc = null_load32_acquire(bar.base + ControllerRegisterOffset.controllerConfiguration.rawValue)
+        let adminTail = null_load32_acquire(bar.base + ControllerRegisterOffset.doorbellBase.rawValue)
+        if cc != lastConfiguration || adminTail != lastAdminTail { serviceRegistersAndAdmin(cc) }
+    }
+
+    @inline(never)
+    func serviceRegistersAndAdmin(_ cc: UInt32) {
         if cc != lastConfiguration { configurationChanged(to: cc) }
         if admin != nil { serviceAdmin() }
+        lastAdminTail = null_load32_acquire(bar.base + ControllerRegisterOffset.doorbellBase.rawValue)
     }
 
     // MARK: - Registers

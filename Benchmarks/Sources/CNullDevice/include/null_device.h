@@ -52,6 +52,11 @@ uint32_t null_queue_service(null_queue *q) __attribute__((noinline));
 /// Services every queue of the device. Never inlined, for the same reason.
 uint32_t null_device_service(null_device *d) __attribute__((noinline));
 
+/// A register or doorbell load the compiler may not hoist or merge.
+static inline uint32_t null_load32_acquire(const void *address) {
+    return __atomic_load_n((const uint32_t *)address, __ATOMIC_ACQUIRE);
+}
+
 /// The last store of a CQE (its status and phase word), with release, for the admin path.
 static inline void null_store16_release(void *address, uint16_t value) {
     __atomic_store_n((uint16_t *)address, value, __ATOMIC_RELEASE);
