@@ -307,9 +307,21 @@ public final class Controller<Device: PCIFunction>: Sendable {
                 let page: ActiveNamespaceList = try identify(
                     .identify(cns: .activeNamespaceList, namespaceID: after), name: "Identify Active Namespace List",
                     admin: &admin, device: device, registers: registers, timeout: timeout)
+                // Device data: ids must increase and exceed the one asked for (5.15.2.2), or a
+                // page repeating itself would keep this loop going forever.
+                var previous = after
+                for id in page.namespaceIDs {
+                    guard id > previous else {
+                        throw .deviceMisbehaved(
+                            "Identify Active Namespace List after NSID \(after) lists \(id) after \(previous); NSIDs must increase")
+                    }
+                    previous = id
+                }
                 ids += page.namespaceIDs
+                // The last page is the one not full; NSIDs above NN are not valid, so stop there too,
+                // and at a bound on bring-up work whatever the device claims.
                 guard page.namespaceIDs.count == ActiveNamespaceList.capacity, let last = page.namespaceIDs.last,
-                    last < 0xFFFF_FFFE
+                    last < 0xFFFF_FFFE, last < identity.numberOfNamespaces, ids.count < maximumNamespaces
                 else { break }
                 after = last
             }
@@ -322,12 +334,16 @@ public final class Controller<Device: PCIFunction>: Sendable {
         }
         // NSIDs are 1...NN (NVMe base 1.4, 6.1.2); ids beyond NN are device garbage.
         let limit = identity.numberOfNamespaces
-        let valid = ids.filter { $0 <= limit }
+        let valid = ids.filter { $0 <= limit }.prefix(maximumNamespaces).map { $0 }
         if valid.count != ids.count {
             logger.warning("\(device.name): ignoring active NSIDs above NN \(limit): \(ids.filter { $0 > limit })")
         }
         return valid
     }
+
+    /// Namespaces the driver brings up at most (one Identify each): far beyond real controllers,
+    /// small enough that a device claiming billions cannot stall bring-up.
+    static var maximumNamespaces: Int { 1 << 14 }
 
     /// Runs one 4 KiB Identify into a temporary DMA page and decodes it.
     static func identify<T: NVMeDataStructure>(

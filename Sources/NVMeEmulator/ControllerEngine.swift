@@ -38,6 +38,8 @@ struct ControllerEngine {
     /// (only a function level reset resets it).
     var readyDelayOverride: UInt64?
     var ignoresDisable = false
+    /// Identify data replaced by `EmulatedNVMeController.setIdentifyData`, by CNS.
+    var identifyOverrides: [UInt8: [UInt8]] = [:]
     var pageSize = 4096
     var lastEnableError: String?
 

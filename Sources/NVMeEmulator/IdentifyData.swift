@@ -29,6 +29,7 @@ extension ControllerEngine {
         default:
             return CommandOutcome(status: .invalidFieldInCommand.withDoNotRetry())
         }
+        if let forged = identifyOverrides[sqe.identifyCNS] { data = forged }
         let status = data.withUnsafeBytes { copyToHost(sqe, $0) }
         return CommandOutcome(status: status, bytes: status.isSuccess ? 4096 : 0)
     }
