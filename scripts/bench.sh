@@ -39,6 +39,9 @@ command -v valgrind >/dev/null || { say "bench.sh: valgrind is needed (apt-get i
 
 say "== build (release)"
 swift build -c release --package-path Benchmarks --scratch-path "$SCRATCH" --product iopath-count >&2
+if [[ -z "${BENCH_SKIP_ORDO:-}" ]]; then
+    swift build -c release --package-path Benchmarks --scratch-path "$SCRATCH" --product IOPath >&2
+fi
 if [[ -z "${BENCH_SKIP_PERF:-}" ]]; then
     swift build -c release --scratch-path "$ROOT_SCRATCH" --product vfioctl >&2
 fi
