@@ -1,0 +1,11 @@
+#ifndef CFUZZER_H
+#define CFUZZER_H
+#include <stddef.h>
+#include <stdint.h>
+
+/// libFuzzer's entry for programs that have their own main (compiler-rt FuzzerDriver.cpp).
+/// SwiftPM names an executable's entry point <module>_main and links main to it, so libFuzzer's
+/// own main is never pulled from the archive; each harness's <module>_main calls this instead.
+int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*callback)(const uint8_t *data, size_t size));
+
+#endif
