@@ -76,7 +76,7 @@ extension QueuePair {
         defer {
             if stats.invalidCompletions != invalidBefore { reportInvalidCompletions(since: invalidBefore) }
         }
-        device.service()
+        serviceDevice()
         // Poll mode looks at the CQ at once; the interrupt modes start at their eventfd (which
         // they skip sleeping on when the CQ already holds entries), so interrupts are consumed.
         var done = mode.kind == .poll ? reap(body) : 0
@@ -99,7 +99,7 @@ extension QueuePair {
     mutating func pollUntil(_ wait: inout WaitState, done: inout Int, _ body: (Completion) -> Void) throws(NVMeError) {
         var idle = 0
         while done < wait.target {
-            device.service()
+            serviceDevice()
             let n = reap(body)
             if n != 0 {
                 done &+= n
@@ -137,7 +137,7 @@ extension QueuePair {
             // Bottom half: drain the eventfd, then reap (a message raised after the drain wakes
             // the next sleep, so none is lost).
             stats.interrupts &+= InterruptEventFD.drain(fd)
-            device.service()
+            serviceDevice()
             let n = reap(body)
             done &+= n
             if woken { return }
@@ -180,7 +180,7 @@ extension QueuePair {
             stats.pollingPhases &+= 1
             var idle = 0
             while done < target && idle < idlePolls {
-                device.service()
+                serviceDevice()
                 let n = reap(body)
                 if n != 0 {
                     done &+= n
@@ -196,7 +196,7 @@ extension QueuePair {
             device.setInterruptMasked(vector: vector, false)
             stats.interrupts &+= InterruptEventFD.drain(fd)
             if done >= target { return }
-            device.service()
+            serviceDevice()
             let late = reap(body)
             done &+= late
             if woken { return }

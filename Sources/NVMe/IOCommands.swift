@@ -18,7 +18,7 @@ extension QueuePair {
     }
 
     /// Read (opcode 02h): `blocks` blocks from `lba` into `buffer`.
-    @inlinable
+    @inlinable @inline(__always)
     @discardableResult
     public mutating func submitRead(
         namespace: NamespaceInfo, lba: UInt64, blocks: Int, into buffer: DMASlice, token: UInt64, forceUnitAccess: Bool = false
@@ -28,7 +28,7 @@ extension QueuePair {
     }
 
     /// Write (opcode 01h): `blocks` blocks from `buffer` to `lba`.
-    @inlinable
+    @inlinable @inline(__always)
     @discardableResult
     public mutating func submitWrite(
         namespace: NamespaceInfo, lba: UInt64, blocks: Int, from buffer: DMASlice, token: UInt64, forceUnitAccess: Bool = false
