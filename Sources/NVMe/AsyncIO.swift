@@ -137,7 +137,7 @@ final class IOWorker<Device: PCIFunction>: Sendable {
         var thread: WorkerThread?
     }
 
-    let inbox = Mutex(Inbox())
+    let inbox = TSanVisibleMutex(Inbox())
     let wakeUp: EventFD
     /// The queue id of the worker's pair, 0 when it has none (for tests and tools).
     let queueID = Atomic<Int>(0)

@@ -44,11 +44,11 @@ public final class Controller<Device: PCIFunction>: Sendable {
 
     let registers: MMIORegion
     let doorbells: DoorbellStride
-    let admin: Mutex<AdminQueue>
-    let lifecycle: Mutex<Lifecycle>
-    let shared: Mutex<SharedQueuePair<Device>>
+    let admin: TSanVisibleMutex<AdminQueue>
+    let lifecycle: TSanVisibleMutex<Lifecycle>
+    let shared: TSanVisibleMutex<SharedQueuePair<Device>>
     /// The async API's default worker pool, created on first use.
-    let defaultPool = Mutex<IOWorkerPool<Device>?>(nil)
+    let defaultPool = TSanVisibleMutex<IOWorkerPool<Device>?>(nil)
     let identifyNamespaceData: [UInt32: IdentifyNamespace]
     /// Set once by `close()`; read by wait loops, outside the I/O path.
     let closedFlag = Atomic<Bool>(false)
@@ -59,7 +59,7 @@ public final class Controller<Device: PCIFunction>: Sendable {
     /// Set when recovery failed for good (or the device vanished); `recovery.failure` says why.
     let failedFlag = Atomic<Bool>(false)
     /// Resets done and the terminal failure, serialising resets with each other and with `close()`.
-    let recovery: Mutex<RecoveryState>
+    let recovery: TSanVisibleMutex<RecoveryState>
 
     static var logger: Logger { Logger(label: "swift-vfio.nvme") }
 
@@ -176,10 +176,10 @@ public final class Controller<Device: PCIFunction>: Sendable {
         self.options = options
         self.registers = registers
         self.doorbells = doorbells
-        self.admin = Mutex(admin)
-        self.lifecycle = Mutex(Lifecycle())
-        self.shared = Mutex(SharedQueuePair())
-        self.recovery = Mutex(RecoveryState(grantedQueuePairs: granted))
+        self.admin = TSanVisibleMutex(admin)
+        self.lifecycle = TSanVisibleMutex(Lifecycle())
+        self.shared = TSanVisibleMutex(SharedQueuePair())
+        self.recovery = TSanVisibleMutex(RecoveryState(grantedQueuePairs: granted))
         Self.logger.info(
             "NVMe \(device.name): \(identity.modelNumber) fw \(identity.firmwareRevision), \(granted) I/O queue pairs, \(usable.count) namespaces, max transfer \(maximumTransfer) B")
     }

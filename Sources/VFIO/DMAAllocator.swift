@@ -30,7 +30,7 @@ public struct DMAMemoryPolicy: Sendable {
 public final class DMAAllocator: Sendable {
     public let mapper: any DMAMapper
     public let policy: DMAMemoryPolicy
-    private let state: Mutex<State>
+    private let state: TSanVisibleMutex<State>
     private static let logger = Logger(label: "swift-vfio.dma")
 
     struct State {
@@ -45,7 +45,7 @@ public final class DMAAllocator: Sendable {
     public init(mapper: any DMAMapper, policy: DMAMemoryPolicy = DMAMemoryPolicy()) {
         self.mapper = mapper
         self.policy = policy
-        self.state = Mutex(State(iovas: IOVAAllocator(ranges: mapper.iovaRanges, mappingLimit: mapper.mappingLimit)))
+        self.state = TSanVisibleMutex(State(iovas: IOVAAllocator(ranges: mapper.iovaRanges, mappingLimit: mapper.mappingLimit)))
     }
 
     /// Bytes mapped now, and live mappings: tests use them to prove nothing leaks.
