@@ -59,7 +59,14 @@ public final class Controller<Device: PCIFunction>: Sendable {
     /// Set when recovery failed for good (or the device vanished); `recovery.failure` says why.
     let failedFlag = Atomic<Bool>(false)
     /// Resets done and the terminal failure, serialising resets with each other and with `close()`.
+    ///
+    /// Lock order: `shared`, then `recovery`, then `admin`, then `lifecycle`; never `recovery` while
+    /// holding `admin`. (Taking it there once deadlocked a reset against a queue pair's rebuild,
+    /// which the kernel's PI-futex deadlock check turned into "Recursive call to lock Mutex".)
     let recovery: TSanVisibleMutex<RecoveryState>
+    /// I/O queue pairs the controller grants since the last reset (Number of Queues is asked
+    /// again after each). An atomic, so queue creation can read it under the admin lock.
+    let recreatableQueuePairs: Atomic<Int>
 
     static var logger: Logger { Logger(label: "swift-vfio.nvme") }
 
@@ -179,7 +186,8 @@ public final class Controller<Device: PCIFunction>: Sendable {
         self.admin = TSanVisibleMutex(admin)
         self.lifecycle = TSanVisibleMutex(Lifecycle())
         self.shared = TSanVisibleMutex(SharedQueuePair())
-        self.recovery = TSanVisibleMutex(RecoveryState(grantedQueuePairs: granted))
+        self.recovery = TSanVisibleMutex(RecoveryState())
+        self.recreatableQueuePairs = Atomic(granted)
         Self.logger.info(
             "NVMe \(device.name): \(identity.modelNumber) fw \(identity.firmwareRevision), \(granted) I/O queue pairs, \(usable.count) namespaces, max transfer \(maximumTransfer) B")
     }

@@ -68,10 +68,12 @@ extension Controller {
         id: UInt16, entries: Int, submissionIOVA: UInt64, completionIOVA: UInt64, vector: Int?
     ) throws(NVMeError) -> UInt64 {
         let device = self.device, registers = self.registers, timeout = options.adminTimeoutMilliseconds
-        return try admin.withLock { (queue) throws(NVMeError) -> UInt64 in
-            if let failure = recoveryFailure { throw failure }
+        if let failure = recoveryFailure { throw failure }
+        let created = try admin.withLock { (queue) throws(NVMeError) -> UInt64? in
+            // Atomics only under the admin lock: the recovery lock is taken before it, never after.
+            if failedFlag.load(ordering: .acquiring) { return nil }
             if closedFlag.load(ordering: .acquiring) { throw .closed }
-            let recreatable = recovery.withLock { $0.grantedQueuePairs }
+            let recreatable = recreatableQueuePairs.load(ordering: .acquiring)
             guard Int(id) <= recreatable else {
                 throw .recoveryFailed(reason: "after the reset the controller granted \(recreatable) I/O queue pairs, so queue \(id) cannot be rebuilt")
             }
@@ -97,6 +99,9 @@ extension Controller {
             // Read under the admin lock, which a reset holds while it bumps the generation.
             return resetGeneration.load(ordering: .acquiring)
         }
+        // Nil: recovery failed while this waited for the admin lock.
+        guard let created else { throw recoveryFailure ?? .closed }
+        return created
     }
 
     /// Called by `QueuePair.deinit`: deletes the SQ, then the CQ (5.5, 5.6: a CQ goes after its

@@ -3,9 +3,6 @@ import VFIO
 
 /// What recovery remembers, behind `Controller.recovery` (lock order: recovery, admin, lifecycle).
 struct RecoveryState: Sendable {
-    /// I/O queue ids the controller grants now (Set Features Number of Queues is asked again after
-    /// every reset, and a controller may grant fewer than at bring-up).
-    var grantedQueuePairs: Int
     var resets = 0
     var lastReason: String?
     /// Set once, when recovery failed or the device vanished; every later call throws it.
@@ -92,7 +89,10 @@ extension Controller {
                 // recreate their queues through it, under this same lock).
                 defer { resetGeneration.add(1, ordering: .releasing) }
                 do throws(NVMeError) {
-                    return .success(try performReset(&queue))
+                    let granted = try performReset(&queue)
+                    // A controller may grant fewer queues after the reset than at bring-up.
+                    recreatableQueuePairs.store(granted, ordering: .releasing)
+                    return .success(granted)
                 } catch {
                     return .failure(error)
                 }
@@ -100,8 +100,7 @@ extension Controller {
             state.resets += 1
             state.lastReason = reason
             switch outcome {
-            case .success(let granted):
-                state.grantedQueuePairs = granted
+            case .success:
                 Self.logger.notice("NVMe \(device.name): controller reset done (\(state.resets) so far); queue pairs rebuild at their next wait")
             case .failure(let error):
                 let failure: NVMeError = error == .deviceGone ? .deviceGone : .recoveryFailed(reason: "reset after \(reason) failed: \(error)")

@@ -420,6 +420,44 @@ func millisecondsTaken(_ body: () throws -> Void) rethrows -> UInt64 {
         #expect(verified.load(ordering: .relaxed) >= 24)
     }
 
+    /// Resets back to back while three threads rebuild and do I/O: the locks a reset takes
+    /// (recovery, then admin) and the ones a rebuild takes (admin only) never form a cycle. An
+    /// earlier version read the recovery state under the admin lock and deadlocked here (the
+    /// kernel's PI futex check turned it into "Recursive call to lock Mutex").
+    @Test func resetsRacingRebuildsNeitherDeadlockNorLoseData() throws {
+        let rig = try RecoveryRig(mode: .threaded, queuePairs: 3, retries: 20)
+        let controller = rig.controller, device = rig.device, namespace = rig.namespace
+        let stop = Atomic<Bool>(false)
+        let failures = Mutex<[String]>([])
+        let body = { @Sendable (t: Int) in
+            do {
+                var pair = try controller.makeQueuePair()
+                let out = try patternBuffer(device.dma, bytes: 4096, seed: UInt64(200 + t))
+                let back = try device.dma.allocate(length: 4096)
+                var round: UInt64 = 0
+                while !stop.load(ordering: .relaxed) {
+                    let lba = UInt64(t) * 1024 + (round % 32) * 8
+                    try namespace.write(lba: lba, blocks: 8, from: out.whole, using: &pair)
+                    try namespace.read(lba: lba, blocks: 8, into: back.whole, using: &pair)
+                    if !equalBytes(out.whole, back.whole) { failures.withLock { $0.append("thread \(t): mismatch at \(lba)") } }
+                    round += 1
+                }
+            } catch {
+                failures.withLock { $0.append("thread \(t): \(error)") }
+            }
+        }
+        let first = try WorkerThread(name: "reset-race-0") { body(0) }
+        let second = try WorkerThread(name: "reset-race-1") { body(1) }
+        let third = try WorkerThread(name: "reset-race-2") { body(2) }
+        for _ in 0..<30 { try controller.reset() }
+        stop.store(true, ordering: .relaxed)
+        first.join()
+        second.join()
+        third.join()
+        #expect(failures.withLock { $0 } == [])
+        #expect(controller.resetCount == 30)
+    }
+
     @Test func asyncRequestsSurviveAReset() async throws {
         let rig = try RecoveryRig(mode: .threaded)
         let data = try rig.writePattern(lba: 0, blocks: 64, seed: 16)
