@@ -1,4 +1,5 @@
 import NVMe
+import VFIO
 
 /// The access pattern of a workload, as fio names them.
 public enum AccessPattern: String, Sendable, CaseIterable {

@@ -1,4 +1,7 @@
-/// How a thread waits for completions on its queue pair.
+/// How a thread waits for completions on its queue (an NVMe CQ, a NIC's RX/TX ring).
+///
+/// Shared by every driver on this framework, so a user picks the mode the same way for a disk
+/// and a NIC.
 ///
 /// - `poll`: spin on the CQ's phase tag with the CPU's pause hint. Lowest latency, one core busy.
 /// - `interrupt`: sleep on the CQ's MSI-X eventfd; the "top half" (the kernel's, or the emulated
@@ -19,7 +22,7 @@ public struct CompletionMode: Sendable, Equatable, CustomStringConvertible {
     /// Hybrid only: consecutive empty polls (each a `pause`, ~40 ns to ~140 ns) before re-arming.
     public let idlePolls: Int
 
-    @inlinable
+    @usableFromInline
     init(kind: Kind, idlePolls: Int) {
         self.kind = kind
         self.idlePolls = idlePolls
