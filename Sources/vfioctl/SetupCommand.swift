@@ -15,10 +15,11 @@ struct Setup: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let host = HostSetup()
+            // Validate every option before changing anything, so a typo leaves the host as it was.
+            if let hugepages, hugepages < 0 { throw ValidationFailure("--hugepages must be 0 or more (got \(hugepages))") }
             if !check {
                 try host.loadVFIOModule()
                 if let hugepages {
-                    guard hugepages >= 0 else { throw ValidationFailure("--hugepages must be 0 or more") }
                     let got = try host.reserveHugepages(hugepages)
                     if got < hugepages {
                         printError("vfioctl: only \(got) of \(hugepages) hugepages could be reserved (memory is fragmented); try again early after boot")

@@ -25,6 +25,11 @@ let vfioctlPath: String? = {
     return nil
 }()
 
+/// Hands stderr's bytes from the reader thread to the caller (the semaphore orders the accesses).
+private final class DataBox: @unchecked Sendable {
+    var data = Data()
+}
+
 func vfioctl(_ arguments: [String], stdin: Data? = nil) throws -> Run {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: vfioctlPath!)
@@ -34,10 +39,23 @@ func vfioctl(_ arguments: [String], stdin: Data? = nil) throws -> Run {
     process.standardError = err
     process.standardInput = input
     try process.run()
-    if let stdin { input.fileHandleForWriting.write(stdin) }
-    try input.fileHandleForWriting.close()
+    // stdin and stderr are served on their own threads while this one drains stdout: done one
+    // after another, a child that fills one pipe while we block on another would deadlock.
+    let writer = Thread {
+        if let stdin { input.fileHandleForWriting.write(stdin) }
+        try? input.fileHandleForWriting.close()
+    }
+    let errBox = DataBox()
+    let errDone = DispatchSemaphore(value: 0)
+    let errReader = Thread {
+        errBox.data = err.fileHandleForReading.readDataToEndOfFile()
+        errDone.signal()
+    }
+    writer.start()
+    errReader.start()
     let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    errDone.wait()
+    let errData = errBox.data
     process.waitUntilExit()
     return Run(status: process.terminationStatus, output: outData,
                stderr: String(decoding: errData, as: UTF8.self))
@@ -54,6 +72,18 @@ struct VfioctlErrorTests {
         #expect(r.status == 1)
         #expect(r.stderrLines.count == 1)
         #expect(r.stderr.contains("is not a PCI address") && r.stderr.contains("DDDD:BB:DD.F"))
+    }
+
+    /// A bad option is reported before anything is changed: vfio-pci is not loaded for a
+    /// command that is then refused.
+    @Test func setupRejectsNegativeHugepagesBeforeLoadingTheModule() throws {
+        let loaded = { FileManager.default.fileExists(atPath: "/sys/module/vfio_pci") }
+        let before = loaded()
+        let r = try vfioctl(["setup", "--hugepages=-1"])
+        #expect(r.status == 1)
+        #expect(r.stderrLines.count == 1)
+        #expect(r.stderr.contains("--hugepages must be 0 or more"))
+        #expect(loaded() == before)
     }
 
     @Test func missingDeviceNamesTheListCommand() throws {
