@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "VFIO", targets: ["VFIO"]),
         .library(name: "NVMe", targets: ["NVMe"]),
         .library(name: "NVMeEmulator", targets: ["NVMeEmulator"]),
+        .library(name: "NIC", targets: ["NIC"]),
         .executable(name: "vfioctl", targets: ["vfioctl"]),
     ],
     dependencies: [
@@ -29,6 +30,10 @@ let package = Package(
         .target(
             name: "NVMe",
             dependencies: ["VFIO", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "NIC",
+            dependencies: ["VFIO", "CShims", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "NVMeEmulator",

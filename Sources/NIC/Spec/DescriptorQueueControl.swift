@@ -1,0 +1,33 @@
+import VFIO
+
+/// RXDCTL[n] and TXDCTL[n], descriptor queue control (82574 datasheet 10.2.5.11, 10.2.6.11):
+/// prefetch, host and write-back thresholds. Write-back threshold 0 with GRAN set writes each
+/// descriptor back as soon as it is done, the latency-friendly choice for a polling driver.
+@frozen
+public struct DescriptorQueueControl: RegisterValue, Hashable {
+    public var rawValue: UInt32
+    @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// PTHRESH (bits 5:0): prefetch threshold.
+    @inlinable public var prefetchThreshold: UInt8 {
+        get { UInt8(truncatingIfNeeded: rawValue.nicBits(0..<6)) }
+        set { rawValue.setNICBits(0..<6, to: UInt32(newValue)) }
+    }
+    /// HTHRESH (bits 13:8): host threshold.
+    @inlinable public var hostThreshold: UInt8 {
+        get { UInt8(truncatingIfNeeded: rawValue.nicBits(8..<14)) }
+        set { rawValue.setNICBits(8..<14, to: UInt32(newValue)) }
+    }
+    /// WTHRESH (bits 21:16): write-back threshold.
+    @inlinable public var writeBackThreshold: UInt8 {
+        get { UInt8(truncatingIfNeeded: rawValue.nicBits(16..<22)) }
+        set { rawValue.setNICBits(16..<22, to: UInt32(newValue)) }
+    }
+    /// GRAN: thresholds count descriptors (1) rather than cache lines (0).
+    @inlinable public var descriptorGranularity: Bool { get { rawValue.nicBit(24) } set { rawValue.setNICBit(24, newValue) } }
+    /// TXDCTL.LWTHRESH (bits 31:25): TXD_LOW threshold, in units of 8 descriptors.
+    @inlinable public var lowThreshold: UInt8 {
+        get { UInt8(truncatingIfNeeded: rawValue.nicBits(25..<32)) }
+        set { rawValue.setNICBits(25..<32, to: UInt32(newValue)) }
+    }
+}

@@ -1,0 +1,32 @@
+import VFIO
+
+/// EERD, EEPROM read (82574 datasheet 10.2.2.4): write START with a word address, poll DONE, take
+/// DATA. On the 82571 family (82574 included) the address starts at bit 2 and DONE is bit 1
+/// (Linux `E1000_NVM_RW_ADDR_SHIFT` = 2, `E1000_NVM_RW_REG_DONE` = 2).
+@frozen
+public struct EEPROMRead: RegisterValue, Hashable {
+    public var rawValue: UInt32
+    @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// A read request for `address` (a 16-bit word index).
+    @inlinable public init(readAddress address: UInt16) {
+        rawValue = 0
+        start = true
+        self.address = address
+    }
+
+    /// EERD.START: begin a read.
+    @inlinable public var start: Bool { get { rawValue.nicBit(0) } set { rawValue.setNICBit(0, newValue) } }
+    /// EERD.DONE: the read finished and DATA is valid.
+    @inlinable public var done: Bool { get { rawValue.nicBit(1) } set { rawValue.setNICBit(1, newValue) } }
+    /// EERD.ADDR: word address (bits 15:2).
+    @inlinable public var address: UInt16 {
+        get { UInt16(truncatingIfNeeded: rawValue.nicBits(2..<16)) }
+        set { rawValue.setNICBits(2..<16, to: UInt32(newValue)) }
+    }
+    /// EERD.DATA: the word read (bits 31:16).
+    @inlinable public var data: UInt16 {
+        get { UInt16(truncatingIfNeeded: rawValue.nicBits(16..<32)) }
+        set { rawValue.setNICBits(16..<32, to: UInt32(newValue)) }
+    }
+}

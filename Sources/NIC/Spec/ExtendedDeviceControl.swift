@@ -1,0 +1,24 @@
+import VFIO
+
+/// CTRL_EXT, extended device control (82574 datasheet 10.2.2.5).
+@frozen
+public struct ExtendedDeviceControl: RegisterValue, Hashable {
+    public var rawValue: UInt32
+    @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// CTRL_EXT.SPD_BYPS: speed select bypass.
+    @inlinable public var speedSelectBypass: Bool { get { rawValue.nicBit(15) } set { rawValue.setNICBit(15, newValue) } }
+    /// CTRL_EXT.RO_DIS: relaxed ordering disabled.
+    @inlinable public var relaxedOrderingDisabled: Bool { get { rawValue.nicBit(17) } set { rawValue.setNICBit(17, newValue) } }
+    /// CTRL_EXT.EIAME: in MSI-X mode, an interrupt clears the ICR bits its cause set in EIAC
+    /// (auto-clear) and, with IAM, masks them (auto-mask) when the vector fires.
+    @inlinable public var extendedInterruptAutoMask: Bool { get { rawValue.nicBit(24) } set { rawValue.setNICBit(24, newValue) } }
+    /// CTRL_EXT.IAME: interrupt acknowledge auto-mask: reading ICR writes IAM's bits to IMC.
+    @inlinable public var interruptAcknowledgeAutoMask: Bool { get { rawValue.nicBit(27) } set { rawValue.setNICBit(27, newValue) } }
+    /// CTRL_EXT.DRV_LOAD: tells manageability firmware a driver owns the device.
+    @inlinable public var driverLoaded: Bool { get { rawValue.nicBit(28) } set { rawValue.setNICBit(28, newValue) } }
+    /// CTRL_EXT.INT_TIMERS_CLEAR_ENA: reading ICR clears the RX/TX delay timers.
+    @inlinable public var interruptTimersClear: Bool { get { rawValue.nicBit(29) } set { rawValue.setNICBit(29, newValue) } }
+    /// CTRL_EXT.PBA_CLR: in MSI-X mode, a fired vector clears its pending bit (Linux sets it with MSI-X).
+    @inlinable public var pbaClear: Bool { get { rawValue.nicBit(31) } set { rawValue.setNICBit(31, newValue) } }
+}

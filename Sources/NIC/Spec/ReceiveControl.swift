@@ -1,0 +1,75 @@
+import VFIO
+
+/// RCTL, receive control (82574 datasheet 10.2.5.1; Linux `E1000_RCTL_*`).
+@frozen
+public struct ReceiveControl: RegisterValue, Hashable {
+    /// RCTL.BSIZE with RCTL.BSEX clear: the receive buffer size of every descriptor.
+    public enum BufferSize: UInt32, Sendable {
+        case bytes2048 = 0
+        case bytes1024 = 1
+        case bytes512 = 2
+        case bytes256 = 3
+
+        /// The size in bytes.
+        @inlinable public var bytes: Int {
+            switch self {
+            case .bytes2048: 2048
+            case .bytes1024: 1024
+            case .bytes512: 512
+            case .bytes256: 256
+            }
+        }
+    }
+
+    /// RCTL.RDMTS: the RXDMT0 threshold as a fraction of the ring (1/2, 1/4, 1/8).
+    public enum DescriptorMinimumThreshold: UInt32, Sendable {
+        case half = 0
+        case quarter = 1
+        case eighth = 2
+    }
+
+    public var rawValue: UInt32
+    @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// RCTL.EN: receiver enable.
+    @inlinable public var enable: Bool { get { rawValue.nicBit(1) } set { rawValue.setNICBit(1, newValue) } }
+    /// RCTL.SBP: store bad packets.
+    @inlinable public var storeBadPackets: Bool { get { rawValue.nicBit(2) } set { rawValue.setNICBit(2, newValue) } }
+    /// RCTL.UPE: unicast promiscuous.
+    @inlinable public var unicastPromiscuous: Bool { get { rawValue.nicBit(3) } set { rawValue.setNICBit(3, newValue) } }
+    /// RCTL.MPE: multicast promiscuous.
+    @inlinable public var multicastPromiscuous: Bool { get { rawValue.nicBit(4) } set { rawValue.setNICBit(4, newValue) } }
+    /// RCTL.LPE: long packet enable (frames over 1522 bytes).
+    @inlinable public var longPackets: Bool { get { rawValue.nicBit(5) } set { rawValue.setNICBit(5, newValue) } }
+    /// RCTL.LBM (bits 7:6): loopback mode (0 none, 3 PHY/MAC loopback).
+    @inlinable public var loopbackMode: UInt32 { get { rawValue.nicBits(6..<8) } set { rawValue.setNICBits(6..<8, to: newValue) } }
+    /// RCTL.RDMTS (bits 9:8).
+    @inlinable public var descriptorMinimumThreshold: DescriptorMinimumThreshold {
+        get { DescriptorMinimumThreshold(rawValue: rawValue.nicBits(8..<10)) ?? .half }
+        set { rawValue.setNICBits(8..<10, to: newValue.rawValue) }
+    }
+    /// RCTL.DTYP (bits 11:10): descriptor type, 0 legacy/extended (RFCTL.EXSTEN picks), 1 packet split.
+    @inlinable public var descriptorType: UInt32 { get { rawValue.nicBits(10..<12) } set { rawValue.setNICBits(10..<12, to: newValue) } }
+    /// RCTL.MO (bits 13:12): which 12 destination-address bits index the MTA.
+    @inlinable public var multicastOffset: UInt32 { get { rawValue.nicBits(12..<14) } set { rawValue.setNICBits(12..<14, to: newValue) } }
+    /// RCTL.BAM: accept broadcast.
+    @inlinable public var broadcastAccept: Bool { get { rawValue.nicBit(15) } set { rawValue.setNICBit(15, newValue) } }
+    /// RCTL.BSIZE (bits 17:16); with BSEX clear.
+    @inlinable public var bufferSize: BufferSize {
+        get { BufferSize(rawValue: rawValue.nicBits(16..<18))! }
+        set { rawValue.setNICBits(16..<18, to: newValue.rawValue) }
+    }
+    /// RCTL.VFE: VLAN filter enable.
+    @inlinable public var vlanFilter: Bool { get { rawValue.nicBit(18) } set { rawValue.setNICBit(18, newValue) } }
+    /// RCTL.DPF: discard pause frames.
+    @inlinable public var discardPauseFrames: Bool { get { rawValue.nicBit(22) } set { rawValue.setNICBit(22, newValue) } }
+    /// RCTL.PMCF: pass MAC control frames.
+    @inlinable public var passMACControlFrames: Bool { get { rawValue.nicBit(23) } set { rawValue.setNICBit(23, newValue) } }
+    /// RCTL.BSEX: buffer size extension (BSIZE times 16); kept clear by this driver.
+    @inlinable public var bufferSizeExtension: Bool { get { rawValue.nicBit(25) } set { rawValue.setNICBit(25, newValue) } }
+    /// RCTL.SECRC: strip the Ethernet CRC before storing the packet.
+    @inlinable public var stripCRC: Bool { get { rawValue.nicBit(26) } set { rawValue.setNICBit(26, newValue) } }
+
+    /// The receive buffer size in bytes that RCTL describes (BSIZE, times 16 with BSEX).
+    @inlinable public var bufferBytes: Int { bufferSize.bytes * (bufferSizeExtension ? 16 : 1) }
+}

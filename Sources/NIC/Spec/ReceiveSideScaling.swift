@@ -1,0 +1,56 @@
+import VFIO
+
+/// MRQC, multiple receive queues command (82574 datasheet 10.2.5.16): enables RSS and picks the
+/// header fields hashed. The hash indexes RETA, whose entry names the receive queue.
+@frozen
+public struct MultipleReceiveQueuesCommand: RegisterValue, Hashable {
+    public var rawValue: UInt32
+    @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    /// MRQC.MRQE (bits 1:0): 0 disabled, 1 RSS (two queues).
+    @inlinable public var rssEnabled: Bool {
+        get { rawValue.nicBits(0..<2) == 1 }
+        set { rawValue.setNICBits(0..<2, to: newValue ? 1 : 0) }
+    }
+    /// Hash TCP over IPv4 (4-tuple).
+    @inlinable public var hashTCPIPv4: Bool { get { rawValue.nicBit(16) } set { rawValue.setNICBit(16, newValue) } }
+    /// Hash IPv4 addresses.
+    @inlinable public var hashIPv4: Bool { get { rawValue.nicBit(17) } set { rawValue.setNICBit(17, newValue) } }
+    /// Hash TCP over IPv6 with extension headers.
+    @inlinable public var hashTCPIPv6Extended: Bool { get { rawValue.nicBit(18) } set { rawValue.setNICBit(18, newValue) } }
+    /// Hash IPv6 with extension headers.
+    @inlinable public var hashIPv6Extended: Bool { get { rawValue.nicBit(19) } set { rawValue.setNICBit(19, newValue) } }
+    /// Hash IPv6 addresses.
+    @inlinable public var hashIPv6: Bool { get { rawValue.nicBit(20) } set { rawValue.setNICBit(20, newValue) } }
+    /// Hash TCP over IPv6.
+    @inlinable public var hashTCPIPv6: Bool { get { rawValue.nicBit(21) } set { rawValue.setNICBit(21, newValue) } }
+}
+
+/// RETA, the RSS redirection table (82574 datasheet 10.2.5.17): 128 one-byte entries in 32
+/// registers, indexed by the low 7 bits of the hash; bit 7 of an entry is the queue (0 or 1)
+/// (QEMU `E1000_RETA_VAL`).
+public enum RedirectionTable {
+    /// Entries in the table.
+    public static let entryCount = 128
+    /// Registers holding it (four entries each, entry 4n in the low byte of register n).
+    public static let registerCount = 32
+
+    /// Index of the entry used for a hash.
+    @inlinable public static func entryIndex(hash: UInt32) -> Int { Int(hash & 0x7F) }
+    /// The byte stored for `queue`.
+    @inlinable public static func entry(queue: Int) -> UInt8 {
+        precondition(queue == 0 || queue == 1, "the 82574 has two receive queues")
+        return queue == 0 ? 0 : 0x80
+    }
+    /// The queue an entry byte selects.
+    @inlinable public static func queue(entry: UInt8) -> Int { Int(entry >> 7) }
+}
+
+/// RSSRK, the RSS random key (82574 datasheet 10.2.5.18): 40 bytes in ten registers, byte 0 in
+/// the low byte of register 0; the Toeplitz hash key.
+public enum RSSKey {
+    /// Key length in bytes.
+    public static let byteCount = 40
+    /// Registers holding it.
+    public static let registerCount = 10
+}

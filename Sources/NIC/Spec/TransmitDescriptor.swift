@@ -1,0 +1,74 @@
+/// TDESC.CMD bits of a legacy transmit descriptor (82574 datasheet 7.2.10.1; Linux `E1000_TXD_CMD_*`).
+@frozen
+public struct TransmitDescriptorCommand: OptionSet, Hashable, Sendable {
+    public var rawValue: UInt8
+    @inlinable public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// EOP: last descriptor of the packet.
+    public static let endOfPacket = TransmitDescriptorCommand(rawValue: 1 << 0)
+    /// IFCS: insert the Ethernet FCS (CRC).
+    public static let insertFCS = TransmitDescriptorCommand(rawValue: 1 << 1)
+    /// IC: insert checksum at CSO, computed from CSS.
+    public static let insertChecksum = TransmitDescriptorCommand(rawValue: 1 << 2)
+    /// RS: report status: the device writes DD back when done with this descriptor.
+    public static let reportStatus = TransmitDescriptorCommand(rawValue: 1 << 3)
+    /// DEXT: extended descriptor (context/data); clear for a legacy descriptor.
+    public static let extended = TransmitDescriptorCommand(rawValue: 1 << 5)
+    /// VLE: insert the VLAN tag from `special`.
+    public static let vlanEnable = TransmitDescriptorCommand(rawValue: 1 << 6)
+    /// IDE: interrupt delay enable (TIDV/TADV apply).
+    public static let interruptDelay = TransmitDescriptorCommand(rawValue: 1 << 7)
+}
+
+/// TDESC.STA bits (82574 datasheet 7.2.10.1).
+@frozen
+public struct TransmitDescriptorStatus: OptionSet, Hashable, Sendable {
+    public var rawValue: UInt8
+    @inlinable public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// DD: descriptor done; the device has read the buffer and will not touch it again.
+    public static let descriptorDone = TransmitDescriptorStatus(rawValue: 1 << 0)
+}
+
+/// The legacy transmit descriptor, 16 bytes (82574 datasheet 7.2.10; Linux `struct e1000_tx_desc`).
+///
+/// Stored in datasheet order (tests pin size and offsets). The driver writes every field with
+/// status zero; the device writes DD into `status` (byte 12) when it has finished with a
+/// descriptor that had RS. Only then may the buffer be reused.
+@frozen
+public struct LegacyTransmitDescriptor: Hashable, Sendable {
+    /// Buffer address (IOVA) of the packet data.
+    public var bufferAddress: UInt64
+    /// Bytes to send from the buffer.
+    public var length: UInt16
+    /// CSO: checksum offset.
+    public var checksumOffset: UInt8
+    /// CMD.
+    public var command: TransmitDescriptorCommand
+    /// STA (write-back).
+    public var status: TransmitDescriptorStatus
+    /// CSS: checksum start.
+    public var checksumStart: UInt8
+    /// VLAN tag for VLE.
+    public var special: UInt16
+
+    @inlinable public init(bufferAddress: UInt64, length: UInt16, command: TransmitDescriptorCommand,
+                           checksumOffset: UInt8 = 0, checksumStart: UInt8 = 0,
+                           status: TransmitDescriptorStatus = [], special: UInt16 = 0) {
+        self.bufferAddress = bufferAddress
+        self.length = length
+        self.checksumOffset = checksumOffset
+        self.command = command
+        self.status = status
+        self.checksumStart = checksumStart
+        self.special = special
+    }
+
+    public static let size = 16
+    /// Byte offset of `length`.
+    public static let lengthOffset = 8
+    /// Byte offset of `command`.
+    public static let commandOffset = 11
+    /// Byte offset of `status` (the DD bit).
+    public static let statusOffset = 12
+}
