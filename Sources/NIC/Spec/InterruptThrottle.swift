@@ -3,7 +3,8 @@ import VFIO
 /// ITR and EITR[n], interrupt throttling (82574 datasheet 10.2.4.2, 10.2.4.10): the minimum gap
 /// between interrupts in 256 ns units (0 disables throttling). ITR applies to INTx/MSI, EITR[n] to
 /// MSI-X vector n. Throttling is how interrupt coalescing is done: causes gathered during the gap
-/// are reported by one message.
+/// are reported by one message. QEMU 7.2 resets them to 500 (128 us) and raises any smaller value
+/// written to 500 (`E1000E_MIN_XITR`, "no more than 7813 interrupts per second").
 @frozen
 public struct InterruptThrottle: RegisterValue, Hashable {
     public var rawValue: UInt32

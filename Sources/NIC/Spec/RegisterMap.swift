@@ -99,6 +99,15 @@ public enum E1000ERegister {
         return DescriptorRingRegisters(base: 0x3800 + 0x100 * queue)
     }
 
+    /// TARC[n], n in 0..<2: transmit arbitration count. Bit 10 (ENABLE) must be set for the queue
+    /// to transmit at all (QEMU `e1000e_set_tdt` checks `E1000_TARC_ENABLE`; its reset value has it).
+    @inlinable public static func transmitArbitration(_ queue: Int) -> Register<UInt32> {
+        precondition(queue >= 0 && queue < transmitQueueCount, "the 82574 has two transmit queues")
+        return Register(offset: 0x3840 + 0x100 * queue)
+    }
+    /// TARC.ENABLE.
+    public static let transmitArbitrationEnable: UInt32 = 1 << 10
+
     /// RDTR: receive packet delay timer (queue 0 only, 1.024 us units; 0 = write back at once).
     public static let receiveDelayTimer = Register<UInt32>(offset: 0x2820)
     /// RADV: receive absolute delay timer (1.024 us units).
