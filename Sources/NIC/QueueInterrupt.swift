@@ -1,0 +1,73 @@
+import CShims
+import VFIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One queue's interrupt: its cause bit (RXQn/TXQn) and the eventfd of the MSI-X vector IVAR
+/// routes it to. The "top half" (vfio-pci's, or the emulated NIC's, eventfd signal) only wakes the
+/// queue's thread; the "bottom half" is the receive or reclaim that follows.
+///
+/// Masking is per cause, in the device: IMC clears the cause from IMS, IMS re-arms it. Both are
+/// write-one-to-change registers, so two queue threads masking their own causes never race. With
+/// EIAC set for queue causes the device also masks a cause itself when its vector fires
+/// (QEMU `e1000e_msix_notify_one`), so every wake-up must be followed by a re-arm.
+@frozen @usableFromInline
+struct QueueInterrupt {
+    @usableFromInline let cause: InterruptCause
+    @usableFromInline let eventFD: Int32?
+    @usableFromInline let registers: MMIORegion
+    /// Hybrid mode: the cause is masked and the queue is being polled.
+    @usableFromInline var polling = false
+    /// Empty polls in the current polling phase.
+    @usableFromInline var idlePolls = 0
+
+    @inlinable
+    init(cause: InterruptCause, eventFD: Int32?, registers: MMIORegion) {
+        self.cause = cause
+        self.eventFD = eventFD
+        self.registers = registers
+    }
+
+    /// IMS: let the cause raise its vector.
+    @inlinable @inline(__always)
+    func arm() { registers.write(E1000ERegister.interruptMaskSet, cause) }
+
+    /// IMC: keep the cause from raising its vector (it still latches in ICR).
+    @inlinable @inline(__always)
+    func mask() { registers.write(E1000ERegister.interruptMaskClear, cause) }
+
+    /// Sleeps on the eventfd until signalled or `milliseconds` pass. True when signalled.
+    @inlinable
+    func sleep(milliseconds: Int32) -> Bool {
+        guard let fd = eventFD else { return false }
+        while true {
+            let n = shim_poll_in(fd, milliseconds)
+            if n < 0 && shim_errno() == EINTR { continue }
+            return n > 0
+        }
+    }
+
+    /// Reads and resets the eventfd: the messages since the last drain.
+    @inlinable
+    func drain() -> UInt64 {
+        guard let fd = eventFD else { return 0 }
+        var value: UInt64 = 0
+        return shim_eventfd_read(fd, &value) == 1 ? value : 0
+    }
+}
+
+/// Counters of one queue's waits, shared by receive and transmit queues.
+@frozen
+public struct InterruptStatistics: Sendable, Equatable {
+    /// Messages drained from the vector's eventfd.
+    public var interrupts: UInt64 = 0
+    /// Sleeps on the eventfd that ended with a signal.
+    public var wakeups: UInt64 = 0
+    /// Hybrid mode: polling phases entered after an interrupt (cause masked).
+    public var pollingPhases: UInt64 = 0
+    /// Times the cause was re-armed with IMS before sleeping.
+    public var rearms: UInt64 = 0
+
+    public init() {}
+}

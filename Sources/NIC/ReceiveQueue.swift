@@ -1,0 +1,351 @@
+import CShims
+import VFIO
+
+/// One received frame, lent to the caller's closure: the bytes live in a DMA buffer that goes
+/// back to the ring as soon as the closure returns, so they must be copied to be kept.
+@frozen
+public struct ReceivedPacket {
+    /// The frame, from the destination address to the end of the payload (CRC stripped).
+    public let bytes: UnsafeRawBufferPointer
+    /// Receive queue it arrived on.
+    public let queue: Int
+    /// RSS hash (extended descriptors with RSS only; 0 otherwise).
+    public let rssHash: UInt32
+    /// RSS type (MRQ bits 3:0; 0 when no hash was computed).
+    public let rssType: UInt8
+
+    @inlinable
+    init(bytes: UnsafeRawBufferPointer, queue: Int, rssHash: UInt32, rssType: UInt8) {
+        self.bytes = bytes
+        self.queue = queue
+        self.rssHash = rssHash
+        self.rssType = rssType
+    }
+}
+
+/// Counters of one receive queue, updated with plain adds by its one thread.
+@frozen
+public struct ReceiveQueueStatistics: Sendable, Equatable {
+    /// Frames handed to the caller.
+    public var packets: UInt64 = 0
+    /// Their bytes.
+    public var bytes: UInt64 = 0
+    /// RDT stores: one per batch that reposted buffers, far fewer than `packets` under load.
+    public var tailWrites: UInt64 = 0
+    /// Descriptors written back with impossible values (length, missing EOP) or a done bit on a
+    /// slot never posted: consumed, never delivered.
+    public var invalidDescriptors: UInt64 = 0
+    /// Frames the device flagged with a receive error (CRC, symbol, sequence, data): dropped.
+    public var errorFrames: UInt64 = 0
+    /// Waits on the queue's interrupt.
+    public var interrupts = InterruptStatistics()
+
+    public init() {}
+}
+
+/// A receive descriptor ring and its buffers (82574 datasheet 7.1), owned by one thread.
+///
+/// **Ring.** `next` is the oldest descriptor handed to the device, `tail` the first one not
+/// handed over (the RDT value); at most `entries - 1` are posted, so RDT never catches up with
+/// RDH (a full ring would look empty, datasheet 7.1.8). Each slot remembers the pool buffer it
+/// carries, so the device's write-back is never trusted for an address.
+///
+/// **Hot path.** `receive` reads the status dword of `next` (an acquire load, re-read every pass),
+/// checks DD, issues `dma_rmb()`, then reads length (and the RSS hash), validates them, lends the
+/// frame to the closure, and recycles the buffer. Refill happens once per batch and ends with one
+/// `wmb()` and one RDT store. No allocation, lock or reference count.
+///
+/// **Lifetime.** Dropping the queue turns its ring off in the device (receiver stopped if it was
+/// the last queue, ring registers cleared, a register read to flush) before the ring and buffers
+/// are unmapped, so the device cannot write into freed memory.
+public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
+    @usableFromInline let ring: UnsafeMutableRawPointer
+    @usableFromInline let entries: Int
+    @usableFromInline var next = 0
+    @usableFromInline var tail = 0
+    @usableFromInline var posted = 0
+    /// Buffer index per slot, -1 when the slot is not posted.
+    @usableFromInline let slotBuffer: UnsafeMutablePointer<Int32>
+    @usableFromInline var pool: PacketBufferPool
+    @usableFromInline let doorbell: Doorbell
+    /// Extended descriptors: status/error dword at byte 8, length at 12, RSS in bytes 0-7.
+    /// Legacy: status, errors and special at byte 12 (one dword), length at 8.
+    @usableFromInline let extended: Bool
+    @usableFromInline var interrupt: QueueInterrupt
+    @usableFromInline var stats = ReceiveQueueStatistics()
+    /// Queue number (0 or 1).
+    public let index: Int
+    @usableFromInline unowned(unsafe) let device: Device
+
+    let owner: E1000E<Device>
+    let ringMemory: DMABuffer
+
+    init(owner: E1000E<Device>, index: Int, entries: Int, ringMemory: consuming DMABuffer, pool: consuming PacketBufferPool,
+         extended: Bool, eventFD: Int32?) {
+        self.owner = owner
+        self.device = owner.device
+        self.index = index
+        self.entries = entries
+        self.ring = ringMemory.address
+        self.ringMemory = ringMemory
+        self.pool = pool
+        self.extended = extended
+        self.slotBuffer = .allocate(capacity: entries)
+        self.slotBuffer.initialize(repeating: -1, count: entries)
+        let ringRegisters = E1000ERegister.receiveQueue(index)
+        self.doorbell = owner.registers.doorbell(at: ringRegisters.tail.offset)
+        self.interrupt = QueueInterrupt(cause: .receiveQueue(index), eventFD: eventFD, registers: owner.registers)
+    }
+
+    deinit {
+        interrupt.mask()
+        owner.retireReceiveQueue(index)
+        slotBuffer.deallocate()
+    }
+
+    /// Counters so far.
+    public var statistics: ReceiveQueueStatistics { stats }
+    /// Descriptors handed to the device and not yet written back.
+    public var postedDescriptors: Int { posted }
+    /// Descriptors in the ring.
+    public var ringEntries: Int { entries }
+    /// Pool buffers not on the ring and not lent out.
+    public var freeBuffers: Int { pool.available }
+    /// Whether this queue has an MSI-X vector (interrupt and hybrid modes need one).
+    public var hasInterrupt: Bool { interrupt.eventFD != nil }
+
+    // MARK: - Receive
+
+    /// Hands up to `batch` frames that have arrived to `body`, without waiting, then reposts
+    /// their buffers with one RDT store. Returns how many were handed over.
+    ///
+    /// A descriptor written back with values that cannot be right (a length of 0 or beyond the
+    /// 2 KiB buffer, a frame split over descriptors although every frame fits one buffer) or a
+    /// done bit on a descriptor that was never posted is consumed, counted and reported by
+    /// throwing after the frames before it were delivered; the queue stays usable.
+    @inlinable
+    public mutating func receive(batch: Int = 32, _ body: (ReceivedPacket) -> Void) throws(NICError) -> Int {
+        device.service()
+        var count = 0
+        var failure: NICError? = nil
+        while count < batch && posted > 0 {
+            let slot = next
+            let descriptor = ring + slot &* 16
+            // DD first, re-read on every pass (acquire load); the rest only after dma_rmb().
+            let statusWord = shim_dma_load32_acquire(descriptor + (extended ? 8 : 12))
+            guard statusWord & 1 != 0 else { break }
+            Barrier.dmaRead()
+            let length = Int(descriptor.load(fromByteOffset: extended ? 12 : 8, as: UInt16.self))
+            let status = ReceiveDescriptorStatus(rawValue: UInt8(truncatingIfNeeded: statusWord))
+            let errors = ReceiveDescriptorErrors(rawValue: UInt8(truncatingIfNeeded: extended ? statusWord >> 24 : statusWord >> 8))
+            let rssHash = extended ? descriptor.load(fromByteOffset: 4, as: UInt32.self) : 0
+            let rssType = extended ? UInt8(descriptor.load(fromByteOffset: 0, as: UInt32.self) & 0xF) : 0
+            let buffer = Int(slotBuffer[slot])
+            // The slot is ours again: forget its buffer and clear the write-back, so a done bit
+            // seen here later can only come from a device writing where it was not asked to.
+            slotBuffer[slot] = -1
+            descriptor.storeBytes(of: 0, toByteOffset: 8, as: UInt64.self)
+            next = (slot &+ 1) & (entries &- 1)
+            posted &-= 1
+            // Device values, checked before use: the length must fit the buffer we posted, and
+            // with 2 KiB buffers and no long-packet mode every frame ends in its first descriptor.
+            if !status.contains(.endOfPacket) || length == 0 || length > PacketBufferPool.bufferSize {
+                pool.free(buffer)
+                stats.invalidDescriptors &+= 1
+                failure = .invalidReceiveDescriptor(
+                    queue: index, index: slot,
+                    reason: !status.contains(.endOfPacket)
+                        ? "no end-of-packet although every frame fits one 2048-byte buffer"
+                        : "length \(length) outside 1...\(PacketBufferPool.bufferSize)")
+                break
+            }
+            if !errors.intersection(.frameErrors).isEmpty {
+                pool.free(buffer)
+                stats.errorFrames &+= 1
+                continue
+            }
+            body(ReceivedPacket(
+                bytes: UnsafeRawBufferPointer(start: pool.address(of: buffer), count: length),
+                queue: index, rssHash: rssHash, rssType: rssType))
+            pool.free(buffer)
+            stats.packets &+= 1
+            stats.bytes &+= UInt64(length)
+            count &+= 1
+        }
+        if failure == nil && posted < entries {
+            // The first slot not posted must not be done: the device would have overrun RDT.
+            let descriptor = ring + tail &* 16
+            if shim_dma_load32_acquire(descriptor + (extended ? 8 : 12)) & 1 != 0 {
+                descriptor.storeBytes(of: 0, toByteOffset: 8, as: UInt64.self)
+                stats.invalidDescriptors &+= 1
+                failure = .unpostedDescriptorCompleted(kind: "receive", queue: index, index: tail)
+            }
+        }
+        refill()
+        if let failure { throw failure }
+        return count
+    }
+
+    /// Posts free buffers up to `entries - 1` descriptors, then publishes them with one
+    /// `wmb()` + RDT store (Linux `e1000_alloc_rx_buffers`: `wmb(); writel(i, rx_ring->tail)`).
+    @inlinable
+    mutating func refill() {
+        var added = 0
+        while posted < entries &- 1, let buffer = pool.allocate() {
+            let descriptor = ring + tail &* 16
+            // Read format for both layouts: buffer address, then zero (legacy write-back fields
+            // or the extended format's reserved/DD dword).
+            descriptor.storeBytes(of: pool.iova(of: buffer).littleEndian, toByteOffset: 0, as: UInt64.self)
+            descriptor.storeBytes(of: 0, toByteOffset: 8, as: UInt64.self)
+            slotBuffer[tail] = Int32(truncatingIfNeeded: buffer)
+            tail = (tail &+ 1) & (entries &- 1)
+            posted &+= 1
+            added &+= 1
+        }
+        guard added > 0 else { return }
+        Barrier.write()
+        doorbell.ring(UInt32(truncatingIfNeeded: tail))
+        stats.tailWrites &+= 1
+    }
+
+    /// Waits until at least one frame has arrived or `timeoutMilliseconds` pass, in the given
+    /// completion mode, then hands up to `batch` frames to `body`. Returns how many (0 on timeout).
+    ///
+    /// - poll: spins on the next descriptor's DD bit.
+    /// - interrupt: re-arms the queue's cause (IMS), looks once more, sleeps on the vector's
+    ///   eventfd, drains it, receives.
+    /// - hybrid: after an interrupt the cause stays masked (IMC) and later calls poll; after
+    ///   `idlePolls` empty polls in a row the cause is re-armed, the eventfd drained, the ring
+    ///   looked at once more, and the queue sleeps again (NAPI).
+    @inlinable
+    public mutating func receive(
+        batch: Int = 32, mode: CompletionMode, timeoutMilliseconds: Int, _ body: (ReceivedPacket) -> Void
+    ) throws(NICError) -> Int {
+        if mode.kind != .poll && interrupt.eventFD == nil { throw .noInterruptVector(kind: "receive", queue: index) }
+        let deadline = NICClock.deadline(milliseconds: timeoutMilliseconds)
+        var spins = 0
+        var sleepMilliseconds: Int32 = 1
+        while true {
+            let n = try receive(batch: batch, body)
+            if n > 0 {
+                if mode.kind == .hybrid { interrupt.idlePolls = 0 }
+                return n
+            }
+            switch mode.kind {
+            case .poll:
+                spins &+= 1
+                if spins & 1023 == 0 && NICClock.nanoseconds() >= deadline { return 0 }
+                Barrier.cpuPause()
+                continue
+            case .hybrid where interrupt.polling:
+                interrupt.idlePolls &+= 1
+                if interrupt.idlePolls < mode.idlePolls {
+                    if interrupt.idlePolls & 1023 == 0 && NICClock.nanoseconds() >= deadline { return 0 }
+                    Barrier.cpuPause()
+                    continue
+                }
+                // Budget spent: leave polling. The re-arm below is followed by a last look,
+                // which closes the race with a frame that landed while the cause was masked.
+                interrupt.polling = false
+                fallthrough
+            case .interrupt, .hybrid:
+                interrupt.arm()
+                stats.interrupts.rearms &+= 1
+                stats.interrupts.interrupts &+= interrupt.drain()
+                let late = try receive(batch: batch, body)
+                if late > 0 { return late }
+                let remaining = NICClock.remainingMilliseconds(until: deadline)
+                if remaining == 0 { return 0 }
+                // The sleep is bounded so the emulated device's stepped mode is serviced and a
+                // lost message costs at most a few milliseconds.
+                if interrupt.sleep(milliseconds: Int32(min(remaining, Int(sleepMilliseconds)))) {
+                    stats.interrupts.wakeups &+= 1
+                    stats.interrupts.interrupts &+= interrupt.drain()
+                    sleepMilliseconds = 1
+                    if mode.kind == .hybrid {
+                        interrupt.mask()
+                        interrupt.polling = true
+                        interrupt.idlePolls = 0
+                        stats.interrupts.pollingPhases &+= 1
+                    }
+                } else {
+                    sleepMilliseconds = min(sleepMilliseconds * 2, 10)
+                }
+            }
+        }
+    }
+}
+
+extension E1000E {
+    /// Creates receive queue `index` (0 or 1, below `options.receiveQueues`): its ring and a pool
+    /// of `ringEntries` 2 KiB buffers, all but one posted; the receiver is enabled. One thread
+    /// owns the result; each queue can exist once at a time.
+    public func makeReceiveQueue(_ index: Int = 0) throws(NICError) -> ReceiveQueue<Device> {
+        guard index >= 0 && index < options.receiveQueues else {
+            throw .queueUnavailable(kind: "receive", index: index, reason: "the NIC was brought up with \(options.receiveQueues) receive queue(s)")
+        }
+        try state.withLock { (s) throws(NICError) in
+            guard !s.closed else { throw .queueUnavailable(kind: "receive", index: index, reason: "the NIC is closed") }
+            guard !s.receiveQueueLive[index] else { throw .queueUnavailable(kind: "receive", index: index, reason: "it already exists") }
+            s.receiveQueueLive[index] = true
+        }
+        let entries = options.ringEntries
+        let ringMemory: DMABuffer
+        do {
+            ringMemory = try device.dma.allocate(length: entries * 16, alignment: 4096)
+        } catch {
+            state.withLock { $0.receiveQueueLive[index] = false }
+            throw .vfio(error)
+        }
+        let pool: PacketBufferPool
+        do {
+            pool = try PacketBufferPool(allocator: device.dma, count: entries)
+        } catch {
+            state.withLock { $0.receiveQueueLive[index] = false }
+            throw .vfio(error)
+        }
+        let ring = E1000ERegister.receiveQueue(index)
+        let iova = ringMemory.iova.rawValue
+        registers.write(ring.baseAddressLow, UInt32(truncatingIfNeeded: iova))
+        registers.write(ring.baseAddressHigh, UInt32(truncatingIfNeeded: iova >> 32))
+        registers.write(ring.length, UInt32(entries * 16))
+        registers.write(ring.head, 0)
+        registers.write(ring.tail, 0)
+        var control = DescriptorQueueControl(rawValue: 0)
+        control.descriptorGranularity = true
+        control.writeBackThreshold = 1
+        registers.write(ring.control, control)
+        let eventFD = interruptVectors > 0 ? device.interruptEventFD(vector: Self.vector(for: index == 0 ? .receiveQueue0 : .receiveQueue1)) : nil
+        var queue = ReceiveQueue(owner: self, index: index, entries: entries, ringMemory: ringMemory, pool: pool,
+                                 extended: extendedReceiveDescriptors, eventFD: eventFD)
+        queue.refill()
+        state.withLock { s in
+            var rctl = s.receiveControl
+            rctl.enable = true
+            s.receiveControl = rctl
+            registers.write(E1000ERegister.receiveControl, rctl)
+        }
+        return queue
+    }
+
+    /// Called by a dropped receive queue before its memory goes: receiver off if no other
+    /// receive queue is live, ring registers cleared, posted writes flushed.
+    func retireReceiveQueue(_ index: Int) {
+        state.withLock { s in
+            s.receiveQueueLive[index] = false
+            let ring = E1000ERegister.receiveQueue(index)
+            if !s.receiveQueueLive.contains(true) {
+                var rctl = s.receiveControl
+                rctl.enable = false
+                s.receiveControl = rctl
+                registers.write(E1000ERegister.receiveControl, rctl)
+            }
+            registers.write(ring.length, 0)
+            registers.write(ring.baseAddressLow, 0)
+            registers.write(ring.baseAddressHigh, 0)
+            registers.write(ring.head, 0)
+            registers.write(ring.tail, 0)
+            _ = registers.read(E1000ERegister.deviceStatus)
+        }
+    }
+}

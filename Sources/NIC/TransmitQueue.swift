@@ -1,0 +1,331 @@
+import CShims
+import VFIO
+
+/// Counters of one transmit queue, updated with plain adds by its one thread.
+@frozen
+public struct TransmitQueueStatistics: Sendable, Equatable {
+    /// Frames handed to the device.
+    public var packets: UInt64 = 0
+    /// Their bytes.
+    public var bytes: UInt64 = 0
+    /// TDT stores: one per batch.
+    public var tailWrites: UInt64 = 0
+    /// Descriptors the device finished (DD seen) and whose buffers went back to the pool.
+    public var reclaimed: UInt64 = 0
+    /// `send` calls that found the ring or the pool full and queued less than asked.
+    public var backpressure: UInt64 = 0
+    /// Done bits on descriptors that were never posted.
+    public var invalidDescriptors: UInt64 = 0
+    /// Waits on the queue's interrupt.
+    public var interrupts = InterruptStatistics()
+
+    public init() {}
+}
+
+/// A transmit descriptor ring and its buffers (82574 datasheet 7.2), owned by one thread.
+///
+/// **Ring.** `clean` is the oldest descriptor the device may still be working on, `tail` the
+/// first free one (the TDT value); at most `entries - 1` are outstanding. Every descriptor asks
+/// for status (RS), and its buffer returns to the pool only after the device wrote DD back for
+/// it: until then the device may still be reading the frame.
+///
+/// **Hot path.** `send` reclaims done descriptors, lets the caller fill free 2 KiB DMA buffers
+/// in place (no copy, no allocation), writes one legacy descriptor per frame, then one `wmb()`
+/// and one TDT store for the batch.
+///
+/// **Lifetime.** Dropping the queue waits (bounded) for outstanding descriptors, turns the ring
+/// off in the device, then unmaps the ring and buffers.
+public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
+    @usableFromInline let ring: UnsafeMutableRawPointer
+    @usableFromInline let entries: Int
+    @usableFromInline var clean = 0
+    @usableFromInline var tail = 0
+    @usableFromInline var outstanding = 0
+    @usableFromInline let slotBuffer: UnsafeMutablePointer<Int32>
+    @usableFromInline var pool: PacketBufferPool
+    @usableFromInline let doorbell: Doorbell
+    @usableFromInline var interrupt: QueueInterrupt
+    @usableFromInline var stats = TransmitQueueStatistics()
+    /// Queue number (0 or 1).
+    public let index: Int
+    @usableFromInline unowned(unsafe) let device: Device
+
+    let owner: E1000E<Device>
+    let ringMemory: DMABuffer
+
+    init(owner: E1000E<Device>, index: Int, entries: Int, ringMemory: consuming DMABuffer, pool: consuming PacketBufferPool,
+         eventFD: Int32?) {
+        self.owner = owner
+        self.device = owner.device
+        self.index = index
+        self.entries = entries
+        self.ring = ringMemory.address
+        self.ringMemory = ringMemory
+        self.pool = pool
+        self.slotBuffer = .allocate(capacity: entries)
+        self.slotBuffer.initialize(repeating: -1, count: entries)
+        self.doorbell = owner.registers.doorbell(at: E1000ERegister.transmitQueue(index).tail.offset)
+        self.interrupt = QueueInterrupt(cause: .transmitQueue(index), eventFD: eventFD, registers: owner.registers)
+    }
+
+    deinit {
+        // Let the device finish what it was given (bounded), so it never reads freed memory.
+        // The device works through the ring in order, so the newest descriptor done means all are.
+        let deadline = NICClock.deadline(milliseconds: 1000)
+        var done = outstanding == 0
+        while !done && NICClock.nanoseconds() < deadline {
+            device.service()
+            done = shim_dma_load32_acquire(ring + ((tail &- 1) & (entries &- 1)) &* 16 + 12) & 1 != 0
+            if !done { Barrier.cpuPause() }
+        }
+        if !done {
+            E1000E<Device>.logger.warning("82574L \(device.name): transmit queue \(index) dropped with \(outstanding) descriptor(s) not done")
+        }
+        interrupt.mask()
+        owner.retireTransmitQueue(index)
+        slotBuffer.deallocate()
+    }
+
+    /// Counters so far.
+    public var statistics: TransmitQueueStatistics { stats }
+    /// Descriptors handed to the device and not yet reclaimed.
+    public var outstandingDescriptors: Int { outstanding }
+    /// Descriptors in the ring.
+    public var ringEntries: Int { entries }
+    /// Pool buffers free for new frames.
+    public var freeBuffers: Int { pool.available }
+    /// Whether this queue has an MSI-X vector.
+    public var hasInterrupt: Bool { interrupt.eventFD != nil }
+    /// Largest frame one buffer holds.
+    public static var maximumFrameLength: Int { PacketBufferPool.bufferSize }
+
+    // MARK: - Transmit
+
+    /// Queues up to `count` frames: for each, `fill(i, buffer)` writes frame `i` into a free
+    /// 2 KiB DMA buffer and returns its length (1...2048), or 0 to end the batch early. One TDT
+    /// store publishes the batch. Returns how many frames were queued: fewer than `count` when
+    /// the ring or pool is full (backpressure; done descriptors are reclaimed first).
+    ///
+    /// Throws `invalidArgument` for a length beyond the buffer (frames filled before it are
+    /// still sent), and `unpostedDescriptorCompleted` if the device marked a free slot done.
+    @inlinable
+    public mutating func send(
+        count: Int, _ fill: (_ index: Int, _ buffer: UnsafeMutableRawBufferPointer) -> Int
+    ) throws(NICError) -> Int {
+        device.service()
+        var failure = reclaimDone()
+        var queued = 0
+        while queued < count && outstanding < entries &- 1 {
+            guard let buffer = pool.allocate() else { break }
+            let address = pool.address(of: buffer)
+            let length = fill(queued, UnsafeMutableRawBufferPointer(start: address, count: PacketBufferPool.bufferSize))
+            guard length > 0 && length <= PacketBufferPool.bufferSize else {
+                pool.free(buffer)
+                if length != 0 && failure == nil {
+                    failure = .invalidArgument("frame length \(length); a frame is 1...\(PacketBufferPool.bufferSize) bytes")
+                }
+                break
+            }
+            let descriptor = ring + tail &* 16
+            // Legacy descriptor: address; length, CSO 0, CMD (EOP | IFCS | RS); status 0, CSS 0,
+            // special 0. Written as two little-endian quadwords.
+            let command = TransmitDescriptorCommand([.endOfPacket, .insertFCS, .reportStatus]).rawValue
+            descriptor.storeBytes(of: pool.iova(of: buffer).littleEndian, toByteOffset: 0, as: UInt64.self)
+            descriptor.storeBytes(of: (UInt64(length) | UInt64(command) << 24).littleEndian, toByteOffset: 8, as: UInt64.self)
+            slotBuffer[tail] = Int32(truncatingIfNeeded: buffer)
+            tail = (tail &+ 1) & (entries &- 1)
+            outstanding &+= 1
+            queued &+= 1
+            stats.bytes &+= UInt64(length)
+        }
+        if queued < count && failure == nil { stats.backpressure &+= 1 }
+        if queued > 0 {
+            // Descriptors and frames visible before the device can see the new tail.
+            Barrier.write()
+            doorbell.ring(UInt32(truncatingIfNeeded: tail))
+            stats.tailWrites &+= 1
+            stats.packets &+= UInt64(queued)
+        }
+        if let failure { throw failure }
+        return queued
+    }
+
+    /// Copies one frame into a DMA buffer and queues it. False when the ring or pool is full.
+    @inlinable
+    public mutating func send(_ frame: UnsafeRawBufferPointer) throws(NICError) -> Bool {
+        guard frame.count > 0 && frame.count <= PacketBufferPool.bufferSize else {
+            throw .invalidArgument("frame length \(frame.count); a frame is 1...\(PacketBufferPool.bufferSize) bytes")
+        }
+        return try send(count: 1) { _, buffer in
+            buffer.copyMemory(from: frame)
+            return frame.count
+        } == 1
+    }
+
+    /// Gives back the buffers of descriptors the device has finished, oldest first, stopping at
+    /// the first without DD. Returns how many; throws if a free slot was marked done.
+    @inlinable
+    public mutating func reclaim() throws(NICError) -> Int {
+        device.service()
+        let before = stats.reclaimed
+        if let failure = reclaimDone() { throw failure }
+        return Int(stats.reclaimed &- before)
+    }
+
+    /// The reclaim loop. Returns a failure instead of throwing so `send` can still queue.
+    @inlinable
+    mutating func reclaimDone() -> NICError? {
+        while outstanding > 0 {
+            let descriptor = ring + clean &* 16
+            // STA is byte 12; the acquire load of its dword is re-read on every pass.
+            guard shim_dma_load32_acquire(descriptor + 12) & 1 != 0 else { break }
+            Barrier.dmaRead()
+            // Clear the write-back so a done bit here later can only be a device writing a slot
+            // it was not given.
+            descriptor.storeBytes(of: 0, toByteOffset: 12, as: UInt32.self)
+            pool.free(Int(slotBuffer[clean]))
+            slotBuffer[clean] = -1
+            clean = (clean &+ 1) & (entries &- 1)
+            outstanding &-= 1
+            stats.reclaimed &+= 1
+        }
+        if outstanding < entries {
+            let descriptor = ring + tail &* 16
+            if shim_dma_load32_acquire(descriptor + 12) & 1 != 0 {
+                descriptor.storeBytes(of: 0, toByteOffset: 12, as: UInt32.self)
+                stats.invalidDescriptors &+= 1
+                return .unpostedDescriptorCompleted(kind: "transmit", queue: index, index: tail)
+            }
+        }
+        return nil
+    }
+
+    /// Waits until every queued frame's descriptor is done (and reclaimed), in the given
+    /// completion mode, or throws `transmitTimedOut`.
+    @inlinable
+    public mutating func flush(mode: CompletionMode = .poll, timeoutMilliseconds: Int) throws(NICError) {
+        if mode.kind != .poll && interrupt.eventFD == nil { throw .noInterruptVector(kind: "transmit", queue: index) }
+        let deadline = NICClock.deadline(milliseconds: timeoutMilliseconds)
+        var spins = 0
+        var sleepMilliseconds: Int32 = 1
+        while true {
+            _ = try reclaim()
+            if outstanding == 0 {
+                if interrupt.polling { interrupt.polling = false }
+                return
+            }
+            switch mode.kind {
+            case .poll:
+                spins &+= 1
+                if spins & 1023 == 0 && NICClock.nanoseconds() >= deadline {
+                    throw .transmitTimedOut(queue: index, outstanding: outstanding, milliseconds: timeoutMilliseconds)
+                }
+                Barrier.cpuPause()
+            case .hybrid where interrupt.polling:
+                interrupt.idlePolls &+= 1
+                if interrupt.idlePolls < mode.idlePolls {
+                    Barrier.cpuPause()
+                    continue
+                }
+                interrupt.polling = false
+                fallthrough
+            case .interrupt, .hybrid:
+                interrupt.arm()
+                stats.interrupts.rearms &+= 1
+                stats.interrupts.interrupts &+= interrupt.drain()
+                _ = try reclaim()
+                if outstanding == 0 { return }
+                let remaining = NICClock.remainingMilliseconds(until: deadline)
+                if remaining == 0 {
+                    throw .transmitTimedOut(queue: index, outstanding: outstanding, milliseconds: timeoutMilliseconds)
+                }
+                if interrupt.sleep(milliseconds: Int32(min(remaining, Int(sleepMilliseconds)))) {
+                    stats.interrupts.wakeups &+= 1
+                    stats.interrupts.interrupts &+= interrupt.drain()
+                    sleepMilliseconds = 1
+                    if mode.kind == .hybrid {
+                        interrupt.mask()
+                        interrupt.polling = true
+                        interrupt.idlePolls = 0
+                        stats.interrupts.pollingPhases &+= 1
+                    }
+                } else {
+                    sleepMilliseconds = min(sleepMilliseconds * 2, 10)
+                }
+            }
+        }
+    }
+}
+
+extension E1000E {
+    /// Creates transmit queue `index` (0 or 1, below `options.transmitQueues`): its ring and a
+    /// pool of `ringEntries` 2 KiB buffers; the transmitter is enabled. One thread owns the result.
+    public func makeTransmitQueue(_ index: Int = 0) throws(NICError) -> TransmitQueue<Device> {
+        guard index >= 0 && index < options.transmitQueues else {
+            throw .queueUnavailable(kind: "transmit", index: index, reason: "the NIC was brought up with \(options.transmitQueues) transmit queue(s)")
+        }
+        try state.withLock { (s) throws(NICError) in
+            guard !s.closed else { throw .queueUnavailable(kind: "transmit", index: index, reason: "the NIC is closed") }
+            guard !s.transmitQueueLive[index] else { throw .queueUnavailable(kind: "transmit", index: index, reason: "it already exists") }
+            s.transmitQueueLive[index] = true
+        }
+        let entries = options.ringEntries
+        let ringMemory: DMABuffer
+        do {
+            ringMemory = try device.dma.allocate(length: entries * 16, alignment: 4096)
+        } catch {
+            state.withLock { $0.transmitQueueLive[index] = false }
+            throw .vfio(error)
+        }
+        let pool: PacketBufferPool
+        do {
+            pool = try PacketBufferPool(allocator: device.dma, count: entries)
+        } catch {
+            state.withLock { $0.transmitQueueLive[index] = false }
+            throw .vfio(error)
+        }
+        let ring = E1000ERegister.transmitQueue(index)
+        let iova = ringMemory.iova.rawValue
+        registers.write(ring.baseAddressLow, UInt32(truncatingIfNeeded: iova))
+        registers.write(ring.baseAddressHigh, UInt32(truncatingIfNeeded: iova >> 32))
+        registers.write(ring.length, UInt32(entries * 16))
+        registers.write(ring.head, 0)
+        registers.write(ring.tail, 0)
+        var control = DescriptorQueueControl(rawValue: 0)
+        control.descriptorGranularity = true
+        control.writeBackThreshold = 1
+        registers.write(ring.control, control)
+        let tarc = registers.read(E1000ERegister.transmitArbitration(index))
+        registers.write(E1000ERegister.transmitArbitration(index), tarc | E1000ERegister.transmitArbitrationEnable)
+        let eventFD = interruptVectors > 0 ? device.interruptEventFD(vector: Self.vector(for: index == 0 ? .transmitQueue0 : .transmitQueue1)) : nil
+        let queue = TransmitQueue(owner: self, index: index, entries: entries, ringMemory: ringMemory, pool: pool, eventFD: eventFD)
+        state.withLock { s in
+            var tctl = s.transmitControl
+            tctl.enable = true
+            s.transmitControl = tctl
+            registers.write(E1000ERegister.transmitControl, tctl)
+        }
+        return queue
+    }
+
+    /// Called by a dropped transmit queue: transmitter off if no other transmit queue is live,
+    /// ring registers cleared, posted writes flushed.
+    func retireTransmitQueue(_ index: Int) {
+        state.withLock { s in
+            s.transmitQueueLive[index] = false
+            if !s.transmitQueueLive.contains(true) {
+                var tctl = s.transmitControl
+                tctl.enable = false
+                s.transmitControl = tctl
+                registers.write(E1000ERegister.transmitControl, tctl)
+            }
+            let ring = E1000ERegister.transmitQueue(index)
+            registers.write(ring.length, 0)
+            registers.write(ring.baseAddressLow, 0)
+            registers.write(ring.baseAddressHigh, 0)
+            registers.write(ring.head, 0)
+            registers.write(ring.tail, 0)
+            _ = registers.read(E1000ERegister.deviceStatus)
+        }
+    }
+}
