@@ -9,7 +9,6 @@ let package = Package(
         .library(name: "VFIO", targets: ["VFIO"]),
         .library(name: "NVMe", targets: ["NVMe"]),
         .library(name: "NVMeEmulator", targets: ["NVMeEmulator"]),
-        .library(name: "NICEmulator", targets: ["NICEmulator"]),
         .library(name: "NIC", targets: ["NIC"]),
         .executable(name: "vfioctl", targets: ["vfioctl"]),
     ],
@@ -39,10 +38,6 @@ let package = Package(
         .target(
             name: "NVMeEmulator",
             dependencies: ["NVMe", "VFIO", "CShims"]
-        ),
-        .target(
-            name: "NICEmulator",
-            dependencies: ["NIC", "VFIO", "CShims"]
         ),
         .target(
             name: "NVMeWorkload",
