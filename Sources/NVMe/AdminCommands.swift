@@ -11,11 +11,19 @@ extension Controller {
     /// itself is not retried, since admin commands need not be idempotent.
     @discardableResult
     public func adminCommand(_ command: SubmissionQueueEntry, data: DMASlice? = nil, name: String) throws(NVMeError) -> CompletionQueueEntry {
+        try adminCommand(command, data: data, name: name, onSuccess: nil)
+    }
+
+    /// `adminCommand`, running `onSuccess` under the admin lock right after the command succeeded
+    /// (before any reset can slip in between).
+    func adminCommand(
+        _ command: SubmissionQueueEntry, data: DMASlice? = nil, name: String, onSuccess: ((inout AdminQueue) -> Void)?
+    ) throws(NVMeError) -> CompletionQueueEntry {
         if closedFlag.load(ordering: .acquiring) { throw .closed }
         if let failure = recoveryFailure { throw failure }
         let generation = resetGeneration.load(ordering: .acquiring)
         do {
-            return try executeAdmin(command, data: data, name: name)
+            return try executeAdmin(command, data: data, name: name, onSuccess: onSuccess)
         } catch {
             switch error {
             case .timedOut, .controllerFatal:
@@ -35,11 +43,14 @@ extension Controller {
     /// itself. `timeoutMilliseconds` defaults to the controller's admin timeout.
     @discardableResult
     func executeAdmin(
-        _ command: SubmissionQueueEntry, data: DMASlice? = nil, name: String, timeoutMilliseconds: Int? = nil
+        _ command: SubmissionQueueEntry, data: DMASlice? = nil, name: String, timeoutMilliseconds: Int? = nil,
+        onSuccess: ((inout AdminQueue) -> Void)? = nil
     ) throws(NVMeError) -> CompletionQueueEntry {
         let device = self.device, registers = self.registers, timeout = timeoutMilliseconds ?? options.adminTimeoutMilliseconds
         return try admin.withLock { (queue) throws(NVMeError) -> CompletionQueueEntry in
-            try queue.execute(command, data: data, name: name, device: device, registers: registers, timeoutMilliseconds: timeout)
+            let cqe = try queue.execute(command, data: data, name: name, device: device, registers: registers, timeoutMilliseconds: timeout)
+            onSuccess?(&queue)
+            return cqe
         }
     }
 
@@ -126,9 +137,14 @@ extension Controller {
     }
 
     /// Set Features: returns CQE DW0 (some features report what was actually set).
+    ///
+    /// The value is remembered and set again after a controller reset (recovery or `reset()`),
+    /// since a reset returns features to their defaults; Number of Queues is the driver's own.
     @discardableResult
     public func setFeature(_ id: FeatureIdentifier, value: UInt32, save: Bool = false) throws(NVMeError) -> UInt32 {
-        try adminCommand(.setFeatures(id, cdw11: value, save: save), name: "Set Features \(id)").commandSpecific
+        try adminCommand(.setFeatures(id, cdw11: value, save: save), name: "Set Features \(id)") { queue in
+            queue.featuresToRestore.remember(id, cdw11: value)
+        }.commandSpecific
     }
 
     /// Volatile Write Cache (FID 06h), when the controller has one (VWC).

@@ -14,6 +14,10 @@ struct AdminQueue: ~Copyable {
     var nextCommandID: UInt16 = 0
     /// CQEs consumed that did not belong to the command being waited for (late or forged).
     var unexpectedCompletions = 0
+    /// Features the caller set, replayed after a controller reset (which returns every feature to
+    /// its default, 5.21.1). Guarded by the admin lock like the rest of this struct, so a reset
+    /// sees exactly the features whose Set Features completed before it.
+    var featuresToRestore = RememberedFeatures()
     let submissionMemory: DMABuffer
     let completionMemory: DMABuffer
     let listPage: DMABuffer

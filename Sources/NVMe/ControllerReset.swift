@@ -136,15 +136,35 @@ extension Controller {
         Self.programAdminQueue(queue, registers: registers)
         try Self.enable(registers: registers, device: device, timeoutMilliseconds: readyTimeout)
         // Features return to their defaults at a reset (5.21.1.7: Number of Queues must be set
-        // again before I/O queues are created). Interrupt coalescing and other features a caller
-        // set are not restored.
+        // again before I/O queues are created).
         let requested = grantedQueuePairs
         let answer = try queue.execute(
             .setFeatures(.numberOfQueues, cdw11: NumberOfQueues(submissionQueues: requested, completionQueues: requested).dword),
             data: nil, name: "Set Features (Number of Queues) after reset", device: device, registers: registers,
             timeoutMilliseconds: options.adminTimeoutMilliseconds)
         let allocated = NumberOfQueues(dword: answer.commandSpecific)
+        try restoreFeatures(&queue)
         return min(requested, allocated.submissionQueues, allocated.completionQueues)
+    }
+
+    /// Sets again every feature the caller set (interrupt coalescing, write cache, ...), in the
+    /// order they were first set, so a reset does not silently change how the controller behaves.
+    /// A feature the controller now refuses is logged and forgotten rather than failing recovery;
+    /// a timeout or a dead controller does fail it.
+    private func restoreFeatures(_ queue: inout AdminQueue) throws(NVMeError) {
+        var refused: [Int] = []
+        for (index, feature) in queue.featuresToRestore.entries.enumerated() {
+            do {
+                try queue.execute(
+                    .setFeatures(feature.id, cdw11: feature.cdw11), data: nil, name: "Set Features \(feature.id) after reset",
+                    device: device, registers: registers, timeoutMilliseconds: options.adminTimeoutMilliseconds)
+            } catch {
+                guard case .commandFailed = error else { throw error }
+                Self.logger.warning("NVMe \(device.name): \(feature.id) could not be restored after the reset (\(error)); it is back at its default")
+                refused.append(index)
+            }
+        }
+        queue.featuresToRestore.forget(at: refused)
     }
 
     /// Abort (5.1) sent by a queue pair's timeout handling, with its own timeout and without the

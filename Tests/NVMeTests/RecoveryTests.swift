@@ -346,6 +346,32 @@ func millisecondsTaken(_ body: () throws -> Void) rethrows -> UInt64 {
 
     // MARK: Resets and queue pairs owned by other threads
 
+    /// A reset returns every feature to its default (the emulated controller does, as the spec
+    /// says); the driver sets the caller's values again, so recovery does not silently change
+    /// coalescing or per-vector settings. Number of Queues stays the driver's own.
+    @Test func featuresTheCallerSetAreRestoredAfterAReset() throws {
+        let rig = try RecoveryRig(queuePairs: 2)
+        let defaults = (coalescing: try rig.controller.feature(.interruptCoalescing),
+                        vector1: try rig.controller.feature(.interruptVectorConfiguration, cdw11: 1))
+        let coalescing = InterruptCoalescing(aggregationThreshold: 7, aggregationTime: 3)
+        try rig.controller.setInterruptCoalescing(InterruptCoalescing(aggregationThreshold: 2, aggregationTime: 1))
+        try rig.controller.setInterruptCoalescing(coalescing)  // the latest value is the one restored
+        try rig.controller.setInterruptCoalescing(enabled: false, vector: 1)
+        #expect(defaults.coalescing != coalescing.dword && defaults.vector1 & 1 << 16 == 0)
+
+        try rig.controller.reset()
+
+        #expect(try rig.controller.feature(.interruptCoalescing) == coalescing.dword)
+        #expect(try rig.controller.feature(.interruptVectorConfiguration, cdw11: 1) & 1 << 16 != 0)
+        #expect(try rig.controller.feature(.interruptVectorConfiguration, cdw11: 0) & 1 << 16 == 0)
+        // I/O still works after the replay.
+        let written = try rig.writePattern(lba: 0, blocks: 8, seed: 5)
+        let back = try rig.device.dma.allocate(length: 8 * 512)
+        try rig.namespace.read(lba: 0, blocks: 8, into: back.whole)
+        #expect(equalBytes(written.whole, back.whole))
+        try rig.controller.close()
+    }
+
     @Test func rawPairLearnsOfAResetAtItsNextWait() throws {
         let rig = try RecoveryRig()
         var pair = try rig.controller.makeQueuePair()
