@@ -1,5 +1,6 @@
 import CShims
 import NVMe
+import VFIO
 
 /// The result of executing one command.
 struct CommandOutcome {

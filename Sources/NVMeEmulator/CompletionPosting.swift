@@ -1,5 +1,6 @@
 import CShims
 import NVMe
+import VFIO
 
 /// Posting completions (NVMe base 1.4, 4.6): phase tags, SQ head in every entry, and a full CQ
 /// that holds completions back instead of overrunning the host's head.

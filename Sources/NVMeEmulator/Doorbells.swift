@@ -1,4 +1,5 @@
 import NVMe
+import VFIO
 
 /// Doorbells (NVMe base 1.4, 3.1.24, 3.1.25, 4.1): the host publishes an SQ tail or a CQ head by
 /// writing BAR memory; the controller reads each with an acquire load, validates it against the

@@ -1,5 +1,6 @@
 import CShims
 import NVMe
+import VFIO
 
 /// Hostile-device hooks for fuzzing and tests of the driver's validation: completions with every
 /// field chosen by the caller, and Identify data replaced by arbitrary bytes. A real controller

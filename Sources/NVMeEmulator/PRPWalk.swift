@@ -1,4 +1,5 @@
 import NVMe
+import VFIO
 
 /// Which way data moves in a transfer.
 enum TransferDirection {

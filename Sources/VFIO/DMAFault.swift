@@ -1,7 +1,7 @@
 /// One DMA access the emulated IOMMU refused.
 ///
 /// A real IOMMU reports these as DMAR faults in the kernel log and the device gets an error for
-/// the transaction; here they are kept so tests can assert that the controller never reached
+/// the transaction; here they are kept so tests can assert that an emulated device never reached
 /// memory the driver had not mapped (or had already unmapped).
 public struct DMAFault: Hashable, Sendable, CustomStringConvertible {
     public enum Reason: Hashable, Sendable {

@@ -1,8 +1,10 @@
 import Synchronization
-import VFIO
 
 /// The emulated device's IOMMU: a table of IOVA → host address mappings, the peer of a VFIO type1
 /// container (`VFIO_IOMMU_MAP_DMA`/`VFIO_IOMMU_UNMAP_DMA`).
+///
+/// It lives in VFIO because every emulated device (NVMe, the e1000e NIC) sits behind one; the
+/// translation entry points are `@inlinable` so an emulator's per-I/O accesses stay specialised.
 ///
 /// The emulated controller reaches host memory only through `access(...)`, which translates under
 /// the table's lock and keeps the lock while the bytes are copied: an unmap (which precedes the
@@ -24,25 +26,35 @@ public final class EmulatedIOMMU: DMAMapper {
     /// Faults kept for inspection; older ones are dropped past this many (the count keeps going).
     public static let faultHistory = 1024
 
+    @usableFromInline
     struct Mapping {
-        var iova: UInt64
-        var length: UInt64
+        @usableFromInline var iova: UInt64
+        @usableFromInline var length: UInt64
         /// The host address as an integer: the table is Sendable state behind a lock, and the
         /// pointer is only rebuilt inside a locked translation.
-        var host: UInt
-        var end: UInt64 { iova + length }
+        @usableFromInline var host: UInt
+        @usableFromInline var end: UInt64 { iova + length }
+        @usableFromInline init(iova: UInt64, length: UInt64, host: UInt) {
+            self.iova = iova
+            self.length = length
+            self.host = host
+        }
     }
 
+    @usableFromInline
     struct Table {
         /// Sorted by IOVA, disjoint.
-        var mappings: [Mapping] = []
-        var faults: [DMAFault] = []
-        var faultCount = 0
+        @usableFromInline var mappings: [Mapping] = []
+        @usableFromInline var faults: [DMAFault] = []
+        @usableFromInline var faultCount = 0
         /// Index of the last mapping hit: consecutive accesses usually fall in the same buffer.
-        var lastHit = 0
+        @usableFromInline var lastHit = 0
+
+        @usableFromInline init() {}
 
         func find(_ iova: UInt64, _ length: Int) -> Int? { EmulatedIOMMU.find(mappings, hint: lastHit, iova, length) }
 
+        @usableFromInline
         mutating func record(_ fault: DMAFault) {
             faultCount += 1
             if faults.count >= EmulatedIOMMU.faultHistory { faults.removeFirst() }
@@ -50,12 +62,13 @@ public final class EmulatedIOMMU: DMAMapper {
         }
     }
 
-    let table = Mutex(Table())
+    @usableFromInline let table = Mutex(Table())
     /// Makes the table lock's ordering visible to ThreadSanitizer (see `ControllerCore.handoff`:
     /// a contended `Mutex` hands over in the kernel, where ThreadSanitizer sees no release/acquire).
-    private let handoff = Atomic<UInt64>(0)
+    @usableFromInline let handoff = Atomic<UInt64>(0)
 
-    private func locked<R: Sendable, E: Error>(_ body: (inout Table) throws(E) -> R) throws(E) -> R {
+    @inlinable
+    func locked<R: Sendable, E: Error>(_ body: (inout Table) throws(E) -> R) throws(E) -> R {
         try table.withLock { (t) throws(E) -> R in
             _ = handoff.load(ordering: .acquiring)
             defer { handoff.add(1, ordering: .releasing) }
@@ -124,11 +137,12 @@ public final class EmulatedIOMMU: DMAMapper {
     }
 
     /// Records a fault the device raised without an access (bus master off, fault plan).
-    func recordFault(_ fault: DMAFault) {
+    public func recordFault(_ fault: DMAFault) {
         locked { $0.record(fault) }
     }
 
     /// Binary search for the mapping that covers all of `[iova, iova+length)`, trying `hint` first.
+    @inlinable
     static func find(_ mappings: [Mapping], hint: Int, _ iova: UInt64, _ length: Int) -> Int? {
         guard length >= 0 else { return nil }
         let len = UInt64(length)
@@ -146,7 +160,8 @@ public final class EmulatedIOMMU: DMAMapper {
     /// Runs `body` with the IOMMU locked, handing it a translator for the device's accesses. Several
     /// accesses (a PRP list walk and the data it points to) see one consistent table, and no
     /// unmap can take memory away until `body` returns.
-    func withTranslation<R: Sendable>(_ body: (inout Translator) -> R) -> R {
+    @inlinable
+    public func withTranslation<R: Sendable>(_ body: (inout Translator) -> R) -> R {
         locked { t in
             var translator = Translator(table: t)
             let result = body(&translator)
@@ -158,19 +173,20 @@ public final class EmulatedIOMMU: DMAMapper {
 
     /// Translation inside one locked section. Lookups that fail are recorded as faults when the
     /// section ends.
-    struct Translator: ~Copyable {
-        fileprivate let mappings: [Mapping]
-        fileprivate var lastHit: Int
-        fileprivate(set) var faults: [DMAFault] = []
+    public struct Translator: ~Copyable {
+        @usableFromInline let mappings: [Mapping]
+        @usableFromInline var lastHit: Int
+        @usableFromInline var faults: [DMAFault] = []
 
-        fileprivate init(table: Table) {
+        @usableFromInline init(table: Table) {
             mappings = table.mappings
             lastHit = table.lastHit
         }
 
         /// The host address of `[iova, iova+length)` if one mapping covers it all; otherwise nil and
         /// a fault is recorded.
-        mutating func translate(_ iova: UInt64, length: Int, direction: DMAFault.Direction) -> UnsafeMutableRawPointer? {
+        @inlinable
+        public mutating func translate(_ iova: UInt64, length: Int, direction: DMAFault.Direction) -> UnsafeMutableRawPointer? {
             if length > 0, let index = EmulatedIOMMU.find(mappings, hint: lastHit, iova, length) {
                 lastHit = index
                 return UnsafeMutableRawPointer(bitPattern: mappings[index].host + UInt(iova - mappings[index].iova))
@@ -179,6 +195,8 @@ public final class EmulatedIOMMU: DMAMapper {
             return nil
         }
 
-        mutating func fault(_ fault: DMAFault) { faults.append(fault) }
+        /// Records a refusal decided by the device (the fault plan), not by the address.
+        @inlinable
+        public mutating func fault(_ fault: DMAFault) { faults.append(fault) }
     }
 }
