@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "VFIO", targets: ["VFIO"]),
         .library(name: "NVMe", targets: ["NVMe"]),
         .library(name: "NVMeEmulator", targets: ["NVMeEmulator"]),
+        .library(name: "NICEmulator", targets: ["NICEmulator"]),
         .library(name: "NIC", targets: ["NIC"]),
         .executable(name: "vfioctl", targets: ["vfioctl"]),
     ],
@@ -40,6 +41,10 @@ let package = Package(
             dependencies: ["NVMe", "VFIO", "CShims"]
         ),
         .target(
+            name: "NICEmulator",
+            dependencies: ["NIC", "VFIO", "CShims"]
+        ),
+        .target(
             name: "NVMeWorkload",
             dependencies: ["NVMe", "VFIO", .product(name: "Histogram", package: "hdrhistogram-swift")]
         ),
@@ -57,6 +62,7 @@ let package = Package(
         ),
         .testTarget(name: "VFIOTests", dependencies: ["VFIO", "CShims"]),
         .testTarget(name: "NVMeEmulatorTests", dependencies: ["NVMeEmulator", "NVMe", "VFIO"]),
+        .testTarget(name: "NICEmulatorTests", dependencies: ["NICEmulator", "NIC", "VFIO"]),
         .testTarget(name: "VfioctlTests", dependencies: ["vfioctl", "VFIO"]),
         .testTarget(name: "NVMeTests", dependencies: ["NVMe", "NVMeEmulator", "VFIO"]),
         .testTarget(name: "NICTests", dependencies: ["NIC", "VFIO"]),
