@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "NICEmulatorTests", dependencies: ["NICEmulator", "NIC", "VFIO"]),
         .testTarget(name: "VfioctlTests", dependencies: ["vfioctl", "VFIO"]),
         .testTarget(name: "NVMeTests", dependencies: ["NVMe", "NVMeEmulator", "VFIO"]),
-        .testTarget(name: "NICTests", dependencies: ["NIC", "VFIO"]),
+        .testTarget(name: "NICTests", dependencies: ["NIC", "NICEmulator", "VFIO"]),
     ],
     swiftLanguageModes: [.v6]
 )

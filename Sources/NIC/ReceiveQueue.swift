@@ -75,7 +75,10 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
     @usableFromInline var stats = ReceiveQueueStatistics()
     /// Queue number (0 or 1).
     public let index: Int
-    @usableFromInline unowned(unsafe) let device: Device
+    /// The device, unretained: the queue's `owner` keeps it alive, and a strong or `unowned`
+    /// reference would cost a retain/release around every `service()` call.
+    @usableFromInline let deviceRef: Unmanaged<Device>
+    @usableFromInline var device: Device { deviceRef.takeUnretainedValue() }
 
     let owner: E1000E<Device>
     let ringMemory: DMABuffer
@@ -83,7 +86,7 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
     init(owner: E1000E<Device>, index: Int, entries: Int, ringMemory: consuming DMABuffer, pool: consuming PacketBufferPool,
          extended: Bool, eventFD: Int32?) {
         self.owner = owner
-        self.device = owner.device
+        self.deviceRef = Unmanaged.passUnretained(owner.device)
         self.index = index
         self.entries = entries
         self.ring = ringMemory.address
@@ -125,7 +128,7 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
     /// throwing after the frames before it were delivered; the queue stays usable.
     @inlinable
     public mutating func receive(batch: Int = 32, _ body: (ReceivedPacket) -> Void) throws(NICError) -> Int {
-        device.service()
+        deviceRef._withUnsafeGuaranteedRef { $0.service() }
         var count = 0
         var failure: NICError? = nil
         while count < batch && posted > 0 {

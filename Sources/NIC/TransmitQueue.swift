@@ -48,7 +48,10 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
     @usableFromInline var stats = TransmitQueueStatistics()
     /// Queue number (0 or 1).
     public let index: Int
-    @usableFromInline unowned(unsafe) let device: Device
+    /// The device, unretained: the queue's `owner` keeps it alive, and a strong or `unowned`
+    /// reference would cost a retain/release around every `service()` call.
+    @usableFromInline let deviceRef: Unmanaged<Device>
+    @usableFromInline var device: Device { deviceRef.takeUnretainedValue() }
 
     let owner: E1000E<Device>
     let ringMemory: DMABuffer
@@ -56,7 +59,7 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
     init(owner: E1000E<Device>, index: Int, entries: Int, ringMemory: consuming DMABuffer, pool: consuming PacketBufferPool,
          eventFD: Int32?) {
         self.owner = owner
-        self.device = owner.device
+        self.deviceRef = Unmanaged.passUnretained(owner.device)
         self.index = index
         self.entries = entries
         self.ring = ringMemory.address
@@ -74,7 +77,7 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
         let deadline = NICClock.deadline(milliseconds: 1000)
         var done = outstanding == 0
         while !done && NICClock.nanoseconds() < deadline {
-            device.service()
+            deviceRef._withUnsafeGuaranteedRef { $0.service() }
             done = shim_dma_load32_acquire(ring + ((tail &- 1) & (entries &- 1)) &* 16 + 12) & 1 != 0
             if !done { Barrier.cpuPause() }
         }
@@ -112,7 +115,7 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
     public mutating func send(
         count: Int, _ fill: (_ index: Int, _ buffer: UnsafeMutableRawBufferPointer) -> Int
     ) throws(NICError) -> Int {
-        device.service()
+        deviceRef._withUnsafeGuaranteedRef { $0.service() }
         var failure = reclaimDone()
         var queued = 0
         while queued < count && outstanding < entries &- 1 {
@@ -166,7 +169,7 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
     /// the first without DD. Returns how many; throws if a free slot was marked done.
     @inlinable
     public mutating func reclaim() throws(NICError) -> Int {
-        device.service()
+        deviceRef._withUnsafeGuaranteedRef { $0.service() }
         let before = stats.reclaimed
         if let failure = reclaimDone() { throw failure }
         return Int(stats.reclaimed &- before)

@@ -12,42 +12,42 @@ public struct InterruptCause: OptionSet, RegisterValue, Hashable, CustomStringCo
     @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
 
     /// TXDW: a transmit descriptor was written back (with RS set).
-    public static let transmitDescriptorWritten = InterruptCause(rawValue: 1 << 0)
+    @inlinable public static var transmitDescriptorWritten: InterruptCause { InterruptCause(rawValue: 1 << 0) }
     /// TXQE: the transmit queue ran empty.
-    public static let transmitQueueEmpty = InterruptCause(rawValue: 1 << 1)
+    @inlinable public static var transmitQueueEmpty: InterruptCause { InterruptCause(rawValue: 1 << 1) }
     /// LSC: link status change.
-    public static let linkStatusChange = InterruptCause(rawValue: 1 << 2)
+    @inlinable public static var linkStatusChange: InterruptCause { InterruptCause(rawValue: 1 << 2) }
     /// RXSEQ: receive sequence error.
-    public static let receiveSequenceError = InterruptCause(rawValue: 1 << 3)
+    @inlinable public static var receiveSequenceError: InterruptCause { InterruptCause(rawValue: 1 << 3) }
     /// RXDMT0: free receive descriptors fell below RCTL.RDMTS.
-    public static let receiveDescriptorMinimum = InterruptCause(rawValue: 1 << 4)
+    @inlinable public static var receiveDescriptorMinimum: InterruptCause { InterruptCause(rawValue: 1 << 4) }
     /// RXO: receiver overrun (no descriptor for an arriving packet).
-    public static let receiveOverrun = InterruptCause(rawValue: 1 << 6)
+    @inlinable public static var receiveOverrun: InterruptCause { InterruptCause(rawValue: 1 << 6) }
     /// RXT0: receiver timer: a packet was stored (after RDTR/RADV delays).
-    public static let receiveTimer = InterruptCause(rawValue: 1 << 7)
+    @inlinable public static var receiveTimer: InterruptCause { InterruptCause(rawValue: 1 << 7) }
     /// MDAC: MDI/O access complete.
-    public static let mdioAccessComplete = InterruptCause(rawValue: 1 << 9)
+    @inlinable public static var mdioAccessComplete: InterruptCause { InterruptCause(rawValue: 1 << 9) }
     /// TXD_LOW: transmit descriptors fell below TXDCTL.LWTHRESH.
-    public static let transmitDescriptorLow = InterruptCause(rawValue: 1 << 15)
+    @inlinable public static var transmitDescriptorLow: InterruptCause { InterruptCause(rawValue: 1 << 15) }
     /// SRPD: small receive packet detected.
-    public static let smallReceivePacket = InterruptCause(rawValue: 1 << 16)
+    @inlinable public static var smallReceivePacket: InterruptCause { InterruptCause(rawValue: 1 << 16) }
     /// ACK: receive ACK frame detected.
-    public static let receiveACK = InterruptCause(rawValue: 1 << 17)
+    @inlinable public static var receiveACK: InterruptCause { InterruptCause(rawValue: 1 << 17) }
     /// RXQ0: receive queue 0 (MSI-X, routed by IVAR).
-    public static let receiveQueue0 = InterruptCause(rawValue: 1 << 20)
+    @inlinable public static var receiveQueue0: InterruptCause { InterruptCause(rawValue: 1 << 20) }
     /// RXQ1: receive queue 1 (MSI-X).
-    public static let receiveQueue1 = InterruptCause(rawValue: 1 << 21)
+    @inlinable public static var receiveQueue1: InterruptCause { InterruptCause(rawValue: 1 << 21) }
     /// TXQ0: transmit queue 0 (MSI-X).
-    public static let transmitQueue0 = InterruptCause(rawValue: 1 << 22)
+    @inlinable public static var transmitQueue0: InterruptCause { InterruptCause(rawValue: 1 << 22) }
     /// TXQ1: transmit queue 1 (MSI-X).
-    public static let transmitQueue1 = InterruptCause(rawValue: 1 << 23)
+    @inlinable public static var transmitQueue1: InterruptCause { InterruptCause(rawValue: 1 << 23) }
     /// OTHER: any non-queue cause (MSI-X).
-    public static let other = InterruptCause(rawValue: 1 << 24)
+    @inlinable public static var other: InterruptCause { InterruptCause(rawValue: 1 << 24) }
     /// INT_ASSERTED: ICR only, the device asserted an interrupt (INTx/MSI).
-    public static let asserted = InterruptCause(rawValue: 1 << 31)
+    @inlinable public static var asserted: InterruptCause { InterruptCause(rawValue: 1 << 31) }
 
     /// Every cause bit (what IMC takes to mask everything).
-    public static let all = InterruptCause(rawValue: 0xFFFF_FFFF)
+    @inlinable public static var all: InterruptCause { InterruptCause(rawValue: 0xFFFF_FFFF) }
 
     /// RXQn for queue 0 or 1.
     @inlinable public static func receiveQueue(_ queue: Int) -> InterruptCause {

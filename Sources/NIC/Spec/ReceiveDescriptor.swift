@@ -6,21 +6,21 @@ public struct ReceiveDescriptorStatus: OptionSet, Hashable, Sendable {
     @inlinable public init(rawValue: UInt8) { self.rawValue = rawValue }
 
     /// DD: descriptor done; the device has written the packet and this write-back.
-    public static let descriptorDone = ReceiveDescriptorStatus(rawValue: 1 << 0)
+    @inlinable public static var descriptorDone: ReceiveDescriptorStatus { ReceiveDescriptorStatus(rawValue: 1 << 0) }
     /// EOP: end of packet; a packet larger than one buffer spans descriptors up to this one.
-    public static let endOfPacket = ReceiveDescriptorStatus(rawValue: 1 << 1)
+    @inlinable public static var endOfPacket: ReceiveDescriptorStatus { ReceiveDescriptorStatus(rawValue: 1 << 1) }
     /// IXSM: ignore checksum indication.
-    public static let ignoreChecksum = ReceiveDescriptorStatus(rawValue: 1 << 2)
+    @inlinable public static var ignoreChecksum: ReceiveDescriptorStatus { ReceiveDescriptorStatus(rawValue: 1 << 2) }
     /// VP: the packet was 802.1Q tagged and the tag stripped into `special`.
-    public static let vlanPacket = ReceiveDescriptorStatus(rawValue: 1 << 3)
+    @inlinable public static var vlanPacket: ReceiveDescriptorStatus { ReceiveDescriptorStatus(rawValue: 1 << 3) }
     /// UDPCS: UDP checksum calculated.
-    public static let udpChecksum = ReceiveDescriptorStatus(rawValue: 1 << 4)
+    @inlinable public static var udpChecksum: ReceiveDescriptorStatus { ReceiveDescriptorStatus(rawValue: 1 << 4) }
     /// TCPCS: TCP checksum calculated.
-    public static let tcpChecksum = ReceiveDescriptorStatus(rawValue: 1 << 5)
+    @inlinable public static var tcpChecksum: ReceiveDescriptorStatus { ReceiveDescriptorStatus(rawValue: 1 << 5) }
     /// IPCS: IPv4 header checksum calculated.
-    public static let ipChecksum = ReceiveDescriptorStatus(rawValue: 1 << 6)
+    @inlinable public static var ipChecksum: ReceiveDescriptorStatus { ReceiveDescriptorStatus(rawValue: 1 << 6) }
     /// PIF: passed in-exact filter.
-    public static let inexactFilter = ReceiveDescriptorStatus(rawValue: 1 << 7)
+    @inlinable public static var inexactFilter: ReceiveDescriptorStatus { ReceiveDescriptorStatus(rawValue: 1 << 7) }
 }
 
 /// RDESC.ERRORS bits (82574 datasheet 7.1.4.2; Linux `E1000_RXD_ERR_*`). Any of CE, SE, SEQ, CXE
@@ -31,22 +31,22 @@ public struct ReceiveDescriptorErrors: OptionSet, Hashable, Sendable {
     @inlinable public init(rawValue: UInt8) { self.rawValue = rawValue }
 
     /// CE: CRC or alignment error.
-    public static let crc = ReceiveDescriptorErrors(rawValue: 1 << 0)
+    @inlinable public static var crc: ReceiveDescriptorErrors { ReceiveDescriptorErrors(rawValue: 1 << 0) }
     /// SE: symbol error.
-    public static let symbol = ReceiveDescriptorErrors(rawValue: 1 << 1)
+    @inlinable public static var symbol: ReceiveDescriptorErrors { ReceiveDescriptorErrors(rawValue: 1 << 1) }
     /// SEQ: sequence error.
-    public static let sequence = ReceiveDescriptorErrors(rawValue: 1 << 2)
+    @inlinable public static var sequence: ReceiveDescriptorErrors { ReceiveDescriptorErrors(rawValue: 1 << 2) }
     /// CXE: carrier extension error.
-    public static let carrierExtension = ReceiveDescriptorErrors(rawValue: 1 << 4)
+    @inlinable public static var carrierExtension: ReceiveDescriptorErrors { ReceiveDescriptorErrors(rawValue: 1 << 4) }
     /// TCPE: TCP/UDP checksum error.
-    public static let tcpChecksum = ReceiveDescriptorErrors(rawValue: 1 << 5)
+    @inlinable public static var tcpChecksum: ReceiveDescriptorErrors { ReceiveDescriptorErrors(rawValue: 1 << 5) }
     /// IPE: IPv4 checksum error.
-    public static let ipChecksum = ReceiveDescriptorErrors(rawValue: 1 << 6)
+    @inlinable public static var ipChecksum: ReceiveDescriptorErrors { ReceiveDescriptorErrors(rawValue: 1 << 6) }
     /// RXE: receive data error.
-    public static let receiveData = ReceiveDescriptorErrors(rawValue: 1 << 7)
+    @inlinable public static var receiveData: ReceiveDescriptorErrors { ReceiveDescriptorErrors(rawValue: 1 << 7) }
 
     /// Errors that make the frame itself bad (checksum errors only mean the offload disagrees).
-    public static let frameErrors: ReceiveDescriptorErrors = [.crc, .symbol, .sequence, .carrierExtension, .receiveData]
+    @inlinable public static var frameErrors: ReceiveDescriptorErrors { [.crc, .symbol, .sequence, .carrierExtension, .receiveData] }
 }
 
 /// The legacy receive descriptor, 16 bytes (82574 datasheet 7.1.4, Linux `struct e1000_rx_desc`).

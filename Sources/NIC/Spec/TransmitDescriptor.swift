@@ -5,19 +5,19 @@ public struct TransmitDescriptorCommand: OptionSet, Hashable, Sendable {
     @inlinable public init(rawValue: UInt8) { self.rawValue = rawValue }
 
     /// EOP: last descriptor of the packet.
-    public static let endOfPacket = TransmitDescriptorCommand(rawValue: 1 << 0)
+    @inlinable public static var endOfPacket: TransmitDescriptorCommand { TransmitDescriptorCommand(rawValue: 1 << 0) }
     /// IFCS: insert the Ethernet FCS (CRC).
-    public static let insertFCS = TransmitDescriptorCommand(rawValue: 1 << 1)
+    @inlinable public static var insertFCS: TransmitDescriptorCommand { TransmitDescriptorCommand(rawValue: 1 << 1) }
     /// IC: insert checksum at CSO, computed from CSS.
-    public static let insertChecksum = TransmitDescriptorCommand(rawValue: 1 << 2)
+    @inlinable public static var insertChecksum: TransmitDescriptorCommand { TransmitDescriptorCommand(rawValue: 1 << 2) }
     /// RS: report status: the device writes DD back when done with this descriptor.
-    public static let reportStatus = TransmitDescriptorCommand(rawValue: 1 << 3)
+    @inlinable public static var reportStatus: TransmitDescriptorCommand { TransmitDescriptorCommand(rawValue: 1 << 3) }
     /// DEXT: extended descriptor (context/data); clear for a legacy descriptor.
-    public static let extended = TransmitDescriptorCommand(rawValue: 1 << 5)
+    @inlinable public static var extended: TransmitDescriptorCommand { TransmitDescriptorCommand(rawValue: 1 << 5) }
     /// VLE: insert the VLAN tag from `special`.
-    public static let vlanEnable = TransmitDescriptorCommand(rawValue: 1 << 6)
+    @inlinable public static var vlanEnable: TransmitDescriptorCommand { TransmitDescriptorCommand(rawValue: 1 << 6) }
     /// IDE: interrupt delay enable (TIDV/TADV apply).
-    public static let interruptDelay = TransmitDescriptorCommand(rawValue: 1 << 7)
+    @inlinable public static var interruptDelay: TransmitDescriptorCommand { TransmitDescriptorCommand(rawValue: 1 << 7) }
 }
 
 /// TDESC.STA bits (82574 datasheet 7.2.10.1).
@@ -27,7 +27,7 @@ public struct TransmitDescriptorStatus: OptionSet, Hashable, Sendable {
     @inlinable public init(rawValue: UInt8) { self.rawValue = rawValue }
 
     /// DD: descriptor done; the device has read the buffer and will not touch it again.
-    public static let descriptorDone = TransmitDescriptorStatus(rawValue: 1 << 0)
+    @inlinable public static var descriptorDone: TransmitDescriptorStatus { TransmitDescriptorStatus(rawValue: 1 << 0) }
 }
 
 /// The legacy transmit descriptor, 16 bytes (82574 datasheet 7.2.10; Linux `struct e1000_tx_desc`).

@@ -1,0 +1,123 @@
+import Dispatch
+import NIC
+import NICEmulator
+import Testing
+import VFIO
+
+/// Receive and transmit waits in each completion mode, against the threaded emulated NIC (its
+/// own thread writes frames and raises MSI-X messages, as a real device would).
+@Suite struct CompletionModeTests {
+    static let modes: [CompletionMode] = [.poll, .interrupt, .hybrid(idlePolls: 200)]
+
+    @Test(arguments: modes)
+    func framesArrivingLaterAreReceivedInEachMode(_ mode: CompletionMode) throws {
+        let rig = try Rig(configuration: EmulatedE1000EConfiguration(mode: .threaded))
+        defer { rig.device.close() }
+        var rx = try rig.nic.makeReceiveQueue()
+        let device = rig.device
+        let mac = rig.nic.macAddress
+        // Frames come after the receiver has gone to sleep (or started polling).
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(30)) {
+            for i in 0..<8 { device.inject(frame: Frames.make(to: mac, sequence: UInt32(i))) }
+        }
+        var seen: [UInt32] = []
+        let deadline = DispatchTime.now() + .seconds(5)
+        while seen.count < 8 && DispatchTime.now() < deadline {
+            _ = try rx.receive(batch: 32, mode: mode, timeoutMilliseconds: 500) { p in
+                #expect(Frames.isIntact(p.bytes, to: mac))
+                seen.append(Frames.sequence(of: p.bytes) ?? .max)
+            }
+        }
+        #expect(seen == Array(0..<8))
+        let waits = rx.statistics.interrupts
+        switch mode.kind {
+        case .poll:
+            #expect(waits.wakeups == 0 && waits.rearms == 0)
+        case .interrupt:
+            #expect(waits.wakeups >= 1)
+            #expect(waits.interrupts >= 1)
+        case .hybrid:
+            #expect(waits.wakeups >= 1)
+            #expect(waits.pollingPhases >= 1)
+        }
+    }
+
+    @Test(arguments: modes)
+    func transmitFlushWaitsForEveryDescriptorInEachMode(_ mode: CompletionMode) throws {
+        let rig = try Rig(configuration: EmulatedE1000EConfiguration(mode: .threaded))
+        defer { rig.device.close() }
+        var tx = try rig.nic.makeTransmitQueue()
+        let peer = MACAddress(0x02, 0, 0, 0, 0, 9)
+        for round in 0..<4 {
+            let sent = try tx.send(count: 16) { i, b in Frames.fill(b, to: peer, sequence: UInt32(round * 16 + i)) }
+            #expect(sent == 16)
+            try tx.flush(mode: mode, timeoutMilliseconds: 2000)
+            check(tx.outstandingDescriptors == 0)
+        }
+        check(tx.statistics.reclaimed == 64)
+        // DD means the device has read the buffer; the frame reaches the wire just after.
+        var frames: [TransmittedFrame] = []
+        let deadline = DispatchTime.now() + .seconds(2)
+        while frames.count < 64 && DispatchTime.now() < deadline { frames += rig.device.takeTransmittedFrames() }
+        #expect(frames.count == 64)
+        if mode.kind != .poll { #expect(tx.statistics.interrupts.rearms >= 1) }
+    }
+
+    @Test func hybridModeMasksTheCauseWhilePollingAndRearmsWhenIdle() throws {
+        let rig = try Rig(configuration: EmulatedE1000EConfiguration(mode: .threaded))
+        defer { rig.device.close() }
+        var rx = try rig.nic.makeReceiveQueue()
+        let device = rig.device
+        let mac = rig.nic.macAddress
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(20)) {
+            device.inject(frame: Frames.make(to: mac, sequence: 0))
+        }
+        let mode = CompletionMode.hybrid(idlePolls: 50)
+        var n = 0
+        let deadline = DispatchTime.now() + .seconds(5)
+        while n == 0 && DispatchTime.now() < deadline {
+            n += try rx.receive(mode: mode, timeoutMilliseconds: 500) { _ in }
+        }
+        #expect(n == 1)
+        // Woken by the interrupt: polling now, the RXQ0 cause masked.
+        let ims = InterruptCause(rawValue: device.peekRegister(E1000ERegister.interruptMaskSet.offset))
+        #expect(!ims.contains(.receiveQueue0))
+        // Nothing more arrives: after the idle budget the cause is armed again before sleeping.
+        check(try rx.receive(mode: mode, timeoutMilliseconds: 20) { _ in } == 0)
+        let armed = InterruptCause(rawValue: device.peekRegister(E1000ERegister.interruptMaskSet.offset))
+        #expect(armed.contains(.receiveQueue0))
+    }
+
+    @Test func interruptsWithinTheThrottleGapAreCoalescedIntoOne() throws {
+        var options = NICOptions()
+        options.interruptThrottleNanoseconds = 200_000
+        let rig = try Rig(options, configuration: EmulatedE1000EConfiguration(mode: .stepped, clock: .manual))
+        var rx = try rig.nic.makeReceiveQueue()
+        let mac = rig.nic.macAddress
+        let device = rig.device
+        // Arm the RXQ0 cause (a zero-timeout wait arms and returns).
+        check(try rx.receive(mode: .interrupt, timeoutMilliseconds: 0) { _ in } == 0)
+        device.inject(frame: Frames.make(to: mac, sequence: 0))
+        device.service()
+        #expect(device.statistics.interruptsSignalled == 1)
+        let got = try rx.receive(mode: .interrupt, timeoutMilliseconds: 0) { _ in }
+        check(got == 1)
+        check(try rx.receive(mode: .interrupt, timeoutMilliseconds: 0) { _ in } == 0)  // re-arms
+        // Three more frames inside the 200 us gap: held, not signalled.
+        for i in 1...3 { device.inject(frame: Frames.make(to: mac, sequence: UInt32(i))) }
+        device.service()
+        device.advanceClock(nanoseconds: 100_000)
+        device.service()
+        #expect(device.statistics.interruptsSignalled == 1)
+        #expect(device.statistics.interruptsThrottled >= 1)
+        // The gap ends: one message for all three.
+        device.advanceClock(nanoseconds: 100_000)
+        device.service()
+        #expect(device.statistics.interruptsSignalled == 2)
+        check(try rx.receive(batch: 32, mode: .interrupt, timeoutMilliseconds: 0) { _ in } == 3)
+        // The next wait re-arms and drains: two messages in all for four frames.
+        check(try rx.receive(mode: .interrupt, timeoutMilliseconds: 0) { _ in } == 0)
+        check(rx.statistics.interrupts.interrupts == 2)
+        #expect(device.peekRegister(E1000ERegister.vectorThrottle(0).offset) == UInt32(200_000 / 256))
+    }
+}

@@ -1,0 +1,55 @@
+import NIC
+import NICEmulator
+import Testing
+import VFIO
+
+/// What dropping queues and the NIC gives back, and in which order.
+@Suite struct ResourceReleaseTests {
+    @Test func droppingQueuesStopsTheirRingsBeforeTheMemoryGoes() throws {
+        let rig = try Rig()
+        let device = rig.device
+        let before = device.dma.liveMappings
+        var rx: ReceiveQueue<EmulatedE1000E>? = try rig.nic.makeReceiveQueue()
+        var tx: TransmitQueue<EmulatedE1000E>? = try rig.nic.makeTransmitQueue()
+        #expect(device.dma.liveMappings == before + 4)  // two rings, two pools
+        #expect(ReceiveControl(rawValue: device.peekRegister(E1000ERegister.receiveControl.offset)).enable)
+        #expect(TransmitControl(rawValue: device.peekRegister(E1000ERegister.transmitControl.offset)).enable)
+        rx = nil
+        tx = nil
+        _ = rx
+        _ = tx
+        #expect(!ReceiveControl(rawValue: device.peekRegister(E1000ERegister.receiveControl.offset)).enable)
+        #expect(!TransmitControl(rawValue: device.peekRegister(E1000ERegister.transmitControl.offset)).enable)
+        #expect(device.peekRegister(E1000ERegister.receiveQueue(0).length.offset) == 0)
+        #expect(device.peekRegister(E1000ERegister.transmitQueue(0).length.offset) == 0)
+        #expect(device.dma.liveMappings == before)
+        #expect(device.dmaFaults.isEmpty)
+    }
+
+    @Test func closingTheNICMasksInterruptsAndReleasesTheVectors() throws {
+        let device = try EmulatedE1000E()
+        do {
+            let nic = try E1000E(device: device)
+            var rx = try nic.makeReceiveQueue()
+            _ = try rx.receive(mode: .interrupt, timeoutMilliseconds: 0) { _ in }  // arms RXQ0
+            #expect(device.interruptEventFD(vector: 0) != nil)
+            _ = consume rx
+            nic.close()
+            nic.close()  // idempotent
+        }
+        #expect(device.interruptEventFD(vector: 0) == nil)
+        #expect(device.peekRegister(E1000ERegister.interruptMaskSet.offset) == 0)
+        #expect(device.dma.liveMappings == 0)
+    }
+
+    @Test func aQueueKeepsTheNICAliveUntilItIsDropped() throws {
+        let device = try EmulatedE1000E()
+        var rx = try E1000E(device: device).makeReceiveQueue()
+        device.inject(frame: Frames.make(to: device.permanentAddress, sequence: 7))
+        var got: UInt32?
+        _ = try rx.receive(mode: .poll, timeoutMilliseconds: 500) { got = Frames.sequence(of: $0.bytes) }
+        #expect(got == 7)
+        _ = consume rx
+        #expect(device.dma.liveMappings == 0)
+    }
+}

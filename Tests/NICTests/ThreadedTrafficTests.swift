@@ -1,0 +1,78 @@
+import Dispatch
+import NIC
+import NICEmulator
+import Synchronization
+import Testing
+import VFIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Longer tests with the device on its own thread and each queue on its own thread, as a real
+/// application runs them. Seconds, not milliseconds; separate from the stepped unit tests.
+@Suite(.serialized) struct ThreadedTrafficTests {
+    @Test(arguments: [CompletionMode.poll, .hybrid(idlePolls: 500)])
+    func queuesOnTheirOwnThreadsMoveThousandsOfFramesIntact(_ mode: CompletionMode) throws {
+        var options = NICOptions()
+        options.ringEntries = 64
+        let rig = try Rig(options, configuration: EmulatedE1000EConfiguration(mode: .threaded))
+        defer { rig.device.close() }
+        rig.device.loopback = true
+        let nic = rig.nic
+        let mac = nic.macAddress
+        let total: UInt32 = 5000
+        let failures = Mutex<[String]>([])
+        let received = Atomic<UInt32>(0)
+        let receiverReady = Atomic<Bool>(false)
+        let receiver = QueueThread {
+            do {
+                var rx = try nic.makeReceiveQueue()
+                receiverReady.store(true, ordering: .releasing)
+                var expected: UInt32 = 0
+                let deadline = DispatchTime.now() + .seconds(30)
+                while expected < total && DispatchTime.now() < deadline {
+                    _ = try rx.receive(batch: 32, mode: mode, timeoutMilliseconds: 100) { p in
+                        if Frames.sequence(of: p.bytes) != expected || !Frames.isIntact(p.bytes, to: mac, length: 64 + Int(expected % 64)) {
+                            failures.withLock { $0.append("frame \(expected) arrived wrong or out of order") }
+                        }
+                        expected += 1
+                    }
+                    received.store(expected, ordering: .releasing)
+                }
+            } catch {
+                failures.withLock { $0.append("receive: \(error)") }
+            }
+        }
+        // The receiver has its ring before the first frame is sent (the loopback drops frames
+        // that find the receiver off).
+        let ready = DispatchTime.now() + .seconds(10)
+        while !receiverReady.load(ordering: .acquiring) && DispatchTime.now() < ready { _ = sched_yield() }
+        let transmitter = QueueThread {
+            do {
+                var tx = try nic.makeTransmitQueue()
+                var next: UInt32 = 0
+                let deadline = DispatchTime.now() + .seconds(30)
+                while next < total && DispatchTime.now() < deadline {
+                    // Stay within what the receive ring can hold: the loopback drops on overrun.
+                    if next &- received.load(ordering: .acquiring) > 32 {
+                        _ = try tx.reclaim()
+                        continue
+                    }
+                    next += UInt32(try tx.send(count: Int(min(16, total - next))) { i, b in
+                        Frames.fill(b, to: mac, sequence: next + UInt32(i), length: 64 + Int((next + UInt32(i)) % 64))
+                    })
+                }
+                try tx.flush(mode: .poll, timeoutMilliseconds: 5000)
+            } catch {
+                failures.withLock { $0.append("transmit: \(error)") }
+            }
+        }
+        receiver.join()
+        transmitter.join()
+        #expect(failures.withLock { $0 } == [])
+        #expect(received.load(ordering: .acquiring) == total)
+        let stats = nic.statistics()
+        #expect(stats.goodPacketsReceived == UInt64(total))
+        #expect(stats.missedPackets == 0)
+    }
+}
