@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs the system packages swift-vfio builds against: libpci (PCI discovery, names from
 # pci.ids) and libnuma (NUMA-local DMA memory). Idempotent and quick when they are present.
-# With --hil it also installs what the QEMU hardware-in-the-loop suite needs.
+# With --hil it also installs what the QEMU hardware-in-the-loop suite needs; with --bench, that
+# plus what the benchmarks use: valgrind and bc (scripts/bench.sh), fio (the kernel driver's side
+# of scripts/bench-vm.sh; the guest runs the host's fio from the shared filesystem).
 set -euo pipefail
 
 packages=(libpci-dev libnuma-dev pciutils)
-if [[ "${1:-}" == "--hil" ]]; then
+if [[ "${1:-}" == "--hil" || "${1:-}" == "--bench" ]]; then
     packages+=(qemu-system-x86 qemu-utils linux-image-amd64 busybox-static udev)
+fi
+if [[ "${1:-}" == "--bench" ]]; then
+    packages+=(fio valgrind bc)
 fi
 
 missing=()
@@ -25,7 +30,7 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if [[ "${1:-}" == "--hil" ]] && ! command -v vng >/dev/null; then
+if [[ "${1:-}" == "--hil" || "${1:-}" == "--bench" ]] && ! command -v vng >/dev/null; then
     echo "install-deps: installing virtme-ng (pip)" >&2
     pip install -q virtme-ng 2>/dev/null || pip install -q --break-system-packages virtme-ng
 fi

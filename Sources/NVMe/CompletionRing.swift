@@ -35,8 +35,14 @@ struct CompletionRing {
     /// Reads the rest of the head entry; call only after `pendingStatus()` and `Barrier.dmaRead()`.
     @inlinable @inline(__always)
     func headEntry(statusAndPhase: UInt16) -> CompletionQueueEntry {
-        let p = UnsafeRawPointer(entries + Int(head) &* 16)
-        return CompletionQueueEntry(
+        Self.entry(at: UnsafeRawPointer(entries + Int(head) &* 16), statusAndPhase: statusAndPhase)
+    }
+
+    /// The entry at `p` with the status word already loaded (after the phase check and the
+    /// `Barrier.dmaRead()` that follows it).
+    @inlinable @inline(__always)
+    static func entry(at p: UnsafeRawPointer, statusAndPhase: UInt16) -> CompletionQueueEntry {
+        CompletionQueueEntry(
             commandSpecific: p.load(fromByteOffset: 0, as: UInt32.self),
             reserved: 0,
             submissionQueueHead: p.load(fromByteOffset: 8, as: UInt16.self),
@@ -54,6 +60,17 @@ struct CompletionRing {
             phase ^= 1
         }
         unpublished &+= 1
+    }
+
+    /// Records that the host consumed the entries before `newHead` (expecting `newPhase` there)
+    /// and tells the controller with one doorbell store: the reaper's batch end, after it walked
+    /// the ring with local copies of the head and phase.
+    @inlinable @inline(__always)
+    mutating func consumed(upTo newHead: UInt32, phase newPhase: UInt16) {
+        head = newHead
+        phase = newPhase
+        unpublished = 0
+        doorbell.ring(newHead)
     }
 
     /// Tells the controller the slots up to `head` may be reused: one store per batch (Linux

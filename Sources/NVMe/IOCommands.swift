@@ -7,9 +7,12 @@ import VFIO
 /// The LBA range is not checked here (the controller answers LBA Out of Range); the buffer must
 /// hold `blocks` whole blocks and only that many bytes are transferred.
 extension QueuePair {
+    /// The first `blocks` blocks of `buffer`, after checking `blocks` is 1...`maximumBlocksPerCommand`
+    /// (at most 65536, the NLB field's reach: `NamespaceInfo.init`) and the buffer holds them.
     @inlinable @inline(__always)
     func dataSlice(_ buffer: DMASlice, namespace: NamespaceInfo, blocks: Int) throws(NVMeError) -> DMASlice {
-        guard blocks >= 1, blocks <= namespace.maximumBlocksPerCommand else {
+        // One unsigned compare for 1...maximum (blocks - 1 wraps to a huge value for 0 and below).
+        guard UInt(bitPattern: blocks &- 1) < UInt(bitPattern: namespace.maximumBlocksPerCommand) else {
             throw .transferTooLarge(bytes: max(0, blocks) &* namespace.blockSize, maximum: namespace.maximumBlocksPerCommand &* namespace.blockSize)
         }
         let bytes = blocks &<< namespace.blockShift
@@ -24,7 +27,8 @@ extension QueuePair {
         namespace: NamespaceInfo, lba: UInt64, blocks: Int, into buffer: DMASlice, token: UInt64, forceUnitAccess: Bool = false
     ) throws(NVMeError) -> UInt16 {
         let data = try dataSlice(buffer, namespace: namespace, blocks: blocks)
-        return try submit(.read(namespaceID: namespace.id, lba: lba, blocks: blocks, fua: forceUnitAccess), data: data, token: token)
+        return try submit(
+            .blockTransfer(.read, namespace.id, lba, checkedBlocks: blocks, forceUnitAccess ? 1 << 30 : 0), data: data, token: token)
     }
 
     /// Write (opcode 01h): `blocks` blocks from `buffer` to `lba`.
@@ -34,7 +38,8 @@ extension QueuePair {
         namespace: NamespaceInfo, lba: UInt64, blocks: Int, from buffer: DMASlice, token: UInt64, forceUnitAccess: Bool = false
     ) throws(NVMeError) -> UInt16 {
         let data = try dataSlice(buffer, namespace: namespace, blocks: blocks)
-        return try submit(.write(namespaceID: namespace.id, lba: lba, blocks: blocks, fua: forceUnitAccess), data: data, token: token)
+        return try submit(
+            .blockTransfer(.write, namespace.id, lba, checkedBlocks: blocks, forceUnitAccess ? 1 << 30 : 0), data: data, token: token)
     }
 
     /// Compare (opcode 05h): the controller compares `buffer` with the media and completes with
@@ -101,5 +106,18 @@ extension QueuePair {
         entry.prp1 = tracker.pointee.prpListIOVA
         enqueue(entry, tracker: tracker, token: token)
         return cid
+    }
+}
+
+extension SubmissionQueueEntry {
+    /// Read, Write or Compare with `blocks` already checked against `maximumBlocksPerCommand`
+    /// (1...65536 by `NamespaceInfo.init`), so the NLB field is built without checking it again
+    /// (`.read(namespaceID:lba:blocks:)` checks 1...65536 with a precondition).
+    @inlinable @inline(__always)
+    static func blockTransfer(_ op: IOOpcode, _ nsid: UInt32, _ lba: UInt64, checkedBlocks blocks: Int, _ cdw12Flags: UInt32) -> SubmissionQueueEntry {
+        SubmissionQueueEntry(
+            opcode: op.rawValue, namespaceID: nsid,
+            cdw10: UInt32(truncatingIfNeeded: lba), cdw11: UInt32(truncatingIfNeeded: lba >> 32),
+            cdw12: UInt32(truncatingIfNeeded: blocks &- 1) | cdw12Flags)
     }
 }

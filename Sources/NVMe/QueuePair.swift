@@ -187,17 +187,22 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
                 commands.release(cid)
                 throw .transferTooLarge(bytes: data.length, maximum: maximumTransferBytes)
             }
-            let pointers: PRPBuilder.Pointers
-            do {
-                pointers = try PRPBuilder.build(
-                    iova: data.iova.rawValue, length: data.length,
-                    listPage: tracker.pointee.prpList, listIOVA: tracker.pointee.prpListIOVA)
-            } catch {
+            let iova = data.iova.rawValue
+            guard iova & 3 == 0 else {
                 commands.release(cid)
-                throw error
+                throw .misalignedBuffer(iova: iova)
             }
-            entry.prp1 = pointers.prp1
-            entry.prp2 = pointers.prp2
+            if data.length > 0 {
+                // PRPBuilder.build's own checks are the two above (our cap is within its reach).
+                let pointers = PRPBuilder.pointers(
+                    alignedIOVA: iova, length: data.length,
+                    listPage: tracker.pointee.prpList, listIOVA: tracker.pointee.prpListIOVA)
+                entry.prp1 = pointers.prp1
+                entry.prp2 = pointers.prp2
+            } else {
+                entry.prp1 = 0
+                entry.prp2 = 0
+            }
         }
         enqueue(entry, tracker: tracker, token: token)
         return cid
@@ -245,24 +250,48 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
     /// page become free here, before `body` runs, so `body` may submit again.
     @inlinable
     public mutating func reap(limit: Int = .max, _ body: (Completion) -> Void) -> Int {
-        var count = 0
-        // At most one pass over the CQ per call, so a device that keeps producing garbage
-        // cannot hold the caller here.
+        // The ring positions live in locals for the loop and are written back once at the end:
+        // `body` cannot touch the pair (we hold it `inout`), and without the copies every pass
+        // reloads them after the acquire load of the phase tag (which orders later loads).
+        let cqEntries = completion.entries
+        // One size for both rings: the SQ and the CQ are created with the same entries (`init`).
+        let size = completion.size
+        var cqHead = completion.head
+        var phase = completion.phase
+        var sqHead = submission.head
+        // SQ entries between the last reported head and our tail, kept up to date as the head
+        // moves instead of being recomputed for every CQE.
+        var sqOccupied = submission.occupied
+        // Both at most `size` (one pass over the CQ per call, so a device that keeps producing
+        // garbage cannot hold the caller here). A 32-bit `count` lets the compiler drop the
+        // `count < limit` test when the limit is a constant at least 2^32 (the default).
+        var count: UInt32 = 0
         var examined: UInt32 = 0
-        while count < limit, examined < completion.size, let word = completion.pendingStatus() {
+        while examined < size, Int(count) < limit {
+            let slot = cqEntries + Int(cqHead) &* 16
+            let word = DMAWord.load16(slot + 14)
+            guard word & 1 == phase else { break }
             // dma_rmb: the phase tag was seen; only now read the rest of the entry.
             Barrier.dmaRead()
-            let entry = completion.headEntry(statusAndPhase: word)
-            completion.advance()
+            let entry = CompletionRing.entry(at: UnsafeRawPointer(slot), statusAndPhase: word)
+            cqHead &+= 1
+            if cqHead == size {
+                cqHead = 0
+                phase ^= 1
+            }
             examined &+= 1
             let cid = entry.commandID
-            let head = UInt32(entry.submissionQueueHead)
-            guard commands.isOutstanding(cid), entry.submissionQueueID == id, submission.acceptsHead(head) else {
+            let reported = UInt32(entry.submissionQueueHead)
+            // SQHD: below the ring size, and forward from the last head by at most the entries
+            // we have in the SQ (4.1); anything else is a corrupt or stale CQE.
+            let advance = reported >= sqHead ? reported &- sqHead : reported &+ size &- sqHead
+            guard commands.isOutstanding(cid), entry.submissionQueueID == id, reported < size, advance <= sqOccupied else {
                 stats.invalidCompletions &+= 1
                 stats.lastInvalidCompletion = entry
                 continue
             }
-            submission.head = head
+            sqHead = reported
+            sqOccupied &-= advance
             let tracker = commands.trackers + Int(cid)
             tracker.pointee.inFlight = false
             let token = tracker.pointee.token
@@ -270,12 +299,13 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
             count &+= 1
             body(Completion(token: token, commandID: cid, status: entry.status, commandSpecific: entry.commandSpecific))
         }
-        if completion.unpublished != 0 {
-            completion.publishHead()
+        submission.head = sqHead
+        if examined != 0 {
+            completion.consumed(upTo: cqHead, phase: phase)
             stats.completionDoorbells &+= 1
         }
         stats.completed &+= UInt64(count)
-        return count
+        return Int(count)
     }
 
     /// Whether the CQ holds a new entry (a cheap peek; nothing is consumed).

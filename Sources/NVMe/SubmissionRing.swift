@@ -28,7 +28,8 @@ struct SubmissionRing {
     /// Entries the controller may not have fetched yet (between head and tail).
     @inlinable var occupied: UInt32 { tail >= head ? tail - head : tail &+ size &- head }
 
-    @inlinable var isFull: Bool { occupied == size - 1 }
+    /// `size` is at least 2 (Create I/O SQ takes 2...65536 entries), so `size - 1` cannot wrap.
+    @inlinable var isFull: Bool { occupied == size &- 1 }
 
     /// Stores an entry at the tail and advances it. The caller checked `isFull`.
     @inlinable @inline(__always)

@@ -94,7 +94,7 @@ uint64_t ref_bench_qd1(ref_bench *b, uint64_t count) {
             return UINT64_MAX;
         ref_ring_sq(qp);
         null_device_service(&b->device);
-        if (ref_reap(qp, UINT32_MAX, ref_bench_done, b) != 1) return UINT64_MAX;
+        if (ref_reap(qp, UINT64_MAX, ref_bench_done, b) != 1) return UINT64_MAX;
     }
     return b->failures ? UINT64_MAX : b->sum;
 }
@@ -114,7 +114,7 @@ uint64_t ref_bench_batch(ref_bench *b, uint64_t count, uint32_t batch) {
         }
         ref_ring_sq(qp);
         null_device_service(&b->device);
-        if (ref_reap(qp, UINT32_MAX, ref_bench_done, b) != n) return UINT64_MAX;
+        if (ref_reap(qp, UINT64_MAX, ref_bench_done, b) != n) return UINT64_MAX;
     }
     return b->failures ? UINT64_MAX : b->sum;
 }

@@ -75,9 +75,14 @@ func swiftIOPathQD1(
     let blocks = buffer.length >> ns.blockShift
     var sum: UInt64 = 0
     var failures = 0
-    for i in 0..<count {
+    // Wrapping arithmetic where the C loop has it (its counter and LBA are unsigned): the loop
+    // bound and the mask keep every value in range.
+    var i = 0
+    while i < count {
         do {
-            try pair.submitRead(namespace: ns, lba: UInt64(i & 0xFFFF) &* UInt64(blocks), blocks: blocks, into: buffer, token: UInt64(i))
+            try pair.submitRead(
+                namespace: ns, lba: UInt64(truncatingIfNeeded: i & 0xFFFF) &* UInt64(truncatingIfNeeded: blocks),
+                blocks: blocks, into: buffer, token: UInt64(truncatingIfNeeded: i))
         } catch {
             return .max
         }
@@ -88,6 +93,7 @@ func swiftIOPathQD1(
             if !c.status.isSuccess { failures &+= 1 }
         }
         if n != 1 { return .max }
+        i &+= 1
     }
     return failures == 0 ? sum : .max
 }
@@ -101,7 +107,9 @@ func swiftIOPathQD1Wait(
     var failures = 0
     for i in 0..<count {
         do throws(NVMeError) {
-            try pair.submitRead(namespace: ns, lba: UInt64(i & 0xFFFF) &* UInt64(blocks), blocks: blocks, into: buffer, token: UInt64(i))
+            try pair.submitRead(
+                namespace: ns, lba: UInt64(truncatingIfNeeded: i & 0xFFFF) &* UInt64(truncatingIfNeeded: blocks),
+                blocks: blocks, into: buffer, token: UInt64(truncatingIfNeeded: i))
             pair.ringSubmissionDoorbell()
             let n = try pair.waitForCompletions(atLeast: 1, mode: .poll, timeoutMilliseconds: 10_000) { c in
                 sum &+= c.token
@@ -128,7 +136,9 @@ func swiftIOPathBatched(
         var n = 0
         while n < batch && i < count {
             do {
-                try pair.submitRead(namespace: ns, lba: UInt64(i & 0xFFFF) &* UInt64(blocks), blocks: blocks, into: buffer, token: UInt64(i))
+                try pair.submitRead(
+                    namespace: ns, lba: UInt64(truncatingIfNeeded: i & 0xFFFF) &* UInt64(truncatingIfNeeded: blocks),
+                    blocks: blocks, into: buffer, token: UInt64(truncatingIfNeeded: i))
             } catch {
                 return .max
             }
