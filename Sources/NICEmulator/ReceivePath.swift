@@ -239,6 +239,7 @@ extension NICEngine {
         var packetType: UInt32 = 0
         if isLast {
             status |= ReceiveDescriptorStatus.endOfPacket.rawValue.asUInt32
+            status |= checksumStatus(headers)
             switch headers.network {
             case .ipv4: packetType = headers.isTCP || headers.isUDP ? 2 : 1
             case .ipv6: packetType = headers.isTCP || headers.isUDP ? 6 : 5
@@ -246,7 +247,7 @@ extension NICEngine {
             }
         }
         guard extended else {
-            return (buffer, UInt64(length) | UInt64(status & 0xFF) << 32)
+            return (buffer, UInt64(length) | UInt64(status & 0xFF) << 32 | UInt64(status >> 24) << 40)
         }
         var statusError = status | packetType << 16
         var mrq: UInt32 = 0
@@ -263,6 +264,26 @@ extension NICEngine {
             }
         }
         return (UInt64(mrq) | UInt64(hashOrID) << 32, UInt64(statusError) | UInt64(length) << 32)
+    }
+}
+
+extension NICEngine {
+    /// Receive checksum offload as QEMU reports it when it verifies in software
+    /// (`e1000e_verify_csum_in_sw`): with RXCSUM.IPOFLD, IPCS and IPE for IPv4; with
+    /// RXCSUM.TUOFLD, TCPCS (and UDPCS for UDP) and TCPE. Errors are in bits 31:24.
+    func checksumStatus(_ headers: PacketHeaders) -> UInt32 {
+        let rxcsum = ReceiveChecksumControl(rawValue: load(Offset.rxcsum))
+        var status: UInt32 = 0
+        if rxcsum.ipChecksumOffload, let valid = headers.ipv4ChecksumValid {
+            status |= ReceiveDescriptorStatus.ipChecksum.rawValue.asUInt32
+            if !valid { status |= ReceiveDescriptorErrors.ipChecksum.rawValue.asUInt32 << 24 }
+        }
+        if rxcsum.tcpUDPChecksumOffload, let valid = headers.l4ChecksumValid {
+            status |= ReceiveDescriptorStatus.tcpChecksum.rawValue.asUInt32
+            if headers.isUDP { status |= ReceiveDescriptorStatus.udpChecksum.rawValue.asUInt32 }
+            if !valid { status |= ReceiveDescriptorErrors.tcpChecksum.rawValue.asUInt32 << 24 }
+        }
+        return status
     }
 }
 

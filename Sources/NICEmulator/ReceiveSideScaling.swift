@@ -15,11 +15,17 @@ struct PacketHeaders {
     /// Source and destination ports, network order (TCP/UDP, first fragment only).
     var ports: ArraySlice<UInt8> = []
     var ipIdentification: UInt16 = 0
+    /// The IPv4 header checksum verifies; nil when there is no IPv4 header.
+    var ipv4ChecksumValid: Bool?
+    /// The TCP or UDP checksum verifies (a UDP checksum of zero means "none" and passes); nil when
+    /// there is no unfragmented TCP/UDP segment inside the IP length.
+    var l4ChecksumValid: Bool?
 
     init(_ frame: [UInt8]) {
         guard frame.count >= 14 else { return }
         let etherType = UInt16(frame[12]) << 8 | UInt16(frame[13])
         var l4 = 0
+        var l4End = 0
         var protocolNumber: UInt8 = 0
         switch etherType {
         case 0x0800:
@@ -34,6 +40,9 @@ struct PacketHeaders {
             source = frame[26..<30]
             destination = frame[30..<34]
             l4 = 14 + ihl
+            ipv4ChecksumValid = Self.onesComplementSum(frame[14..<(14 + ihl)]) == 0xFFFF
+            let totalLength = Int(UInt16(frame[16]) << 8 | UInt16(frame[17]))
+            l4End = min(frame.count, 14 + max(totalLength, ihl))
         case 0x86DD:
             guard frame.count >= 54, frame[14] >> 4 == 6 else { return }
             network = .ipv6
@@ -41,6 +50,7 @@ struct PacketHeaders {
             source = frame[22..<38]
             destination = frame[38..<54]
             l4 = 54
+            l4End = min(frame.count, 54 + Int(UInt16(frame[18]) << 8 | UInt16(frame[19])))
         default:
             return
         }
@@ -49,6 +59,32 @@ struct PacketHeaders {
         if (isTCP || isUDP) && !isFragment && frame.count >= l4 + 4 {
             ports = frame[l4..<(l4 + 4)]
         }
+        if (isTCP && l4End >= l4 + 20) || (isUDP && l4End >= l4 + 8), !isFragment {
+            let segment = frame[l4..<l4End]
+            if isUDP && segment[segment.startIndex + 6] == 0 && segment[segment.startIndex + 7] == 0 && network == .ipv4 {
+                l4ChecksumValid = true
+            } else {
+                // Pseudo-header (RFC 793, RFC 768, RFC 8200 8.1): addresses, protocol, length.
+                var pseudo = Array(source) + Array(destination)
+                let length = segment.count
+                pseudo += [0, isTCP ? 6 : 17, UInt8(length >> 8), UInt8(length & 0xFF)]
+                let sum = Self.onesComplementSum(pseudo[...], plus: Self.onesComplementSum(segment))
+                l4ChecksumValid = sum == 0xFFFF
+            }
+        }
+    }
+
+    /// The Internet checksum's folded one's-complement sum of `bytes` (RFC 1071), added to `plus`.
+    static func onesComplementSum(_ bytes: ArraySlice<UInt8>, plus: UInt32 = 0) -> UInt32 {
+        var sum = plus
+        var i = bytes.startIndex
+        while i + 1 < bytes.endIndex {
+            sum += UInt32(bytes[i]) << 8 | UInt32(bytes[i + 1])
+            i += 2
+        }
+        if i < bytes.endIndex { sum += UInt32(bytes[i]) << 8 }
+        while sum > 0xFFFF { sum = (sum & 0xFFFF) + (sum >> 16) }
+        return sum
     }
 }
 

@@ -130,6 +130,29 @@ import VFIO
         #expect(rig.nic.statistics.framesDroppedReceiverOff == 1)
     }
 
+    @Test func receiveChecksumStatusIsReportedAsQEMUDoes() throws {
+        let rig = try Rig()
+        try rig.bringUp()
+        rig.postReceive(count: 4)
+        var good = ipv4Frame(source: [10, 0, 0, 1], destination: [10, 0, 0, 2], sourcePort: 1000, destinationPort: 80)
+        let ipSum = ~PacketHeaders.onesComplementSum(good[14..<34]) & 0xFFFF
+        good[24] = UInt8(ipSum >> 8)
+        good[25] = UInt8(ipSum & 0xFF)
+        let pseudo: [UInt8] = [10, 0, 0, 1, 10, 0, 0, 2, 0, 6, 0, 20]
+        let tcpSum = ~PacketHeaders.onesComplementSum(pseudo[...], plus: PacketHeaders.onesComplementSum(good[34..<54])) & 0xFFFF
+        good[50] = UInt8(tcpSum >> 8)
+        good[51] = UInt8(tcpSum & 0xFF)
+        var bad = good
+        bad[24] ^= 0xFF
+        rig.nic.inject(frame: good)
+        rig.nic.inject(frame: bad)
+        rig.nic.service()
+        let first = rig.receiveDescriptor(0)
+        #expect(first.status.contains([.ipChecksum, .tcpChecksum]) && !first.status.contains(.udpChecksum))
+        #expect(first.errors.isEmpty)
+        #expect(rig.receiveDescriptor(1).errors == [.ipChecksum])
+    }
+
     @Test func twoCabledNICsExchangeFrames() throws {
         let a = try Rig()
         let b = try Rig(EmulatedE1000EConfiguration(macAddress: MACAddress(0x52, 0x54, 0, 0, 0, 0xB)))
