@@ -44,6 +44,8 @@ import VFIO
         let rig = try Rig(options)
         let mrqc = MultipleReceiveQueuesCommand(rawValue: rig.device.peekRegister(E1000ERegister.multipleReceiveQueuesCommand.offset))
         #expect(mrqc.rssEnabled && mrqc.hashTCPIPv4 && mrqc.hashIPv4)
+        // MRQE = 1, TCP/IPv4 (16), IPv4 (17), TCP/IPv6 (18), IPv6 (20), as QEMU reads MRQC.
+        #expect(mrqc.rawValue == 0x0017_0001)
         #expect(ReceiveFilterControl(rawValue: rig.device.peekRegister(E1000ERegister.receiveFilterControl.offset)).extendedStatus)
         #expect(ReceiveChecksumControl(rawValue: rig.device.peekRegister(E1000ERegister.receiveChecksumControl.offset)).packetChecksumDisable)
         let key = (0..<RSSKey.registerCount).flatMap { i -> [UInt8] in

@@ -16,14 +16,12 @@ public struct MultipleReceiveQueuesCommand: RegisterValue, Hashable {
     @inlinable public var hashTCPIPv4: Bool { get { rawValue.nicBit(16) } set { rawValue.setNICBit(16, newValue) } }
     /// Hash IPv4 addresses.
     @inlinable public var hashIPv4: Bool { get { rawValue.nicBit(17) } set { rawValue.setNICBit(17, newValue) } }
-    /// Hash TCP over IPv6 with extension headers.
-    @inlinable public var hashTCPIPv6Extended: Bool { get { rawValue.nicBit(18) } set { rawValue.setNICBit(18, newValue) } }
-    /// Hash IPv6 with extension headers.
+    /// Hash TCP over IPv6 (QEMU `E1000_MRQC_EN_TCPIPV6`, bit 18).
+    @inlinable public var hashTCPIPv6: Bool { get { rawValue.nicBit(18) } set { rawValue.setNICBit(18, newValue) } }
+    /// Hash IPv6 with extension headers (bit 19).
     @inlinable public var hashIPv6Extended: Bool { get { rawValue.nicBit(19) } set { rawValue.setNICBit(19, newValue) } }
-    /// Hash IPv6 addresses.
+    /// Hash IPv6 addresses (bit 20).
     @inlinable public var hashIPv6: Bool { get { rawValue.nicBit(20) } set { rawValue.setNICBit(20, newValue) } }
-    /// Hash TCP over IPv6.
-    @inlinable public var hashTCPIPv6: Bool { get { rawValue.nicBit(21) } set { rawValue.setNICBit(21, newValue) } }
 }
 
 /// RETA, the RSS redirection table (82574 datasheet 10.2.5.17): 128 one-byte entries in 32
