@@ -51,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "vfioctl",
             dependencies: [
-                "VFIO", "NVMe", "NVMeEmulator", "NVMeWorkload", "NIC",
+                "VFIO", "NVMe", "NVMeEmulator", "NVMeWorkload", "NIC", "NICEmulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -14,9 +14,10 @@ struct Vfioctl: ParsableCommand {
         abstract: "Userspace driver framework over VFIO: bind devices, inspect them, drive NVMe.",
         discussion: """
             DEV is a PCI address (0000:01:00.0 or 01:00.0) bound to vfio-pci, or `emulated` (the \
-            default): an in-process NVMe controller, so every command works without hardware.
+            default): an in-process NVMe controller (for `net`, an 82574L NIC), so every command \
+            works without hardware.
             """,
-        subcommands: [List.self, Bind.self, Unbind.self, Setup.self, NVMeCommand.self, Demo.self]
+        subcommands: [List.self, Bind.self, Unbind.self, Setup.self, NVMeCommand.self, NetCommand.self, Demo.self]
     )
 }
 
