@@ -48,6 +48,7 @@ public final class E1000E<Device: PCIFunction>: @unchecked Sendable {
         var transmitControl = TransmitControl(rawValue: 0)
         var totals = NICStatistics()
         var closed = false
+        var vectorsReleased = false
     }
 
     // MARK: - Bring-up (82574 datasheet 4.6 "Software initialization sequence"; Linux e1000e
@@ -122,24 +123,40 @@ public final class E1000E<Device: PCIFunction>: @unchecked Sendable {
         close()
     }
 
-    /// Stops the NIC: receiver and transmitter off, interrupts masked and released. Idempotent;
-    /// also done when the last reference goes away. Queues still alive stop seeing traffic.
+    /// Stops the NIC: receiver and transmitter off, interrupts masked, MSI-X vectors released.
+    /// Idempotent; also done when the last reference goes away. Queues still alive stop seeing
+    /// traffic, and the vectors (whose eventfds they borrow) are released only once they are
+    /// dropped (the queues keep the NIC alive, so its `deinit` does it).
     public func close() {
-        let wasClosed = state.withLock { s in
-            defer { s.closed = true }
-            return s.closed
-        }
-        guard !wasClosed else { return }
-        registers.write(E1000ERegister.interruptMaskClear, .all)
-        registers.write(E1000ERegister.receiveControl, ReceiveControl(rawValue: 0))
-        registers.write(E1000ERegister.transmitControl, TransmitControl(rawValue: 0))
-        _ = registers.read(E1000ERegister.deviceStatus)  // flush the posted writes
-        if interruptVectors > 0 {
-            do {
-                try device.disableInterrupts()
-            } catch {
-                Self.logger.warning("82574L \(device.name): disabling MSI-X failed: \(error)")
+        let (wasClosed, queuesLive) = state.withLock { s in
+            defer {
+                s.closed = true
+                s.receiveControl.enable = false
+                s.transmitControl.enable = false
             }
+            return (s.closed, s.receiveQueueLive.contains(true) || s.transmitQueueLive.contains(true))
+        }
+        if !wasClosed {
+            registers.write(E1000ERegister.interruptMaskClear, .all)
+            registers.write(E1000ERegister.receiveControl, ReceiveControl(rawValue: 0))
+            registers.write(E1000ERegister.transmitControl, TransmitControl(rawValue: 0))
+            _ = registers.read(E1000ERegister.deviceStatus)  // flush the posted writes
+        }
+        if !queuesLive { releaseVectors() }
+    }
+
+    /// Disables MSI-X once (its eventfds close with it).
+    func releaseVectors() {
+        guard interruptVectors > 0 else { return }
+        let first = state.withLock { s in
+            defer { s.vectorsReleased = true }
+            return !s.vectorsReleased
+        }
+        guard first else { return }
+        do {
+            try device.disableInterrupts()
+        } catch {
+            Self.logger.warning("82574L \(device.name): disabling MSI-X failed: \(error)")
         }
     }
 

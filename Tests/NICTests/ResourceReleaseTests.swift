@@ -52,4 +52,30 @@ import VFIO
         _ = consume rx
         #expect(device.dma.liveMappings == 0)
     }
+
+    @Test func closingWithLiveQueuesKeepsTheirVectorsUntilTheyAreDropped() throws {
+        var options = NICOptions()
+        options.receiveQueues = 2
+        let device = try EmulatedE1000E()
+        var rx0: ReceiveQueue<EmulatedE1000E>?
+        do {
+            let nic = try E1000E(device: device, options: options)
+            rx0 = try nic.makeReceiveQueue(0)
+            var rx1 = try nic.makeReceiveQueue(1)
+            nic.close()
+            #expect(!ReceiveControl(rawValue: device.peekRegister(E1000ERegister.receiveControl.offset)).enable)
+            // The queues borrow the vectors' eventfds: still there.
+            #expect(device.interruptEventFD(vector: 1) != nil)
+            check(try rx1.receive(mode: .interrupt, timeoutMilliseconds: 1) { _ in } == 0)
+            _ = consume rx1
+            // Dropping a queue after close does not turn the receiver back on.
+            #expect(!ReceiveControl(rawValue: device.peekRegister(E1000ERegister.receiveControl.offset)).enable)
+            #expect(throws: NICError.self) { _ = try nic.makeTransmitQueue() }
+        }
+        #expect(device.interruptEventFD(vector: 0) != nil)
+        rx0 = nil
+        _ = rx0
+        #expect(device.interruptEventFD(vector: 0) == nil)
+        #expect(device.dma.liveMappings == 0)
+    }
 }
