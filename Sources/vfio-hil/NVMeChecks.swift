@@ -198,6 +198,50 @@ let nvmeChecks: [HILCheck] = [
         return .pass
     },
 
+    HILCheck("nvme-recovery-reset", "controller reset (CC.EN off and on) with 16 reads outstanding: the pair rebuilds its queues at its next wait, every read ends (Aborted By Host or done), acknowledged data survives, a feature the caller set is set again") { context in
+        let rig = try NVMeRig(context)
+        defer { try? rig.controller.close() }
+        let info = rig.info
+        let ns = try rig.controller.namespace(info.id)
+        var pair = try rig.controller.makeQueuePair(entries: 32, interrupts: true)
+        // Acknowledged before the reset: must read back the same after it.
+        let blocks = max(1, (64 << 10) / info.blockSize)
+        let lba = info.blockCount / 2 + UInt64((20 << 20) / info.blockSize)
+        let written = try rig.device.dma.allocate(length: blocks * info.blockSize)
+        fillPattern(written.whole, seed: 0x5EED_4E5E7)
+        try ns.write(lba: lba, blocks: blocks, from: written.whole, using: &pair, mode: .interrupt)
+        // Temperature Threshold (5.21.1.4, composite sensor, over-temperature): a feature QEMU keeps.
+        let threshold: UInt32 = 351
+        try rig.controller.setFeature(.temperatureThreshold, value: threshold)
+
+        let scratch = try rig.device.dma.allocate(length: 16 * info.blockSize)
+        for i in 0..<16 {
+            try pair.submitRead(namespace: info, lba: UInt64(i), blocks: 1, into: scratch.slice(offset: i * info.blockSize, length: info.blockSize), token: UInt64(i))
+        }
+        pair.ringSubmissionDoorbell()
+        try rig.controller.reset()
+
+        var ended = 0, abortedByHost = 0, failed: [String] = []
+        while ended < 16 {
+            let n = try pair.waitForCompletions(atLeast: 16 - ended, mode: .interrupt, timeoutMilliseconds: 20_000) { c in
+                if c.status.isEndedByHost { abortedByHost += 1 } else if !c.status.isSuccess { failed.append("\(c.status)") }
+            }
+            try expect(n > 0, "only \(ended) of 16 outstanding reads ended after the reset")
+            ended += n
+        }
+        let stats = pair.statistics
+        context.log("reset with 16 outstanding: \(abortedByHost) ended by the host, \(16 - abortedByHost - failed.count) completed by QEMU first; rebuilds \(stats.rebuilds); resets \(rig.controller.resetCount)")
+        try expect(failed.isEmpty, "reads failed with \(failed)")
+        try expect(stats.rebuilds == 1 && rig.controller.resetCount == 1, "rebuilds \(stats.rebuilds), resets \(rig.controller.resetCount)")
+
+        let back = try rig.device.dma.allocate(length: blocks * info.blockSize)
+        try ns.read(lba: lba, blocks: blocks, into: back.whole, using: &pair, mode: .interrupt)
+        try expect(memcmp(written.address, back.address, blocks * info.blockSize) == 0, "data written before the reset reads back different")
+        let now = try rig.controller.feature(.temperatureThreshold) & 0xFFFF
+        try expect(now == threshold, "Temperature Threshold is \(now) K after the reset, the caller set \(threshold) K")
+        return .pass
+    },
+
     HILCheck("nvme-write-handoff", "writes a pattern through our driver and leaves it in HIL_HANDOFF_DIR for the kernel driver to read back") { context in
         guard let dir = context.environment["HIL_HANDOFF_DIR"] else { return .skip("no HIL_HANDOFF_DIR") }
         let rig = try NVMeRig(context)
