@@ -1,3 +1,4 @@
+import CShims
 import VFIO
 
 /// The device's DMA: every access goes through the emulated IOMMU, which refuses (and records)
@@ -22,14 +23,23 @@ extension NICEngine {
         }
     }
 
-    /// Writes a 16-byte descriptor.
-    func writeDescriptor(_ iova: UInt64, _ low: UInt64, _ high: UInt64) -> Bool {
+    /// Writes a 16-byte descriptor, the dword at `statusOffset` (the one holding DD: 12 in the
+    /// legacy layout, 8 in the extended one) last and with a release store, so a driver that reads
+    /// it with an acquire load (and `dma_rmb()` on hardware) sees the rest of the write-back.
+    func writeDescriptor(_ iova: UInt64, _ low: UInt64, _ high: UInt64, statusOffset: Int) -> Bool {
         guard dmaAllowed(iova, 16, .deviceWrite) else { return false }
         return iommu.withTranslation { t -> Bool in
             guard let p = t.translate(iova, length: 16, direction: .deviceWrite) else { return false }
             p.storeBytes(of: low.littleEndian, as: UInt64.self)
-            // The word with the status (DD) last, so a driver polling DD sees the rest first.
-            p.storeBytes(of: high.littleEndian, toByteOffset: 8, as: UInt64.self)
+            let bytes8to11 = UInt32(truncatingIfNeeded: high)
+            let bytes12to15 = UInt32(truncatingIfNeeded: high >> 32)
+            if statusOffset == 8 {
+                p.storeBytes(of: bytes12to15.littleEndian, toByteOffset: 12, as: UInt32.self)
+                shim_dma_store32_release(p + 8, bytes8to11.littleEndian)
+            } else {
+                p.storeBytes(of: bytes8to11.littleEndian, toByteOffset: 8, as: UInt32.self)
+                shim_dma_store32_release(p + 12, bytes12to15.littleEndian)
+            }
             return true
         }
     }
@@ -39,7 +49,7 @@ extension NICEngine {
         guard dmaAllowed(iova, 4, .deviceWrite) else { return false }
         return iommu.withTranslation { t -> Bool in
             guard let p = t.translate(iova, length: 4, direction: .deviceWrite) else { return false }
-            p.storeBytes(of: value.littleEndian, as: UInt32.self)
+            shim_dma_store32_release(p, value.littleEndian)  // a transmit status dword: DD, published
             return true
         }
     }

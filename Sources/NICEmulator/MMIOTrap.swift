@@ -101,7 +101,8 @@ enum MMIOTrap {
                   let insn = X86MemoryInstruction.decode(code) else { return false }
             switch insn.operation {
             case .load(let register, let resultWidth):
-                let value = file.trappedLoad(offset: offset, width: insn.width)
+                var value = file.trappedLoad(offset: offset, width: insn.width)
+                if insn.width < 8 { value &= (1 << UInt64(8 * insn.width)) - 1 }  // movzx zero-extends the accessed bytes only
                 let slot = gregIndex[register]
                 var old = UInt64(bitPattern: gregs[slot])
                 switch resultWidth {

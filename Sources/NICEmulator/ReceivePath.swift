@@ -88,7 +88,8 @@ extension NICEngine {
         increment(base + 4 * index)
     }
 
-    /// Takes one frame off the wire. Returns the causes to raise.
+    /// Takes one frame off the wire: filter, RSS queue choice, DMA into posted buffers, write-back,
+    /// statistics, interrupt cause. Every refusal is counted; nothing here traps on driver values.
     mutating func receive(_ input: [UInt8]) {
         updateNow()
         serviceThrottles()
@@ -148,7 +149,6 @@ extension NICEngine {
         let checksumDisabled = ReceiveChecksumControl(rawValue: load(Offset.rxcsum)).packetChecksumDisable
         var head = posted.head
         var offset = 0
-        var lastDescriptor: UInt64 = 0
         repeat {
             guard head != posted.tail else {
                 // Only null-address descriptors were left: the rest of the frame is lost.
@@ -178,16 +178,14 @@ extension NICEngine {
             }
             let (low, high) = writeBack(extended: extended, buffer: buffer, length: length, isLast: isLast,
                                         headers: headers, rss: rss, checksumDisabled: checksumDisabled)
-            guard writeDescriptor(address, low, high) else {
+            guard writeDescriptor(address, low, high, statusOffset: extended ? 8 : 12) else {
                 statistics.framesDroppedDMAError += 1
                 return
             }
-            lastDescriptor = address
             head += 1
             if head >= posted.slots { head = 0 }
             store(ring.head.offset, UInt32(head))
         } while offset < total
-        _ = lastDescriptor
 
         let size = frame.count - fcs
         increment(0x40D0)  // TPR
@@ -209,7 +207,7 @@ extension NICEngine {
                 let address = base + UInt64(tail * 16)
                 if let (low, high) = readDescriptor(address) {
                     let done: UInt64 = extended ? 0x3 : 0x3 << 32  // DD and EOP
-                    _ = writeDescriptor(address, low, high | done)
+                    _ = writeDescriptor(address, low, high | done, statusOffset: extended ? 8 : 12)
                 }
             case .headBeyondRing(let beyond):
                 store(ring.head.offset, UInt32(truncatingIfNeeded: posted.slots + max(beyond, 0)))

@@ -14,7 +14,11 @@ extension NICEngine {
     /// context descriptors are consumed (no offloads are emulated). RS, or IVAR bit 31, asks for
     /// DD to be written back. TXQE is always raised, TXQn (MSI-X) or TXDW with a write-back.
     mutating func transmit(queue q: Int) {
-        guard TransmitControl(rawValue: load(Offset.tctl)).enable else { return }
+        // Checked again here because the work is deferred to the step: QEMU transmits inside the
+        // TDT/TCTL write, when both are looked at.
+        let tarc = q == 0 ? Offset.tarc0 : Offset.tarc1
+        guard TransmitControl(rawValue: load(Offset.tctl)).enable,
+              load(tarc) & E1000ERegister.transmitArbitrationEnable != 0 else { return }
         let ring = E1000ERegister.transmitQueue(q)
         let slots = Int(load(ring.length.offset)) / 16
         let base = ringBase(ring)

@@ -1,3 +1,4 @@
+import CShims
 import NIC
 @testable import NICEmulator
 import Testing
@@ -17,6 +18,34 @@ import VFIO
         #expect(rig.read(E1000ERegister.transmitQueue(0).head) == 1)
         let frames = rig.nic.takeTransmittedFrames()
         #expect(frames == [TransmittedFrame(bytes: sent, queue: 0)])
+    }
+
+    @Test func queueOneTransmitsFromItsOwnRingOnlyWithTARCEnable() throws {
+        let rig = try Rig()
+        try rig.bringUp()
+        rig.write(E1000ERegister.transmitArbitration(1), 0x3)  // ENABLE clear: TDT writes are ignored
+        let sent = frame(to: [0x02, 0, 0, 0, 0, 9], payload: pattern(80))
+        rig.stageTransmit(queue: 1, slot: 0, frame: sent)
+        rig.write(E1000ERegister.transmitQueue(1).tail, 1)
+        rig.nic.service()
+        #expect(rig.nic.takeTransmittedFrames().isEmpty)
+        rig.write(E1000ERegister.transmitArbitration(1), 0x3 | E1000ERegister.transmitArbitrationEnable)
+        rig.write(E1000ERegister.transmitQueue(1).tail, 1)
+        rig.nic.service()
+        #expect(rig.nic.takeTransmittedFrames() == [TransmittedFrame(bytes: sent, queue: 1)])
+        #expect(rig.transmitDescriptor(queue: 1, 0).status.contains(.descriptorDone))
+        #expect(rig.read(E1000ERegister.transmitQueue(0).head) == 0)
+    }
+
+    @Test func aTailOutsideTheRingTransmitsNothing() throws {
+        let rig = try Rig()
+        try rig.bringUp()
+        rig.stageTransmit(slot: 0, frame: frame(payload: pattern(60)))
+        rig.write(E1000ERegister.transmitQueue(0).tail, UInt32(Rig.ringSlots + 2))
+        rig.nic.service()
+        #expect(rig.nic.takeTransmittedFrames().isEmpty)
+        #expect(rig.read(E1000ERegister.transmitQueue(0).head) == 0)
+        #expect(rig.nic.iommu.faultCount == 0)
     }
 
     @Test func aPacketSpanningDescriptorsIsSentOnceAtEOP() throws {
@@ -193,7 +222,9 @@ import VFIO
         rig.stageTransmit(slot: 0, frame: sent)
         rig.write(E1000ERegister.transmitQueue(0).tail, 1)
         var waited = 0
-        while !rig.receiveDescriptor(0).status.contains(.descriptorDone) && waited < 5000 {
+        // The status dword is published with a release store; read it with an acquire load, as a
+        // driver does, before the rest of the descriptor and the buffer.
+        while shim_dma_load32_acquire(rig.ringAddress(receive: true, 0) + 12) & 1 == 0 && waited < 5000 {
             try await Task.sleep(nanoseconds: 1_000_000)
             waited += 1
         }

@@ -40,6 +40,8 @@ import VFIO
         #expect(rig.read(ral + 4) == 0x8000_1122)
         #expect(rig.regs.load16(at: ral + 2) == 0x3344)
         #expect(rig.regs.load8(at: ral + 1) == 0x55)
+        #expect(UInt32(rig.regs.load8(at: ral + 2)) == 0x44)  // zero-extended: no bytes above the one read
+        #expect(UInt32(rig.regs.load16(at: ral)) == 0x5566)
         #expect(rig.regs.load64(at: ral) == 0x8000_1122_3344_5566)
     }
 
