@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# Our driver against the kernel's nvme driver on the same QEMU NVMe controller (issue 8): one TCG
+# VM with an emulated Intel IOMMU and one controller; in the guest, first the kernel driver
+# (fio, O_DIRECT 4 KiB random reads at queue depth 1 and 32: libaio and io_uring with interrupts,
+# io_uring polled on a poll queue), then the same function bound to vfio-pci and our driver
+# (`vfioctl nvme perf`, poll and interrupt mode, QD1 and QD32), then the function goes back to
+# nvme. Prints a table, the ratios ours/kernel and, last, one line:
+#   qd1_ratio=… qd32_ratio=…
+# where each ratio is our best IOPS at that depth over the kernel's best (any engine, interrupts
+# or polling), so that neither side is handicapped by a mode the other does not use.
+#
+#   scripts/bench-vm.sh [--no-install] [--no-build]
+#
+# TCG emulates the guest's CPUs and QEMU's NVMe model runs in the same host process on 2 shared
+# cores: absolute IOPS are bound by the emulator, not by either driver. Only the ratio, measured
+# in one boot on one device, means something, and it is noisy when the host is busy (run it
+# twice, or set BENCH_VM_ROUNDS=2: each round runs both drivers again, the best of each is kept).
+#
+# Environment: BENCH_VM_IOMMU (guest iommu= setting, default pt: see below), BENCH_VM_TIME (seconds per run, default 8), BENCH_VM_ROUNDS (default 1),
+# BENCH_VM_SCRATCH (SwiftPM scratch path for the release vfioctl, default .build-bench-root, the
+# one scripts/bench.sh uses), BENCH_VM_KERNEL (guest kernel, default the newest /boot/vmlinuz-*),
+# BENCH_VM_SIZE (namespace size, default 1G, sparse), BENCH_VM_CPUS (2), BENCH_VM_MEMORY (2G).
+# Boot approach and pitfalls: scripts/hil-test.sh (vng, --disable-kvm, kernel-irqchip=split,
+# intremap=on, caching-mode=on, results through an --rwdir folder).
+#
+# Inside the VM the same script runs as `bench-vm.sh --guest DIR`; it refuses to run unless the
+# kernel command line carries swift_vfio_bench=1, because it unbinds an NVMe function.
+set -u
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TIME=${BENCH_VM_TIME:-8}
+ROUNDS=${BENCH_VM_ROUNDS:-1}
+
+die() { echo "bench-vm.sh: $*" >&2; exit 2; }
+
+# --- Guest side ---------------------------------------------------------------------------
+
+if [ "${1:-}" = --guest ]; then
+    OUT=${2:?--guest DIR}
+    grep -qw swift_vfio_bench=1 /proc/cmdline || die "not in a bench VM (no swift_vfio_bench=1 on the kernel command line); refusing"
+    . "$OUT/bench.env"
+    LOG=$OUT/guest.log
+    exec 3>>"$LOG"
+    log() { echo "$*" >&3; }
+    ulimit -l unlimited
+    modprobe vfio-pci 2>&3
+    BDF=
+    for d in /sys/bus/pci/devices/*; do
+        [ "$(cat "$d/class")" = 0x010802 ] && { BDF=$(basename "$d"); break; }
+    done
+    [ -n "$BDF" ] || { log "no NVMe function in the guest"; echo FAILED >"$OUT/status"; exit 1; }
+    log "kernel $(uname -r), $(nproc) CPUs, NVMe function $BDF, nvme poll_queues=$(cat /sys/module/nvme/parameters/poll_queues 2>/dev/null || echo ?)"
+
+    # kernel_disk: the namespace's block device once nvme has probed the function (boot or rebind).
+    kernel_disk() {
+        local i c n
+        for i in $(seq 1 60); do
+            for c in /sys/bus/pci/devices/$BDF/nvme/nvme*; do
+                [ -d "$c" ] || continue
+                n=$(basename "$c")n1
+                [ -b /dev/$n ] && { echo "/dev/$n"; return 0; }
+            done
+            sleep 0.5
+        done
+        return 1
+    }
+    run_fio() { # NAME ENGINE QD EXTRA...
+        local name=$1 engine=$2 qd=$3
+        shift 3
+        fio --name="$name" --filename="$DISK" --direct=1 --rw=randread --bs=4k --iodepth="$qd" \
+            --ioengine="$engine" --time_based=1 --runtime="$TIME" --ramp_time=1 --norandommap=1 \
+            --randrepeat=0 --group_reporting=1 --output-format=json "$@" \
+            --output="$OUT/r$ROUND-kernel-$name-qd$qd.json" 2>&3 || log "fio $name qd$qd failed"
+    }
+    for ROUND in $(seq 1 "$ROUNDS"); do
+        DISK=$(kernel_disk) || { log "no nvme block device for $BDF"; echo FAILED >"$OUT/status"; exit 1; }
+        log "round $ROUND: kernel nvme driver on $DISK"
+        for qd in 1 32; do
+            run_fio libaio-irq libaio "$qd"
+            run_fio io_uring-irq io_uring "$qd"
+            # Polled completions need a poll queue (nvme.poll_queues) and RWF_HIPRI.
+            if [ "$(cat /sys/module/nvme/parameters/poll_queues 2>/dev/null || echo 0)" -gt 0 ]; then
+                run_fio io_uring-polled io_uring "$qd" --hipri=1
+            fi
+        done
+        log "round $ROUND: our driver ($VFIOCTL bind $BDF)"
+        "$VFIOCTL" bind "$BDF" >&3 2>&1 || { log "vfioctl bind failed"; echo FAILED >"$OUT/status"; exit 1; }
+        for qd in 1 32; do
+            for mode in poll interrupt; do
+                "$VFIOCTL" nvme perf --device "$BDF" --rw randread --bs 4k --qd "$qd" --queues 1 --mode "$mode" \
+                    --time "${TIME}s" --json >"$OUT/r$ROUND-ours-$mode-qd$qd.json" 2>&3 || log "vfioctl nvme perf $mode qd$qd failed"
+            done
+        done
+        "$VFIOCTL" unbind --driver nvme "$BDF" >&3 2>&1 || log "vfioctl unbind failed"
+    done
+    echo DONE >"$OUT/status"
+    exit 0
+fi
+
+# --- Host side ----------------------------------------------------------------------------
+
+install=1 build=1
+for arg in "$@"; do
+    case $arg in
+    --no-install) install=0 ;;
+    --no-build) build=0 ;;
+    -h | --help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument $arg" ;;
+    esac
+done
+export PATH=$PATH:$HOME/.local/bin
+((install)) && { "$REPO/scripts/install-deps.sh" --bench || die "installing the dependencies failed"; }
+for tool in vng qemu-system-x86_64 fio timeout truncate python3; do command -v "$tool" >/dev/null || die "$tool is missing (scripts/install-deps.sh --bench)"; done
+
+SCRATCH=${BENCH_VM_SCRATCH:-$REPO/.build-bench-root}
+if ((build)); then
+    echo "== build: swift build -c release --scratch-path $SCRATCH --product vfioctl"
+    (cd "$REPO" && swift build -c release --scratch-path "$SCRATCH" --product vfioctl) >/dev/null 2>&1 ||
+        die "building vfioctl failed (run the command above to see why)"
+fi
+VFIOCTL=$SCRATCH/release/vfioctl
+[ -x "$VFIOCTL" ] || die "$VFIOCTL is not built"
+
+KERNEL=${BENCH_VM_KERNEL:-$(ls /boot/vmlinuz-*-amd64 2>/dev/null | sort -V | tail -1)}
+KERNEL=${KERNEL:-$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)}
+[ -n "$KERNEL" ] && [ -r "$KERNEL" ] || die "no readable guest kernel in /boot (set BENCH_VM_KERNEL)"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-vm.XXXXXX") || die "mktemp failed"
+case $WORK in *,* | *' '*) die "work folder $WORK has a comma or space, which QEMU's -drive cannot take" ;; esac
+OUT=$WORK/out
+mkdir -p "$OUT"
+truncate -s "${BENCH_VM_SIZE:-1G}" "$WORK/nvme.img"
+cat >"$OUT/bench.env" <<EOF
+TIME=$TIME
+ROUNDS=$ROUNDS
+VFIOCTL=$VFIOCTL
+EOF
+
+# iommu=pt: the kernel driver's DMA is not translated (its fastest setting: no IOMMU map and unmap
+# per I/O); VFIO still gets its own translated domain for our driver. BENCH_VM_IOMMU=nopt
+# translates the kernel's DMA too, as scripts/hil-test.sh boots.
+IOMMU=${BENCH_VM_IOMMU:-pt}
+runs_per_round=10
+limit=$((120 + ROUNDS * runs_per_round * (TIME + 20)))
+echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "== VM: $(qemu-system-x86_64 --version | head -1), TCG, ${BENCH_VM_CPUS:-2} vCPUs, kernel $(basename "$KERNEL"), one QEMU nvme (${BENCH_VM_SIZE:-1G} sparse raw), iommu=$IOMMU, $TIME s per run, $ROUNDS round(s), at most $limit s; logs in $WORK"
+qemu_opts="-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on,caching-mode=on"
+qemu_opts+=" -drive file=$WORK/nvme.img,if=none,id=bench,format=raw"
+qemu_opts+=" -device nvme,id=nv0,serial=BENCH-VM,addr=0x10,drive=bench"
+t0=$SECONDS
+vm_pid=
+trap '[ -n "$vm_pid" ] && kill -TERM "$vm_pid" 2>/dev/null; echo "bench-vm.sh: interrupted (logs in $WORK)" >&2; exit 130' INT TERM
+(cd "$REPO" && exec timeout --kill-after=10 "${limit}s" vng --verbose --run "$KERNEL" \
+    --disable-microvm --disable-kvm --memory "${BENCH_VM_MEMORY:-2G}" --cpus "${BENCH_VM_CPUS:-2}" \
+    --rwdir="$OUT" --append "intel_iommu=on iommu=$IOMMU swift_vfio_bench=1 nvme.poll_queues=1" \
+    --qemu-opts="$qemu_opts" \
+    --exec "bash $REPO/scripts/bench-vm.sh --guest $OUT") >"$WORK/console.log" 2>&1 </dev/null &
+vm_pid=$!
+wait "$vm_pid"
+rc=$?
+vm_pid=
+echo "== VM ran $((SECONDS - t0)) s (vng exit status $rc)"
+status=0
+if [ "$(cat "$OUT/status" 2>/dev/null)" != DONE ]; then
+    echo "bench-vm.sh: the guest did not finish; last lines of the logs:" >&2
+    tail -n 20 "$OUT/guest.log" "$WORK/console.log" 2>/dev/null | sed 's/^/   | /' >&2
+    status=1
+fi
+sed 's/^/   guest: /' "$OUT/guest.log" 2>/dev/null | grep -v '^   guest: *$' | head -40
+
+python3 - "$OUT" "$ROUNDS" <<'EOF' || status=1
+import glob, json, os, re, sys
+out, rounds = sys.argv[1], int(sys.argv[2])
+best = {}  # (driver, config, qd) -> (iops, p50 us, p99 us)
+for path in sorted(glob.glob(os.path.join(out, "r*-*.json"))):
+    m = re.match(r"r\d+-(kernel|ours)-(.+)-qd(\d+)\.json$", os.path.basename(path))
+    if not m:
+        continue
+    driver, config, qd = m.group(1), m.group(2), int(m.group(3))
+    try:
+        text = open(path).read()
+        # fio may print notes before its JSON object
+        data = json.loads(text[text.index("{"):])
+    except (ValueError, OSError):
+        print(f"   unreadable result {os.path.basename(path)}", file=sys.stderr)
+        continue
+    if driver == "kernel":
+        job = data["jobs"][0]["read"]
+        pct = job.get("clat_ns", {}).get("percentile", {})
+        row = (job["iops"], pct.get("50.000000", 0) / 1000, pct.get("99.000000", 0) / 1000)
+        if job.get("io_bytes", 0) == 0 or data["jobs"][0].get("error", 0):
+            continue
+    else:
+        if data.get("errors", 0):
+            continue
+        row = (data["iops"], data["lat_p50_ns"] / 1000, data["lat_p99_ns"] / 1000)
+    key = (driver, config, qd)
+    if key not in best or row[0] > best[key][0]:
+        best[key] = row
+if not best:
+    print("no results")
+    sys.exit(1)
+print(f"   {'driver':<7} {'completion':<16} {'qd':>3} {'IOPS':>9} {'p50_us':>8} {'p99_us':>8}")
+for qd in (1, 32):
+    for (driver, config, q), (iops, p50, p99) in sorted(best.items()):
+        if q == qd:
+            print(f"   {driver:<7} {config:<16} {qd:>3} {iops:>9.0f} {p50:>8.1f} {p99:>8.1f}")
+ratios = {}
+for qd in (1, 32):
+    ours = {c: v[0] for (d, c, q), v in best.items() if d == "ours" and q == qd}
+    kern = {c: v[0] for (d, c, q), v in best.items() if d == "kernel" and q == qd}
+    if not ours or not kern:
+        ratios[qd] = float("nan")
+        continue
+    o, k = max(ours, key=ours.get), max(kern, key=kern.get)
+    ratios[qd] = ours[o] / kern[k]
+    like = []
+    if "interrupt" in ours and "io_uring-irq" in kern:
+        like.append(f"interrupt vs io_uring-irq {ours['interrupt'] / kern['io_uring-irq']:.2f}")
+    if "poll" in ours and "io_uring-polled" in kern:
+        like.append(f"poll vs io_uring-polled {ours['poll'] / kern['io_uring-polled']:.2f}")
+    print(f"   QD{qd}: ours/kernel {ratios[qd]:.2f} (best: ours {o}, kernel {k}); {'; '.join(like)}")
+print(f"qd1_ratio={ratios[1]:.2f} qd32_ratio={ratios[32]:.2f}")
+EOF
+if ((status)); then echo "== logs kept in $WORK" >&2; else rm -rf "$WORK"; fi
+exit $status
