@@ -19,6 +19,10 @@
 #            lba4k-2ns  namespace 1 with 4 KiB blocks, namespace 2 with 512 B blocks
 #   limits   mdts2      MDTS 2 (16 KiB per command with 4 KiB pages)
 #            ioqpairs2  max_ioqpairs=2
+#            e1000e     NIC pair (table NICS): two Intel 82574L (`-device e1000e`) on one QEMU
+#                       hub; ours at 0000:00:18.0 goes to vfio-pci for `vfioctl net`, the peer at
+#                       0000:00:19.0 stays with the kernel's e1000e and checks our frames from the
+#                       other side (scripts/hil/nic.sh). Its generator figures come back as `#` lines.
 #
 # Before boot the host writes a pattern into every namespace's raw image: HIL_PATTERN_BLOCKS
 # blocks from LBA HIL_PATTERN_LBA (odd on purpose, so that a byte/block or 4 KiB rounding
@@ -58,7 +62,7 @@
 #   - a new device configuration: a line in CONFIGS (same boot name = same VM).
 #
 # Environment knobs: HIL_KERNEL (guest kernel), HIL_BOOT_TIMEOUT (seconds per boot; default
-# 90 + controllers × (HIL_CHECK_TIMEOUT + 180)), HIL_CHECK_TIMEOUT (seconds per vfio-hil run,
+# 90 + controllers × (HIL_CHECK_TIMEOUT + 180) + NIC pairs × HIL_NIC_TIMEOUT (420)), HIL_CHECK_TIMEOUT (seconds per vfio-hil run,
 # default 120), HIL_CPUS (2), HIL_MEMORY (2G), HIL_SCRATCH_PATH (SwiftPM scratch path,
 # default .build-hil-release), HIL_BIND_WITH=sysfs (bind without vfioctl even when it is built).
 #
@@ -89,6 +93,15 @@ formats   lba4k-2ns   -                  1:4096:64,2:512:32
 limits    mdts2       mdts=2             1:512:32
 limits    ioqpairs2   max_ioqpairs=2     1:4096:32
 '
+
+# NIC pairs: boot, name, our function's slot and MAC, the kernel peer's slot and MAC. Both
+# netdevs are ports of one QEMU hub (hubid = the pair's index), so each sees what the other sends.
+NICS='
+# boot    name    ours  our MAC            peer  peer MAC
+limits    e1000e  0x18  52:54:00:5f:00:01  0x19  52:54:00:5f:00:02
+'
+# Seconds a boot's time limit grows by per NIC pair (bring-ups and runs in three modes under TCG).
+HIL_NIC_TIMEOUT=${HIL_NIC_TIMEOUT:-420}
 
 HIL_PATTERN_LBA=1001
 HIL_PATTERN_BLOCKS=16
@@ -163,7 +176,7 @@ install_missing() {
     fi
 }
 
-all_boots=$(awk '!/^#/ && NF { if (!seen[$1]++) print $1 }' <<<"$CONFIGS")
+all_boots=$(awk '!/^#/ && NF { if (!seen[$1]++) print $1 }' <<<"$CONFIGS$NICS")
 for boot in "${boots[@]}"; do
     grep -qx "$boot" <<<"$all_boots" || die "no boot named $boot (have: $(echo $all_boots))"
 done
@@ -265,6 +278,18 @@ prepare_boot() {
         i=$((i + 1))
     done <<<"$CONFIGS"
     n_ctrl=$i
+    # NIC pairs of this boot: two e1000e functions per pair on hub <pair index>.
+    : >"$dir/nics"
+    n_nic=0
+    local ours omac peer pmac
+    while read -r b name ours omac peer pmac; do
+        [ "$b" = "$boot" ] || continue
+        qemu_opts+=" -netdev hubport,id=$name-ours,hubid=$n_nic -device e1000e,netdev=$name-ours,addr=$ours,mac=$omac"
+        qemu_opts+=" -netdev hubport,id=$name-peer,hubid=$n_nic -device e1000e,netdev=$name-peer,addr=$peer,mac=$pmac"
+        echo "$name $(printf '0000:00:%02x.0' "$ours") $omac $(printf '0000:00:%02x.0' "$peer") $pmac" >>"$dir/nics"
+        echo "   $name: e1000e at $(printf '0000:00:%02x.0' "$ours") ($omac) for our driver, kernel peer at $(printf '0000:00:%02x.0' "$peer") ($pmac), hub $n_nic"
+        n_nic=$((n_nic + 1))
+    done <<<"$NICS"
     cat >"$dir/boot.env" <<EOF
 HIL_BOOT=$boot
 HIL_BIN=$HIL_BIN
@@ -285,7 +310,7 @@ trap '[ -n "$vm_pid" ] && kill -TERM "$vm_pid" 2>/dev/null; echo "hil-test.sh: i
 for boot in "${boots[@]}"; do
     echo "== boot $boot"
     prepare_boot "$boot"
-    limit=${HIL_BOOT_TIMEOUT:-$((90 + n_ctrl * (HIL_CHECK_TIMEOUT + 180)))}
+    limit=${HIL_BOOT_TIMEOUT:-$((90 + n_ctrl * (HIL_CHECK_TIMEOUT + 180) + n_nic * HIL_NIC_TIMEOUT))}
     dir=$WORK/$boot
     echo "   booting (TCG, $HIL_CPUS CPUs, $HIL_MEMORY, at most $limit s)"
     t0=$SECONDS

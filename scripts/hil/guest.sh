@@ -9,6 +9,7 @@
 #                 NAME BDF SERIAL MDTS MAX_IOQPAIRS NAMESPACES
 #                 NAMESPACES is comma-separated nsid:block-size:block-count
 #   NAME/pattern-ns<N>.bin  the blocks the host wrote at HIL_PATTERN_LBA of namespace N
+#   nics          one line per NIC pair: NAME OUR_BDF OUR_MAC PEER_BDF PEER_MAC (scripts/hil/nic.sh)
 # and reads back:
 #   results       PASS/FAIL/SKIP lines, `# ` info lines, and `HIL-DONE` as the last line
 #   guest.log     details of failures and vfio-hil's other output
@@ -16,6 +17,7 @@
 #
 # Per controller, in order: kernel view (geometry, the host's pattern, MDTS), bind to
 # vfio-pci, VFIO plumbing, vfio-hil (our driver), unbind back to nvme, kernel view again.
+# Then each NIC pair (scripts/hil/nic.sh): ours to vfio-pci, `vfioctl net` against the kernel's peer.
 
 BOOT_DIR=${1:?usage: guest.sh BOOT_DIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -33,6 +35,7 @@ HIL_LOG=$BOOT_DIR/guest.log
 : >"$HIL_RESULTS"
 : >"$HIL_LOG"
 . "$HERE/checks.sh"
+. "$HERE/nic.sh"
 
 read -r up _ </proc/uptime
 info "boot $HIL_BOOT: kernel $(uname -r), $(nproc) CPUs, checks start ${up%.*} s after kernel start"
@@ -153,5 +156,9 @@ while read -r name bdf serial mdts ioqpairs namespaces <&3; do
     # udevadm test may have applied the opt-in rule's ATTR: leave driver_override as it was.
     echo >"$SYSPCI/$bdf/driver_override" 2>/dev/null
 done 3<"$BOOT_DIR/controllers"
+
+# --- NIC pairs ----------------------------------------------------------------------------
+
+[ -s "$BOOT_DIR/nics" ] && run_nic_checks
 
 emit HIL-DONE
