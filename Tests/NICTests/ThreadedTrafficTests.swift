@@ -75,4 +75,57 @@ import Glibc
         #expect(stats.goodPacketsReceived == UInt64(total))
         #expect(stats.missedPackets == 0)
     }
+
+    @Test func twoReceiveQueuesOnTheirOwnThreadsShareTheFlowsByRSS() throws {
+        var options = NICOptions()
+        options.receiveQueues = 2
+        options.ringEntries = 128
+        let rig = try Rig(options, configuration: EmulatedE1000EConfiguration(mode: .threaded))
+        defer { rig.device.close() }
+        let nic = rig.nic
+        let mac = nic.macAddress
+        let total = 2000
+        let received = Atomic<Int>(0)
+        let perQueue = Mutex<[Int]>([0, 0])
+        let ready = Atomic<Int>(0)
+        let failures = Mutex<[String]>([])
+        let threads = (0..<2).map { q in
+            QueueThread {
+                do {
+                    var rx = try nic.makeReceiveQueue(q)
+                    ready.add(1, ordering: .releasing)
+                    let deadline = DispatchTime.now() + .seconds(30)
+                    while received.load(ordering: .acquiring) < total && DispatchTime.now() < deadline {
+                        let n = try rx.receive(batch: 32, mode: .hybrid(idlePolls: 200), timeoutMilliseconds: 20) { p in
+                            // A flow's source port picks its queue; the frame must be the TCP frame we built.
+                            let port = UInt16(p.bytes[34]) << 8 | UInt16(p.bytes[35])
+                            if Array(p.bytes) != Frames.tcp(to: mac, sourcePort: port, destinationPort: 80) || p.queue != q {
+                                failures.withLock { $0.append("queue \(q): frame for port \(port) corrupted") }
+                            }
+                        }
+                        perQueue.withLock { $0[q] += n }
+                        received.add(n, ordering: .releasing)
+                    }
+                } catch {
+                    failures.withLock { $0.append("queue \(q): \(error)") }
+                }
+            }
+        }
+        let start = DispatchTime.now() + .seconds(10)
+        while ready.load(ordering: .acquiring) < 2 && DispatchTime.now() < start { _ = sched_yield() }
+        var injected = 0
+        let deadline = DispatchTime.now() + .seconds(30)
+        while injected < total && DispatchTime.now() < deadline {
+            // Keep what is in flight below what the rings hold, so nothing is dropped.
+            if injected - received.load(ordering: .acquiring) >= 96 { _ = sched_yield(); continue }
+            rig.device.inject(frame: Frames.tcp(to: mac, sourcePort: UInt16(1024 + injected % 512), destinationPort: 80))
+            injected += 1
+        }
+        for t in threads { t.join() }
+        #expect(failures.withLock { $0 } == [])
+        #expect(received.load(ordering: .acquiring) == total)
+        let counts = perQueue.withLock { $0 }
+        #expect(counts[0] > total / 8 && counts[1] > total / 8)
+        #expect(nic.statistics().missedPackets == 0)
+    }
 }
