@@ -112,13 +112,16 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
     /// the ring or pool is full (backpressure; done descriptors are reclaimed first).
     ///
     /// Throws `invalidArgument` for a length beyond the buffer (frames filled before it are
-    /// still sent), and `unpostedDescriptorCompleted` if the device marked a free slot done.
+    /// still sent, and counted in `statistics.packets`), and `unpostedDescriptorCompleted`, before
+    /// queueing anything, if the device marked a free slot done.
     @inlinable
     public mutating func send(
         count: Int, _ fill: (_ index: Int, _ buffer: UnsafeMutableRawBufferPointer) -> Int
     ) throws(NICError) -> Int {
         deviceRef._withUnsafeGuaranteedRef { $0.service() }
-        var failure = reclaimDone()
+        // A device that marked a free slot done is not given more frames.
+        if let hostile = reclaimDone() { throw hostile }
+        var failure: NICError? = nil
         var queued = 0
         while queued < count && outstanding < entries &- 1 {
             guard let buffer = pool.allocate() else { break }

@@ -81,4 +81,32 @@ import VFIO
         #expect(got == [0])
         check(rx.postedDescriptors == rx.ringEntries - 1)
     }
+
+    @Test func doneOnATransmitSlotNeverPostedIsRejectedBeforeMoreIsSent() throws {
+        let rig = try Rig()
+        var tx = try rig.nic.makeTransmitQueue()
+        let peer = MACAddress(0x02, 0, 0, 0, 0, 9)
+        check(try tx.send(count: 2) { i, b in Frames.fill(b, to: peer, sequence: UInt32(i)) } == 2)
+        try tx.flush(timeoutMilliseconds: 500)
+        // Forge DD into the slot at TDT, which the driver has not handed over.
+        let ring = E1000ERegister.transmitQueue(0)
+        let base = UInt64(rig.device.peekRegister(ring.baseAddressLow.offset)) | UInt64(rig.device.peekRegister(ring.baseAddressHigh.offset)) << 32
+        let slot = Int(rig.device.peekRegister(ring.tail.offset))
+        let forged = rig.device.iommu.withTranslation { t -> Bool in
+            guard let p = t.translate(base + UInt64(slot * 16), length: 16, direction: .deviceWrite) else { return false }
+            p.storeBytes(of: UInt32(TransmitDescriptorStatus.descriptorDone.rawValue), toByteOffset: 12, as: UInt32.self)
+            return true
+        }
+        #expect(forged)
+        do {
+            _ = try tx.send(count: 4) { i, b in Frames.fill(b, to: peer, sequence: 10 + UInt32(i)) }
+            Issue.record("a done bit on slot \(slot) was accepted")
+        } catch {
+            #expect(error.description == "transmit queue 0: descriptor \(slot) came back done but was never posted; the device is misbehaving")
+        }
+        check(tx.statistics.invalidDescriptors == 1)
+        check(tx.statistics.packets == 2)
+        // The slot was cleared; the queue goes on.
+        check(try tx.send(count: 1) { _, b in Frames.fill(b, to: peer, sequence: 20) } == 1)
+    }
 }
