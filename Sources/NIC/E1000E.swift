@@ -21,8 +21,11 @@ public final class E1000E<Device: PCIFunction>: @unchecked Sendable {
     public let macAddress: MACAddress
     /// The options the NIC was brought up with.
     public let options: NICOptions
-    /// MSI-X vectors enabled (0 or 5: RxQ0, RxQ1, TxQ0, TxQ1, Other).
+    /// Vectors enabled: 5 with MSI-X (RxQ0, RxQ1, TxQ0, TxQ1, Other), 1 with the MSI or INTx
+    /// fallback, 0 when every queue polls.
     public let interruptVectors: Int
+    /// The interrupt mechanism in use, or nil when every queue polls.
+    public let interruptKind: InterruptKind?
     /// Whether receive descriptors use the extended format (RSS with two receive queues).
     public let extendedReceiveDescriptors: Bool
 
@@ -80,15 +83,34 @@ public final class E1000E<Device: PCIFunction>: @unchecked Sendable {
         try Self.reset(registers: registers, device: device)
 
         var vectors = 0
+        var kind: InterruptKind? = nil
         do throws(NICError) {
-            if options.interrupts && device.interruptCount(.msix) >= InterruptVectorAllocation.vectorCount {
-                do {
-                    try device.enableInterrupts(.msix, count: InterruptVectorAllocation.vectorCount)
-                } catch {
-                    throw .vfio(error)
+            if options.interrupts {
+                // MSI-X with a vector per queue; else one MSI or INTx vector that every queue
+                // shares (its causes are RXT0 and TXDW, cleared by writing ICR).
+                if device.interruptCount(.msix) >= InterruptVectorAllocation.vectorCount {
+                    kind = .msix
+                    vectors = InterruptVectorAllocation.vectorCount
+                } else if device.interruptCount(.msi) >= 1 {
+                    kind = .msi
+                    vectors = 1
+                } else if device.interruptCount(.intx) >= 1 {
+                    kind = .intx
+                    vectors = 1
                 }
-                vectors = InterruptVectorAllocation.vectorCount
+                if let kind {
+                    do {
+                        try device.enableInterrupts(kind, count: vectors)
+                    } catch {
+                        vectors = 0
+                        throw .vfio(error)
+                    }
+                }
+            }
+            if kind == .msix {
                 Self.configureMSIX(registers: registers, throttleNanoseconds: options.interruptThrottleNanoseconds)
+            } else if kind != nil, let ns = options.interruptThrottleNanoseconds {
+                registers.write(E1000ERegister.interruptThrottle, InterruptThrottle(intervalNanoseconds: ns))
             }
             let mac = try Self.stationAddress(registers: registers, device: device)
             Self.configureLink(registers: registers)
@@ -107,6 +129,7 @@ public final class E1000E<Device: PCIFunction>: @unchecked Sendable {
             self.options = options
             self.macAddress = mac
             self.interruptVectors = vectors
+            self.interruptKind = kind
             self.extendedReceiveDescriptors = extended
             self.state = TSanVisibleMutex(state)
         } catch {
@@ -116,7 +139,7 @@ public final class E1000E<Device: PCIFunction>: @unchecked Sendable {
         }
         let link = waitForLink(timeoutMilliseconds: options.linkWaitMilliseconds)
         Self.logger.info(
-            "82574L \(device.name): \(macAddress), link \(link), \(options.receiveQueues) RX / \(options.transmitQueues) TX queues of \(options.ringEntries), \(vectors) MSI-X vectors")
+            "82574L \(device.name): \(macAddress), link \(link), \(options.receiveQueues) RX / \(options.transmitQueues) TX queues of \(options.ringEntries), \(vectors) \(kind?.description ?? "interrupt") vector(s)")
     }
 
     deinit {

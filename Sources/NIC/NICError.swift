@@ -15,7 +15,7 @@ public enum NICError: Error, Sendable, CustomStringConvertible {
     case invalidArgument(String)
     /// The queue was already created, or the index is not one the NIC was brought up with.
     case queueUnavailable(kind: String, index: Int, reason: String)
-    /// Interrupt or hybrid mode was asked for but the NIC has no MSI-X vectors enabled.
+    /// Interrupt or hybrid mode was asked for but the NIC has no interrupt vector enabled.
     case noInterruptVector(kind: String, queue: Int)
     /// A receive descriptor written back with values that cannot be right: the device is
     /// misbehaving. The descriptor was consumed and its buffer reposted; nothing was delivered.
@@ -40,7 +40,7 @@ public enum NICError: Error, Sendable, CustomStringConvertible {
         case .queueUnavailable(let kind, let index, let reason):
             return "\(kind) queue \(index) unavailable: \(reason)"
         case .noInterruptVector(let kind, let queue):
-            return "\(kind) queue \(queue) has no MSI-X vector; use the poll completion mode or bring the NIC up with interrupts enabled"
+            return "\(kind) queue \(queue) has no interrupt vector; use the poll completion mode or bring the NIC up with interrupts enabled"
         case .invalidReceiveDescriptor(let queue, let index, let reason):
             return "receive queue \(queue), descriptor \(index): \(reason); the device is misbehaving, the packet was dropped"
         case .unpostedDescriptorCompleted(let kind, let queue, let index):

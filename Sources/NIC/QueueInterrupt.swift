@@ -17,21 +17,39 @@ struct QueueInterrupt {
     @usableFromInline let cause: InterruptCause
     @usableFromInline let eventFD: Int32?
     @usableFromInline let registers: MMIORegion
+    /// MSI or INTx: one vector for every queue; the cause stays in ICR until written back.
+    @usableFromInline let shared: Bool
+    /// INTx: level-triggered, masked by VFIO when it fires until the driver unmasks it.
+    @usableFromInline let level: Bool
     /// Hybrid mode: the cause is masked and the queue is being polled.
     @usableFromInline var polling = false
     /// Empty polls in the current polling phase.
     @usableFromInline var idlePolls = 0
 
     @inlinable
-    init(cause: InterruptCause, eventFD: Int32?, registers: MMIORegion) {
+    init(cause: InterruptCause, eventFD: Int32?, registers: MMIORegion, shared: Bool = false, level: Bool = false) {
         self.cause = cause
         self.eventFD = eventFD
         self.registers = registers
+        self.shared = shared
+        self.level = level
     }
 
-    /// IMS: let the cause raise its vector.
+    /// IMS: let the cause raise its vector. On a shared vector the cause is first cleared from
+    /// ICR (write one to clear), so only work that arrives from now on raises it; the look at
+    /// the ring that follows finds anything older.
     @inlinable @inline(__always)
-    func arm() { registers.write(E1000ERegister.interruptMaskSet, cause) }
+    func arm() {
+        if shared { registers.write(E1000ERegister.interruptCauseRead, cause) }
+        registers.write(E1000ERegister.interruptMaskSet, cause)
+    }
+
+    /// After a wake-up on a shared vector: clear the cause from ICR, so a level-triggered INTx
+    /// line drops before it is unmasked (QEMU 7.2 clears ICR on read only when IMS is 0).
+    @inlinable @inline(__always)
+    func acknowledge() {
+        if shared { registers.write(E1000ERegister.interruptCauseRead, cause) }
+    }
 
     /// IMC: keep the cause from raising its vector (it still latches in ICR).
     @inlinable @inline(__always)

@@ -88,6 +88,7 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
 
     init(owner: E1000E<Device>, index: Int, entries: Int, ringMemory: consuming DMABuffer, pool: consuming PacketBufferPool,
          extended: Bool, eventFD: Int32?) {
+        let shared = owner.interruptKind != nil && owner.interruptKind != .msix
         self.owner = owner
         self.deviceRef = Unmanaged.passUnretained(owner.device)
         self.index = index
@@ -100,7 +101,9 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
         self.slotBuffer.initialize(repeating: -1, count: entries)
         let ringRegisters = E1000ERegister.receiveQueue(index)
         self.doorbell = owner.registers.doorbell(at: ringRegisters.tail.offset)
-        self.interrupt = QueueInterrupt(cause: .receiveQueue(index), eventFD: eventFD, registers: owner.registers)
+        // MSI-X: RXQn on the queue's own vector; a shared vector: RXT0 (both queues).
+        self.interrupt = QueueInterrupt(cause: shared ? .receiveTimer : .receiveQueue(index), eventFD: eventFD,
+                                        registers: owner.registers, shared: shared, level: owner.interruptKind == .intx)
     }
 
     deinit {
@@ -258,6 +261,8 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
                 interrupt.arm()
                 stats.interrupts.rearms &+= 1
                 stats.interrupts.interrupts &+= interrupt.drain()
+                // INTx: VFIO masked the line when it fired; with the cause cleared it may listen again.
+                if interrupt.level { try? device.unmaskINTx() }
                 let late = try receive(batch: batch, body)
                 if late > 0 { return late }
                 let remaining = NICClock.remainingMilliseconds(until: deadline)
@@ -267,6 +272,8 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
                 if interrupt.sleep(milliseconds: Int32(min(remaining, Int(sleepMilliseconds)))) {
                     stats.interrupts.wakeups &+= 1
                     stats.interrupts.interrupts &+= interrupt.drain()
+                    interrupt.acknowledge()
+                    if interrupt.level { try? device.unmaskINTx() }
                     sleepMilliseconds = 1
                     if mode.kind == .hybrid {
                         interrupt.mask()
@@ -321,7 +328,11 @@ extension E1000E {
         control.descriptorGranularity = true
         control.writeBackThreshold = 1
         registers.write(ring.control, control)
-        let eventFD = interruptVectors > 0 ? device.interruptEventFD(vector: Self.vector(for: index == 0 ? .receiveQueue0 : .receiveQueue1)) : nil
+        let eventFD: Int32? = switch interruptKind {
+        case .msix: device.interruptEventFD(vector: Self.vector(for: index == 0 ? .receiveQueue0 : .receiveQueue1))
+        case .msi, .intx: device.interruptEventFD(vector: 0)
+        case nil: nil
+        }
         var queue = ReceiveQueue(owner: self, index: index, entries: entries, ringMemory: ringMemory, pool: pool,
                                  extended: extendedReceiveDescriptors, eventFD: eventFD)
         queue.refill()

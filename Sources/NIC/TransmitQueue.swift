@@ -60,6 +60,7 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
 
     init(owner: E1000E<Device>, index: Int, entries: Int, ringMemory: consuming DMABuffer, pool: consuming PacketBufferPool,
          eventFD: Int32?) {
+        let shared = owner.interruptKind != nil && owner.interruptKind != .msix
         self.owner = owner
         self.deviceRef = Unmanaged.passUnretained(owner.device)
         self.index = index
@@ -70,7 +71,9 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
         self.slotBuffer = .allocate(capacity: entries)
         self.slotBuffer.initialize(repeating: -1, count: entries)
         self.doorbell = owner.registers.doorbell(at: E1000ERegister.transmitQueue(index).tail.offset)
-        self.interrupt = QueueInterrupt(cause: .transmitQueue(index), eventFD: eventFD, registers: owner.registers)
+        // MSI-X: TXQn on the queue's own vector; a shared vector: TXDW (both queues).
+        self.interrupt = QueueInterrupt(cause: shared ? .transmitDescriptorWritten : .transmitQueue(index), eventFD: eventFD,
+                                        registers: owner.registers, shared: shared, level: owner.interruptKind == .intx)
     }
 
     deinit {
@@ -241,6 +244,8 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
                 interrupt.arm()
                 stats.interrupts.rearms &+= 1
                 stats.interrupts.interrupts &+= interrupt.drain()
+                // INTx: VFIO masked the line when it fired; with the cause cleared it may listen again.
+                if interrupt.level { try? device.unmaskINTx() }
                 _ = try reclaim()
                 if outstanding == 0 { return }
                 let remaining = NICClock.remainingMilliseconds(until: deadline)
@@ -250,6 +255,8 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
                 if interrupt.sleep(milliseconds: Int32(min(remaining, Int(sleepMilliseconds)))) {
                     stats.interrupts.wakeups &+= 1
                     stats.interrupts.interrupts &+= interrupt.drain()
+                    interrupt.acknowledge()
+                    if interrupt.level { try? device.unmaskINTx() }
                     sleepMilliseconds = 1
                     if mode.kind == .hybrid {
                         interrupt.mask()
@@ -305,7 +312,11 @@ extension E1000E {
         registers.write(ring.control, control)
         let tarc = registers.read(E1000ERegister.transmitArbitration(index))
         registers.write(E1000ERegister.transmitArbitration(index), tarc | E1000ERegister.transmitArbitrationEnable)
-        let eventFD = interruptVectors > 0 ? device.interruptEventFD(vector: Self.vector(for: index == 0 ? .transmitQueue0 : .transmitQueue1)) : nil
+        let eventFD: Int32? = switch interruptKind {
+        case .msix: device.interruptEventFD(vector: Self.vector(for: index == 0 ? .transmitQueue0 : .transmitQueue1))
+        case .msi, .intx: device.interruptEventFD(vector: 0)
+        case nil: nil
+        }
         let queue = TransmitQueue(owner: self, index: index, entries: entries, ringMemory: ringMemory, pool: pool, eventFD: eventFD)
         state.withLock { s in
             var tctl = s.transmitControl

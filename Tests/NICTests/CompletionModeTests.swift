@@ -120,4 +120,60 @@ import VFIO
         check(rx.statistics.interrupts.interrupts == 2)
         #expect(device.peekRegister(E1000ERegister.vectorThrottle(0).offset) == UInt32(200_000 / 256))
     }
+
+    @Test(arguments: [CompletionMode.interrupt, .hybrid(idlePolls: 100)])
+    func withoutMSIXQueuesShareOneINTxVector(_ mode: CompletionMode) throws {
+        // The emulated function offers INTx besides MSI-X; ask for it by hiding MSI-X.
+        let device = try SingleVectorDevice(EmulatedE1000E(configuration: EmulatedE1000EConfiguration(mode: .threaded)))
+        defer { device.inner.close() }
+        let nic = try E1000E(device: device)
+        #expect(nic.interruptKind == .intx && nic.interruptVectors == 1)
+        var rx = try nic.makeReceiveQueue()
+        var tx = try nic.makeTransmitQueue()
+        let mac = nic.macAddress
+        device.inner.loopback = true
+        var received = 0
+        for round in 0..<3 {
+            let inner = device.inner
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(20)) {
+                for i in 0..<4 { inner.inject(frame: Frames.make(to: mac, sequence: UInt32(round * 4 + i))) }
+            }
+            let deadline = DispatchTime.now() + .seconds(5)
+            var got = 0
+            while got < 4 && DispatchTime.now() < deadline {
+                got += try rx.receive(mode: mode, timeoutMilliseconds: 500) { p in #expect(Frames.isIntact(p.bytes, to: mac)) }
+            }
+            received += got
+            _ = try tx.send(count: 2) { i, b in Frames.fill(b, to: MACAddress(0x02, 0, 0, 0, 0, 9), sequence: UInt32(i)) }
+            try tx.flush(mode: mode, timeoutMilliseconds: 2000)
+        }
+        #expect(received == 12)
+        check(rx.statistics.interrupts.wakeups >= 1)
+        // RXT0 and TXDW are the causes on a shared vector; nothing was routed through IVAR.
+        #expect(device.inner.peekRegister(E1000ERegister.interruptVectorAllocation.offset) == 0)
+        #expect(device.inner.statistics.interruptsSignalled >= 3)
+    }
+}
+
+/// An emulated NIC that hides its MSI-X capability, so the driver falls back to INTx.
+final class SingleVectorDevice: PCIFunction {
+    let inner: EmulatedE1000E
+    init(_ inner: EmulatedE1000E) { self.inner = inner }
+    var name: String { inner.name }
+    func readConfig32(at offset: Int) throws(VFIOError) -> UInt32 { try inner.readConfig32(at: offset) }
+    func writeConfig32(_ value: UInt32, at offset: Int) throws(VFIOError) { try inner.writeConfig32(value, at: offset) }
+    func readConfig16(at offset: Int) throws(VFIOError) -> UInt16 { try inner.readConfig16(at: offset) }
+    func writeConfig16(_ value: UInt16, at offset: Int) throws(VFIOError) { try inner.writeConfig16(value, at: offset) }
+    func enableBusMaster() throws(VFIOError) { try inner.enableBusMaster() }
+    func region(bar: Int) throws(VFIOError) -> MMIORegion { try inner.region(bar: bar) }
+    var dma: DMAAllocator { inner.dma }
+    var numaNode: Int? { inner.numaNode }
+    func interruptCount(_ kind: InterruptKind) -> Int { kind == .msix ? 0 : inner.interruptCount(kind) }
+    func enableInterrupts(_ kind: InterruptKind, count: Int) throws(VFIOError) { try inner.enableInterrupts(kind, count: count) }
+    func disableInterrupts() throws(VFIOError) { try inner.disableInterrupts() }
+    func interruptEventFD(vector: Int) -> Int32? { inner.interruptEventFD(vector: vector) }
+    func setInterruptMasked(vector: Int, _ masked: Bool) { inner.setInterruptMasked(vector: vector, masked) }
+    func unmaskINTx() throws(VFIOError) { try inner.unmaskINTx() }
+    func reset() throws(VFIOError) { try inner.reset() }
+    func service() { inner.service() }
 }
