@@ -25,6 +25,20 @@ import Glibc
 ///   `service()`, on the caller's thread (register accesses act at once, on the accessing thread).
 ///   `.threaded`: a device thread does that work and `service()` does nothing.
 ///
+/// Where it differs from QEMU 7.2's model, on purpose (a driver correct on both is the aim):
+/// - The link comes up only once the driver sets CTRL.SLU (QEMU: up from reset).
+/// - CTRL.RST resets every MAC register (QEMU 7.2 reloads only RAL0/RAH0); a driver that
+///   initialises everything after its reset behaves the same on both.
+/// - A frame with no posted descriptor is dropped and counted in MPC and RNBC, with RXO (QEMU
+///   holds it in its net queue until RDT moves).
+/// - MPC clears on read; GPRC/GORC/GPTC/GOTC count on their own (QEMU 7.2 copies TPR/TOR/TPT/TOT
+///   into them, so there only reading both keeps totals right).
+/// - A throttled MSI-X message re-arms the EITR interval when it is finally sent.
+/// Not emulated: RDTR/RADV/TIDV/TADV delays (legacy-mode interrupt moderation), packet-split
+/// receive descriptors, transmit offloads (context descriptors are consumed, nothing is inserted
+/// or segmented), VLAN tagging and filtering, MSI (INTx and MSI-X only), flow control, EEPROM
+/// writes, time sync, and PHY registers beyond control, status and identifiers.
+///
 /// Thread-safe: all state is behind one lock.
 public final class EmulatedE1000E: PCIFunction {
     public let name: String

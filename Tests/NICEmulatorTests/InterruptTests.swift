@@ -190,6 +190,36 @@ func drain(_ nic: EmulatedE1000E, vector: Int) -> UInt64 {
     }
 }
 
+@Suite struct ThreadedInterruptTests {
+    @Test func aThreadedDeviceSignalsTheEventFDOfTheQueueVector() throws {
+        let rig = try Rig(EmulatedE1000EConfiguration(mode: .threaded))
+        defer { rig.nic.close() }
+        try rig.nic.enableInterrupts(.msix, count: 5)
+        var ivar = InterruptVectorAllocation(rawValue: 0)
+        ivar.setVector(1, for: .receiveQueue0)
+        rig.regs.write(E1000ERegister.interruptVectorAllocation, ivar)
+        try rig.bringUp()
+        rig.regs.write(E1000ERegister.interruptMaskSet, .receiveQueue0)
+        rig.postReceive(count: 4)
+        rig.nic.inject(frame: frame(payload: pattern(60)))
+        let fd = try #require(rig.nic.interruptEventFD(vector: 1))
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        #expect(poll(&descriptor, 1, 5000) == 1)
+        #expect(drain(rig.nic, vector: 1) >= 1)
+    }
+
+    @Test func functionLevelResetThroughConfigSpaceResetsTheRegisters() throws {
+        let rig = try Rig()
+        try rig.bringUp()
+        #expect(rig.regs.read(E1000ERegister.receiveControl).enable)
+        let devctl = E1000EConfigSpace.expressOffset + 8
+        try rig.nic.writeConfig16(try rig.nic.readConfig16(at: devctl) | 0x8000, at: devctl)
+        #expect(!rig.regs.read(E1000ERegister.receiveControl).enable)
+        #expect(try rig.nic.readConfig16(at: devctl) & 0x8000 == 0)
+        #expect(try rig.nic.readConfig16(at: 0x04) & 0x4 == 0)  // bus master off after FLR
+    }
+}
+
 extension Rig {
     /// Moves the manual clock past any throttle interval and lets the device catch up.
     func advanceClock() {
