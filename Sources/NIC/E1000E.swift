@@ -146,7 +146,7 @@ public final class E1000E<Device: PCIFunction>: @unchecked Sendable {
         close()
     }
 
-    /// Stops the NIC: receiver and transmitter off, interrupts masked, MSI-X vectors released.
+    /// Stops the NIC: receiver and transmitter off, interrupts masked, vectors released.
     /// Idempotent; also done when the last reference goes away. Queues still alive stop seeing
     /// traffic, and the vectors (whose eventfds they borrow) are released only once they are
     /// dropped (the queues keep the NIC alive, so its `deinit` does it).

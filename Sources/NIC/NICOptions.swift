@@ -9,8 +9,9 @@ public struct NICOptions: Sendable {
     public var ringEntries: Int = 512
     /// Accept every unicast and multicast frame (RCTL.UPE/MPE), not only our address and broadcast.
     public var promiscuous: Bool = false
-    /// Enable the five MSI-X vectors (when the device has them), needed for the interrupt and
-    /// hybrid completion modes. Without it every queue polls.
+    /// Enable interrupts, needed for the interrupt and hybrid completion modes: the five MSI-X
+    /// vectors when the device has them, else one shared MSI or INTx vector. Without it every
+    /// queue polls.
     public var interrupts: Bool = true
     /// Minimum gap between interrupts of one vector (EITR, 256 ns units; nil leaves the device
     /// default, on QEMU 128 us). Larger gaps coalesce more packets per interrupt.

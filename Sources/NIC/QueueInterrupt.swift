@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// One queue's interrupt: its cause bit (RXQn/TXQn) and the eventfd of the MSI-X vector IVAR
-/// routes it to. The "top half" (vfio-pci's, or the emulated NIC's, eventfd signal) only wakes the
+/// routes it to, or, without MSI-X, RXT0/TXDW and the one shared MSI/INTx vector. The "top half" (vfio-pci's, or the emulated NIC's, eventfd signal) only wakes the
 /// queue's thread; the "bottom half" is the receive or reclaim that follows.
 ///
 /// Masking is per cause, in the device: IMC clears the cause from IMS, IMS re-arms it. Both are

@@ -120,7 +120,7 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
     public var ringEntries: Int { entries }
     /// Pool buffers not on the ring and not lent out.
     public var freeBuffers: Int { pool.available }
-    /// Whether this queue has an MSI-X vector (interrupt and hybrid modes need one).
+    /// Whether this queue has an interrupt vector (interrupt and hybrid modes need one).
     public var hasInterrupt: Bool { interrupt.eventFD != nil }
 
     // MARK: - Receive

@@ -102,7 +102,7 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
     public var ringEntries: Int { entries }
     /// Pool buffers free for new frames.
     public var freeBuffers: Int { pool.available }
-    /// Whether this queue has an MSI-X vector.
+    /// Whether this queue has an interrupt vector (its own MSI-X one, or the shared MSI/INTx one).
     public var hasInterrupt: Bool { interrupt.eventFD != nil }
     /// Largest frame one buffer holds.
     public static var maximumFrameLength: Int { PacketBufferPool.bufferSize }
