@@ -49,7 +49,7 @@ if [ "${1:-}" = --guest ]; then
         [ "$(cat "$d/class")" = 0x010802 ] && { BDF=$(basename "$d"); break; }
     done
     [ -n "$BDF" ] || { log "no NVMe function in the guest"; echo FAILED >"$OUT/status"; exit 1; }
-    log "kernel $(uname -r), $(nproc) CPUs, NVMe function $BDF, nvme poll_queues=$(cat /sys/module/nvme/parameters/poll_queues 2>/dev/null || echo ?)"
+    log "kernel $(uname -r), $(nproc) CPUs, NVMe function $BDF, nvme poll_queues=$(cat /sys/module/nvme/parameters/poll_queues 2>/dev/null || echo ?), clocksource $(cat /sys/devices/system/clocksource/clocksource0/current_clocksource 2>/dev/null || echo ?)"
 
     # kernel_disk: the namespace's block device once nvme has probed the function (boot or rebind).
     kernel_disk() {
