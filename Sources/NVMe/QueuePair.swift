@@ -168,7 +168,7 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
     ///
     /// Always inlined: out of line, the caller built the 64-byte SQE on its stack and this copied
     /// it into the slot (96 instructions per I/O in callgrind, Swift/C 1.45); inlined, the entry is
-    /// built where it goes (Benchmarks, Swift/C 1.18 at QD1).
+    /// built where it goes (Benchmarks, Swift/C 1.18 at QD1; 1.03 after the reap trims, README).
     @inlinable @inline(__always)
     public mutating func submit(_ command: SubmissionQueueEntry, data: DMASlice? = nil, token: UInt64) throws(NVMeError) -> UInt16 {
         guard !submission.isFull else {
