@@ -154,6 +154,8 @@ install_missing() {
     have busybox || [ -x /bin/busybox ] || pkgs+=(busybox-static)
     have lspci || pkgs+=(pciutils)
     have udevadm || pkgs+=(udev)
+    # The guest's NIC checks configure the kernel's NIC with the host's ip (iproute2).
+    have ip || [ -x /sbin/ip ] || pkgs+=(iproute2)
     # CShims links libpci and libnuma; their headers sit under multiarch paths, so ask dpkg.
     for pkg in libpci-dev libnuma-dev; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || pkgs+=("$pkg")

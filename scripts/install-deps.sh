@@ -8,7 +8,7 @@ set -euo pipefail
 
 packages=(libpci-dev libnuma-dev pciutils)
 if [[ "${1:-}" == "--hil" || "${1:-}" == "--bench" ]]; then
-    packages+=(qemu-system-x86 qemu-utils linux-image-amd64 busybox-static udev)
+    packages+=(qemu-system-x86 qemu-utils linux-image-amd64 busybox-static udev iproute2)
 fi
 if [[ "${1:-}" == "--bench" ]]; then
     packages+=(fio valgrind bc)
