@@ -87,6 +87,7 @@ enum MMIOTrap {
     /// (rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8-r15), and of rip.
     static let gregIndex: [Int] = [13, 14, 12, 11, 15, 10, 9, 8, 0, 1, 2, 3, 4, 5, 6, 7]
     static let ripIndex = 16
+    static let flagsIndex = 17
 
     /// Emulates the access at `address` for the thread context `context`. False when the address is
     /// in no window or the instruction is not one `X86MemoryInstruction` knows.
@@ -132,6 +133,32 @@ enum MMIOTrap {
             case .storeImmediate(let value):
                 let masked = insn.width < 8 ? value & ((1 << UInt64(8 * insn.width)) - 1) : value
                 file.trappedStore(offset: offset, width: insn.width, value: masked)
+            case .arithmetic(let op, let source, let toMemory):
+                let mask: UInt64 = insn.width >= 8 ? .max : (1 << UInt64(8 * insn.width)) - 1
+                let memory = file.trappedLoad(offset: offset, width: insn.width) & mask
+                var other: UInt64
+                var registerSlot = 0
+                switch source {
+                case .immediate(let value):
+                    other = value & mask
+                case .register(let register):
+                    registerSlot = gregIndex[register]
+                    other = UInt64(bitPattern: gregs[registerSlot]) & mask
+                }
+                let (result, flags) = toMemory
+                    ? X86MemoryInstruction.alu(op, memory, other, width: insn.width)
+                    : X86MemoryInstruction.alu(op, other, memory, width: insn.width)
+                let flagMask: UInt64 = 1 << 0 | 1 << 2 | 1 << 4 | 1 << 6 | 1 << 7 | 1 << 11
+                gregs[flagsIndex] = Int64(bitPattern: UInt64(bitPattern: gregs[flagsIndex]) & ~flagMask | flags)
+                if op.writesResult {
+                    if toMemory {
+                        file.trappedStore(offset: offset, width: insn.width, value: result)
+                    } else {
+                        var old = UInt64(bitPattern: gregs[registerSlot])
+                        old = insn.width >= 4 ? result : old & ~mask | result
+                        gregs[registerSlot] = Int64(bitPattern: old)
+                    }
+                }
             }
             gregs[ripIndex] = Int64(Int(bitPattern: rip) + insn.length)
             emulatedAccesses.add(1, ordering: .relaxed)

@@ -17,6 +17,21 @@ struct X86MemoryInstruction: Equatable, Sendable {
         case store(register: Int)
         /// An immediate to memory.
         case storeImmediate(UInt64)
+        /// An ALU operation with a memory operand: `memory op= source` (`toMemory`), or
+        /// `register op= memory`. Release builds fold a register read-modify-write (a relaxed
+        /// atomic load, an OR, a relaxed atomic store) into one `or $imm, (mem)`: on a device it is
+        /// still a read then a write. `cmp` and `test` only read and set flags.
+        case arithmetic(ALU, source: Source, toMemory: Bool)
+    }
+
+    enum ALU: Equatable, Sendable {
+        case add, or, and, sub, xor, cmp, test
+        var writesResult: Bool { self != .cmp && self != .test }
+    }
+
+    enum Source: Equatable, Sendable {
+        case register(Int)
+        case immediate(UInt64)
     }
 
     var operation: Operation
@@ -113,6 +128,28 @@ struct X86MemoryInstruction: Equatable, Sendable {
             case 0xC6:
                 guard regField & 7 == 0, let raw = immediate(1) else { return nil }
                 result = X86MemoryInstruction(operation: .storeImmediate(raw), width: 1, length: 0, highByteRegister: false)
+            case 0x80, 0x81, 0x83:
+                let groupOps: [ALU?] = [.add, .or, nil, nil, .and, .sub, .xor, .cmp]
+                guard let op = groupOps[regField & 7] else { return nil }
+                let width = opcode == 0x80 ? 1 : fullWidth
+                let immediateSize = opcode == 0x81 ? (operandSize16 ? 2 : 4) : 1
+                guard let raw = immediate(immediateSize) else { return nil }
+                let value = Self.signExtend(raw, fromBytes: immediateSize, toBytes: width)
+                result = X86MemoryInstruction(operation: .arithmetic(op, source: .immediate(value), toMemory: true), width: width, length: 0, highByteRegister: false)
+            case 0xF6, 0xF7:
+                guard regField & 7 == 0 else { return nil }  // TEST r/m, imm
+                let width = opcode == 0xF6 ? 1 : fullWidth
+                let immediateSize = opcode == 0xF6 ? 1 : (operandSize16 ? 2 : 4)
+                guard let raw = immediate(immediateSize) else { return nil }
+                let value = Self.signExtend(raw, fromBytes: immediateSize, toBytes: width)
+                result = X86MemoryInstruction(operation: .arithmetic(.test, source: .immediate(value), toMemory: true), width: width, length: 0, highByteRegister: false)
+            case 0x85:
+                result = X86MemoryInstruction(operation: .arithmetic(.test, source: .register(regField), toMemory: true), width: fullWidth, length: 0, highByteRegister: false)
+            case 0x01, 0x03, 0x09, 0x0B, 0x21, 0x23, 0x29, 0x2B, 0x31, 0x33, 0x39, 0x3B:
+                let ops: [UInt8: ALU] = [0: .add, 1: .or, 4: .and, 5: .sub, 6: .xor, 7: .cmp]
+                guard let op = ops[opcode >> 3] else { return nil }
+                result = X86MemoryInstruction(operation: .arithmetic(op, source: .register(regField), toMemory: opcode & 2 == 0),
+                                              width: fullWidth, length: 0, highByteRegister: false)
             default:
                 return nil
             }
@@ -121,5 +158,42 @@ struct X86MemoryInstruction: Equatable, Sendable {
         var decoded = result
         decoded.length = i
         return decoded
+    }
+
+    static func signExtend(_ value: UInt64, fromBytes: Int, toBytes: Int) -> UInt64 {
+        let shift = UInt64(64 - 8 * fromBytes)
+        let extended = UInt64(bitPattern: Int64(bitPattern: value << shift) >> Int64(shift))
+        return toBytes >= 8 ? extended : extended & ((1 << UInt64(8 * toBytes)) - 1)
+    }
+
+    /// The result and the arithmetic flags (CF, PF, ZF, SF, OF as in RFLAGS; AF left clear) of
+    /// `a op b` at `width` bytes.
+    static func alu(_ op: ALU, _ a: UInt64, _ b: UInt64, width: Int) -> (result: UInt64, flags: UInt64) {
+        let bits = UInt64(8 * width)
+        let mask: UInt64 = width >= 8 ? .max : (1 << bits) - 1
+        let sign: UInt64 = 1 << (bits - 1)
+        var result: UInt64
+        var carry = false
+        var overflow = false
+        switch op {
+        case .add:
+            result = (a &+ b) & mask
+            carry = result < (a & mask)
+            overflow = (~(a ^ b) & (a ^ result) & sign) != 0
+        case .sub, .cmp:
+            result = (a &- b) & mask
+            carry = (a & mask) < (b & mask)
+            overflow = ((a ^ b) & (a ^ result) & sign) != 0
+        case .or: result = (a | b) & mask
+        case .and, .test: result = (a & b) & mask
+        case .xor: result = (a ^ b) & mask
+        }
+        var flags: UInt64 = 0
+        if carry { flags |= 1 << 0 }
+        if (result & 0xFF).nonzeroBitCount % 2 == 0 { flags |= 1 << 2 }
+        if result == 0 { flags |= 1 << 6 }
+        if result & sign != 0 { flags |= 1 << 7 }
+        if overflow { flags |= 1 << 11 }
+        return (result, flags)
     }
 }

@@ -32,6 +32,26 @@ import VFIO
         #expect(decode([0x0F, 0x10, 0x07]) == nil)
     }
 
+    @Test func decodesReadModifyWritesThatReleaseBuildsFold() {
+        // orl $0x4,(%r14): a relaxed load, OR and relaxed store folded by LLVM (seen in the
+        // release build of the NIC driver's reset).
+        #expect(decode([0x41, 0x83, 0x0E, 0x04]) == X86MemoryInstruction(operation: .arithmetic(.or, source: .immediate(4), toMemory: true), width: 4, length: 4, highByteRegister: false))
+        // andl $0xfffffffd,0x100(%rax)
+        #expect(decode([0x81, 0xA0, 0x00, 0x01, 0, 0, 0xFD, 0xFF, 0xFF, 0xFF])?.operation == .arithmetic(.and, source: .immediate(0xFFFF_FFFD), toMemory: true))
+        // or %ecx,(%rdi) and or (%rdi),%ecx
+        #expect(decode([0x09, 0x0F])?.operation == .arithmetic(.or, source: .register(1), toMemory: true))
+        #expect(decode([0x0B, 0x0F])?.operation == .arithmetic(.or, source: .register(1), toMemory: false))
+        // testb $0x1,0xc(%rdi)
+        #expect(decode([0xF6, 0x47, 0x0C, 0x01]) == X86MemoryInstruction(operation: .arithmetic(.test, source: .immediate(1), toMemory: true), width: 1, length: 4, highByteRegister: false))
+        // cmpl $0x0,(%rdi)
+        #expect(decode([0x83, 0x3F, 0x00])?.operation == .arithmetic(.cmp, source: .immediate(0), toMemory: true))
+        // The flags: 5 - 7 borrows and is negative; 0x80000000 + 0x80000000 carries and overflows.
+        let sub = X86MemoryInstruction.alu(.sub, 5, 7, width: 4)
+        #expect(sub.result == 0xFFFF_FFFE && sub.flags & 1 == 1 && sub.flags & 0x80 != 0 && sub.flags & 0x40 == 0)
+        let add = X86MemoryInstruction.alu(.add, 0x8000_0000, 0x8000_0000, width: 4)
+        #expect(add.result == 0 && add.flags & 1 == 1 && add.flags & 0x40 != 0 && add.flags & 0x800 != 0)
+    }
+
     @Test func narrowAndWideAccessesReachTheRegisters() throws {
         let rig = try Rig()
         let ral = E1000ERegister.receiveAddressLow(3).offset
