@@ -16,7 +16,8 @@
 # in one boot on one device, means something, and it is noisy when the host is busy (run it
 # twice, or set BENCH_VM_ROUNDS=2: each round runs both drivers again, the best of each is kept).
 #
-# Environment: BENCH_VM_IOMMU (guest iommu= setting, default pt: see below), BENCH_VM_TIME (seconds per run, default 8), BENCH_VM_ROUNDS (default 1),
+# Environment: BENCH_VM_IOMMU (guest iommu= setting, default pt: see below), BENCH_VM_APPEND (more
+# guest kernel parameters, e.g. "clocksource=tsc tsc=reliable"), BENCH_VM_TIME (seconds per run, default 8), BENCH_VM_ROUNDS (default 1),
 # BENCH_VM_SCRATCH (SwiftPM scratch path for the release vfioctl, default .build-bench-root, the
 # one scripts/bench.sh uses), BENCH_VM_KERNEL (guest kernel, default the newest /boot/vmlinuz-*),
 # BENCH_VM_SIZE (namespace size, default 1G, sparse), BENCH_VM_CPUS (2), BENCH_VM_MEMORY (2G).
@@ -140,10 +141,11 @@ EOF
 # per I/O); VFIO still gets its own translated domain for our driver. BENCH_VM_IOMMU=nopt
 # translates the kernel's DMA too, as scripts/hil-test.sh boots.
 IOMMU=${BENCH_VM_IOMMU:-pt}
+APPEND=${BENCH_VM_APPEND-}
 runs_per_round=10
 limit=$((120 + ROUNDS * runs_per_round * (TIME + 20)))
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "== VM: $(qemu-system-x86_64 --version | head -1), TCG, ${BENCH_VM_CPUS:-2} vCPUs, kernel $(basename "$KERNEL"), one QEMU nvme (${BENCH_VM_SIZE:-1G} sparse raw), iommu=$IOMMU, $TIME s per run, $ROUNDS round(s), at most $limit s; logs in $WORK"
+echo "== VM: $(qemu-system-x86_64 --version | head -1), TCG, ${BENCH_VM_CPUS:-2} vCPUs, kernel $(basename "$KERNEL"), one QEMU nvme (${BENCH_VM_SIZE:-1G} sparse raw), iommu=$IOMMU${APPEND:+ $APPEND}, $TIME s per run, $ROUNDS round(s), at most $limit s; logs in $WORK"
 qemu_opts="-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on,caching-mode=on"
 qemu_opts+=" -drive file=$WORK/nvme.img,if=none,id=bench,format=raw"
 qemu_opts+=" -device nvme,id=nv0,serial=BENCH-VM,addr=0x10,drive=bench"
@@ -152,7 +154,7 @@ vm_pid=
 trap '[ -n "$vm_pid" ] && kill -TERM "$vm_pid" 2>/dev/null; echo "bench-vm.sh: interrupted (logs in $WORK)" >&2; exit 130' INT TERM
 (cd "$REPO" && exec timeout --kill-after=10 "${limit}s" vng --verbose --run "$KERNEL" \
     --disable-microvm --disable-kvm --memory "${BENCH_VM_MEMORY:-2G}" --cpus "${BENCH_VM_CPUS:-2}" \
-    --rwdir="$OUT" --append "intel_iommu=on iommu=$IOMMU swift_vfio_bench=1 nvme.poll_queues=1" \
+    --rwdir="$OUT" --append "intel_iommu=on iommu=$IOMMU swift_vfio_bench=1 nvme.poll_queues=1 $APPEND" \
     --qemu-opts="$qemu_opts" \
     --exec "bash $REPO/scripts/bench-vm.sh --guest $OUT") >"$WORK/console.log" 2>&1 </dev/null &
 vm_pid=$!
@@ -172,6 +174,7 @@ python3 - "$OUT" "$ROUNDS" <<'EOF' || status=1
 import glob, json, os, re, sys
 out, rounds = sys.argv[1], int(sys.argv[2])
 best = {}  # (driver, config, qd) -> (iops, p50 us, p99 us)
+polling = {}  # (config, qd) -> (empty polls per I/O, idle checks per I/O) of the best run
 for path in sorted(glob.glob(os.path.join(out, "r*-*.json"))):
     m = re.match(r"r\d+-(kernel|ours)-(.+)-qd(\d+)\.json$", os.path.basename(path))
     if not m:
@@ -197,6 +200,8 @@ for path in sorted(glob.glob(os.path.join(out, "r*-*.json"))):
     key = (driver, config, qd)
     if key not in best or row[0] > best[key][0]:
         best[key] = row
+        if driver == "ours" and data.get("ios"):
+            polling[(config, qd)] = (data.get("empty_polls", 0) / data["ios"], data.get("idle_checks", 0) / data["ios"])
 if not best:
     print("no results")
     sys.exit(1)
@@ -204,7 +209,11 @@ print(f"   {'driver':<7} {'completion':<16} {'qd':>3} {'IOPS':>9} {'p50_us':>8} 
 for qd in (1, 32):
     for (driver, config, q), (iops, p50, p99) in sorted(best.items()):
         if q == qd:
-            print(f"   {driver:<7} {config:<16} {qd:>3} {iops:>9.0f} {p50:>8.1f} {p99:>8.1f}")
+            extra = ""
+            if driver == "ours" and (config, q) in polling:
+                e, i = polling[(config, q)]
+                extra = f"   per I/O: {e:.1f} empty polls, {i:.3f} idle checks"
+            print(f"   {driver:<7} {config:<16} {qd:>3} {iops:>9.0f} {p50:>8.1f} {p99:>8.1f}{extra}")
 ratios = {}
 for qd in (1, 32):
     ours = {c: v[0] for (d, c, q), v in best.items() if d == "ours" and q == qd}

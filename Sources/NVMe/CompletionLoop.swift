@@ -56,6 +56,13 @@ extension QueuePair {
     /// Abort and reset when `RecoveryPolicy` is enabled, and the wait's own deadline. When the
     /// deadline passes the commands stay outstanding (their ids and PRP pages are not reused) and
     /// can be aborted with `Controller.abort`.
+    ///
+    /// Idle checks are paced by elapsed time (`WaitState.idleCheckIntervalNanoseconds` by the
+    /// coarse clock), not by spin count: a check costs an MMIO read of CSTS and clock reads, and a
+    /// poll loop paced by spins ran them on every slow I/O (QEMU under TCG: 1024 spins took less
+    /// than one I/O's latency), each an exit to the device model. The deadline is likewise taken
+    /// from the coarse clock, so starting a wait reads no clock device; the wait ends at most one
+    /// coarse tick after `timeoutMilliseconds`, never before.
     @inlinable
     public mutating func waitForCompletions(
         atLeast minimum: Int = 1, mode: CompletionMode = .poll, timeoutMilliseconds: Int,
@@ -81,8 +88,9 @@ extension QueuePair {
         // they skip sleeping on when the CQ already holds entries), so interrupts are consumed.
         var done = mode.kind == .poll ? reap(body) : 0
         if done >= target && mode.kind == .poll { return done }
-        let deadline = Deadline(milliseconds: timeoutMilliseconds)
-        var wait = WaitState(target: target, deadline: deadline, timeoutMilliseconds: timeoutMilliseconds, wakeUpFD: wakeUpFD)
+        let start = MonotonicClock.coarseNanoseconds()
+        let deadline = Deadline(milliseconds: timeoutMilliseconds, coarseStart: start)
+        var wait = WaitState(target: target, deadline: deadline, timeoutMilliseconds: timeoutMilliseconds, wakeUpFD: wakeUpFD, start: start)
         switch mode.kind {
         case .poll:
             try pollUntil(&wait, done: &done, body)
@@ -94,20 +102,25 @@ extension QueuePair {
         return done
     }
 
-    /// Poll mode: spin on the phase tag with the pause hint.
+    /// Poll mode: spin on the phase tag with the pause hint. Every 64 empty polls the coarse
+    /// clock (a few loads) says whether an idle check is due; `idleCheckSpinLimit` empty polls
+    /// force one, so the bound holds even if that clock stalled.
     @inlinable
     mutating func pollUntil(_ wait: inout WaitState, done: inout Int, _ body: (Completion) -> Void) throws(NVMeError) {
-        var idle = 0
+        var spins: UInt32 = 0
+        var emptyPolls: UInt64 = 0
+        defer { stats.emptyPolls &+= emptyPolls }
         while done < wait.target {
             serviceDevice()
             let n = reap(body)
             if n != 0 {
                 done &+= n
-                idle = 0
                 continue
             }
-            idle &+= 1
-            if idle & 1023 == 0 {
+            emptyPolls &+= 1
+            spins &+= 1
+            if spins & 63 == 0 && (wait.idleCheckDue() || spins >= Self.idleCheckSpinLimit) {
+                spins = 0
                 refreshClock()
                 done &+= try idleCheck(wait, done: done, body)
                 if let wake = wait.wakeUpFD, InterruptEventFD.isSignalled(wake) { return }
@@ -115,6 +128,10 @@ extension QueuePair {
             Barrier.cpuPause()
         }
     }
+
+    /// Empty polls after which the poll loop runs an idle check whatever the coarse clock says
+    /// (a backstop: at 10-100 ns a poll, tens of milliseconds).
+    @inlinable static var idleCheckSpinLimit: UInt32 { 1 << 20 }
 
     /// Interrupt mode: sleep on the eventfd; on wake-up drain it, then reap. The timeout of each
     /// sleep only bounds a lost interrupt and lets the emulated device's stepped mode be serviced.
@@ -202,7 +219,8 @@ extension QueuePair {
             if woken { return }
             // Found something: keep polling without sleeping.
             sleepFirst = late == 0
-            if late == 0 {
+            // Paced like the poll loop: otherwise every sleep (one per I/O at QD1) reads CSTS.
+            if late == 0 && wait.idleCheckDue() {
                 refreshClock()
                 done &+= try idleCheck(wait, done: done, body)
             }
@@ -227,12 +245,29 @@ struct WaitState {
     @usableFromInline let deadline: Deadline
     @usableFromInline let timeoutMilliseconds: Int
     @usableFromInline let wakeUpFD: Int32?
+    /// Coarse-clock time of the last idle check (or of the wait's start).
+    @usableFromInline var lastIdleCheck: UInt64
 
     @inlinable
-    init(target: Int, deadline: Deadline, timeoutMilliseconds: Int, wakeUpFD: Int32?) {
+    init(target: Int, deadline: Deadline, timeoutMilliseconds: Int, wakeUpFD: Int32?, start: UInt64) {
         self.target = target
         self.deadline = deadline
         self.timeoutMilliseconds = timeoutMilliseconds
         self.wakeUpFD = wakeUpFD
+        self.lastIdleCheck = start
+    }
+
+    /// Elapsed time between two idle checks of a wait loop: how soon CSTS.CFS, a vanished device,
+    /// a command timeout or the wait's deadline is noticed (plus one coarse tick, 1-4 ms).
+    @inlinable static var idleCheckIntervalNanoseconds: UInt64 { 1_000_000 }
+
+    /// Whether `idleCheckIntervalNanoseconds` passed since the last idle check (by the coarse
+    /// clock); if so, marks now as the last check.
+    @inlinable
+    mutating func idleCheckDue() -> Bool {
+        let t = MonotonicClock.coarseNanoseconds()
+        guard t &- lastIdleCheck >= Self.idleCheckIntervalNanoseconds else { return false }
+        lastIdleCheck = t
+        return true
     }
 }

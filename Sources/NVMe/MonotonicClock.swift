@@ -13,6 +13,25 @@ public enum MonotonicClock {
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
     }
+
+    /// CLOCK_MONOTONIC_COARSE in nanoseconds: the time of the last scheduler tick, read from the
+    /// vDSO's data page without touching a clock device, whatever the clocksource. Under an
+    /// emulator whose clocksource is the HPET, `nanoseconds()` is a system call plus an emulated
+    /// MMIO read (microseconds); this is a few loads. It never runs ahead of `nanoseconds()` and
+    /// lags it by at most `coarseResolution`. For pacing idle work and for deadlines, not latency.
+    @inlinable
+    public static func coarseNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+
+    /// The coarse clock's step (one tick: 1 to 10 ms), from clock_getres(2); 10 ms if it fails.
+    public static let coarseResolution: UInt64 = {
+        var ts = timespec()
+        guard clock_getres(CLOCK_MONOTONIC_COARSE, &ts) == 0 else { return 10_000_000 }
+        return max(1, UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec))
+    }()
 }
 
 /// A point in monotonic time after which a wait gives up.
@@ -23,6 +42,14 @@ public struct Deadline: Sendable {
     @inlinable
     public init(milliseconds: Int) {
         nanoseconds = MonotonicClock.nanoseconds() &+ UInt64(max(0, milliseconds)) &* 1_000_000
+    }
+
+    /// A deadline `milliseconds` after `coarseStart` (a `MonotonicClock.coarseNanoseconds()`
+    /// reading), plus one coarse step so that it is never earlier than the precise-clock one:
+    /// the wait ends at most one tick late, and starting it reads no clock device.
+    @inlinable
+    public init(milliseconds: Int, coarseStart: UInt64) {
+        nanoseconds = coarseStart &+ MonotonicClock.coarseResolution &+ UInt64(max(0, milliseconds)) &* 1_000_000
     }
 
     @inlinable public var hasPassed: Bool { MonotonicClock.nanoseconds() >= nanoseconds }

@@ -50,6 +50,11 @@ public struct QueueStatistics: Sendable, Equatable {
     public var rebuilds: UInt64 = 0
     /// Commands completed by the driver with "Command Aborted By Host" because a reset ended them.
     public var endedByReset: UInt64 = 0
+    /// Poll-mode passes that found the CQ empty (spins of the poll loop).
+    public var emptyPolls: UInt64 = 0
+    /// Idle checks run by the wait loops (each reads CSTS, an MMIO read, and the clock); paced by
+    /// time, so their count per I/O shows what a slow device costs the poll loop.
+    public var idleChecks: UInt64 = 0
 
     public init() {}
 }

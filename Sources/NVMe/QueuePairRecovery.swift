@@ -96,6 +96,7 @@ extension QueuePair {
     /// Outside the I/O path: called only when idle, after `refreshClock()`.
     @usableFromInline
     mutating func idleCheck(_ wait: WaitState, done: Int, _ body: (Completion) -> Void) throws(NVMeError) -> Int {
+        stats.idleChecks &+= 1
         var delivered = try recoverIfReset(body)
         let policy = controller.options.recovery
         do {
@@ -107,7 +108,8 @@ extension QueuePair {
         if policy.enabled && outstanding > 0 {
             delivered &+= try checkCommandTimeouts(policy, body)
         }
-        if done &+ delivered < wait.target && wait.deadline.hasPassed {
+        // `now` was refreshed (precise clock) just before this check.
+        if done &+ delivered < wait.target && now >= wait.deadline.nanoseconds {
             throw .timedOut(
                 what: "\(wait.target - done - delivered) of \(wait.target) completions on I/O queue \(id) (\(outstanding) commands outstanding)",
                 milliseconds: wait.timeoutMilliseconds)

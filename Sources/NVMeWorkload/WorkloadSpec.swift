@@ -78,6 +78,10 @@ public struct WorkloadResult: Sendable {
     public var interrupts: UInt64
     public var submissionDoorbells: UInt64
     public var invalidCompletions: UInt64
+    /// Poll-mode passes that found a CQ empty, and idle checks run (CSTS and clock reads), summed
+    /// over the queue pairs (`QueueStatistics.emptyPolls`, `.idleChecks`).
+    public var emptyPolls: UInt64 = 0
+    public var idleChecks: UInt64 = 0
 
     public var iops: Double { seconds > 0 ? Double(ios) / seconds : 0 }
     public var megabytesPerSecond: Double { seconds > 0 ? Double(bytes) / seconds / 1_000_000 : 0 }

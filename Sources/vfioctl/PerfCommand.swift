@@ -60,6 +60,7 @@ struct Perf: ParsableCommand {
                 ("driver_cpu_ns_per_io", .double(r.driverCPUPerIO)), ("process_cpu_ns_per_io", .double(r.processCPUPerIO)),
                 ("errors", .uint(r.errors)), ("verified_bytes", .uint(r.verifiedBytes)), ("interrupts", .uint(r.interrupts)),
                 ("sq_doorbells", .uint(r.submissionDoorbells)), ("invalid_completions", .uint(r.invalidCompletions)),
+                ("empty_polls", .uint(r.emptyPolls)), ("idle_checks", .uint(r.idleChecks)),
             ]
             if json {
                 print(JSON.object(figures).render())
@@ -70,6 +71,7 @@ struct Perf: ParsableCommand {
                 print("  latency:   mean \(micro(r.latencyMean)) µs, p50 \(micro(r.latencyP50)), p99 \(micro(r.latencyP99)), p99.9 \(micro(r.latencyP999)), max \(micro(r.latencyMax)) µs")
                 print("  CPU/I/O:   driver threads \(Int(r.driverCPUPerIO.rounded())) ns, whole process \(Int(r.processCPUPerIO.rounded())) ns")
                 print("  doorbells: \(r.submissionDoorbells) SQ doorbell writes for \(r.ios) I/Os; \(r.interrupts) interrupts")
+                print("  polling:   \(r.emptyPolls) empty polls, \(r.idleChecks) idle checks (CSTS and clock reads)")
                 if spec.verify { print("  verify:    \(r.verifiedBytes) bytes checked, all correct") }
                 if r.errors > 0 { print("  errors:    \(r.errors) I/Os completed with an error status") }
             }
