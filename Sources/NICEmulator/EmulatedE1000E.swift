@@ -53,10 +53,21 @@ public final class EmulatedE1000E: PCIFunction {
     private let msixMemory: MMIORegion
     private let thread: Mutex<DeviceThread?>
 
+    /// Why the emulated NIC cannot run in this process, or nil when it can: tests of it use this
+    /// to skip (with the reason) rather than hang or crash.
+    public static var unavailableReason: NICEmulatorError? {
+        #if !arch(x86_64)
+        return .unsupportedArchitecture
+        #else
+        return MMIOTrap.underThreadSanitizer ? .underThreadSanitizer : nil
+        #endif
+    }
+
     public init(configuration: EmulatedE1000EConfiguration = EmulatedE1000EConfiguration()) throws(NICEmulatorError) {
         #if !arch(x86_64)
         throw .unsupportedArchitecture
         #else
+        if MMIOTrap.underThreadSanitizer { throw .underThreadSanitizer }
         let problems = configuration.validationErrors()
         guard problems.isEmpty else { throw .invalidConfiguration(problems) }
         guard let msixBase = shim_mmap_anonymous(E1000EConfigSpace.msixBARSize, 0) else {

@@ -60,6 +60,8 @@ public enum NICEmulatorError: Error, Sendable, Equatable, CustomStringConvertibl
     case threadStart(errno: Int32)
     /// Register trapping needs x86-64.
     case unsupportedArchitecture
+    /// Register trapping cannot run under ThreadSanitizer (see `EmulatedE1000E.unavailableReason`).
+    case underThreadSanitizer
 
     public var description: String {
         switch self {
@@ -71,6 +73,8 @@ public enum NICEmulatorError: Error, Sendable, Equatable, CustomStringConvertibl
             return "could not start the emulated e1000e thread: \(VFIOError.errnoText(errno)); use .stepped mode or raise the thread limit"
         case .unsupportedArchitecture:
             return "the emulated e1000e traps register accesses by decoding x86-64 instructions; run it on x86-64"
+        case .underThreadSanitizer:
+            return "the emulated e1000e cannot run under ThreadSanitizer (its register trap would fault inside the sanitizer's lock); run it in a build without --sanitize=thread"
         }
     }
 }

@@ -1,4 +1,5 @@
 import Synchronization
+import VFIO
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,7 +35,19 @@ enum MMIOTrap {
         let file: any TrappedRegisterFile
     }
 
-    static let windows = Mutex<[Window]>([])
+    /// Whether this process runs under ThreadSanitizer. Its runtime performs each instrumented
+    /// register access (an atomic load or store) while holding its own lock, so the fault would
+    /// enter our handler inside that lock, and the handler's first synchronised access deadlocks.
+    /// The sanitizer's entry points are linked into the executable, so looking one up tells.
+    static let underThreadSanitizer: Bool = {
+        guard let process = dlopen(nil, RTLD_NOW) else { return false }
+        defer { dlclose(process) }
+        return dlsym(process, "__tsan_init") != nil
+    }()
+
+    /// A `TSanVisibleMutex`: tests create devices on many threads at once, and a contended
+    /// `Mutex` hands over in the kernel where ThreadSanitizer cannot see it.
+    static let windows = TSanVisibleMutex<[Window]>([])
     static let installed = Atomic<Bool>(false)
     nonisolated(unsafe) static var previous = sigaction()
     /// Accesses emulated, for tests and the statistics.
@@ -46,14 +59,14 @@ enum MMIOTrap {
         let p = mmap(nil, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
         guard let p, p != MAP_FAILED else { return nil }
         let start = UInt(bitPattern: p)
-        windows.withLock { $0.append(Window(start: start, end: start + UInt(length), file: file)) }
+        windows.withLock { (list: inout sending [Window]) in list.append(Window(start: start, end: start + UInt(length), file: file)) }
         return p
     }
 
     /// Removes the window and unmaps it; later accesses are ordinary faults.
     static func unmapWindow(_ base: UnsafeMutableRawPointer, length: Int) {
         let start = UInt(bitPattern: base)
-        let removed: Window? = windows.withLock { list in
+        let removed: Window? = windows.withLock { (list: inout sending [Window]) -> sending Window? in
             guard let i = list.firstIndex(where: { $0.start == start }) else { return nil }
             return list.remove(at: i)
         }
@@ -62,17 +75,16 @@ enum MMIOTrap {
     }
 
     static func lookup(_ address: UInt) -> (any TrappedRegisterFile, Int)? {
-        windows.withLock { list in
-            for w in list where address >= w.start && address < w.end {
-                return (w.file, Int(address - w.start))
-            }
-            return nil
+        let found: Window? = windows.withLock { (list: inout sending [Window]) -> sending Window? in
+            list.first { address >= $0.start && address < $0.end }
         }
+        guard let found else { return nil }
+        return (found.file, Int(address - found.start))
     }
 
     private static func installHandler() {
         guard !installed.load(ordering: .acquiring) else { return }
-        windows.withLock { _ in
+        windows.withLock { (_: inout sending [Window]) in
             guard !installed.load(ordering: .relaxed) else { return }
             var action = sigaction()
             action.__sigaction_handler.sa_sigaction = mmioTrapHandler

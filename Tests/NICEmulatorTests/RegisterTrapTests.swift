@@ -5,7 +5,7 @@ import VFIO
 
 /// The trapped register window: instruction decoding, and register behaviour a driver sees
 /// through plain loads and stores.
-@Suite struct RegisterTrapTests {
+@Suite(.enabled(if: EmulatedE1000E.unavailableReason == nil, "the emulated e1000e cannot run in this process (ThreadSanitizer, or not x86-64)")) struct RegisterTrapTests {
     func decode(_ bytes: [UInt8]) -> X86MemoryInstruction? {
         bytes.withUnsafeBufferPointer { X86MemoryInstruction.decode($0.baseAddress!, available: $0.count) }
     }

@@ -4,7 +4,7 @@ import Testing
 import VFIO
 
 /// RSS over the 82574's two receive queues.
-@Suite struct ReceiveSideScalingTests {
+@Suite(.enabled(if: EmulatedE1000E.unavailableReason == nil, "the emulated e1000e cannot run in this process (ThreadSanitizer, or not x86-64)")) struct ReceiveSideScalingTests {
     @Test func rssSpreadsFlowsOverBothQueuesAndKeepsEachFlowOnOne() throws {
         var options = NICOptions()
         options.receiveQueues = 2

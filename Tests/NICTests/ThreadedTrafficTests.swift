@@ -10,7 +10,7 @@ import Glibc
 
 /// Longer tests with the device on its own thread and each queue on its own thread, as a real
 /// application runs them. Seconds, not milliseconds; separate from the stepped unit tests.
-@Suite(.serialized) struct ThreadedTrafficTests {
+@Suite(.serialized, .enabled(if: EmulatedE1000E.unavailableReason == nil, "the emulated e1000e cannot run in this process (ThreadSanitizer, or not x86-64)")) struct ThreadedTrafficTests {
     @Test(arguments: [CompletionMode.poll, .hybrid(idlePolls: 500)])
     func queuesOnTheirOwnThreadsMoveThousandsOfFramesIntact(_ mode: CompletionMode) throws {
         var options = NICOptions()
