@@ -32,7 +32,7 @@ public enum NICError: Error, Sendable, CustomStringConvertible {
         case .unsupportedDevice(let name, let vendor, let device):
             return "\(name) is \(hex(vendor)):\(hex(device)), not an Intel 82574L (8086:10d3); this driver supports only that NIC (QEMU -device e1000e)"
         case .resetTimedOut(let name, let ms):
-            return "\(name): CTRL.RST did not clear within \(ms) ms; the NIC is wedged, try a function reset (vfioctl reset) or a VM restart"
+            return "\(name): CTRL.RST did not clear within \(ms) ms; the NIC is wedged: close and reopen it (vfio-pci resets the function on open) or restart the machine"
         case .invalidMACAddress(let name, let address):
             return "\(name): no valid station address (RAL0/RAH0 and EEPROM give \(address)); set one with QEMU's mac= option or program RAL0/RAH0"
         case .invalidArgument(let what):
