@@ -142,7 +142,7 @@ EOF
 # translates the kernel's DMA too, as scripts/hil-test.sh boots.
 IOMMU=${BENCH_VM_IOMMU:-pt}
 # clocksource=tsc: under TCG the guest kernel otherwise picks the HPET, and then every
-# clock_gettime is a system call plus an emulated MMIO read (fio's polled QD1 p50: ~500 us with
+# clock_gettime is a system call plus an emulated MMIO read (fio's polled QD1 p50: 187-506 us with
 # the HPET, 43 us with the TSC in one run). Both sides read the clock per I/O (fio for slat/clat, vfioctl for
 # its latency histogram), fio more often, so the HPET taxes the kernel side more. With the TSC
 # both read it in the vDSO. BENCH_VM_APPEND= (empty) boots with the kernel's own choice.
