@@ -1,4 +1,7 @@
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIC
 import NICEmulator
 import Testing
@@ -16,8 +19,18 @@ import VFIO
         var rx = try rig.nic.makeReceiveQueue()
         let device = rig.device
         let mac = rig.nic.macAddress
-        // Frames come after the receiver has gone to sleep (or started polling).
-        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(30)) {
+        // Frames come after the receiver has gone to sleep (or started polling). In the
+        // interrupt modes, wait until the driver has armed its cause (IMS) first: a fixed delay
+        // alone let a loaded machine deliver the frames before the first wait, so nothing slept.
+        let waitForArm = mode.kind != .poll
+        DispatchQueue.global().async {
+            if waitForArm {
+                let until = DispatchTime.now() + .seconds(5)
+                while device.peekRegister(E1000ERegister.interruptMaskSet.offset) == 0 && DispatchTime.now() < until {
+                    usleep(200)
+                }
+            }
+            usleep(30_000)
             for i in 0..<8 { device.inject(frame: Frames.make(to: mac, sequence: UInt32(i))) }
         }
         var seen: [UInt32] = []
