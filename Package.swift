@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "VFIOTests", dependencies: ["VFIO", "CShims"]),
         .testTarget(name: "NVMeEmulatorTests", dependencies: ["NVMeEmulator", "NVMe", "VFIO"]),
         .testTarget(name: "NICEmulatorTests", dependencies: ["NICEmulator", "NIC", "VFIO", "CShims"]),
-        .testTarget(name: "VfioctlTests", dependencies: ["vfioctl", "VFIO"]),
+        .testTarget(name: "VfioctlTests", dependencies: ["vfioctl", "VFIO", "NICEmulator"]),
         .testTarget(name: "NVMeTests", dependencies: ["NVMe", "NVMeEmulator", "VFIO"]),
         .testTarget(name: "NICTests", dependencies: ["NIC", "NICEmulator", "VFIO"]),
     ],
