@@ -34,7 +34,7 @@ let package = Package(
         ),
         .target(
             name: "NIC",
-            dependencies: ["VFIO", "CShims", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["VFIO", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "NVMeEmulator",

@@ -1,9 +1,5 @@
-import CShims
 import Logging
 import VFIO
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// An Intel 82574L Gigabit Ethernet controller (QEMU's `-device e1000e`), driven from userspace.
 ///
@@ -374,14 +370,13 @@ public final class E1000E<Device: PCIFunction>: @unchecked Sendable {
     /// Polls `condition` until it holds or `milliseconds` pass, servicing the device and
     /// sleeping with a growing back-off between tries. True when it held.
     static func poll(milliseconds: Int, device: Device, _ condition: () -> Bool) -> Bool {
-        let deadline = NICClock.deadline(milliseconds: milliseconds)
-        var sleep: UInt32 = 10
+        let deadline = Deadline(milliseconds: milliseconds)
+        var backoff = Backoff(startMicroseconds: 10, capMicroseconds: 2000)
         while true {
             device.service()
             if condition() { return true }
-            if NICClock.nanoseconds() >= deadline { return false }
-            _ = usleep(sleep)
-            sleep = min(sleep * 2, 2000)
+            if deadline.hasPassed { return false }
+            backoff.sleep()
         }
     }
 

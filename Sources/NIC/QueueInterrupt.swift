@@ -1,8 +1,4 @@
-import CShims
 import VFIO
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// One queue's interrupt: its cause bit (RXQn/TXQn) and the eventfd of the MSI-X vector IVAR
 /// routes it to, or, without MSI-X, RXT0/TXDW and the one shared MSI/INTx vector. The "top half" (vfio-pci's, or the emulated NIC's, eventfd signal) only wakes the
@@ -59,19 +55,14 @@ struct QueueInterrupt {
     @inlinable
     func sleep(milliseconds: Int32) -> Bool {
         guard let fd = eventFD else { return false }
-        while true {
-            let n = shim_poll_in(fd, milliseconds)
-            if n < 0 && shim_errno() == EINTR { continue }
-            return n > 0
-        }
+        return EventFD.wait(fd, milliseconds: milliseconds)
     }
 
     /// Reads and resets the eventfd: the messages since the last drain.
     @inlinable
     func drain() -> UInt64 {
         guard let fd = eventFD else { return 0 }
-        var value: UInt64 = 0
-        return shim_eventfd_read(fd, &value) == 1 ? value : 0
+        return EventFD.drain(fd)
     }
 }
 

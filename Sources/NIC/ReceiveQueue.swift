@@ -1,4 +1,3 @@
-import CShims
 import VFIO
 
 /// One received frame, lent to the caller's closure: the bytes live in a DMA buffer that goes
@@ -141,7 +140,7 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
             let slot = next
             let descriptor = ring + slot &* 16
             // DD first, re-read on every pass (acquire load); the rest only after dma_rmb().
-            let statusWord = shim_dma_load32_acquire(descriptor + (extended ? 8 : 12))
+            let statusWord = DMAWord.load32(descriptor + (extended ? 8 : 12))
             guard statusWord & 1 != 0 else { break }
             Barrier.dmaRead()
             let length = Int(descriptor.load(fromByteOffset: extended ? 12 : 8, as: UInt16.self))
@@ -184,7 +183,7 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
         if failure == nil && posted < entries {
             // The first slot not posted must not be done: the device would have overrun RDT.
             let descriptor = ring + tail &* 16
-            if shim_dma_load32_acquire(descriptor + (extended ? 8 : 12)) & 1 != 0 {
+            if DMAWord.load32(descriptor + (extended ? 8 : 12)) & 1 != 0 {
                 descriptor.storeBytes(of: 0, toByteOffset: 8, as: UInt64.self)
                 stats.invalidDescriptors &+= 1
                 failure = .unpostedDescriptorCompleted(kind: "receive", queue: index, index: tail)
@@ -231,7 +230,7 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
         batch: Int = 32, mode: CompletionMode, timeoutMilliseconds: Int, _ body: (ReceivedPacket) -> Void
     ) throws(NICError) -> Int {
         if mode.kind != .poll && interrupt.eventFD == nil { throw .noInterruptVector(kind: "receive", queue: index) }
-        let deadline = NICClock.deadline(milliseconds: timeoutMilliseconds)
+        let deadline = Deadline(milliseconds: timeoutMilliseconds)
         var spins = 0
         var sleepMilliseconds: Int32 = 1
         while true {
@@ -243,13 +242,13 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
             switch mode.kind {
             case .poll:
                 spins &+= 1
-                if spins & 1023 == 0 && NICClock.nanoseconds() >= deadline { return 0 }
+                if spins & 1023 == 0 && deadline.hasPassed { return 0 }
                 Barrier.cpuPause()
                 continue
             case .hybrid where interrupt.polling:
                 interrupt.idlePolls &+= 1
                 if interrupt.idlePolls < mode.idlePolls {
-                    if interrupt.idlePolls & 1023 == 0 && NICClock.nanoseconds() >= deadline { return 0 }
+                    if interrupt.idlePolls & 1023 == 0 && deadline.hasPassed { return 0 }
                     Barrier.cpuPause()
                     continue
                 }
@@ -265,7 +264,7 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
                 if interrupt.level { try? device.unmaskINTx() }
                 let late = try receive(batch: batch, body)
                 if late > 0 { return late }
-                let remaining = NICClock.remainingMilliseconds(until: deadline)
+                let remaining = deadline.remainingMilliseconds
                 if remaining == 0 { return 0 }
                 // The sleep is bounded so the emulated device's stepped mode is serviced and a
                 // lost message costs at most a few milliseconds.

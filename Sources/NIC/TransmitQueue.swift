@@ -1,4 +1,3 @@
-import CShims
 import VFIO
 
 /// Counters of one transmit queue, updated with plain adds by its one thread.
@@ -79,11 +78,11 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
     deinit {
         // Let the device finish what it was given (bounded), so it never reads freed memory.
         // The device works through the ring in order, so the newest descriptor done means all are.
-        let deadline = NICClock.deadline(milliseconds: 1000)
+        let deadline = Deadline(milliseconds: 1000)
         var done = outstanding == 0
-        while !done && NICClock.nanoseconds() < deadline {
+        while !done && !deadline.hasPassed {
             deviceRef._withUnsafeGuaranteedRef { $0.service() }
-            done = shim_dma_load32_acquire(ring + ((tail &- 1) & (entries &- 1)) &* 16 + 12) & 1 != 0
+            done = DMAWord.load32(ring + ((tail &- 1) & (entries &- 1)) &* 16 + 12) & 1 != 0
             if !done { Barrier.cpuPause() }
         }
         if !done {
@@ -189,7 +188,7 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
         while outstanding > 0 {
             let descriptor = ring + clean &* 16
             // STA is byte 12; the acquire load of its dword is re-read on every pass.
-            guard shim_dma_load32_acquire(descriptor + 12) & 1 != 0 else { break }
+            guard DMAWord.load32(descriptor + 12) & 1 != 0 else { break }
             Barrier.dmaRead()
             // Clear the write-back so a done bit here later can only be a device writing a slot
             // it was not given.
@@ -202,7 +201,7 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
         }
         if outstanding < entries {
             let descriptor = ring + tail &* 16
-            if shim_dma_load32_acquire(descriptor + 12) & 1 != 0 {
+            if DMAWord.load32(descriptor + 12) & 1 != 0 {
                 descriptor.storeBytes(of: 0, toByteOffset: 12, as: UInt32.self)
                 stats.invalidDescriptors &+= 1
                 return .unpostedDescriptorCompleted(kind: "transmit", queue: index, index: tail)
@@ -216,7 +215,7 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
     @inlinable
     public mutating func flush(mode: CompletionMode = .poll, timeoutMilliseconds: Int) throws(NICError) {
         if mode.kind != .poll && interrupt.eventFD == nil { throw .noInterruptVector(kind: "transmit", queue: index) }
-        let deadline = NICClock.deadline(milliseconds: timeoutMilliseconds)
+        let deadline = Deadline(milliseconds: timeoutMilliseconds)
         var spins = 0
         var sleepMilliseconds: Int32 = 1
         while true {
@@ -228,7 +227,7 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
             switch mode.kind {
             case .poll:
                 spins &+= 1
-                if spins & 1023 == 0 && NICClock.nanoseconds() >= deadline {
+                if spins & 1023 == 0 && deadline.hasPassed {
                     throw .transmitTimedOut(queue: index, outstanding: outstanding, milliseconds: timeoutMilliseconds)
                 }
                 Barrier.cpuPause()
@@ -248,7 +247,7 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
                 if interrupt.level { try? device.unmaskINTx() }
                 _ = try reclaim()
                 if outstanding == 0 { return }
-                let remaining = NICClock.remainingMilliseconds(until: deadline)
+                let remaining = deadline.remainingMilliseconds
                 if remaining == 0 {
                     throw .transmitTimedOut(queue: index, outstanding: outstanding, milliseconds: timeoutMilliseconds)
                 }

@@ -134,7 +134,7 @@ final class IOWorker<Device: PCIFunction>: Sendable {
     struct Inbox: ~Copyable {
         var requests: [AsyncRequest] = []
         var stopping = false
-        var thread: WorkerThread?
+        var thread: OSThread?
     }
 
     let inbox = TSanVisibleMutex(Inbox())
@@ -152,10 +152,15 @@ final class IOWorker<Device: PCIFunction>: Sendable {
         // (it stops the pool before it goes away), strongly otherwise.
         let strong: Controller<Device>? = retainsController ? controller : nil
         unowned(unsafe) let target = controller
-        var thread: WorkerThread? = try WorkerThread(name: "nvme-io-\(index)") { [self] in
-            withExtendedLifetime(strong) {
-                self.run(controller: target, mode: mode, entries: entries, retainsController: retainsController)
+        var thread: OSThread?
+        do {
+            thread = try OSThread(name: "nvme-io-\(index)") { [self] in
+                withExtendedLifetime(strong) {
+                    self.run(controller: target, mode: mode, entries: entries, retainsController: retainsController)
+                }
             }
+        } catch {
+            throw .vfio(error)
         }
         inbox.withLock { $0.thread = thread.take() }
     }
@@ -172,7 +177,7 @@ final class IOWorker<Device: PCIFunction>: Sendable {
     }
 
     func stop() {
-        let thread = inbox.withLock { box -> WorkerThread? in
+        let thread = inbox.withLock { box -> OSThread? in
             box.stopping = true
             return box.thread.take()
         }

@@ -1,50 +1,4 @@
-import CShims
 import VFIO
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// The bottom half's view of a CQ's interrupt: the vector's eventfd, borrowed from the device.
-/// The top half (the kernel's MSI-X handler in vfio-pci, or the emulated device) only adds to the
-/// counter; all work happens in the thread that wakes up here.
-@usableFromInline
-enum InterruptEventFD {
-    /// Sleeps until the eventfd is readable or `milliseconds` pass. True when signalled.
-    @usableFromInline
-    static func wait(_ fd: Int32, milliseconds: Int32) -> Bool {
-        while true {
-            let n = shim_poll_in(fd, milliseconds)
-            if n < 0 && shim_errno() == EINTR { continue }
-            return n > 0
-        }
-    }
-
-    /// Sleeps until the interrupt eventfd or a wake-up eventfd (new work for a worker) is
-    /// readable, or `milliseconds` pass. Returns (interrupt signalled, woken up).
-    @usableFromInline
-    static func wait(_ fd: Int32, orWakeUp wake: Int32, milliseconds: Int32) -> (interrupt: Bool, wakeUp: Bool) {
-        var fds = (pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0))
-        while true {
-            let n = withUnsafeMutableBytes(of: &fds) { raw in
-                poll(raw.baseAddress!.assumingMemoryBound(to: pollfd.self), 2, milliseconds)
-            }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return (false, false) }
-            return (fds.0.revents & Int16(POLLIN) != 0, fds.1.revents & Int16(POLLIN) != 0)
-        }
-    }
-
-    /// Whether the eventfd is readable now, without sleeping.
-    @usableFromInline
-    static func isSignalled(_ fd: Int32) -> Bool { wait(fd, milliseconds: 0) }
-
-    /// Reads and resets the counter: interrupts signalled since the last drain (0 if none).
-    @usableFromInline
-    static func drain(_ fd: Int32) -> UInt64 {
-        var value: UInt64 = 0
-        return shim_eventfd_read(fd, &value) == 1 ? value : 0
-    }
-}
 
 extension QueuePair {
     /// Waits until at least `minimum` commands have completed (at most the number outstanding),
@@ -57,8 +11,8 @@ extension QueuePair {
     /// deadline passes the commands stay outstanding (their ids and PRP pages are not reused) and
     /// can be aborted with `Controller.abort`.
     ///
-    /// Idle checks are paced by elapsed time (`WaitState.idleCheckIntervalNanoseconds` by the
-    /// coarse clock), not by spin count: a check costs an MMIO read of CSTS and clock reads, and a
+    /// Idle checks are paced by elapsed time (`IdleCheckPacer`, 1 ms by the coarse
+    /// clock), not by spin count: a check costs an MMIO read of CSTS and clock reads, and a
     /// poll loop paced by spins ran them on every slow I/O (QEMU under TCG: 1024 spins took less
     /// than one I/O's latency), each an exit to the device model. The deadline is likewise taken
     /// from the coarse clock, so starting a wait reads no clock device; the wait ends at most one
@@ -123,7 +77,7 @@ extension QueuePair {
                 spins = 0
                 refreshClock()
                 done &+= try idleCheck(wait, done: done, body)
-                if let wake = wait.wakeUpFD, InterruptEventFD.isSignalled(wake) { return }
+                if let wake = wait.wakeUpFD, EventFD.isSignalled(wake) { return }
             }
             Barrier.cpuPause()
         }
@@ -153,7 +107,7 @@ extension QueuePair {
             }
             // Bottom half: drain the eventfd, then reap (a message raised after the drain wakes
             // the next sleep, so none is lost).
-            stats.interrupts &+= InterruptEventFD.drain(fd)
+            stats.interrupts &+= EventFD.drain(fd)
             serviceDevice()
             let n = reap(body)
             done &+= n
@@ -167,10 +121,10 @@ extension QueuePair {
 
     /// One sleep of a waiter: on the CQ's eventfd, and on the wake-up eventfd if there is one.
     @inlinable
-    func sleep(on fd: Int32, _ wait: WaitState, backoff: inout Backoff) -> (interrupt: Bool, wakeUp: Bool) {
+    func sleep(on fd: Int32, _ wait: WaitState, backoff: inout Backoff) -> (signalled: Bool, wakeUp: Bool) {
         let ms = backoff.nextMilliseconds()
-        if let wake = wait.wakeUpFD { return InterruptEventFD.wait(fd, orWakeUp: wake, milliseconds: ms) }
-        return (InterruptEventFD.wait(fd, milliseconds: ms), false)
+        if let wake = wait.wakeUpFD { return EventFD.wait(fd, orWakeUp: wake, milliseconds: ms) }
+        return (EventFD.wait(fd, milliseconds: ms), false)
     }
 
     /// Hybrid (NAPI) mode: sleep until the interrupt, mask the vector, poll until the CQ has been
@@ -193,7 +147,7 @@ extension QueuePair {
             }
             // Interrupts off while polling: completions are found by polling, not by messages.
             device.setInterruptMasked(vector: vector, true)
-            stats.interrupts &+= InterruptEventFD.drain(fd)
+            stats.interrupts &+= EventFD.drain(fd)
             stats.pollingPhases &+= 1
             var idle = 0
             while done < target && idle < idlePolls {
@@ -211,7 +165,7 @@ extension QueuePair {
             // then look at the CQ once more: an entry that landed after the last poll but before
             // the unmask raised no message we would wake for.
             device.setInterruptMasked(vector: vector, false)
-            stats.interrupts &+= InterruptEventFD.drain(fd)
+            stats.interrupts &+= EventFD.drain(fd)
             if done >= target { return }
             serviceDevice()
             let late = reap(body)
@@ -245,8 +199,8 @@ struct WaitState {
     @usableFromInline let deadline: Deadline
     @usableFromInline let timeoutMilliseconds: Int
     @usableFromInline let wakeUpFD: Int32?
-    /// Coarse-clock time of the last idle check (or of the wait's start).
-    @usableFromInline var lastIdleCheck: UInt64
+    /// When the next idle check is due (by the coarse clock).
+    @usableFromInline var pacer: IdleCheckPacer
 
     @inlinable
     init(target: Int, deadline: Deadline, timeoutMilliseconds: Int, wakeUpFD: Int32?, start: UInt64) {
@@ -254,20 +208,10 @@ struct WaitState {
         self.deadline = deadline
         self.timeoutMilliseconds = timeoutMilliseconds
         self.wakeUpFD = wakeUpFD
-        self.lastIdleCheck = start
+        self.pacer = IdleCheckPacer(start: start)
     }
 
-    /// Elapsed time between two idle checks of a wait loop: how soon CSTS.CFS, a vanished device,
-    /// a command timeout or the wait's deadline is noticed (plus one coarse tick, 1-4 ms).
-    @inlinable static var idleCheckIntervalNanoseconds: UInt64 { 1_000_000 }
-
-    /// Whether `idleCheckIntervalNanoseconds` passed since the last idle check (by the coarse
-    /// clock); if so, marks now as the last check.
+    /// Whether an idle check is due (`IdleCheckPacer`); if so, marks now as the last check.
     @inlinable
-    mutating func idleCheckDue() -> Bool {
-        let t = MonotonicClock.coarseNanoseconds()
-        guard t &- lastIdleCheck >= Self.idleCheckIntervalNanoseconds else { return false }
-        lastIdleCheck = t
-        return true
-    }
+    mutating func idleCheckDue() -> Bool { pacer.isDue() }
 }

@@ -24,7 +24,7 @@ struct CompletionRing {
 
     /// The status word (DW3 bits 31:16) of the entry at the head if its phase tag says it is new.
     ///
-    /// A "load once" with acquire (`shim_dma_load16_acquire` via `dmaLoad16`): the compiler cannot
+    /// A "load once" with acquire (`DMAWord.load16`): the compiler cannot
     /// hoist it out of a spin loop. The caller issues `Barrier.dmaRead()` before reading the rest.
     @inlinable @inline(__always)
     func pendingStatus() -> UInt16? {

@@ -56,7 +56,7 @@ extension QueuePair {
         completionMemory.bytes.initializeMemory(as: UInt8.self, repeating: 0)
         submission = SubmissionRing(slots: submission.slots, size: Int(submission.size), doorbell: submission.doorbell)
         completion = CompletionRing(entries: completion.entries, size: Int(completion.size), doorbell: completion.doorbell)
-        if let fd = interruptEventFD { _ = InterruptEventFD.drain(fd) }
+        if let fd = interruptEventFD { _ = EventFD.drain(fd) }
         var failure: NVMeError?
         do {
             generation = try controller.createQueuesOnDevice(

@@ -92,14 +92,14 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
                 let last = base + units * UInt64(t + 1) / UInt64(spec.queuePairs)
                 let job = WorkerJob(spec: spec, namespace: ns, firstUnit: first, unitCount: max(1, last - first), ios: share, thread: t)
                 let controller = self.controller
-                threads.append(ThreadBox(try WorkerThread(name: "perf-q\(t)") {
+                threads.append(ThreadBox(try OSThread(name: "perf-q\(t)") {
                     shared.finish(thread: t, Self.work(controller, job, shared))
                 }))
             }
         } catch {
             shared.stop.store(true, ordering: .relaxed)
             for box in threads { box.join() }
-            throw .nvme(error)
+            throw .nvme(.vfio(error))
         }
         var last = (time: start, ios: UInt64(0))
         while !shared.allFinished {
@@ -379,8 +379,8 @@ struct SplitMix64 {
 
 /// Holds a started thread so several can be kept in an array (which needs copyable elements).
 final class ThreadBox {
-    private var thread: WorkerThread?
-    init(_ thread: consuming WorkerThread) { self.thread = consume thread }
+    private var thread: OSThread?
+    init(_ thread: consuming OSThread) { self.thread = consume thread }
     func join() { thread.take()?.join() }
 }
 

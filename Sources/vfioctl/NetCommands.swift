@@ -58,8 +58,8 @@ final class QueueHandOff<Queue: ~Copyable>: @unchecked Sendable {
 
 /// A started thread, joined once (by whoever holds it; the peer keeps it behind a lock).
 final class JoinableThread: @unchecked Sendable {
-    private var thread: WorkerThread?
-    init(_ thread: consuming WorkerThread) { self.thread = consume thread }
+    private var thread: OSThread?
+    init(_ thread: consuming OSThread) { self.thread = consume thread }
     func join() { thread.take()?.join() }
 }
 
@@ -68,7 +68,7 @@ func onQueueThreads(_ count: Int, _ run: NetRun, _ body: @escaping @Sendable (In
     var threads: [JoinableThread] = []
     defer { for t in threads { t.join() } }
     for q in 0..<count {
-        threads.append(JoinableThread(try WorkerThread(name: "net-q\(q)") {
+        threads.append(JoinableThread(try OSThread(name: "net-q\(q)") {
             do { try body(q) } catch { run.fail(error) }
         }))
     }

@@ -5,6 +5,7 @@ import NIC
 import NICEmulator
 import NVMe
 import Synchronization
+import VFIO
 
 /// The other end of the emulated NIC's wire, standing in for what a VM's kernel does across the
 /// QEMU hub: it takes every frame our driver sends and checks it, and it sends frames that our
@@ -66,7 +67,7 @@ final class EmulatedWirePeer: Sendable {
 
     /// Starts the peer's thread with `script`. Frames it sends wait until `markReady()`.
     func start(_ script: Script) throws {
-        let worker = JoinableThread(try WorkerThread(name: "wire peer") { [self] in
+        let worker = JoinableThread(try OSThread(name: "wire peer") { [self] in
             var r = Report()
             run(script, &r)
             let finished = r

@@ -431,9 +431,9 @@ func millisecondsTaken(_ body: () throws -> Void) rethrows -> UInt64 {
                 failures.withLock { $0.append("thread \(t): \(error)") }
             }
         }
-        let first = try WorkerThread(name: "recovery-0") { body(0) }
-        let second = try WorkerThread(name: "recovery-1") { body(1) }
-        let third = try WorkerThread(name: "recovery-2") { body(2) }
+        let first = try OSThread(name: "recovery-0") { body(0) }
+        let second = try OSThread(name: "recovery-1") { body(1) }
+        let third = try OSThread(name: "recovery-2") { body(2) }
         for _ in 0..<4 {
             let before = verified.load(ordering: .relaxed)
             var spins = 0
@@ -479,9 +479,9 @@ func millisecondsTaken(_ body: () throws -> Void) rethrows -> UInt64 {
                 failures.withLock { $0.append("thread \(t): \(error)") }
             }
         }
-        let first = try WorkerThread(name: "reset-race-0") { body(0) }
-        let second = try WorkerThread(name: "reset-race-1") { body(1) }
-        let third = try WorkerThread(name: "reset-race-2") { body(2) }
+        let first = try OSThread(name: "reset-race-0") { body(0) }
+        let second = try OSThread(name: "reset-race-1") { body(1) }
+        let third = try OSThread(name: "reset-race-2") { body(2) }
         for _ in 0..<30 { try controller.reset() }
         stop.store(true, ordering: .relaxed)
         first.join()

@@ -10,24 +10,24 @@ public struct DescriptorQueueControl: RegisterValue, Hashable {
 
     /// PTHRESH (bits 5:0): prefetch threshold.
     @inlinable public var prefetchThreshold: UInt8 {
-        get { UInt8(truncatingIfNeeded: rawValue.nicBits(0..<6)) }
-        set { rawValue.setNICBits(0..<6, to: UInt32(newValue)) }
+        get { UInt8(truncatingIfNeeded: rawValue.bits(0..<6)) }
+        set { rawValue.setBits(0..<6, to: UInt32(newValue)) }
     }
     /// HTHRESH (bits 13:8): host threshold.
     @inlinable public var hostThreshold: UInt8 {
-        get { UInt8(truncatingIfNeeded: rawValue.nicBits(8..<14)) }
-        set { rawValue.setNICBits(8..<14, to: UInt32(newValue)) }
+        get { UInt8(truncatingIfNeeded: rawValue.bits(8..<14)) }
+        set { rawValue.setBits(8..<14, to: UInt32(newValue)) }
     }
     /// WTHRESH (bits 21:16): write-back threshold.
     @inlinable public var writeBackThreshold: UInt8 {
-        get { UInt8(truncatingIfNeeded: rawValue.nicBits(16..<22)) }
-        set { rawValue.setNICBits(16..<22, to: UInt32(newValue)) }
+        get { UInt8(truncatingIfNeeded: rawValue.bits(16..<22)) }
+        set { rawValue.setBits(16..<22, to: UInt32(newValue)) }
     }
     /// GRAN: thresholds count descriptors (1) rather than cache lines (0).
-    @inlinable public var descriptorGranularity: Bool { get { rawValue.nicBit(24) } set { rawValue.setNICBit(24, newValue) } }
+    @inlinable public var descriptorGranularity: Bool { get { rawValue.bit(24) } set { rawValue.setBit(24, newValue) } }
     /// TXDCTL.LWTHRESH (bits 31:25): TXD_LOW threshold, in units of 8 descriptors.
     @inlinable public var lowThreshold: UInt8 {
-        get { UInt8(truncatingIfNeeded: rawValue.nicBits(25..<32)) }
-        set { rawValue.setNICBits(25..<32, to: UInt32(newValue)) }
+        get { UInt8(truncatingIfNeeded: rawValue.bits(25..<32)) }
+        set { rawValue.setBits(25..<32, to: UInt32(newValue)) }
     }
 }

@@ -16,17 +16,17 @@ public struct EEPROMRead: RegisterValue, Hashable {
     }
 
     /// EERD.START: begin a read.
-    @inlinable public var start: Bool { get { rawValue.nicBit(0) } set { rawValue.setNICBit(0, newValue) } }
+    @inlinable public var start: Bool { get { rawValue.bit(0) } set { rawValue.setBit(0, newValue) } }
     /// EERD.DONE: the read finished and DATA is valid.
-    @inlinable public var done: Bool { get { rawValue.nicBit(1) } set { rawValue.setNICBit(1, newValue) } }
+    @inlinable public var done: Bool { get { rawValue.bit(1) } set { rawValue.setBit(1, newValue) } }
     /// EERD.ADDR: word address (bits 15:2).
     @inlinable public var address: UInt16 {
-        get { UInt16(truncatingIfNeeded: rawValue.nicBits(2..<16)) }
-        set { rawValue.setNICBits(2..<16, to: UInt32(newValue)) }
+        get { UInt16(truncatingIfNeeded: rawValue.bits(2..<16)) }
+        set { rawValue.setBits(2..<16, to: UInt32(newValue)) }
     }
     /// EERD.DATA: the word read (bits 31:16).
     @inlinable public var data: UInt16 {
-        get { UInt16(truncatingIfNeeded: rawValue.nicBits(16..<32)) }
-        set { rawValue.setNICBits(16..<32, to: UInt32(newValue)) }
+        get { UInt16(truncatingIfNeeded: rawValue.bits(16..<32)) }
+        set { rawValue.setBits(16..<32, to: UInt32(newValue)) }
     }
 }

@@ -18,8 +18,8 @@ public struct InterruptThrottle: RegisterValue, Hashable {
 
     /// INTERVAL (bits 15:0), in 256 ns units.
     @inlinable public var interval: UInt16 {
-        get { UInt16(truncatingIfNeeded: rawValue.nicBits(0..<16)) }
-        set { rawValue.setNICBits(0..<16, to: UInt32(newValue)) }
+        get { UInt16(truncatingIfNeeded: rawValue.bits(0..<16)) }
+        set { rawValue.setBits(0..<16, to: UInt32(newValue)) }
     }
     /// The gap in nanoseconds.
     @inlinable public var intervalNanoseconds: Int { Int(interval) * 256 }

@@ -22,7 +22,7 @@ public struct InterruptVectorAllocation: RegisterValue, Hashable {
 
     /// The vector `source` is routed to, or nil when its entry is not valid.
     @inlinable public func vector(for source: Source) -> Int? {
-        let entry = rawValue.nicBits(source.rawValue * 4 ..< source.rawValue * 4 + 4)
+        let entry = rawValue.bits(source.rawValue * 4 ..< source.rawValue * 4 + 4)
         return entry & 0x8 != 0 ? Int(entry & 0x7) : nil
     }
 
@@ -31,15 +31,15 @@ public struct InterruptVectorAllocation: RegisterValue, Hashable {
         let range = source.rawValue * 4 ..< source.rawValue * 4 + 4
         if let vector {
             precondition(vector >= 0 && vector < 8, "IVAR vectors are 3 bits")
-            rawValue.setNICBits(range, to: 0x8 | UInt32(vector))
+            rawValue.setBits(range, to: 0x8 | UInt32(vector))
         } else {
-            rawValue.setNICBits(range, to: 0)
+            rawValue.setBits(range, to: 0)
         }
     }
 
     /// IVAR bit 31: raise a TX interrupt on every descriptor write-back, not only with RS
     /// (Linux `E1000_IVAR_INT_ALLOC_VALID`-style setups leave it clear).
     @inlinable public var transmitInterruptEveryWriteBack: Bool {
-        get { rawValue.nicBit(31) } set { rawValue.setNICBit(31, newValue) }
+        get { rawValue.bit(31) } set { rawValue.setBit(31, newValue) }
     }
 }

@@ -59,11 +59,11 @@ public struct ReceiveAddressHigh: RegisterValue, Hashable {
 
     /// RAH.RAH (bits 15:0): address bytes 4 and 5.
     @inlinable public var addressHigh: UInt16 {
-        get { UInt16(truncatingIfNeeded: rawValue.nicBits(0..<16)) }
-        set { rawValue.setNICBits(0..<16, to: UInt32(newValue)) }
+        get { UInt16(truncatingIfNeeded: rawValue.bits(0..<16)) }
+        set { rawValue.setBits(0..<16, to: UInt32(newValue)) }
     }
     /// RAH.ASEL (bits 17:16): 0 destination address.
-    @inlinable public var addressSelect: UInt32 { get { rawValue.nicBits(16..<18) } set { rawValue.setNICBits(16..<18, to: newValue) } }
+    @inlinable public var addressSelect: UInt32 { get { rawValue.bits(16..<18) } set { rawValue.setBits(16..<18, to: newValue) } }
     /// RAH.AV: the filter entry is valid.
-    @inlinable public var addressValid: Bool { get { rawValue.nicBit(31) } set { rawValue.setNICBit(31, newValue) } }
+    @inlinable public var addressValid: Bool { get { rawValue.bit(31) } set { rawValue.setBit(31, newValue) } }
 }

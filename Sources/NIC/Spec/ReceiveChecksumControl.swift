@@ -8,16 +8,16 @@ public struct ReceiveChecksumControl: RegisterValue, Hashable {
 
     /// RXCSUM.PCSS (bits 7:0): packet checksum start offset.
     @inlinable public var packetChecksumStart: UInt8 {
-        get { UInt8(truncatingIfNeeded: rawValue.nicBits(0..<8)) }
-        set { rawValue.setNICBits(0..<8, to: UInt32(newValue)) }
+        get { UInt8(truncatingIfNeeded: rawValue.bits(0..<8)) }
+        set { rawValue.setBits(0..<8, to: UInt32(newValue)) }
     }
     /// RXCSUM.IPOFL: IPv4 header checksum offload.
-    @inlinable public var ipChecksumOffload: Bool { get { rawValue.nicBit(8) } set { rawValue.setNICBit(8, newValue) } }
+    @inlinable public var ipChecksumOffload: Bool { get { rawValue.bit(8) } set { rawValue.setBit(8, newValue) } }
     /// RXCSUM.TUOFL: TCP/UDP checksum offload.
-    @inlinable public var tcpUDPChecksumOffload: Bool { get { rawValue.nicBit(9) } set { rawValue.setNICBit(9, newValue) } }
+    @inlinable public var tcpUDPChecksumOffload: Bool { get { rawValue.bit(9) } set { rawValue.setBit(9, newValue) } }
     /// RXCSUM.CRCOFL: CRC offload.
-    @inlinable public var crcOffload: Bool { get { rawValue.nicBit(11) } set { rawValue.setNICBit(11, newValue) } }
+    @inlinable public var crcOffload: Bool { get { rawValue.bit(11) } set { rawValue.setBit(11, newValue) } }
     /// RXCSUM.PCSD: packet checksum disable: the descriptor's checksum dword carries the RSS hash
     /// instead (required for RSS, QEMU `e1000e_rss_enabled`).
-    @inlinable public var packetChecksumDisable: Bool { get { rawValue.nicBit(13) } set { rawValue.setNICBit(13, newValue) } }
+    @inlinable public var packetChecksumDisable: Bool { get { rawValue.bit(13) } set { rawValue.setBit(13, newValue) } }
 }

@@ -32,43 +32,43 @@ public struct ReceiveControl: RegisterValue, Hashable {
     @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
 
     /// RCTL.EN: receiver enable.
-    @inlinable public var enable: Bool { get { rawValue.nicBit(1) } set { rawValue.setNICBit(1, newValue) } }
+    @inlinable public var enable: Bool { get { rawValue.bit(1) } set { rawValue.setBit(1, newValue) } }
     /// RCTL.SBP: store bad packets.
-    @inlinable public var storeBadPackets: Bool { get { rawValue.nicBit(2) } set { rawValue.setNICBit(2, newValue) } }
+    @inlinable public var storeBadPackets: Bool { get { rawValue.bit(2) } set { rawValue.setBit(2, newValue) } }
     /// RCTL.UPE: unicast promiscuous.
-    @inlinable public var unicastPromiscuous: Bool { get { rawValue.nicBit(3) } set { rawValue.setNICBit(3, newValue) } }
+    @inlinable public var unicastPromiscuous: Bool { get { rawValue.bit(3) } set { rawValue.setBit(3, newValue) } }
     /// RCTL.MPE: multicast promiscuous.
-    @inlinable public var multicastPromiscuous: Bool { get { rawValue.nicBit(4) } set { rawValue.setNICBit(4, newValue) } }
+    @inlinable public var multicastPromiscuous: Bool { get { rawValue.bit(4) } set { rawValue.setBit(4, newValue) } }
     /// RCTL.LPE: long packet enable (frames over 1522 bytes).
-    @inlinable public var longPackets: Bool { get { rawValue.nicBit(5) } set { rawValue.setNICBit(5, newValue) } }
+    @inlinable public var longPackets: Bool { get { rawValue.bit(5) } set { rawValue.setBit(5, newValue) } }
     /// RCTL.LBM (bits 7:6): loopback mode (0 none, 3 PHY/MAC loopback).
-    @inlinable public var loopbackMode: UInt32 { get { rawValue.nicBits(6..<8) } set { rawValue.setNICBits(6..<8, to: newValue) } }
+    @inlinable public var loopbackMode: UInt32 { get { rawValue.bits(6..<8) } set { rawValue.setBits(6..<8, to: newValue) } }
     /// RCTL.RDMTS (bits 9:8).
     @inlinable public var descriptorMinimumThreshold: DescriptorMinimumThreshold {
-        get { DescriptorMinimumThreshold(rawValue: rawValue.nicBits(8..<10)) ?? .half }
-        set { rawValue.setNICBits(8..<10, to: newValue.rawValue) }
+        get { DescriptorMinimumThreshold(rawValue: rawValue.bits(8..<10)) ?? .half }
+        set { rawValue.setBits(8..<10, to: newValue.rawValue) }
     }
     /// RCTL.DTYP (bits 11:10): descriptor type, 0 legacy/extended (RFCTL.EXSTEN picks), 1 packet split.
-    @inlinable public var descriptorType: UInt32 { get { rawValue.nicBits(10..<12) } set { rawValue.setNICBits(10..<12, to: newValue) } }
+    @inlinable public var descriptorType: UInt32 { get { rawValue.bits(10..<12) } set { rawValue.setBits(10..<12, to: newValue) } }
     /// RCTL.MO (bits 13:12): which 12 destination-address bits index the MTA.
-    @inlinable public var multicastOffset: UInt32 { get { rawValue.nicBits(12..<14) } set { rawValue.setNICBits(12..<14, to: newValue) } }
+    @inlinable public var multicastOffset: UInt32 { get { rawValue.bits(12..<14) } set { rawValue.setBits(12..<14, to: newValue) } }
     /// RCTL.BAM: accept broadcast.
-    @inlinable public var broadcastAccept: Bool { get { rawValue.nicBit(15) } set { rawValue.setNICBit(15, newValue) } }
+    @inlinable public var broadcastAccept: Bool { get { rawValue.bit(15) } set { rawValue.setBit(15, newValue) } }
     /// RCTL.BSIZE (bits 17:16); with BSEX clear.
     @inlinable public var bufferSize: BufferSize {
-        get { BufferSize(rawValue: rawValue.nicBits(16..<18))! }
-        set { rawValue.setNICBits(16..<18, to: newValue.rawValue) }
+        get { BufferSize(rawValue: rawValue.bits(16..<18))! }
+        set { rawValue.setBits(16..<18, to: newValue.rawValue) }
     }
     /// RCTL.VFE: VLAN filter enable.
-    @inlinable public var vlanFilter: Bool { get { rawValue.nicBit(18) } set { rawValue.setNICBit(18, newValue) } }
+    @inlinable public var vlanFilter: Bool { get { rawValue.bit(18) } set { rawValue.setBit(18, newValue) } }
     /// RCTL.DPF: discard pause frames.
-    @inlinable public var discardPauseFrames: Bool { get { rawValue.nicBit(22) } set { rawValue.setNICBit(22, newValue) } }
+    @inlinable public var discardPauseFrames: Bool { get { rawValue.bit(22) } set { rawValue.setBit(22, newValue) } }
     /// RCTL.PMCF: pass MAC control frames.
-    @inlinable public var passMACControlFrames: Bool { get { rawValue.nicBit(23) } set { rawValue.setNICBit(23, newValue) } }
+    @inlinable public var passMACControlFrames: Bool { get { rawValue.bit(23) } set { rawValue.setBit(23, newValue) } }
     /// RCTL.BSEX: buffer size extension (BSIZE times 16); kept clear by this driver.
-    @inlinable public var bufferSizeExtension: Bool { get { rawValue.nicBit(25) } set { rawValue.setNICBit(25, newValue) } }
+    @inlinable public var bufferSizeExtension: Bool { get { rawValue.bit(25) } set { rawValue.setBit(25, newValue) } }
     /// RCTL.SECRC: strip the Ethernet CRC before storing the packet.
-    @inlinable public var stripCRC: Bool { get { rawValue.nicBit(26) } set { rawValue.setNICBit(26, newValue) } }
+    @inlinable public var stripCRC: Bool { get { rawValue.bit(26) } set { rawValue.setBit(26, newValue) } }
 
     /// The receive buffer size in bytes that RCTL describes (BSIZE, times 16 with BSEX).
     @inlinable public var bufferBytes: Int { bufferSize.bytes * (bufferSizeExtension ? 16 : 1) }

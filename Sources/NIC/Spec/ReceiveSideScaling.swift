@@ -9,19 +9,19 @@ public struct MultipleReceiveQueuesCommand: RegisterValue, Hashable {
 
     /// MRQC.MRQE (bits 1:0): 0 disabled, 1 RSS (two queues).
     @inlinable public var rssEnabled: Bool {
-        get { rawValue.nicBits(0..<2) == 1 }
-        set { rawValue.setNICBits(0..<2, to: newValue ? 1 : 0) }
+        get { rawValue.bits(0..<2) == 1 }
+        set { rawValue.setBits(0..<2, to: newValue ? 1 : 0) }
     }
     /// Hash TCP over IPv4 (4-tuple).
-    @inlinable public var hashTCPIPv4: Bool { get { rawValue.nicBit(16) } set { rawValue.setNICBit(16, newValue) } }
+    @inlinable public var hashTCPIPv4: Bool { get { rawValue.bit(16) } set { rawValue.setBit(16, newValue) } }
     /// Hash IPv4 addresses.
-    @inlinable public var hashIPv4: Bool { get { rawValue.nicBit(17) } set { rawValue.setNICBit(17, newValue) } }
+    @inlinable public var hashIPv4: Bool { get { rawValue.bit(17) } set { rawValue.setBit(17, newValue) } }
     /// Hash TCP over IPv6 (QEMU `E1000_MRQC_EN_TCPIPV6`, bit 18).
-    @inlinable public var hashTCPIPv6: Bool { get { rawValue.nicBit(18) } set { rawValue.setNICBit(18, newValue) } }
+    @inlinable public var hashTCPIPv6: Bool { get { rawValue.bit(18) } set { rawValue.setBit(18, newValue) } }
     /// Hash IPv6 with extension headers (bit 19).
-    @inlinable public var hashIPv6Extended: Bool { get { rawValue.nicBit(19) } set { rawValue.setNICBit(19, newValue) } }
+    @inlinable public var hashIPv6Extended: Bool { get { rawValue.bit(19) } set { rawValue.setBit(19, newValue) } }
     /// Hash IPv6 addresses (bit 20).
-    @inlinable public var hashIPv6: Bool { get { rawValue.nicBit(20) } set { rawValue.setNICBit(20, newValue) } }
+    @inlinable public var hashIPv6: Bool { get { rawValue.bit(20) } set { rawValue.setBit(20, newValue) } }
 }
 
 /// RETA, the RSS redirection table (82574 datasheet 10.2.5.17): 128 one-byte entries in 32

@@ -7,23 +7,23 @@ public struct TransmitControl: RegisterValue, Hashable {
     @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }
 
     /// TCTL.EN: transmitter enable.
-    @inlinable public var enable: Bool { get { rawValue.nicBit(1) } set { rawValue.setNICBit(1, newValue) } }
+    @inlinable public var enable: Bool { get { rawValue.bit(1) } set { rawValue.setBit(1, newValue) } }
     /// TCTL.PSP: pad short packets to 64 bytes.
-    @inlinable public var padShortPackets: Bool { get { rawValue.nicBit(3) } set { rawValue.setNICBit(3, newValue) } }
+    @inlinable public var padShortPackets: Bool { get { rawValue.bit(3) } set { rawValue.setBit(3, newValue) } }
     /// TCTL.CT (bits 11:4): collision threshold (half duplex), 15 recommended.
     @inlinable public var collisionThreshold: UInt8 {
-        get { UInt8(truncatingIfNeeded: rawValue.nicBits(4..<12)) }
-        set { rawValue.setNICBits(4..<12, to: UInt32(newValue)) }
+        get { UInt8(truncatingIfNeeded: rawValue.bits(4..<12)) }
+        set { rawValue.setBits(4..<12, to: UInt32(newValue)) }
     }
     /// TCTL.COLD (bits 21:12): collision distance, 63 for full duplex.
     @inlinable public var collisionDistance: UInt16 {
-        get { UInt16(truncatingIfNeeded: rawValue.nicBits(12..<22)) }
-        set { rawValue.setNICBits(12..<22, to: UInt32(newValue)) }
+        get { UInt16(truncatingIfNeeded: rawValue.bits(12..<22)) }
+        set { rawValue.setBits(12..<22, to: UInt32(newValue)) }
     }
     /// TCTL.RTLC: retransmit on late collision.
-    @inlinable public var retransmitOnLateCollision: Bool { get { rawValue.nicBit(24) } set { rawValue.setNICBit(24, newValue) } }
+    @inlinable public var retransmitOnLateCollision: Bool { get { rawValue.bit(24) } set { rawValue.setBit(24, newValue) } }
     /// TCTL.MULR: multiple request support (82571 family, set by Linux).
-    @inlinable public var multipleRequests: Bool { get { rawValue.nicBit(28) } set { rawValue.setNICBit(28, newValue) } }
+    @inlinable public var multipleRequests: Bool { get { rawValue.bit(28) } set { rawValue.setBit(28, newValue) } }
 }
 
 /// TIPG, transmit inter-packet gap (82574 datasheet 10.2.6.2). Linux's copper defaults are
@@ -45,17 +45,17 @@ public struct TransmitInterPacketGap: RegisterValue, Hashable {
 
     /// IPGT (bits 9:0).
     @inlinable public var transmitTime: UInt16 {
-        get { UInt16(truncatingIfNeeded: rawValue.nicBits(0..<10)) }
-        set { rawValue.setNICBits(0..<10, to: UInt32(newValue)) }
+        get { UInt16(truncatingIfNeeded: rawValue.bits(0..<10)) }
+        set { rawValue.setBits(0..<10, to: UInt32(newValue)) }
     }
     /// IPGR1 (bits 19:10).
     @inlinable public var receiveTime1: UInt16 {
-        get { UInt16(truncatingIfNeeded: rawValue.nicBits(10..<20)) }
-        set { rawValue.setNICBits(10..<20, to: UInt32(newValue)) }
+        get { UInt16(truncatingIfNeeded: rawValue.bits(10..<20)) }
+        set { rawValue.setBits(10..<20, to: UInt32(newValue)) }
     }
     /// IPGR2 (bits 29:20).
     @inlinable public var receiveTime2: UInt16 {
-        get { UInt16(truncatingIfNeeded: rawValue.nicBits(20..<30)) }
-        set { rawValue.setNICBits(20..<30, to: UInt32(newValue)) }
+        get { UInt16(truncatingIfNeeded: rawValue.bits(20..<30)) }
+        set { rawValue.setBits(20..<30, to: UInt32(newValue)) }
     }
 }

@@ -1,3 +1,5 @@
+import VFIO
+
 /// Controller register offsets in BAR0 (NVMe base 1.4, 3.1).
 ///
 /// Driver logic names registers by these cases, never by raw numbers; compare the Linux

@@ -1,3 +1,5 @@
+import VFIO
+
 /// Status code type, CQE status field SCT (NVMe base 1.4, 4.6.1.2).
 public enum StatusCodeType: RawRepresentable, Hashable, Sendable {
     case generic

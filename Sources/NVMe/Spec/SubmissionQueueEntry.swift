@@ -1,3 +1,5 @@
+import VFIO
+
 #if _endian(big)
 #error("SubmissionQueueEntry/CompletionQueueEntry are stored in memory as the little-endian wire layout")
 #endif

@@ -2,9 +2,11 @@
 import Glibc
 #endif
 
-/// A joinable POSIX thread running a closure: the home of one queue pair in the async API.
-/// (No Foundation `Thread` in library targets.)
-public struct WorkerThread: ~Copyable, Sendable {
+/// A joinable POSIX thread running a closure: the home of a queue pair's worker, an emulated
+/// device's engine or a tool's traffic loop. (No Foundation `Thread` in library targets.)
+///
+/// Dropping it joins the thread, so the closure never outlives its owner.
+public struct OSThread: ~Copyable, Sendable {
     private let thread: pthread_t
 
     private final class Body {
@@ -12,8 +14,9 @@ public struct WorkerThread: ~Copyable, Sendable {
         init(_ run: @escaping @Sendable () -> Void) { self.run = run }
     }
 
-    /// Starts the thread. Fails only when the system is out of threads.
-    public init(name: String, _ body: @escaping @Sendable () -> Void) throws(NVMeError) {
+    /// Starts the thread (`pthread_create`). Fails only when the system is out of threads; `name`
+    /// says which in the error.
+    public init(name: String, _ body: @escaping @Sendable () -> Void) throws(VFIOError) {
         let context = Unmanaged.passRetained(Body(body)).toOpaque()
         var handle = pthread_t()
         let result = pthread_create(&handle, nil, { argument in
@@ -23,12 +26,12 @@ public struct WorkerThread: ~Copyable, Sendable {
         }, context)
         guard result == 0 else {
             Unmanaged<Body>.fromOpaque(context).release()
-            throw .vfio(.system(operation: "pthread_create for \(name)", errno: result))
+            throw .system(operation: "pthread_create for \(name)", errno: result)
         }
         thread = handle
     }
 
-    /// Waits for the thread to return.
+    /// Waits for the thread to return (`pthread_join`).
     public consuming func join() {
         _ = pthread_join(thread, nil)
         discard self

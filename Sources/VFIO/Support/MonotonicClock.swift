@@ -2,7 +2,8 @@
 import Glibc
 #endif
 
-/// CLOCK_MONOTONIC in nanoseconds, for deadlines and submit timestamps.
+/// CLOCK_MONOTONIC in nanoseconds, precise and coarse: the one clock of the drivers, for
+/// deadlines, submit timestamps and the pacing of idle work.
 ///
 /// `clock_gettime` through the vDSO costs ~20 ns, so the I/O path does not call it per command:
 /// queue pairs stamp commands with a time refreshed once per wait-loop pass (see `QueuePair.now`).
@@ -62,33 +63,31 @@ public struct Deadline: Sendable {
     }
 }
 
-/// The sleep between polls of a register or queue that is not ready yet: short at first (the
-/// emulated device in stepped mode finishes in one `service()` call; real controllers in
-/// microseconds), doubling to a cap so that a slow controller (CAP.TO is up to 127 s) does not
-/// cost a spinning core.
-@usableFromInline
-struct Backoff {
-    @usableFromInline var microseconds: UInt32
-    @usableFromInline let cap: UInt32
+/// Paces the idle checks of a wait loop by elapsed time on the coarse clock, not by spin count.
+///
+/// An idle check (a device status read, clock reads, timeouts) is an MMIO read and more; paced by
+/// spins, a poll loop ran them on every slow I/O (QEMU under TCG: 1024 spins took less than one
+/// I/O's latency), each an exit to the device model. Reading the coarse clock is a few loads.
+@frozen
+public struct IdleCheckPacer: Sendable {
+    /// Coarse-clock time of the last idle check (or of the wait's start).
+    public var lastCheck: UInt64
 
-    @inlinable
-    init(startMicroseconds: UInt32 = 20, capMicroseconds: UInt32 = 10_000) {
-        microseconds = startMicroseconds
-        cap = capMicroseconds
-    }
+    /// Elapsed time between two idle checks: how soon a failed device, a command timeout or the
+    /// wait's deadline is noticed (plus one coarse tick, 1-4 ms).
+    @inlinable public static var intervalNanoseconds: UInt64 { 1_000_000 }
 
-    /// Sleeps for the current interval, then doubles it up to the cap.
+    /// `start` is a `MonotonicClock.coarseNanoseconds()` reading.
     @inlinable
-    mutating func sleep() {
-        _ = usleep(microseconds)
-        microseconds = min(cap, microseconds &* 2)
-    }
+    public init(start: UInt64) { lastCheck = start }
 
-    /// The current interval in milliseconds, rounded up, for `poll(2)`-style waits.
+    /// Whether `intervalNanoseconds` passed since the last idle check (by the coarse clock); if
+    /// so, marks now as the last check.
     @inlinable
-    mutating func nextMilliseconds() -> Int32 {
-        let ms = Int32((microseconds + 999) / 1000)
-        microseconds = min(cap, microseconds &* 2)
-        return ms
+    public mutating func isDue() -> Bool {
+        let t = MonotonicClock.coarseNanoseconds()
+        guard t &- lastCheck >= Self.intervalNanoseconds else { return false }
+        lastCheck = t
+        return true
     }
 }

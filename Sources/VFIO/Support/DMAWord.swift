@@ -1,0 +1,22 @@
+import CShims
+
+/// Loads of DMA memory the device writes concurrently, confined to one place: how a driver reads
+/// the word that says an entry is new (an NVMe CQE's phase tag, a NIC descriptor's DD bit).
+///
+/// That word is spun on: it must be loaded afresh on every pass (READ_ONCE in Linux), which a
+/// plain Swift load does not promise inside a loop. The acquire load also orders the following
+/// reads of the entry on weakly ordered CPUs; the driver still issues `Barrier.dmaRead()` after
+/// it, as Linux does after `nvme_cqe_pending`.
+public enum DMAWord {
+    /// The 16-bit word at `address`, loaded once with acquire ordering.
+    @inlinable @inline(__always)
+    public static func load16(_ address: UnsafeRawPointer) -> UInt16 {
+        shim_dma_load16_acquire(address)
+    }
+
+    /// The 32-bit word at `address`, loaded once with acquire ordering.
+    @inlinable @inline(__always)
+    public static func load32(_ address: UnsafeRawPointer) -> UInt32 {
+        shim_dma_load32_acquire(address)
+    }
+}
