@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "NVMeEmulator", targets: ["NVMeEmulator"]),
         .library(name: "NICEmulator", targets: ["NICEmulator"]),
         .library(name: "NIC", targets: ["NIC"]),
+        .library(name: "NetFrames", targets: ["NetFrames"]),
         .executable(name: "vfioctl", targets: ["vfioctl"]),
     ],
     dependencies: [
@@ -32,9 +33,10 @@ let package = Package(
             name: "NVMe",
             dependencies: ["VFIO", .product(name: "Logging", package: "swift-log")]
         ),
+        .target(name: "NetFrames"),
         .target(
             name: "NIC",
-            dependencies: ["VFIO", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["VFIO", "NetFrames", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "NVMeEmulator",
@@ -42,7 +44,7 @@ let package = Package(
         ),
         .target(
             name: "NICEmulator",
-            dependencies: ["NIC", "VFIO", "CShims"]
+            dependencies: ["NIC", "NetFrames", "VFIO", "CShims"]
         ),
         .target(
             name: "NVMeWorkload",
@@ -51,7 +53,7 @@ let package = Package(
         .executableTarget(
             name: "vfioctl",
             dependencies: [
-                "VFIO", "NVMe", "NVMeEmulator", "NVMeWorkload", "NIC", "NICEmulator",
+                "VFIO", "NVMe", "NVMeEmulator", "NVMeWorkload", "NIC", "NICEmulator", "NetFrames",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -62,10 +64,11 @@ let package = Package(
         ),
         .testTarget(name: "VFIOTests", dependencies: ["VFIO", "CShims"]),
         .testTarget(name: "NVMeEmulatorTests", dependencies: ["NVMeEmulator", "NVMe", "VFIO"]),
-        .testTarget(name: "NICEmulatorTests", dependencies: ["NICEmulator", "NIC", "VFIO", "CShims"]),
+        .testTarget(name: "NICEmulatorTests", dependencies: ["NICEmulator", "NIC", "NetFrames", "VFIO", "CShims"]),
         .testTarget(name: "VfioctlTests", dependencies: ["vfioctl", "VFIO", "NICEmulator"]),
         .testTarget(name: "NVMeTests", dependencies: ["NVMe", "NVMeEmulator", "VFIO"]),
-        .testTarget(name: "NICTests", dependencies: ["NIC", "NICEmulator", "VFIO"]),
+        .testTarget(name: "NICTests", dependencies: ["NIC", "NICEmulator", "NetFrames", "VFIO"]),
+        .testTarget(name: "NetFramesTests", dependencies: ["NetFrames"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -42,6 +42,9 @@ let package = Package(
         fuzzer("fuzz-completions", "FuzzCompletions"),
         fuzzer("fuzz-emulator-commands", "FuzzEmulatorCommands"),
         fuzzer("fuzz-bring-up", "FuzzBringUp"),
+        .executableTarget(
+            name: "fuzz-frames", dependencies: ["FuzzSupport", .product(name: "NetFrames", package: root)],
+            path: "Sources/FuzzFrames"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import Logging
+import NetFrames
 import VFIO
 
 /// An Intel 82574L Gigabit Ethernet controller (QEMU's `-device e1000e`), driven from userspace.

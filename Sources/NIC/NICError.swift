@@ -1,3 +1,4 @@
+import NetFrames
 import VFIO
 
 /// Everything the NIC driver can fail with. Device values that fail a check name the queue, the

@@ -1,5 +1,6 @@
 import CShims
 import NIC
+import NetFrames
 import Synchronization
 import VFIO
 #if canImport(Glibc)

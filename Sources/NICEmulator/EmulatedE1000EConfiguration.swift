@@ -1,4 +1,5 @@
 import NIC
+import NetFrames
 import VFIO
 
 /// How an emulated NIC is built.

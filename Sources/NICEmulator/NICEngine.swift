@@ -1,5 +1,6 @@
 import CShims
 import NIC
+import NetFrames
 import VFIO
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,5 @@
 import NIC
+import NetFrames
 import VFIO
 
 /// A frame from the wire into a receive ring (QEMU `e1000e_receive_iov` and

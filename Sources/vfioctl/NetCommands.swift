@@ -4,6 +4,7 @@ import Glibc
 import ArgumentParser
 import NIC
 import NVMe
+import NetFrames
 import Synchronization
 import VFIO
 

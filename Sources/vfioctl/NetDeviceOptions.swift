@@ -1,6 +1,7 @@
 import ArgumentParser
 import NIC
 import NICEmulator
+import NetFrames
 import VFIO
 
 /// Something to do with a NIC that is up, whatever its device: one generic body that runs on a

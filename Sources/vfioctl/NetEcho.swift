@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ArgumentParser
 import NIC
+import NetFrames
 import VFIO
 
 /// `vfioctl net echo`: a tiny host on the wire. It answers ARP requests for `--ip` and ICMP echo
@@ -165,15 +166,15 @@ func echo<Device: PCIFunction>(
             t.received += 1
             t.bytes += UInt64(f.count)
             let out = UnsafeMutableRawBufferPointer(rebasing: scratch[(k * slot)..<((k + 1) * slot)])
-            switch classify(f) {
+            switch FrameKind(f) {
             case .arpRequest(let mac, let senderIP, let target) where target == ip:
                 t.arpRequests += 1
-                lengths[k] = buildARPReply(into: out, ourMAC: ourMAC, ourIP: ip, toMAC: mac, toIP: senderIP)
+                lengths[k] = ARP.writeReply(into: out, ourMAC: ourMAC, ourIP: ip, toMAC: mac, toIP: senderIP)
                 k += 1
             case .icmpEchoRequest(let destination, let ihl, let total) where destination == ip:
                 t.icmpRequests += 1
                 // classify bounded the IPv4 length by the frame, which the driver bounded by the buffer.
-                lengths[k] = buildEchoReply(from: f, into: out, ourMAC: ourMAC, ipHeaderLength: ihl, ipTotalLength: total)
+                lengths[k] = ICMPEcho.writeReply(from: f, into: out, ourMAC: ourMAC, ipHeaderLength: ihl, ipTotalLength: total)
                 k += 1
                 answeredPings += 1
             case .malformed:

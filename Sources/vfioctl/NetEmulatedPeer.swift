@@ -4,6 +4,7 @@ import Glibc
 import NIC
 import NICEmulator
 import NVMe
+import NetFrames
 import Synchronization
 import VFIO
 
@@ -127,7 +128,7 @@ final class EmulatedWirePeer: Sendable {
                 // flows to spread over two queues.
                 let source = IPv4Address(0x0A4D_0100 | UInt32(n % 16 + 1))
                 let length = frame.withUnsafeMutableBytes {
-                    buildEchoRequest(into: $0, from: Self.mac, to: ourMAC, sourceIP: source, destinationIP: ourIP,
+                    ICMPEcho.writeRequest(into: $0, from: Self.mac, to: ourMAC, sourceIP: source, destinationIP: ourIP,
                                      identifier: 0x4E49, sequence: UInt16(truncatingIfNeeded: n), payload: 56)
                 }
                 if device.inject(frame: Array(frame[0..<length])) { r.injected += 1 } else { r.injectRefused += 1 }
@@ -180,7 +181,7 @@ final class EmulatedWirePeer: Sendable {
             guard f.count == length else { return r.problem("frame of \(f.count) bytes, sent \(length)") }
             guard MACAddress(reading: f, at: 0) == destination else { return r.problem("destination \(MACAddress(reading: f, at: 0)), expected \(destination)") }
             guard MACAddress(reading: f, at: 6) == ours else { return r.problem("source \(MACAddress(reading: f, at: 6)), expected \(ours)") }
-            guard classify(f) == .udp else { return r.problem("not a valid IPv4/UDP frame") }
+            guard FrameKind(f) == .udp else { return r.problem("not a valid IPv4/UDP frame") }
             for i in (UDPTemplate.sequenceOffset + 4)..<f.count where f[i] != UInt8(truncatingIfNeeded: i) {
                 return r.problem("payload byte \(i) is \(f[i])")
             }
@@ -200,7 +201,7 @@ final class EmulatedWirePeer: Sendable {
         var lastRequest: UInt64 = 0
         while r.resolvedMAC == nil && monotonicNanoseconds() < arpDeadline && !stopping {
             if monotonicNanoseconds() - lastRequest > 100_000_000 {
-                let length = frame.withUnsafeMutableBytes { buildARPRequest(into: $0, senderMAC: Self.mac, senderIP: Self.ip, target: ourIP) }
+                let length = frame.withUnsafeMutableBytes { ARP.writeRequest(into: $0, senderMAC: Self.mac, senderIP: Self.ip, target: ourIP) }
                 if device.inject(frame: Array(frame[0..<length])) { r.injected += 1 }
                 lastRequest = monotonicNanoseconds()
             }
@@ -220,7 +221,7 @@ final class EmulatedWirePeer: Sendable {
         r.arpResolved = true
         for seq in 1...max(1, count) where !stopping {
             let length = frame.withUnsafeMutableBytes {
-                buildEchoRequest(into: $0, from: Self.mac, to: theirMAC, sourceIP: Self.ip, destinationIP: ourIP,
+                ICMPEcho.writeRequest(into: $0, from: Self.mac, to: theirMAC, sourceIP: Self.ip, destinationIP: ourIP,
                                  identifier: 0x5046, sequence: UInt16(seq), payload: 56)
             }
             let request = Array(frame[0..<length])
@@ -247,7 +248,7 @@ final class EmulatedWirePeer: Sendable {
     private func isEchoReply(_ reply: [UInt8], to request: [UInt8], from theirMAC: MACAddress) -> Bool {
         reply.withUnsafeBytes { a in
             request.withUnsafeBytes { q in
-                guard case .icmpEchoReply = classify(a), a.count >= 42, q.count >= 42 else { return false }
+                guard case .icmpEchoReply = FrameKind(a), a.count >= 42, q.count >= 42 else { return false }
                 guard MACAddress(reading: a, at: 0) == Self.mac, MACAddress(reading: a, at: 6) == theirMAC,
                       a.be32(26) == q.be32(30), a.be32(30) == q.be32(26) else { return false }
                 let total = Int(q.be16(16))

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ArgumentParser
 import NIC
+import NetFrames
 import Synchronization
 import VFIO
 

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ArgumentParser
 import NIC
+import NetFrames
 import VFIO
 
 /// What arrived, by kind, on one queue or in all.
@@ -106,7 +107,7 @@ struct NetRecv: ParsableCommand {
                         let f = packet.bytes
                         t.frames += 1
                         t.bytes += UInt64(f.count)
-                        let kind = classify(f)
+                        let kind = FrameKind(f)
                         t.count(kind)
                         if f.count >= 6 && MACAddress(reading: f, at: 0) == .broadcast { t.broadcast += 1 }
                         let matches = source.map { f.count >= 12 && MACAddress(reading: f, at: 6) == $0 } ?? true

@@ -1,6 +1,7 @@
 import CShims
 import NIC
 @testable import NICEmulator
+import NetFrames
 import Testing
 import VFIO
 
@@ -164,11 +165,14 @@ import VFIO
         try rig.bringUp()
         rig.postReceive(count: 4)
         var good = ipv4Frame(source: [10, 0, 0, 1], destination: [10, 0, 0, 2], sourcePort: 1000, destinationPort: 80)
-        let ipSum = ~PacketHeaders.onesComplementSum(good[14..<34]) & 0xFFFF
+        let ipSum = good.withUnsafeBytes { InternetChecksum.checksum($0, from: 14, count: 20) }
         good[24] = UInt8(ipSum >> 8)
         good[25] = UInt8(ipSum & 0xFF)
         let pseudo: [UInt8] = [10, 0, 0, 1, 10, 0, 0, 2, 0, 6, 0, 20]
-        let tcpSum = ~PacketHeaders.onesComplementSum(pseudo[...], plus: PacketHeaders.onesComplementSum(good[34..<54])) & 0xFFFF
+        var tcp = InternetChecksum()
+        pseudo.withUnsafeBytes { tcp.add($0) }
+        good.withUnsafeBytes { tcp.add($0, from: 34, count: 20) }
+        let tcpSum = tcp.checksum
         good[50] = UInt8(tcpSum >> 8)
         good[51] = UInt8(tcpSum & 0xFF)
         var bad = good

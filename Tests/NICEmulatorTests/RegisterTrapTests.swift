@@ -1,5 +1,6 @@
 import NIC
 @testable import NICEmulator
+import NetFrames
 import Testing
 import VFIO
 

@@ -4,6 +4,7 @@ import Glibc
 #endif
 import NIC
 import NICEmulator
+import NetFrames
 import Testing
 import VFIO
 

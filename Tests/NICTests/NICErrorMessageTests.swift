@@ -1,5 +1,6 @@
 import NIC
 import NICEmulator
+import NetFrames
 import Testing
 import VFIO
 

@@ -1,4 +1,5 @@
 import NIC
+import NetFrames
 import Testing
 import VFIO
 

@@ -1,14 +1,9 @@
+import NetFrames
 import VFIO
 
-/// An Ethernet MAC address, six bytes in transmission order.
-@frozen
-public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
-    public var bytes: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8)
-
-    @inlinable public init(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8, _ b3: UInt8, _ b4: UInt8, _ b5: UInt8) {
-        bytes = (b0, b1, b2, b3, b4, b5)
-    }
-
+/// How the 82574 holds a station address: RAL[n] the low four bytes (byte 0 lowest), RAH[n] the
+/// top two and the address-valid bit (datasheet 10.2.5.13-14).
+extension MACAddress {
     /// The address held by RAL (bytes 0-3, byte 0 lowest) and RAH (bytes 4-5 in bits 15:0).
     @inlinable public init(receiveAddressLow low: UInt32, high: ReceiveAddressHigh) {
         let h = high.addressHigh
@@ -27,26 +22,6 @@ public struct MACAddress: Hashable, Sendable, CustomStringConvertible {
         h.addressHigh = UInt16(bytes.4) | UInt16(bytes.5) << 8
         h.addressValid = true
         return h
-    }
-
-    /// Bit 0 of the first byte: a group (multicast or broadcast) address.
-    @inlinable public var isMulticast: Bool { bytes.0 & 1 != 0 }
-    /// All zeros: what an unprogrammed EEPROM or a cleared RAL/RAH gives.
-    @inlinable public var isZero: Bool { self == MACAddress(0, 0, 0, 0, 0, 0) }
-    /// FF:FF:FF:FF:FF:FF.
-    public static let broadcast = MACAddress(0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF)
-    /// A unicast, non-zero address: the only kind a NIC may own (a station address).
-    @inlinable public var isValidStationAddress: Bool { !isMulticast && !isZero }
-
-    @inlinable public static func == (a: MACAddress, b: MACAddress) -> Bool {
-        a.bytes.0 == b.bytes.0 && a.bytes.1 == b.bytes.1 && a.bytes.2 == b.bytes.2
-            && a.bytes.3 == b.bytes.3 && a.bytes.4 == b.bytes.4 && a.bytes.5 == b.bytes.5
-    }
-    @inlinable public func hash(into hasher: inout Hasher) { hasher.combine(receiveAddressLow); hasher.combine(receiveAddressHigh.addressHigh) }
-
-    public var description: String {
-        let b = [bytes.0, bytes.1, bytes.2, bytes.3, bytes.4, bytes.5]
-        return b.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: ":")
     }
 }
 
