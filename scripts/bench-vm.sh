@@ -20,9 +20,9 @@
 # guest kernel parameters; default "clocksource=tsc tsc=reliable", see below), BENCH_VM_TIME (seconds per run, default 8), BENCH_VM_ROUNDS (default 1),
 # BENCH_VM_SCRATCH (SwiftPM scratch path for the release vfioctl, default .build-bench-root, the
 # one scripts/bench.sh uses), BENCH_VM_KERNEL (guest kernel, default the newest /boot/vmlinuz-*),
-# BENCH_VM_SIZE (namespace size, default 1G, sparse), BENCH_VM_CPUS (2), BENCH_VM_MEMORY (2G).
-# Boot approach and pitfalls: scripts/hil-test.sh (vng, --disable-kvm, kernel-irqchip=split,
-# intremap=on, caching-mode=on, results through an --rwdir folder).
+# BENCH_VM_SIZE (namespace size, default 1G, sparse), BENCH_VM_CPUS (2), BENCH_VM_MEMORY (2G),
+# VM_QEMU (QEMU binary). The boot is scripts/lib/vm.sh's, as scripts/hil-test.sh's (vng,
+# --disable-kvm, the emulated VT-d, results through the shared folder).
 #
 # Inside the VM the same script runs as `bench-vm.sh --guest DIR`; it refuses to run unless the
 # kernel command line carries swift_vfio_bench=1, because it unbinds an NVMe function.
@@ -39,6 +39,7 @@ die() { echo "bench-vm.sh: $*" >&2; exit 2; }
 if [ "${1:-}" = --guest ]; then
     OUT=${2:?--guest DIR}
     grep -qw swift_vfio_bench=1 /proc/cmdline || die "not in a bench VM (no swift_vfio_bench=1 on the kernel command line); refusing"
+    # shellcheck source=/dev/null
     . "$OUT/bench.env"
     LOG=$OUT/guest.log
     exec 3>>"$LOG"
@@ -54,12 +55,12 @@ if [ "${1:-}" = --guest ]; then
 
     # kernel_disk: the namespace's block device once nvme has probed the function (boot or rebind).
     kernel_disk() {
-        local i c n
-        for i in $(seq 1 60); do
-            for c in /sys/bus/pci/devices/$BDF/nvme/nvme*; do
+        local c n _
+        for _ in $(seq 1 60); do
+            for c in "/sys/bus/pci/devices/$BDF/nvme"/nvme*; do
                 [ -d "$c" ] || continue
                 n=$(basename "$c")n1
-                [ -b /dev/$n ] && { echo "/dev/$n"; return 0; }
+                [ -b "/dev/$n" ] && { echo "/dev/$n"; return 0; }
             done
             sleep 0.5
         done
@@ -100,6 +101,9 @@ fi
 
 # --- Host side ----------------------------------------------------------------------------
 
+# shellcheck source=scripts/lib/vm.sh
+. "$REPO/scripts/lib/vm.sh"
+vm_tool bench-vm.sh
 install=1 build=1
 for arg in "$@"; do
     case $arg in
@@ -109,28 +113,23 @@ for arg in "$@"; do
     *) die "unknown argument $arg" ;;
     esac
 done
-export PATH=$PATH:$HOME/.local/bin
-((install)) && { "$REPO/scripts/install-deps.sh" --bench || die "installing the dependencies failed"; }
-for tool in vng qemu-system-x86_64 fio timeout truncate python3; do command -v "$tool" >/dev/null || die "$tool is missing (scripts/install-deps.sh --bench)"; done
+if ((install)); then vm_install --bench; else vm_install --bench --check; fi
+vm_need vng qemu-system-x86_64 fio timeout truncate python3
 
 SCRATCH=${BENCH_VM_SCRATCH:-$REPO/.build-bench-root}
 if ((build)); then
     echo "== build: swift build -c release --scratch-path $SCRATCH --product vfioctl"
-    (cd "$REPO" && swift build -c release --scratch-path "$SCRATCH" --product vfioctl) >/dev/null 2>&1 ||
-        die "building vfioctl failed (run the command above to see why)"
+    vm_build "$SCRATCH" vfioctl /dev/null || die "building vfioctl failed (run the command above to see why)"
 fi
 VFIOCTL=$SCRATCH/release/vfioctl
 [ -x "$VFIOCTL" ] || die "$VFIOCTL is not built"
 
-KERNEL=${BENCH_VM_KERNEL:-$(ls /boot/vmlinuz-*-amd64 2>/dev/null | sort -V | tail -1)}
-KERNEL=${KERNEL:-$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -1)}
-[ -n "$KERNEL" ] && [ -r "$KERNEL" ] || die "no readable guest kernel in /boot (set BENCH_VM_KERNEL)"
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-vm.XXXXXX") || die "mktemp failed"
-case $WORK in *,* | *' '*) die "work folder $WORK has a comma or space, which QEMU's -drive cannot take" ;; esac
-OUT=$WORK/out
-mkdir -p "$OUT"
-truncate -s "${BENCH_VM_SIZE:-1G}" "$WORK/nvme.img"
+vm_work bench-vm
+OUT=$VM_WORK/out
+VM_KERNEL=${BENCH_VM_KERNEL:-${VM_KERNEL:-}}
+VM_CPUS=${BENCH_VM_CPUS:-2}
+VM_MEMORY=${BENCH_VM_MEMORY:-2G}
+vm_new bench "$OUT"
 cat >"$OUT/bench.env" <<EOF
 TIME=$TIME
 ROUNDS=$ROUNDS
@@ -141,36 +140,27 @@ EOF
 # per I/O); VFIO still gets its own translated domain for our driver. BENCH_VM_IOMMU=nopt
 # translates the kernel's DMA too, as scripts/hil-test.sh boots.
 IOMMU=${BENCH_VM_IOMMU:-pt}
+case $IOMMU in pt) vm_iommu intel-pt ;; nopt) vm_iommu intel ;; *) die "BENCH_VM_IOMMU=$IOMMU: use pt or nopt" ;; esac
 # clocksource=tsc: under TCG the guest kernel otherwise picks the HPET, and then every
 # clock_gettime is a system call plus an emulated MMIO read (fio's polled QD1 p50: 187-506 us with
 # the HPET, 43 us with the TSC in one run). Both sides read the clock per I/O (fio for slat/clat, vfioctl for
 # its latency histogram), fio more often, so the HPET taxes the kernel side more. With the TSC
 # both read it in the vDSO. BENCH_VM_APPEND= (empty) boots with the kernel's own choice.
 APPEND=${BENCH_VM_APPEND-clocksource=tsc tsc=reliable}
+# shellcheck disable=SC2086 # APPEND is a list of kernel parameters
+vm_append swift_vfio_bench=1 nvme.poll_queues=1 $APPEND
+vm_image bench "$VM_WORK/nvme.img" "${BENCH_VM_SIZE:-1G}"
+vm_device nvme,id=nv0,serial=BENCH-VM,addr=0x10,drive=bench
 runs_per_round=10
 limit=$((120 + ROUNDS * runs_per_round * (TIME + 20)))
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "== VM: $(qemu-system-x86_64 --version | head -1), TCG, ${BENCH_VM_CPUS:-2} vCPUs, kernel $(basename "$KERNEL"), one QEMU nvme (${BENCH_VM_SIZE:-1G} sparse raw), iommu=$IOMMU${APPEND:+ $APPEND}, $TIME s per run, $ROUNDS round(s), at most $limit s; logs in $WORK"
-qemu_opts="-machine q35,kernel-irqchip=split -device intel-iommu,intremap=on,caching-mode=on"
-qemu_opts+=" -drive file=$WORK/nvme.img,if=none,id=bench,format=raw"
-qemu_opts+=" -device nvme,id=nv0,serial=BENCH-VM,addr=0x10,drive=bench"
-t0=$SECONDS
-vm_pid=
-trap '[ -n "$vm_pid" ] && kill -TERM "$vm_pid" 2>/dev/null; echo "bench-vm.sh: interrupted (logs in $WORK)" >&2; exit 130' INT TERM
-(cd "$REPO" && exec timeout --kill-after=10 "${limit}s" vng --verbose --run "$KERNEL" \
-    --disable-microvm --disable-kvm --memory "${BENCH_VM_MEMORY:-2G}" --cpus "${BENCH_VM_CPUS:-2}" \
-    --rwdir="$OUT" --append "intel_iommu=on iommu=$IOMMU swift_vfio_bench=1 nvme.poll_queues=1 $APPEND" \
-    --qemu-opts="$qemu_opts" \
-    --exec "bash $REPO/scripts/bench-vm.sh --guest $OUT") >"$WORK/console.log" 2>&1 </dev/null &
-vm_pid=$!
-wait "$vm_pid"
-rc=$?
-vm_pid=
-echo "== VM ran $((SECONDS - t0)) s (vng exit status $rc)"
+echo "== VM: $("${VM_QEMU:-qemu-system-x86_64}" --version | head -1), TCG, $VM_NCPUS vCPUs, kernel $(basename "$VM_KERNEL_PATH"), one QEMU nvme (${BENCH_VM_SIZE:-1G} sparse raw), iommu=$IOMMU${APPEND:+ $APPEND}, $TIME s per run, $ROUNDS round(s), at most $limit s; logs in $VM_WORK"
+vm_boot "$limit" "bash $REPO/scripts/bench-vm.sh --guest $OUT"
+echo "== VM ran $VM_SECONDS s (vng exit status $VM_RC)"
 status=0
 if [ "$(cat "$OUT/status" 2>/dev/null)" != DONE ]; then
     echo "bench-vm.sh: the guest did not finish; last lines of the logs:" >&2
-    tail -n 20 "$OUT/guest.log" "$WORK/console.log" 2>/dev/null | sed 's/^/   | /' >&2
+    tail -n 20 "$OUT/guest.log" "$OUT/console.log" 2>/dev/null | sed 's/^/   | /' >&2
     status=1
 fi
 sed 's/^/   guest: /' "$OUT/guest.log" 2>/dev/null | grep -v '^   guest: *$' | head -40
@@ -236,5 +226,5 @@ for qd in (1, 32):
     print(f"   QD{qd}: ours/kernel {ratios[qd]:.2f} (best: ours {o}, kernel {k}); {'; '.join(like)}")
 print(f"qd1_ratio={ratios[1]:.2f} qd32_ratio={ratios[32]:.2f}")
 EOF
-if ((status)); then echo "== logs kept in $WORK" >&2; else rm -rf "$WORK"; fi
+if ((status)); then echo "== logs kept in $VM_WORK" >&2; else rm -rf "$VM_WORK"; fi
 exit $status

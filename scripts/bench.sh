@@ -70,6 +70,7 @@ say ""
 say "== instructions per I/O (callgrind, N=50000 and 2N, difference / N)"
 N=50000
 SUMMARY=$ROOT/Benchmarks/Scripts/callgrind_summary.py
+# shellcheck disable=SC2016 # a Swift symbol name, not an expansion
 SWIFT_DEVICE=$(nm "$WORK/iopath-count" | awk '{print $3}' | grep -E '^\$s8NullNVMe0aB10ControllerC7serviceyyF$' || true)
 [[ -n "$SWIFT_DEVICE" ]] || { say "bench.sh: NullNVMeController.service() not found in the binary"; exit 2; }
 declare -A LOOP=([swift-qd1]=swift_iopath_qd1 [c-qd1]=ref_bench_qd1 [swift-qd1-wait]=swift_iopath_qd1_wait
@@ -85,7 +86,7 @@ callgrind() { # path count -> summary line
 field() { sed -n "s/.*\b$1=\([0-9]*\).*/\1/p" <<<"$2"; }
 printf '  %-16s %9s %9s %9s %8s %9s %9s\n' path driver device total allocs retains releases >&2
 for path in swift-qd1 c-qd1 swift-qd1-wait swift-batch32 c-batch32; do
-    a=$(callgrind "$path" $N) && b=$(callgrind "$path" $((2 * N))) || { say "  $path: callgrind run FAILED"; status=1; continue; }
+    { a=$(callgrind "$path" $N) && b=$(callgrind "$path" $((2 * N))); } || { say "  $path: callgrind run FAILED"; status=1; continue; }
     per() { echo "scale=2; ($(field "$1" "$b") - $(field "$1" "$a")) / $N" | bc; }
     total=$(per total)
     DEVICE[$path]=$(per device)

@@ -13,7 +13,7 @@
 #              RELIABILITY_SKIP     space-separated groups to skip: faults fuzz tsan asan
 set -uo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$repo"
+cd "$repo" || exit 2
 scratch="${RELIABILITY_SCRATCH:-$repo/.build-reliability}"
 fuzz_seconds="${FUZZ_SECONDS:-30}"
 skip=" ${RELIABILITY_SKIP:-} "

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Shell-level checks and helpers for the hardware-in-the-loop guest (POSIX sh, sourced by
 # guest.sh; never run on the host: binding here would take the host's disks or network away).
 #
@@ -125,6 +126,34 @@ same_bytes() {
     fi
 }
 
+# nvme_bdf_of_serial SERIAL: the PCI address of the NVMe controller with that serial number
+# (Identify SN as the kernel's nvme driver read it), empty if none. For controllers behind a
+# bridge, whose bus number the guest kernel chooses.
+nvme_bdf_of_serial() {
+    for _c in /sys/class/nvme/nvme*; do
+        [ -e "$_c/serial" ] || continue
+        [ "$(value "$_c/serial")" = "$1" ] || continue
+        _p=$(cd -P "$_c/device" && pwd -P)
+        echo "${_p##*/}"
+        return 0
+    done
+    return 0
+}
+has_serial() { [ -n "$(nvme_bdf_of_serial "$1")" ]; }
+
+# qmp_request COMMAND [ARGUMENTS_JSON [EVENT SECONDS]]: asks the host's hook (HIL_QMP=1,
+# scripts/hil/hook-qmp.sh) to run one QMP command; prints QEMU's reply (JSON). Status 0 when QEMU
+# did it, 1 when it refused or the EVENT did not come, 3 when the host did not answer in time.
+qmp_request() {
+    # Numbered by the requests already sent (checks run in subshells: no counter survives them).
+    _qn=1
+    while [ -e "$VM_DIR/signals/qmp-request-$_qn" ]; do _qn=$((_qn + 1)); done
+    vm_signal "qmp-request-$_qn" "$*"
+    vm_wait_signal "qmp-reply-$_qn" $((${4:-0} + 60)) || { echo "the host's hook did not answer qmp-request-$_qn"; return 3; }
+    cat "$VM_DIR/qmp-reply-$_qn.json"
+    return "$(vm_signal_text "qmp-reply-$_qn")"
+}
+
 # --- Binding ------------------------------------------------------------------------------
 
 # use_vfioctl VERB: true when the project's vfioctl is built and has the subcommand VERB.
@@ -194,7 +223,20 @@ ck_controller_count() {
 
 # DMA mappings are pinned and count against RLIMIT_MEMLOCK.
 ck_memlock_unlimited() {
+    # shellcheck disable=SC3045 # dash and busybox sh have ulimit -l
     [ "$(ulimit -l)" = unlimited ] || { echo "ulimit -l is $(ulimit -l)"; return 1; }
+}
+
+# ck_host_qmp_sees_controllers N: the host's hook answers over the shared folder, and QEMU's
+# query-pci (through the QMP socket) lists the N controllers by their ids nv0... (behind root
+# ports too): the path a hot-unplug check takes to device_del.
+ck_host_qmp_sees_controllers() {
+    _reply=$(qmp_request query-pci) || { echo "query-pci failed: $_reply"; return 1; }
+    _i=0
+    while [ "$_i" -lt "$1" ]; do
+        case $_reply in *"\"qdev_id\": \"nv$_i\""*) ;; *) echo "query-pci does not list nv$_i"; return 1 ;; esac
+        _i=$((_i + 1))
+    done
 }
 
 # --- Per-controller checks ----------------------------------------------------------------
@@ -207,6 +249,12 @@ ck_nvme_function() {
     [ "$_class" = 0x010802 ] || { echo "$1 has class $_class, not 0x010802"; return 1; }
     _drv=$(driver_of "$1")
     [ "$_drv" = nvme ] || { echo "$1 is bound to '${_drv:-nothing}', not nvme"; return 1; }
+}
+
+# ck_nvme_found_by_serial SERIAL: the kernel's nvme driver has probed a controller with that
+# serial number (probing is asynchronous and slow under TCG).
+ck_nvme_found_by_serial() {
+    wait_for 60 has_serial "$1" || { echo "no NVMe controller with serial $1 after 60 s"; return 1; }
 }
 
 # ck_kernel_geometry BDF NSID BLOCK_SIZE BLOCKS: the namespace QEMU built is the one we asked for.
@@ -361,6 +409,7 @@ ck_vfioctl_identify() {
 # blocks live lower and must survive).
 ck_vfioctl_perf() {
     has_vfioctl || return $?
+    # shellcheck disable=SC2017 # rounded down to 64 KiB on purpose
     _off=$(($3 / 8 * 7 / 65536 * 65536))
     _json=$("$HIL_BIN/vfioctl" nvme perf --device "$1" --rw randrw --qd 8 --time 2s --mode "$2" --verify --json \
         --offset "$_off" --size $(($3 / 16 / 65536 * 65536))) ||
@@ -377,6 +426,7 @@ ck_vfioctl_perf() {
 # bytes (64 KiB just below the perf region, clear of the pattern and the handoff blocks).
 ck_vfioctl_write_read() {
     has_vfioctl || return $?
+    # shellcheck disable=SC2017 # the perf region's start, rounded as ck_vfioctl_perf rounds it
     _lba=$(($3 / 8 * 7 - 65536 / $2))
     head -c 65536 /dev/urandom >"$HIL_SCRATCH/wr.bin"
     "$HIL_BIN/vfioctl" nvme write --device "$1" --lba "$_lba" --count $((65536 / $2)) --file "$HIL_SCRATCH/wr.bin" || return 1
@@ -402,7 +452,7 @@ ck_vfioctl_refuses_in_use() {
     _dev=$(block_device_of "$1" "$2")
     [ -n "$_dev" ] || { echo "no block device for $1 ns $2"; return 1; }
     mkfs.ext2 -q -F "/dev/$_dev" >/dev/null 2>&1 || { echo "mkfs failed"; return 1; }
-    mkdir -p /tmp/hil-mnt && mount "/dev/$_dev" /tmp/hil-mnt || { echo "mount failed"; return 1; }
+    { mkdir -p /tmp/hil-mnt && mount "/dev/$_dev" /tmp/hil-mnt; } || { echo "mount failed"; return 1; }
     _err=$("$HIL_BIN/vfioctl" bind "$1" 2>&1)
     _rc=$?
     umount /tmp/hil-mnt

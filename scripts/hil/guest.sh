@@ -4,14 +4,18 @@
 #   sh scripts/hil/guest.sh BOOT_DIR
 #
 # BOOT_DIR is a host folder shared read-write (vng --rwdir). The host leaves in it:
-#   boot.env      HIL_BOOT, HIL_BIN, HIL_PATTERN_LBA, HIL_PATTERN_BLOCKS, HIL_CHECK_TIMEOUT
+#   boot.env      HIL_BOOT, HIL_BIN, HIL_PATTERN_LBA, HIL_PATTERN_BLOCKS, HIL_CHECK_TIMEOUT,
+#                 HIL_NIC_TIMEOUT, HIL_IOMMU (intel, intel-pt or none), HIL_QMP (1: the host's
+#                 hook answers qmp_request), HIL_BIND_WITH, HIL_SRC
 #   controllers   one line per NVMe controller:
 #                 NAME BDF SERIAL MDTS MAX_IOQPAIRS NAMESPACES
+#                 BDF is `serial` for a controller behind a bridge: found by its SERIAL
 #                 NAMESPACES is comma-separated nsid:block-size:block-count
 #   NAME/pattern-ns<N>.bin  the blocks the host wrote at HIL_PATTERN_LBA of namespace N
 #   nics          one line per NIC pair: NAME OUR_BDF OUR_MAC PEER_BDF PEER_MAC (scripts/hil/nic.sh)
 # and reads back:
 #   results       PASS/FAIL/SKIP lines, `# ` info lines, and `HIL-DONE` as the last line
+#   signals/      requests to the host's hook (scripts/lib/signals.sh, scripts/hil/hook-qmp.sh)
 #   guest.log     details of failures and vfio-hil's other output
 #   NAME/handoff/ blocks vfio-hil wrote through our driver (see hil-test.sh's header)
 #
@@ -29,12 +33,18 @@ if ! grep -qw swift_vfio_hil=1 /proc/cmdline; then
     exit 2
 fi
 
+# shellcheck source=/dev/null
 . "$BOOT_DIR/boot.env"
 HIL_RESULTS=$BOOT_DIR/results
 HIL_LOG=$BOOT_DIR/guest.log
 : >"$HIL_RESULTS"
 : >"$HIL_LOG"
+VM_DIR=$BOOT_DIR
+# shellcheck source=scripts/lib/signals.sh
+. "$HERE/../lib/signals.sh"
+# shellcheck source=scripts/hil/checks.sh
 . "$HERE/checks.sh"
+# shellcheck source=scripts/hil/nic.sh
 . "$HERE/nic.sh"
 
 read -r up _ </proc/uptime
@@ -43,12 +53,16 @@ info "boot $HIL_BOOT: kernel $(uname -r), $(nproc) CPUs, checks start ${up%.*} s
 # --- Boot-level checks --------------------------------------------------------------------
 
 controllers=$(grep -c . "$BOOT_DIR/controllers")
+# shellcheck disable=SC3045 # dash and busybox sh have ulimit -l
 ulimit -l unlimited
 check "$HIL_BOOT/memlock-unlimited" ck_memlock_unlimited
-check "$HIL_BOOT/dmar-iommu-enabled" ck_dmar_enabled
-check "$HIL_BOOT/irq-remapping" ck_irq_remapping
+if [ "${HIL_IOMMU:-intel}" != none ]; then
+    check "$HIL_BOOT/dmar-iommu-enabled" ck_dmar_enabled
+    check "$HIL_BOOT/irq-remapping" ck_irq_remapping
+fi
 check "$HIL_BOOT/vfio-pci-module" ck_vfio_pci_module
 check "$HIL_BOOT/nvme-controller-count" ck_controller_count "$controllers"
+[ "${HIL_QMP:-0}" = 1 ] && check "$HIL_BOOT/host-qmp-query-pci" ck_host_qmp_sees_controllers "$controllers"
 
 if use_vfioctl bind; then
     info "binding with $HIL_BIN/vfioctl"
@@ -58,23 +72,23 @@ fi
 
 # --- vfio-hil: our driver against this controller -----------------------------------------
 
-# run_vfio_hil NAME BDF SERIAL MDTS MAX_IOQPAIRS NAMESPACES: result lines are re-emitted
-# with NAME/ in front, so that names stay distinct across controllers and boots.
+# run_vfio_hil NAME BDF TIMEOUT [VAR=VALUE...]: vfio-hil against the function at BDF, with the
+# facts as environment (contract in hil-test.sh's header). Result lines are re-emitted with NAME/
+# in front, so that names stay distinct across functions and boots; `# ` lines go to the
+# results as info; the rest goes to guest.log.
 run_vfio_hil() {
     if [ ! -x "${HIL_BIN:-}/vfio-hil" ]; then
         emit "SKIP $1/vfio-hil: not built (no vfio-hil product yet)"
         return
     fi
+    _name=$1 _bdf=$2 _limit=$3
+    shift 3
     _out=$HIL_SCRATCH/vfio-hil.out
-    info "$1: vfio-hil --device $2"
-    # Own time bound, so that a hang names this controller instead of killing the boot.
+    info "$_name: vfio-hil --device $_bdf"
+    # Own time bound, so that a hang names this function instead of killing the boot.
     {
-        HIL_CONTROLLER=$1 HIL_BDF=$2 HIL_SERIAL=$3 HIL_MDTS=$4 HIL_MAX_IOQPAIRS=$5 \
-            HIL_NAMESPACES=$(echo "$6" | tr , ' ') \
-            HIL_PATTERN_LBA=$HIL_PATTERN_LBA HIL_PATTERN_BLOCKS=$HIL_PATTERN_BLOCKS \
-            HIL_PATTERN_DIR=$BOOT_DIR/$1 HIL_HANDOFF_DIR=$BOOT_DIR/$1/handoff \
-            HIL_SCRATCH=$HIL_SCRATCH \
-            timeout --kill-after=5 "$HIL_CHECK_TIMEOUT" "$HIL_BIN/vfio-hil" --device "$2" </dev/null
+        env HIL_SCRATCH="$HIL_SCRATCH" "$@" \
+            timeout --kill-after=5 "$_limit" "$HIL_BIN/vfio-hil" --device "$_bdf" </dev/null
         echo $? >"$HIL_SCRATCH/vfio-hil.rc"
     } >"$_out" 2>&1
     read -r _rc <"$HIL_SCRATCH/vfio-hil.rc"
@@ -83,19 +97,20 @@ run_vfio_hil() {
     while IFS= read -r _line; do
         case $_line in
         'PASS '* | 'FAIL '* | 'SKIP '*)
-            emit "${_line%% *} $1/${_line#* }"
+            emit "${_line%% *} $_name/${_line#* }"
             _results=$((_results + 1))
             case $_line in 'FAIL '*) _fails=$((_fails + 1)) ;; esac
             ;;
-        *) printf '    %s: %s\n' "$1/vfio-hil" "$_line" >>"$HIL_LOG" ;;
+        '# '*) info "$_name: ${_line#\# }" ;;
+        *) printf '    %s: %s\n' "$_name/vfio-hil" "$_line" >>"$HIL_LOG" ;;
         esac
     done <"$_out"
     if [ "$_rc" -eq 124 ] || [ "$_rc" -eq 137 ]; then
-        emit "FAIL $1/vfio-hil: timed out after $HIL_CHECK_TIMEOUT (guest.log has its output)"
+        emit "FAIL $_name/vfio-hil: timed out after $_limit (guest.log has its output)"
     elif [ "$_results" -eq 0 ]; then
-        emit "FAIL $1/vfio-hil: exit status $_rc and no result lines (guest.log has its output)"
+        emit "FAIL $_name/vfio-hil: exit status $_rc and no result lines (guest.log has its output)"
     elif [ "$_rc" -ne 0 ] && [ "$_fails" -eq 0 ]; then
-        emit "FAIL $1/vfio-hil: exit status $_rc without a FAIL line (guest.log has its output)"
+        emit "FAIL $_name/vfio-hil: exit status $_rc without a FAIL line (guest.log has its output)"
     fi
 }
 
@@ -104,6 +119,10 @@ run_vfio_hil() {
 # fd 3: dd, vfioctl or vfio-hil reading stdin must not eat the rest of the list.
 while read -r name bdf serial mdts ioqpairs namespaces <&3; do
     [ -n "$name" ] || continue
+    if [ "$bdf" = serial ]; then
+        check "$name/found-by-serial" ck_nvme_found_by_serial "$serial" || continue
+        bdf=$(nvme_bdf_of_serial "$serial")
+    fi
     info "controller $name at $bdf: namespaces $namespaces, mdts $mdts, max_ioqpairs $ioqpairs"
     HIL_SCRATCH=/tmp/hil-guest/$name
     mkdir -p "$HIL_SCRATCH" "$BOOT_DIR/$name/handoff"
@@ -126,7 +145,11 @@ while read -r name bdf serial mdts ioqpairs namespaces <&3; do
     if check "$name/bind-vfio-pci" ck_bind_vfio "$bdf"; then
         check "$name/vfio-group-node" ck_vfio_group_node "$bdf"
         check "$name/vfio-group-viable" ck_group_viable "$bdf"
-        run_vfio_hil "$name" "$bdf" "$serial" "$mdts" "$ioqpairs" "$namespaces"
+        run_vfio_hil "$name" "$bdf" "$HIL_CHECK_TIMEOUT" HIL_CONTROLLER="$name" HIL_BDF="$bdf" \
+            HIL_SERIAL="$serial" HIL_MDTS="$mdts" HIL_MAX_IOQPAIRS="$ioqpairs" \
+            HIL_NAMESPACES="$(echo "$namespaces" | tr , ' ')" \
+            HIL_PATTERN_LBA="$HIL_PATTERN_LBA" HIL_PATTERN_BLOCKS="$HIL_PATTERN_BLOCKS" \
+            HIL_PATTERN_DIR="$BOOT_DIR/$name" HIL_HANDOFF_DIR="$BOOT_DIR/$name/handoff"
         first_bs=${ns_list#*:}
         first_bs=${first_bs%%:*}
         first_blocks=${ns_list%% *}

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # NIC checks for the hardware-in-the-loop guest (POSIX sh, sourced by guest.sh after checks.sh;
 # never run on the host: binding here would take the host's network away).
 #
