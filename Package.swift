@@ -58,9 +58,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "DriverScenarios",
+            dependencies: ["NVMe", "VFIO"]
+        ),
         .executableTarget(
             name: "vfio-hil",
-            dependencies: ["VFIO", "NVMe", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["VFIO", "NVMe", "DriverScenarios", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "VFIOTests", dependencies: ["VFIO", "CShims"]),
         .testTarget(name: "NVMeEmulatorTests", dependencies: ["NVMeEmulator", "NVMe", "VFIO"]),
@@ -69,6 +73,7 @@ let package = Package(
         .testTarget(name: "NVMeTests", dependencies: ["NVMe", "NVMeEmulator", "VFIO"]),
         .testTarget(name: "NICTests", dependencies: ["NIC", "NICEmulator", "NetFrames", "VFIO"]),
         .testTarget(name: "NetFramesTests", dependencies: ["NetFrames"]),
+        .testTarget(name: "DriverScenarioTests", dependencies: ["DriverScenarios", "NVMe", "NVMeEmulator", "VFIO"]),
     ],
     swiftLanguageModes: [.v6]
 )

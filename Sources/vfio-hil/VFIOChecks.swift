@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import DriverScenarios
 import VFIO
 
 /// Checks of the VFIO layer alone against a real function bound to vfio-pci (QEMU's NVMe
@@ -21,7 +22,7 @@ let vfioChecks: [HILCheck] = [
     HILCheck("vfio-open", "container (type1v2), group and device fd open; IOMMU info has IOVA ranges") { context in
         let device = try VFIODevice(address: context.address)
         guard let container = device.backend as? VFIOContainer, let iommu = container.iommuInfo else {
-            throw HILFailure("the default backend is not a VFIOContainer with IOMMU info")
+            throw ScenarioFailure("the default backend is not a VFIOContainer with IOMMU info")
         }
         context.log("group \(device.iommuGroup); IOMMU model \(iommu.model), page sizes \(hex(iommu.pageSizes)), IOVA ranges \(iommu.iovaRanges.map { "\(hex($0.lowerBound))-\(hex($0.upperBound))" }) (reported: \(iommu.rangesReported)), dma_avail \(iommu.dmaAvailable.map(String.init) ?? "not reported")")
         try expect(!device.backend.isNoIOMMU, "opened in no-IOMMU mode")
@@ -119,7 +120,7 @@ let vfioChecks: [HILCheck] = [
         try device.enableInterrupts(.msix, count: count)
         let waiter = try InterruptWaiter()
         for vector in 0..<count {
-            guard let fd = device.interruptEventFD(vector: vector) else { throw HILFailure("no eventfd for vector \(vector)") }
+            guard let fd = device.interruptEventFD(vector: vector) else { throw ScenarioFailure("no eventfd for vector \(vector)") }
             try waiter.add(eventFD: fd, tag: UInt64(vector))
         }
         var tags = [UInt64](repeating: 0, count: 8)
@@ -154,7 +155,7 @@ let vfioChecks: [HILCheck] = [
         // CAP.TO (bits 31:24) in 500 ms units bounds the wait for CSTS.RDY.
         let timeout = max(1, Int((bar0.load32(at: 0) >> 24) & 0xff)) * 500
         guard waitFor(milliseconds: timeout, { bar0.read(csts) & 1 == 1 }) else {
-            throw HILFailure("controller did not become ready before the reset (CSTS \(hex(bar0.read(csts))))")
+            throw ScenarioFailure("controller did not become ready before the reset (CSTS \(hex(bar0.read(csts))))")
         }
         try device.reset()
         let ready = bar0.read(csts) & 1, enabled = bar0.read(cc) & 1
@@ -169,7 +170,7 @@ let vfioChecks: [HILCheck] = [
         do {
             let other = try VFIOContainer()
             try other.attach(group: device.iommuGroup)
-            throw HILFailure("a second container attached group \(device.iommuGroup) while it was in use")
+            throw ScenarioFailure("a second container attached group \(device.iommuGroup) while it was in use")
         } catch let error as VFIOError {
             try expect(error == .groupBusy(group: device.iommuGroup), "expected groupBusy, got: \(error)")
             context.log("second container: \(error)")

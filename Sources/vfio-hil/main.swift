@@ -87,18 +87,14 @@ let context = HILContext(address: address, environment: environment) { message i
 var failures = 0
 for check in checks {
     logLine("--- \(check.name): \(check.summary)")
-    let outcome: HILOutcome
     do {
-        outcome = try check.body(context)
+        switch try check.body(context) {
+        case .pass: resultLine("PASS \(check.name)")
+        case .skip(let reason): resultLine("SKIP \(check.name): \(reason)")
+        }
     } catch {
-        outcome = .fail("\(error)")
-    }
-    switch outcome {
-    case .pass: resultLine("PASS \(check.name)")
-    case .fail(let reason):
         failures += 1
-        resultLine("FAIL \(check.name): \(reason.split(separator: "\n").joined(separator: " "))")
-    case .skip(let reason): resultLine("SKIP \(check.name): \(reason)")
+        resultLine("FAIL \(check.name): \("\(error)".split(separator: "\n").joined(separator: " "))")
     }
 }
 exit(failures == 0 ? 0 : 1)

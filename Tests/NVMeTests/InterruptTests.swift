@@ -49,19 +49,6 @@ import VFIO
         #expect(try rig.controller.feature(.interruptVectorConfiguration, cdw11: 1) & (1 << 16) != 0)
     }
 
-    @Test func interruptModeSleepsUntilTheThreadedControllerSignals() throws {
-        let rig = try Rig(mode: .threaded) { $0.commandLatencyNanoseconds = 2_000_000 }
-        var pair = try rig.controller.makeQueuePair(interrupts: true)
-        let buffer = try rig.device.dma.allocate(length: 4096)
-        try pair.submitRead(namespace: rig.namespace, lba: 0, blocks: 1, into: buffer.whole, token: 1)
-        pair.ringSubmissionDoorbell()
-        let n = try pair.waitForCompletions(atLeast: 1, mode: .interrupt, timeoutMilliseconds: 2000) { _ in }
-        #expect(n == 1)
-        #expect(pair.statistics.interruptWakeups >= 1)
-        #expect(pair.statistics.interrupts >= 1)
-        try rig.controller.close()
-    }
-
     @Test func hybridModeMasksTheVectorWhilePolling() throws {
         // Fifteen reads complete at once; the sixteenth 30 ms later, while the reaper polls with
         // the vector masked: the controller holds that message, and the reaper drains it when it

@@ -68,15 +68,4 @@ import VFIO
         let rig = try Rig { $0.readyDelayNanoseconds = 20_000_000 }
         #expect(rig.controller.status.ready)
     }
-
-    @Test func bringUpInThreadedMode() throws {
-        let rig = try Rig(mode: .threaded)
-        let ns = try rig.controller.namespace(1)
-        let out = try patternBuffer(rig.device.dma, bytes: 4096, seed: 5)
-        let back = try rig.device.dma.allocate(length: 4096)
-        try ns.write(lba: 9, blocks: 8, from: out.whole, mode: .interrupt)
-        try ns.read(lba: 9, blocks: 8, into: back.whole, mode: .hybrid)
-        #expect(equalBytes(out.whole, back.whole))
-        try rig.controller.close()
-    }
 }
