@@ -1,15 +1,19 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-/// Layers, one way only: vfioctl → NVMe → VFIO → CShims. NVMeEmulator is a peer of a real
-/// VFIO device: it implements the same `PCIFunction` protocol, so the driver cannot tell them apart.
+/// Layers, one way only: vfioctl → NVMe → NVMeSpec → VFIO → CShims, and NIC → E1000ESpec → VFIO
+/// (E1000ESpec also uses NetFrames for MACAddress).
+/// NVMeEmulator is a peer of a real VFIO device: it implements the same `PCIFunction` protocol,
+/// so the driver cannot tell them apart.
 let package = Package(
     name: "swift-vfio",
     products: [
         .library(name: "VFIO", targets: ["VFIO"]),
+        .library(name: "NVMeSpec", targets: ["NVMeSpec"]),
         .library(name: "NVMe", targets: ["NVMe"]),
         .library(name: "NVMeEmulator", targets: ["NVMeEmulator"]),
         .library(name: "NICEmulator", targets: ["NICEmulator"]),
+        .library(name: "E1000ESpec", targets: ["E1000ESpec"]),
         .library(name: "NIC", targets: ["NIC"]),
         .library(name: "NetFrames", targets: ["NetFrames"]),
         .executable(name: "vfioctl", targets: ["vfioctl"]),
@@ -29,14 +33,20 @@ let package = Package(
             name: "VFIO",
             dependencies: ["CShims", .product(name: "Logging", package: "swift-log")]
         ),
+        /// The NVMe base spec's encodings (commands, completions, status, registers, data
+        /// structures), for the driver and the emulated controller alike.
+        .target(name: "NVMeSpec", dependencies: ["VFIO"]),
         .target(
             name: "NVMe",
-            dependencies: ["VFIO", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["NVMeSpec", "VFIO", .product(name: "Logging", package: "swift-log")]
         ),
         .target(name: "NetFrames"),
+        /// The 82574's registers and descriptors (Intel 82574 datasheet) and how it holds a MAC
+        /// address, for the driver and the emulated NIC alike.
+        .target(name: "E1000ESpec", dependencies: ["VFIO", "NetFrames"]),
         .target(
             name: "NIC",
-            dependencies: ["VFIO", "NetFrames", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["E1000ESpec", "VFIO", "NetFrames", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
             name: "NVMeEmulator",
@@ -70,6 +80,8 @@ let package = Package(
         .testTarget(name: "NVMeEmulatorTests", dependencies: ["NVMeEmulator", "NVMe", "VFIO"]),
         .testTarget(name: "NICEmulatorTests", dependencies: ["NICEmulator", "NIC", "NetFrames", "VFIO", "CShims"]),
         .testTarget(name: "VfioctlTests", dependencies: ["vfioctl", "VFIO", "NICEmulator"]),
+        .testTarget(name: "NVMeSpecTests", dependencies: ["NVMeSpec", "VFIO"]),
+        .testTarget(name: "E1000ESpecTests", dependencies: ["E1000ESpec", "NetFrames", "VFIO"]),
         .testTarget(name: "NVMeTests", dependencies: ["NVMe", "NVMeEmulator", "VFIO"]),
         .testTarget(name: "NICTests", dependencies: ["NIC", "NICEmulator", "NetFrames", "VFIO"]),
         .testTarget(name: "NetFramesTests", dependencies: ["NetFrames"]),

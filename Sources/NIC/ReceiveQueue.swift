@@ -73,6 +73,9 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
     /// Extended descriptors: status/error dword at byte 8, length at 12, RSS in bytes 0-7.
     /// Legacy: status, errors and special at byte 12 (one dword), length at 8.
     @usableFromInline let extended: Bool
+    /// Where the device writes the status dword and the length back, for this queue's format.
+    @usableFromInline let statusOffset: Int
+    @usableFromInline let lengthOffset: Int
     @usableFromInline var interrupt: QueueInterrupt
     @usableFromInline var stats = ReceiveQueueStatistics()
     /// Queue number (0 or 1).
@@ -96,6 +99,8 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
         self.ringMemory = ringMemory
         self.pool = pool
         self.extended = extended
+        self.statusOffset = extended ? ExtendedReceiveDescriptor.statusOffset : LegacyReceiveDescriptor.statusOffset
+        self.lengthOffset = extended ? ExtendedReceiveDescriptor.lengthOffset : LegacyReceiveDescriptor.lengthOffset
         self.slotBuffer = .allocate(capacity: entries)
         self.slotBuffer.initialize(repeating: -1, count: entries)
         let ringRegisters = E1000ERegister.receiveQueue(index)
@@ -138,16 +143,16 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
         var failure: NICError? = nil
         while count < batch && posted > 0 {
             let slot = next
-            let descriptor = ring + slot &* 16
+            let descriptor = ring + slot &* LegacyReceiveDescriptor.size
             // DD first, re-read on every pass (acquire load); the rest only after dma_rmb().
-            let statusWord = DMAWord.load32(descriptor + (extended ? 8 : 12))
+            let statusWord = DMAWord.load32(descriptor + statusOffset)
             guard statusWord & 1 != 0 else { break }
             Barrier.dmaRead()
-            let length = Int(descriptor.load(fromByteOffset: extended ? 12 : 8, as: UInt16.self))
+            let length = Int(descriptor.load(fromByteOffset: lengthOffset, as: UInt16.self))
             let status = ReceiveDescriptorStatus(rawValue: UInt8(truncatingIfNeeded: statusWord))
             let errors = ReceiveDescriptorErrors(rawValue: UInt8(truncatingIfNeeded: extended ? statusWord >> 24 : statusWord >> 8))
-            let rssHash = extended ? descriptor.load(fromByteOffset: 4, as: UInt32.self) : 0
-            let rssType = extended ? UInt8(descriptor.load(fromByteOffset: 0, as: UInt32.self) & 0xF) : 0
+            let rssHash = extended ? descriptor.load(fromByteOffset: ExtendedReceiveDescriptor.rssHashOffset, as: UInt32.self) : 0
+            let rssType = extended ? UInt8(descriptor.load(fromByteOffset: ExtendedReceiveDescriptor.multipleReceiveQueuesOffset, as: UInt32.self) & 0xF) : 0
             let buffer = Int(slotBuffer[slot])
             // The slot is ours again: forget its buffer and clear the write-back, so a done bit
             // seen here later can only come from a device writing where it was not asked to.
@@ -182,8 +187,8 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
         }
         if failure == nil && posted < entries {
             // The first slot not posted must not be done: the device would have overrun RDT.
-            let descriptor = ring + tail &* 16
-            if DMAWord.load32(descriptor + (extended ? 8 : 12)) & 1 != 0 {
+            let descriptor = ring + tail &* LegacyReceiveDescriptor.size
+            if DMAWord.load32(descriptor + statusOffset) & 1 != 0 {
                 descriptor.storeBytes(of: 0, toByteOffset: 8, as: UInt64.self)
                 stats.invalidDescriptors &+= 1
                 failure = .unpostedDescriptorCompleted(kind: "receive", queue: index, index: tail)
@@ -200,7 +205,7 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
     mutating func refill() {
         var added = 0
         while posted < entries &- 1, let buffer = pool.allocate() {
-            let descriptor = ring + tail &* 16
+            let descriptor = ring + tail &* LegacyReceiveDescriptor.size
             // Read format for both layouts: buffer address, then zero (legacy write-back fields
             // or the extended format's reserved/DD dword).
             descriptor.storeBytes(of: pool.iova(of: buffer).littleEndian, toByteOffset: 0, as: UInt64.self)
@@ -304,7 +309,7 @@ extension E1000E {
         let entries = options.ringEntries
         let ringMemory: DMABuffer
         do {
-            ringMemory = try device.dma.allocate(length: entries * 16, alignment: 4096)
+            ringMemory = try device.dma.allocate(length: entries * LegacyReceiveDescriptor.size, alignment: 4096)
         } catch {
             state.withLock { $0.receiveQueueLive[index] = false }
             throw .vfio(error)
@@ -320,7 +325,7 @@ extension E1000E {
         let iova = ringMemory.iova.rawValue
         registers.write(ring.baseAddressLow, UInt32(truncatingIfNeeded: iova))
         registers.write(ring.baseAddressHigh, UInt32(truncatingIfNeeded: iova >> 32))
-        registers.write(ring.length, UInt32(entries * 16))
+        registers.write(ring.length, UInt32(entries * LegacyReceiveDescriptor.size))
         registers.write(ring.head, 0)
         registers.write(ring.tail, 0)
         var control = DescriptorQueueControl(rawValue: 0)

@@ -82,7 +82,7 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
         var done = outstanding == 0
         while !done && !deadline.hasPassed {
             deviceRef._withUnsafeGuaranteedRef { $0.service() }
-            done = DMAWord.load32(ring + ((tail &- 1) & (entries &- 1)) &* 16 + 12) & 1 != 0
+            done = DMAWord.load32(ring + ((tail &- 1) & (entries &- 1)) &* LegacyTransmitDescriptor.size + LegacyTransmitDescriptor.statusOffset) & 1 != 0
             if !done { Barrier.cpuPause() }
         }
         if !done {
@@ -136,7 +136,7 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
                 }
                 break
             }
-            let descriptor = ring + tail &* 16
+            let descriptor = ring + tail &* LegacyTransmitDescriptor.size
             // Legacy descriptor: address; length, CSO 0, CMD (EOP | IFCS | RS); status 0, CSS 0,
             // special 0. Written as two little-endian quadwords.
             let command = TransmitDescriptorCommand([.endOfPacket, .insertFCS, .reportStatus]).rawValue
@@ -186,13 +186,13 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
     @inlinable
     mutating func reclaimDone() -> NICError? {
         while outstanding > 0 {
-            let descriptor = ring + clean &* 16
-            // STA is byte 12; the acquire load of its dword is re-read on every pass.
-            guard DMAWord.load32(descriptor + 12) & 1 != 0 else { break }
+            let descriptor = ring + clean &* LegacyTransmitDescriptor.size
+            // STA (byte 12); the acquire load of its dword is re-read on every pass.
+            guard DMAWord.load32(descriptor + LegacyTransmitDescriptor.statusOffset) & 1 != 0 else { break }
             Barrier.dmaRead()
             // Clear the write-back so a done bit here later can only be a device writing a slot
             // it was not given.
-            descriptor.storeBytes(of: 0, toByteOffset: 12, as: UInt32.self)
+            descriptor.storeBytes(of: 0, toByteOffset: LegacyTransmitDescriptor.statusOffset, as: UInt32.self)
             pool.free(Int(slotBuffer[clean]))
             slotBuffer[clean] = -1
             clean = (clean &+ 1) & (entries &- 1)
@@ -200,9 +200,9 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
             stats.reclaimed &+= 1
         }
         if outstanding < entries {
-            let descriptor = ring + tail &* 16
-            if DMAWord.load32(descriptor + 12) & 1 != 0 {
-                descriptor.storeBytes(of: 0, toByteOffset: 12, as: UInt32.self)
+            let descriptor = ring + tail &* LegacyTransmitDescriptor.size
+            if DMAWord.load32(descriptor + LegacyTransmitDescriptor.statusOffset) & 1 != 0 {
+                descriptor.storeBytes(of: 0, toByteOffset: LegacyTransmitDescriptor.statusOffset, as: UInt32.self)
                 stats.invalidDescriptors &+= 1
                 return .unpostedDescriptorCompleted(kind: "transmit", queue: index, index: tail)
             }
@@ -286,7 +286,7 @@ extension E1000E {
         let entries = options.ringEntries
         let ringMemory: DMABuffer
         do {
-            ringMemory = try device.dma.allocate(length: entries * 16, alignment: 4096)
+            ringMemory = try device.dma.allocate(length: entries * LegacyTransmitDescriptor.size, alignment: 4096)
         } catch {
             state.withLock { $0.transmitQueueLive[index] = false }
             throw .vfio(error)
@@ -302,7 +302,7 @@ extension E1000E {
         let iova = ringMemory.iova.rawValue
         registers.write(ring.baseAddressLow, UInt32(truncatingIfNeeded: iova))
         registers.write(ring.baseAddressHigh, UInt32(truncatingIfNeeded: iova >> 32))
-        registers.write(ring.length, UInt32(entries * 16))
+        registers.write(ring.length, UInt32(entries * LegacyTransmitDescriptor.size))
         registers.write(ring.head, 0)
         registers.write(ring.tail, 0)
         var control = DescriptorQueueControl(rawValue: 0)

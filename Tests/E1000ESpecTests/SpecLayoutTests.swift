@@ -1,4 +1,4 @@
-import NIC
+import E1000ESpec
 import NetFrames
 import Testing
 import VFIO
@@ -14,6 +14,8 @@ import VFIO
         #expect(MemoryLayout<LegacyReceiveDescriptor>.offset(of: \.errors) == LegacyReceiveDescriptor.errorsOffset)
         #expect(MemoryLayout<ExtendedReceiveDescriptor>.offset(of: \.statusError) == ExtendedReceiveDescriptor.statusOffset)
         #expect(MemoryLayout<ExtendedReceiveDescriptor>.offset(of: \.length) == ExtendedReceiveDescriptor.lengthOffset)
+        #expect(MemoryLayout<ExtendedReceiveDescriptor>.offset(of: \.multipleReceiveQueues) == ExtendedReceiveDescriptor.multipleReceiveQueuesOffset)
+        #expect(MemoryLayout<ExtendedReceiveDescriptor>.offset(of: \.rssHash) == ExtendedReceiveDescriptor.rssHashOffset)
         #expect(MemoryLayout<LegacyTransmitDescriptor>.offset(of: \.command) == LegacyTransmitDescriptor.commandOffset)
         #expect(MemoryLayout<LegacyTransmitDescriptor>.offset(of: \.status) == LegacyTransmitDescriptor.statusOffset)
     }

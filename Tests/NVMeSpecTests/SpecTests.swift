@@ -1,4 +1,4 @@
-import NVMe
+import NVMeSpec
 import Testing
 
 // Tests for the NVMe spec types (NVMe base 1.4): layouts, command dword packing, register fields,

@@ -29,9 +29,9 @@ public struct MultipleReceiveQueuesCommand: RegisterValue, Hashable {
 /// (QEMU `E1000_RETA_VAL`).
 public enum RedirectionTable {
     /// Entries in the table.
-    public static let entryCount = 128
+    @inlinable public static var entryCount: Int { 128 }
     /// Registers holding it (four entries each, entry 4n in the low byte of register n).
-    public static let registerCount = 32
+    @inlinable public static var registerCount: Int { 32 }
 
     /// Index of the entry used for a hash.
     @inlinable public static func entryIndex(hash: UInt32) -> Int { Int(hash & 0x7F) }
@@ -48,7 +48,7 @@ public enum RedirectionTable {
 /// the low byte of register 0; the Toeplitz hash key.
 public enum RSSKey {
     /// Key length in bytes.
-    public static let byteCount = 40
+    @inlinable public static var byteCount: Int { 40 }
     /// Registers holding it.
-    public static let registerCount = 10
+    @inlinable public static var registerCount: Int { 10 }
 }

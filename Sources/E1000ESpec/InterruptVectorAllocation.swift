@@ -15,7 +15,7 @@ public struct InterruptVectorAllocation: RegisterValue, Hashable {
     }
 
     /// MSI-X vectors the 82574 has (one per IVAR source).
-    public static let vectorCount = 5
+    @inlinable public static var vectorCount: Int { 5 }
 
     public var rawValue: UInt32
     @inlinable public init(rawValue: UInt32) { self.rawValue = rawValue }

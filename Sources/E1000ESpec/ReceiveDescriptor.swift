@@ -88,13 +88,13 @@ public struct LegacyReceiveDescriptor: Hashable, Sendable {
     }
 
     /// Size in bytes; the ring is an array of these (RDLEN a multiple of 128).
-    public static let size = 16
+    @inlinable public static var size: Int { 16 }
     /// Byte offset of `length`.
-    public static let lengthOffset = 8
+    @inlinable public static var lengthOffset: Int { 8 }
     /// Byte offset of `status` (the DD bit).
-    public static let statusOffset = 12
+    @inlinable public static var statusOffset: Int { 12 }
     /// Byte offset of `errors`.
-    public static let errorsOffset = 13
+    @inlinable public static var errorsOffset: Int { 13 }
 }
 
 /// Extended receive descriptor status/error dword (82574 datasheet 7.1.5.2; Linux
@@ -163,9 +163,13 @@ public struct ExtendedReceiveDescriptor: Hashable, Sendable {
     /// Write-back: the RSS queue the device chose (bits 12:8 of MRQ).
     @inlinable public var rssQueue: UInt8 { UInt8(truncatingIfNeeded: (multipleReceiveQueues >> 8) & 0x1F) }
 
-    public static let size = 16
+    @inlinable public static var size: Int { 16 }
+    /// Byte offset of the MRQ dword (RSS type in bits 3:0).
+    @inlinable public static var multipleReceiveQueuesOffset: Int { 0 }
+    /// Byte offset of the RSS hash.
+    @inlinable public static var rssHashOffset: Int { 4 }
     /// Byte offset of the status/error dword (the DD bit is its bit 0).
-    public static let statusOffset = 8
+    @inlinable public static var statusOffset: Int { 8 }
     /// Byte offset of `length`.
-    public static let lengthOffset = 12
+    @inlinable public static var lengthOffset: Int { 12 }
 }

@@ -64,11 +64,11 @@ public struct LegacyTransmitDescriptor: Hashable, Sendable {
         self.special = special
     }
 
-    public static let size = 16
+    @inlinable public static var size: Int { 16 }
     /// Byte offset of `length`.
-    public static let lengthOffset = 8
+    @inlinable public static var lengthOffset: Int { 8 }
     /// Byte offset of `command`.
-    public static let commandOffset = 11
+    @inlinable public static var commandOffset: Int { 11 }
     /// Byte offset of `status` (the DD bit).
-    public static let statusOffset = 12
+    @inlinable public static var statusOffset: Int { 12 }
 }

@@ -5,35 +5,35 @@ import VFIO
 /// emulated device) names registers through this, never by raw offset.
 public enum E1000ERegister {
     /// Size of the register BAR (BAR0, memory, 128 KiB).
-    public static let barLength = 0x20000
+    @inlinable public static var barLength: Int { 0x20000 }
 
     /// CTRL (10.2.2.1).
-    public static let deviceControl = Register<DeviceControl>(offset: 0x0000)
+    @inlinable public static var deviceControl: Register<DeviceControl> { Register(offset: 0x0000) }
     /// STATUS (10.2.2.2).
-    public static let deviceStatus = Register<DeviceStatus>(offset: 0x0008)
+    @inlinable public static var deviceStatus: Register<DeviceStatus> { Register(offset: 0x0008) }
     /// EERD (10.2.2.4).
-    public static let eepromRead = Register<EEPROMRead>(offset: 0x0014)
+    @inlinable public static var eepromRead: Register<EEPROMRead> { Register(offset: 0x0014) }
     /// CTRL_EXT (10.2.2.5).
-    public static let extendedDeviceControl = Register<ExtendedDeviceControl>(offset: 0x0018)
+    @inlinable public static var extendedDeviceControl: Register<ExtendedDeviceControl> { Register(offset: 0x0018) }
     /// MDIC, MDI control (PHY register access).
-    public static let mdiControl = Register<UInt32>(offset: 0x0020)
+    @inlinable public static var mdiControl: Register<UInt32> { Register(offset: 0x0020) }
 
     /// ICR: interrupt cause read; reading clears it (and, with CTRL_EXT.IAME, masks IAM's bits).
-    public static let interruptCauseRead = Register<InterruptCause>(offset: 0x00C0)
+    @inlinable public static var interruptCauseRead: Register<InterruptCause> { Register(offset: 0x00C0) }
     /// ITR: interrupt throttling for INTx/MSI.
-    public static let interruptThrottle = Register<InterruptThrottle>(offset: 0x00C4)
+    @inlinable public static var interruptThrottle: Register<InterruptThrottle> { Register(offset: 0x00C4) }
     /// ICS: interrupt cause set (software-raised causes).
-    public static let interruptCauseSet = Register<InterruptCause>(offset: 0x00C8)
+    @inlinable public static var interruptCauseSet: Register<InterruptCause> { Register(offset: 0x00C8) }
     /// IMS: interrupt mask set (write 1s to enable) / read the enabled mask.
-    public static let interruptMaskSet = Register<InterruptCause>(offset: 0x00D0)
+    @inlinable public static var interruptMaskSet: Register<InterruptCause> { Register(offset: 0x00D0) }
     /// IMC: interrupt mask clear (write 1s to disable).
-    public static let interruptMaskClear = Register<InterruptCause>(offset: 0x00D8)
+    @inlinable public static var interruptMaskClear: Register<InterruptCause> { Register(offset: 0x00D8) }
     /// EIAC: extended interrupt auto clear (MSI-X): causes cleared from ICR when their vector fires.
-    public static let extendedInterruptAutoClear = Register<InterruptCause>(offset: 0x00DC)
+    @inlinable public static var extendedInterruptAutoClear: Register<InterruptCause> { Register(offset: 0x00DC) }
     /// IAM: interrupt acknowledge auto-mask.
-    public static let interruptAutoMask = Register<InterruptCause>(offset: 0x00E0)
+    @inlinable public static var interruptAutoMask: Register<InterruptCause> { Register(offset: 0x00E0) }
     /// IVAR: interrupt vector allocation (MSI-X).
-    public static let interruptVectorAllocation = Register<InterruptVectorAllocation>(offset: 0x00E4)
+    @inlinable public static var interruptVectorAllocation: Register<InterruptVectorAllocation> { Register(offset: 0x00E4) }
     /// EITR[n], n in 0..<5: per-vector throttling (MSI-X).
     @inlinable public static func vectorThrottle(_ vector: Int) -> Register<InterruptThrottle> {
         precondition(vector >= 0 && vector < InterruptVectorAllocation.vectorCount, "the 82574 has five MSI-X vectors")
@@ -41,24 +41,24 @@ public enum E1000ERegister {
     }
 
     /// RCTL (10.2.5.1).
-    public static let receiveControl = Register<ReceiveControl>(offset: 0x0100)
+    @inlinable public static var receiveControl: Register<ReceiveControl> { Register(offset: 0x0100) }
     /// TCTL (10.2.6.1).
-    public static let transmitControl = Register<TransmitControl>(offset: 0x0400)
+    @inlinable public static var transmitControl: Register<TransmitControl> { Register(offset: 0x0400) }
     /// TIPG (10.2.6.2).
-    public static let transmitInterPacketGap = Register<TransmitInterPacketGap>(offset: 0x0410)
+    @inlinable public static var transmitInterPacketGap: Register<TransmitInterPacketGap> { Register(offset: 0x0410) }
     /// PBA: packet buffer allocation (RX KiB in bits 15:0).
-    public static let packetBufferAllocation = Register<UInt32>(offset: 0x1000)
+    @inlinable public static var packetBufferAllocation: Register<UInt32> { Register(offset: 0x1000) }
 
     /// RXCSUM (10.2.5.2).
-    public static let receiveChecksumControl = Register<ReceiveChecksumControl>(offset: 0x5000)
+    @inlinable public static var receiveChecksumControl: Register<ReceiveChecksumControl> { Register(offset: 0x5000) }
     /// RFCTL (10.2.5.3).
-    public static let receiveFilterControl = Register<ReceiveFilterControl>(offset: 0x5008)
+    @inlinable public static var receiveFilterControl: Register<ReceiveFilterControl> { Register(offset: 0x5008) }
     /// MTA[n], n in 0..<128: multicast table array, a 4096-bit hash filter.
     @inlinable public static func multicastTable(_ index: Int) -> Register<UInt32> {
         precondition(index >= 0 && index < multicastTableCount)
         return Register(offset: 0x5200 + 4 * index)
     }
-    public static let multicastTableCount = 128
+    @inlinable public static var multicastTableCount: Int { 128 }
     /// RAL[n], n in 0..<16: receive address low (station address bytes 0-3).
     @inlinable public static func receiveAddressLow(_ index: Int) -> Register<UInt32> {
         precondition(index >= 0 && index < receiveAddressCount)
@@ -69,9 +69,9 @@ public enum E1000ERegister {
         precondition(index >= 0 && index < receiveAddressCount)
         return Register(offset: 0x5404 + 8 * index)
     }
-    public static let receiveAddressCount = 16
+    @inlinable public static var receiveAddressCount: Int { 16 }
     /// MRQC (10.2.5.16).
-    public static let multipleReceiveQueuesCommand = Register<MultipleReceiveQueuesCommand>(offset: 0x5818)
+    @inlinable public static var multipleReceiveQueuesCommand: Register<MultipleReceiveQueuesCommand> { Register(offset: 0x5818) }
     /// RETA[n], n in 0..<32: four one-byte redirection entries each.
     @inlinable public static func redirectionTable(_ index: Int) -> Register<UInt32> {
         precondition(index >= 0 && index < RedirectionTable.registerCount)
@@ -84,9 +84,9 @@ public enum E1000ERegister {
     }
 
     /// Receive queues the 82574 has.
-    public static let receiveQueueCount = 2
+    @inlinable public static var receiveQueueCount: Int { 2 }
     /// Transmit queues the 82574 has.
-    public static let transmitQueueCount = 2
+    @inlinable public static var transmitQueueCount: Int { 2 }
 
     /// The ring registers of receive queue `queue` (0 or 1).
     @inlinable public static func receiveQueue(_ queue: Int) -> DescriptorRingRegisters {
@@ -106,16 +106,16 @@ public enum E1000ERegister {
         return Register(offset: 0x3840 + 0x100 * queue)
     }
     /// TARC.ENABLE.
-    public static let transmitArbitrationEnable: UInt32 = 1 << 10
+    @inlinable public static var transmitArbitrationEnable: UInt32 { 1 << 10 }
 
     /// RDTR: receive packet delay timer (queue 0 only, 1.024 us units; 0 = write back at once).
-    public static let receiveDelayTimer = Register<UInt32>(offset: 0x2820)
+    @inlinable public static var receiveDelayTimer: Register<UInt32> { Register(offset: 0x2820) }
     /// RADV: receive absolute delay timer (1.024 us units).
-    public static let receiveAbsoluteDelay = Register<UInt32>(offset: 0x282C)
+    @inlinable public static var receiveAbsoluteDelay: Register<UInt32> { Register(offset: 0x282C) }
     /// TIDV: transmit interrupt delay value (1.024 us units).
-    public static let transmitInterruptDelay = Register<UInt32>(offset: 0x3820)
+    @inlinable public static var transmitInterruptDelay: Register<UInt32> { Register(offset: 0x3820) }
     /// TADV: transmit absolute interrupt delay (1.024 us units).
-    public static let transmitAbsoluteDelay = Register<UInt32>(offset: 0x382C)
+    @inlinable public static var transmitAbsoluteDelay: Register<UInt32> { Register(offset: 0x382C) }
 }
 
 /// The registers of one descriptor ring (RX at 0x2800 + 0x100n, TX at 0x3800 + 0x100n):
@@ -141,5 +141,5 @@ public struct DescriptorRingRegisters: Sendable, Hashable {
     @inlinable public var control: Register<DescriptorQueueControl> { Register(offset: base + 0x28) }
 
     /// Ring length granularity in bytes (RDLEN/TDLEN bits 6:0 are zero).
-    public static let lengthGranularity = 128
+    @inlinable public static var lengthGranularity: Int { 128 }
 }
