@@ -79,7 +79,12 @@ public enum NVMeError: Error, Sendable, Equatable, CustomStringConvertible {
         case .bufferTooSmall(let needed, let actual):
             return "buffer holds \(actual) bytes but the transfer needs \(needed); pass a larger DMA slice"
         case .lbaOutOfRange(let ns, let lba, let blocks, let capacity):
-            return "blocks \(lba)..<\(lba &+ UInt64(blocks)) are outside namespace \(ns) (\(capacity) blocks); use an LBA below its capacity"
+            guard blocks > 0 else {
+                return "\(blocks) blocks at LBA \(lba) of namespace \(ns) (\(capacity) blocks): a transfer moves 1 or more blocks; pass a positive count"
+            }
+            // In 128 bits: the end of a range that starts near 2^64 must not wrap around to 0.
+            let end = UInt128(lba) + UInt128(blocks)
+            return "blocks \(lba)..<\(end) are outside namespace \(ns) (\(capacity) blocks); use an LBA below its capacity"
         case .noSuchNamespace(let id, let available):
             let list = available.isEmpty ? "none" : available.map { String($0) }.joined(separator: ", ")
             return "no active namespace \(id) (active: \(list)); pick one of those"

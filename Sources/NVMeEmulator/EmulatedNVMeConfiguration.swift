@@ -13,9 +13,12 @@ public struct EmulatedNamespace: Sendable, Hashable {
         /// Anonymous memory in 64 KiB chunks allocated on first write; unwritten and deallocated
         /// chunks read as zeroes, so a huge namespace costs only what is written.
         case memory
-        /// A file (created or truncated to the namespace size) whose holes read as zeroes;
-        /// deallocation punches holes (`fallocate(FALLOC_FL_PUNCH_HOLE)`).
-        case sparseFile(path: String)
+        /// An image file whose holes read as zeroes; deallocation punches holes
+        /// (`fallocate(FALLOC_FL_PUNCH_HOLE)`). A missing or empty file is created at the
+        /// namespace size; an existing one must already have that size (an image is never
+        /// resized: `EmulatorError.backingFileSize`). `readOnly` opens it read-only: reads work,
+        /// writes complete with Write Fault.
+        case sparseFile(path: String, readOnly: Bool = false)
     }
 
     /// Logical block size: 512 or 4096 (LBADS 9 or 12).
@@ -108,7 +111,9 @@ public struct EmulatedNVMeConfiguration: Sendable {
         for (i, ns) in namespaces.enumerated() {
             if ns.blockSize != 512 && ns.blockSize != 4096 { errors.append("namespace \(i + 1): block size \(ns.blockSize) is not 512 or 4096") }
             if ns.capacityInBlocks == 0 { errors.append("namespace \(i + 1): capacity is zero") }
-            if ns.capacityInBlocks > (UInt64(1) << 52) { errors.append("namespace \(i + 1): capacity over 2^52 blocks") }
+            if ns.capacityInBlocks > (UInt64(1) << 52) || ns.capacityInBlocks > UInt64(Int64.max) / UInt64(max(1, ns.blockSize)) {
+                errors.append("namespace \(i + 1): capacity over 2^52 blocks or 2^63 bytes")
+            }
         }
         if maxQueueEntries < 1 { errors.append("CAP.MQES must be at least 1 (2 entries)") }
         if doorbellStride > 8 { errors.append("CAP.DSTRD over 8 is not supported (the BAR would be huge)") }

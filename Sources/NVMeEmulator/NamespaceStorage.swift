@@ -15,7 +15,7 @@ enum NamespaceStorage {
         let bytes = namespace.capacityInBlocks * UInt64(namespace.blockSize)
         switch namespace.backing {
         case .memory: self = .memory(SparseMemoryStorage(size: bytes))
-        case .sparseFile(let path): self = .file(try SparseFileStorage(path: path, size: bytes))
+        case .sparseFile(let path, let readOnly): self = .file(try SparseFileStorage(path: path, size: bytes, readOnly: readOnly))
         }
     }
 
@@ -158,18 +158,36 @@ final class SparseMemoryStorage {
 }
 
 /// Namespace blocks in a sparse file: holes read as zeroes and deallocation punches holes.
+///
+/// The file is the namespace's medium, so its size is never changed once it has one: a missing
+/// or empty file is sized to the namespace, an existing one of another size is refused (resizing
+/// it would cut off data or change the namespace under the data).
 final class SparseFileStorage {
     let path: String
     let size: UInt64
     private let fd: Int32
 
-    init(path: String, size: UInt64) throws(EmulatorError) {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .backingFile(path: path, operation: "open", errno: errno) }
-        guard ftruncate(fd, off_t(size)) == 0 else {
+    init(path: String, size: UInt64, readOnly: Bool = false) throws(EmulatorError) {
+        guard size <= UInt64(Int64.max) else { throw .backingFileSize(path: path, bytes: 0, needed: size) }
+        let fd = readOnly ? open(path, O_RDONLY | O_CLOEXEC) : open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .backingFile(path: path, operation: readOnly ? "open read-only" : "open", errno: errno) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
             let e = errno
             close(fd)
-            throw .backingFile(path: path, operation: "ftruncate to \(size) bytes", errno: e)
+            throw .backingFile(path: path, operation: "fstat", errno: e)
+        }
+        let existing = UInt64(max(0, st.st_size))
+        if existing != size {
+            guard existing == 0 && !readOnly else {
+                close(fd)
+                throw .backingFileSize(path: path, bytes: existing, needed: size)
+            }
+            guard ftruncate(fd, off_t(size)) == 0 else {
+                let e = errno
+                close(fd)
+                throw .backingFile(path: path, operation: "ftruncate to \(size) bytes", errno: e)
+            }
         }
         self.path = path
         self.size = size

@@ -35,9 +35,8 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
 
     /// Checks the spec against the controller and namespace; returns the namespace.
     public func validate(_ spec: WorkloadSpec) throws(WorkloadError) -> NamespaceInfo {
-        guard let ns = controller.namespaces.first(where: { $0.id == spec.namespaceID }) else {
-            throw .invalid("no namespace \(spec.namespaceID); active namespaces: \(controller.namespaces.map { String($0.id) }.joined(separator: ", "))")
-        }
+        let ns: NamespaceInfo
+        do { ns = try controller.namespace(spec.namespaceID).info } catch { throw .nvme(error) }
         guard spec.blockSize > 0, spec.blockSize % ns.blockSize == 0 else {
             throw .invalid("--bs \(spec.blockSize) is not a multiple of namespace \(ns.id)'s block size \(ns.blockSize)")
         }
@@ -45,18 +44,29 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
         guard spec.blockSize <= maxBytes else {
             throw .invalid("--bs \(spec.blockSize) exceeds the controller's largest transfer (MDTS) of \(maxBytes) bytes; use --bs \(maxBytes) or less")
         }
-        guard spec.queuePairs >= 1, spec.queuePairs <= controller.availableQueuePairs else {
-            throw .invalid("--queues \(spec.queuePairs) is more than the \(controller.availableQueuePairs) I/O queue pairs the controller granted")
+        guard spec.queuePairs >= 1 else { throw .invalid("--queues \(spec.queuePairs): give 1 or more queue pairs") }
+        // The verification passes use the blocking API, whose queue pair the controller keeps.
+        let needed = spec.queuePairs + (spec.verify ? 1 : 0)
+        let granted = controller.grantedQueuePairs
+        guard needed <= granted else {
+            let fewer = granted - (spec.verify ? 1 : 0)
+            throw .invalid("--queues \(spec.queuePairs)\(spec.verify ? " with --verify" : "") needs \(needed) I/O queue pairs and the controller granted \(granted); \(fewer > 0 ? "use --queues \(fewer) or fewer" : "leave out --verify")")
+        }
+        guard spec.queuePairs <= controller.availableQueuePairs else {
+            throw .invalid("--queues \(spec.queuePairs) needs \(spec.queuePairs) free I/O queue pairs; \(controller.availableQueuePairs) of the \(granted) granted are free")
         }
         let maxDepth = controller.ioQueueEntries - 1
         guard spec.queueDepth >= 1, spec.queueDepth <= maxDepth else {
             throw .invalid("--qd \(spec.queueDepth) is out of range: 1...\(maxDepth) (I/O queue size \(controller.ioQueueEntries) minus the slot kept empty)")
         }
         guard spec.seconds > 0 || (spec.ios ?? 0) > 0 else { throw .invalid("give --time or --ios greater than 0") }
+        if let bytes = spec.workingSetBytes, bytes < UInt64(spec.blockSize) {
+            throw .invalid("--size \(bytes) is smaller than one I/O (--bs \(spec.blockSize)); give at least \(spec.blockSize) bytes")
+        }
         guard spec.workingSetOffset % UInt64(spec.blockSize) == 0 else {
             throw .invalid("--offset \(spec.workingSetOffset) is not a multiple of --bs \(spec.blockSize)")
         }
-        guard spec.workingSetOffset + UInt64(spec.blockSize) <= ns.bytes else {
+        guard spec.workingSetOffset < ns.bytes, UInt64(spec.blockSize) <= ns.bytes - spec.workingSetOffset else {
             throw .invalid("--offset \(spec.workingSetOffset) leaves no room for one I/O in namespace \(ns.id) (\(ns.bytes) bytes)")
         }
         if spec.mode.usesInterrupts && controller.interruptVectors == 0 {
@@ -74,10 +84,20 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
     }
 
     /// Runs the workload. `progress` is called about once a second from the calling thread.
-    public func run(_ spec: WorkloadSpec, progress: ((WorkloadProgress) -> Void)? = nil) throws(WorkloadError) -> WorkloadResult {
+    /// `shouldStop` is checked from the calling thread about ten times a second (and between
+    /// chunks of the verification passes): once it returns true, the queue threads stop
+    /// submitting, reap what is outstanding and the figures so far are returned, with
+    /// `endedBy == .stopped` (the read-back of a verified writing run is skipped).
+    public func run(
+        _ spec: WorkloadSpec, progress: ((WorkloadProgress) -> Void)? = nil, shouldStop: (() -> Bool)? = nil
+    ) throws(WorkloadError) -> WorkloadResult {
         let ns = try validate(spec)
         let units = units(spec, ns)
-        if spec.verify { try prefill(spec, ns, units: units) }
+        let stopRequested = { shouldStop?() ?? false }
+        if spec.verify {
+            try prefill(spec, ns, units: units, shouldStop: stopRequested)
+            if stopRequested() { return .stoppedBeforeStart }
+        }
 
         let shared: SharedProgress
         do { shared = try SharedProgress(threads: spec.queuePairs) } catch { throw .nvme(.vfio(error)) }
@@ -102,8 +122,13 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
             throw .nvme(.vfio(error))
         }
         var last = (time: start, ios: UInt64(0))
+        var stopped = false
         while !shared.allFinished {
-            _ = shared.waitForFinish(milliseconds: 1000)
+            _ = shared.waitForFinish(milliseconds: 100)
+            if !stopped && stopRequested() {
+                stopped = true
+                shared.stop.store(true, ordering: .relaxed)
+            }
             let now = MonotonicClock.nanoseconds()
             let ios = shared.totalCompleted
             if let progress, now - last.time >= 900_000_000 {
@@ -126,7 +151,10 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
                 total.merge(r)
             }
         }
-        if spec.verify && spec.pattern.writes { try readBack(spec, ns, units: units, into: &total) }
+        if spec.verify && spec.pattern.writes && !stopped {
+            try readBack(spec, ns, units: units, into: &total, shouldStop: stopRequested)
+            stopped = stopRequested()
+        }
         if total.verifyFailures > 0 {
             throw .verifyFailed(namespace: ns.id, lba: total.firstBadLBA, mismatches: total.verifyFailures)
         }
@@ -139,7 +167,8 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
             processCPUPerIO: ios > 0 ? Double(processCPU) / Double(ios) : 0,
             errors: total.errors, verifiedBytes: total.verifiedBytes, interrupts: total.interrupts,
             submissionDoorbells: total.doorbells, invalidCompletions: total.invalid,
-            emptyPolls: total.emptyPolls, idleChecks: total.idleChecks)
+            emptyPolls: total.emptyPolls, idleChecks: total.idleChecks,
+            endedBy: stopped ? .stopped : total.endedByTime ? .time : .ios)
     }
 
     // MARK: - The per-thread loop
@@ -178,7 +207,7 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
         // The end of a timed run by the coarse clock, checked once per batch: the precise clock is
         // read only for latency (twice per I/O), as fio does; under an emulator whose clocksource
         // is the HPET each precise read is a system call and an emulated MMIO read.
-        let deadline = job.ios == nil ? MonotonicClock.coarseNanoseconds() &+ UInt64(spec.seconds * 1e9) : UInt64.max
+        let deadline = MonotonicClock.coarseNanoseconds().addingSaturated(nanoseconds: spec.seconds)
         let cpuStart = threadCPUNanoseconds()
         var timeUp = false
 
@@ -240,7 +269,14 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
                 result.completed += 1
             }
             shared.add(UInt64(reaped))
-            if !timeUp && (MonotonicClock.coarseNanoseconds() >= deadline || shared.stop.load(ordering: .relaxed)) { timeUp = true }
+            if !timeUp && issued < limit {
+                if MonotonicClock.coarseNanoseconds() >= deadline {
+                    timeUp = true
+                    result.endedByTime = true
+                } else if shared.stop.load(ordering: .relaxed) {
+                    timeUp = true
+                }
+            }
         }
         result.threadCPU = threadCPUNanoseconds() - cpuStart
         let stats = pair.statistics
@@ -260,19 +296,21 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
     // MARK: - Verification passes (blocking API, outside the timed loop)
 
     /// Writes the pattern over the whole working set, so every read in the run can be checked.
-    func prefill(_ spec: WorkloadSpec, _ ns: NamespaceInfo, units: UInt64) throws(WorkloadError) {
-        try sweep(spec, ns, units: units) { (namespace, lba, blocks, slice) throws(NVMeError) in
+    func prefill(_ spec: WorkloadSpec, _ ns: NamespaceInfo, units: UInt64, shouldStop: () -> Bool) throws(WorkloadError) {
+        try sweep(spec, ns, units: units, shouldStop: shouldStop) { (namespace, lba, blocks, slice) throws(NVMeError) in
             DataPattern.fill(slice.bytes, lba: lba, blockSize: ns.blockSize, blocks: blocks, seed: spec.seed)
             try namespace.write(lba: lba, blocks: blocks, from: slice)
         }
     }
 
     /// Reads the whole working set back after a writing run and checks every byte.
-    func readBack(_ spec: WorkloadSpec, _ ns: NamespaceInfo, units: UInt64, into total: inout ThreadResult) throws(WorkloadError) {
+    func readBack(
+        _ spec: WorkloadSpec, _ ns: NamespaceInfo, units: UInt64, into total: inout ThreadResult, shouldStop: () -> Bool
+    ) throws(WorkloadError) {
         var failures: UInt64 = 0
         var first: UInt64 = 0
         var checked: UInt64 = 0
-        try sweep(spec, ns, units: units) { (namespace, lba, blocks, slice) throws(NVMeError) in
+        try sweep(spec, ns, units: units, shouldStop: shouldStop) { (namespace, lba, blocks, slice) throws(NVMeError) in
             try namespace.read(lba: lba, blocks: blocks, into: slice)
             if let bad = DataPattern.firstMismatch(UnsafeRawBufferPointer(slice.bytes), lba: lba, blockSize: ns.blockSize, blocks: blocks, seed: spec.seed) {
                 if failures == 0 { first = bad }
@@ -286,8 +324,9 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
         total.verifiedBytes += checked
     }
 
+    /// Runs `body` over the working set in chunks of up to 1 MiB, until done or `shouldStop`.
     private func sweep(
-        _ spec: WorkloadSpec, _ ns: NamespaceInfo, units: UInt64,
+        _ spec: WorkloadSpec, _ ns: NamespaceInfo, units: UInt64, shouldStop: () -> Bool,
         _ body: (Namespace<Device>, UInt64, Int, DMASlice) throws(NVMeError) -> Void
     ) throws(WorkloadError) {
         let firstBlock = spec.workingSetOffset / UInt64(ns.blockSize)
@@ -297,7 +336,7 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
             let namespace = try controller.namespace(ns.id)
             let buffer = try controller.device.dma.allocate(length: chunkBlocks * ns.blockSize)
             var lba = firstBlock
-            while lba < endBlock {
+            while lba < endBlock && !shouldStop() {
                 let blocks = Int(min(UInt64(chunkBlocks), endBlock - lba))
                 try body(namespace, lba, blocks, buffer.slice(offset: 0, length: blocks * ns.blockSize))
                 lba += UInt64(blocks)
@@ -348,6 +387,8 @@ struct ThreadResult: Sendable {
     var invalid: UInt64 = 0
     var emptyPolls: UInt64 = 0
     var idleChecks: UInt64 = 0
+    /// The deadline ended this thread's run before its share of `ios`.
+    var endedByTime = false
 
     mutating func merge(_ o: ThreadResult) {
         completed += o.completed
@@ -361,6 +402,7 @@ struct ThreadResult: Sendable {
         invalid += o.invalid
         emptyPolls += o.emptyPolls
         idleChecks += o.idleChecks
+        endedByTime = endedByTime || o.endedByTime
     }
 }
 
@@ -419,5 +461,15 @@ final class SharedProgress: Sendable {
 
     func results() -> [Result<ThreadResult, NVMeError>] {
         state.withLock { s in (0..<threads).compactMap { s[$0] } }
+    }
+}
+
+extension UInt64 {
+    /// `self` plus `seconds` in nanoseconds, saturating at `UInt64.max` (an infinite or huge run
+    /// time is no deadline, never a trap in the conversion).
+    func addingSaturated(nanoseconds seconds: Double) -> UInt64 {
+        let ns = seconds * 1e9
+        guard ns < Double(UInt64.max - self) else { return .max }
+        return self + UInt64(ns.rounded(.up))
     }
 }

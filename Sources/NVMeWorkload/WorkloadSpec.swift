@@ -11,15 +11,17 @@ public enum AccessPattern: String, Sendable, CaseIterable {
 }
 
 /// What `vfioctl nvme perf` runs: a queue depth of I/Os kept in flight on each of `queuePairs`
-/// queue pairs, one thread per pair, until `ios` complete or `seconds` pass.
+/// queue pairs, one thread per pair, until `ios` complete or `seconds` pass, whichever comes
+/// first (`WorkloadResult.endedBy` says which).
 public struct WorkloadSpec: Sendable {
     public var pattern: AccessPattern
     /// Bytes per I/O, a multiple of the namespace's block size.
     public var blockSize: Int
     public var queueDepth: Int
     public var queuePairs: Int
-    /// Stop after this many I/Os in total (nil: run for `seconds`).
+    /// Stop after this many I/Os in total (nil: no limit).
     public var ios: Int?
+    /// Stop after this long (`.infinity`: no limit); with `ios`, whichever comes first.
     public var seconds: Double
     public var mode: CompletionMode
     /// Check every byte read against what was written (the working set is written first).
@@ -35,9 +37,10 @@ public struct WorkloadSpec: Sendable {
     public var workingSetOffset: UInt64
     public var seed: UInt64
 
+    /// `seconds` defaults to 10 without `ios`, to no limit with it.
     public init(
         pattern: AccessPattern = .randread, blockSize: Int = 4096, queueDepth: Int = 32, queuePairs: Int = 1,
-        ios: Int? = nil, seconds: Double = 10, mode: CompletionMode = .poll, verify: Bool = false,
+        ios: Int? = nil, seconds: Double? = nil, mode: CompletionMode = .poll, verify: Bool = false,
         namespaceID: UInt32 = 1, readPercent: Int = 50, workingSetBytes: UInt64? = nil, workingSetOffset: UInt64 = 0,
         seed: UInt64 = 0x5eed
     ) {
@@ -46,7 +49,7 @@ public struct WorkloadSpec: Sendable {
         self.queueDepth = queueDepth
         self.queuePairs = queuePairs
         self.ios = ios
-        self.seconds = seconds
+        self.seconds = seconds ?? (ios == nil ? 10 : .infinity)
         self.mode = mode
         self.verify = verify
         self.namespaceID = namespaceID
@@ -82,9 +85,29 @@ public struct WorkloadResult: Sendable {
     /// over the queue pairs (`QueueStatistics.emptyPolls`, `.idleChecks`).
     public var emptyPolls: UInt64 = 0
     public var idleChecks: UInt64 = 0
+    /// What ended the run.
+    public var endedBy: WorkloadEnd = .ios
 
     public var iops: Double { seconds > 0 ? Double(ios) / seconds : 0 }
     public var megabytesPerSecond: Double { seconds > 0 ? Double(bytes) / seconds / 1_000_000 : 0 }
+}
+
+/// What ended a run.
+public enum WorkloadEnd: String, Sendable {
+    /// `WorkloadSpec.ios` completed.
+    case ios
+    /// `WorkloadSpec.seconds` passed.
+    case time
+    /// The caller's `shouldStop` asked for it (vfioctl: SIGINT or SIGTERM).
+    case stopped
+}
+
+extension WorkloadResult {
+    /// The result of a run stopped before any I/O was started (during the verification prefill).
+    static let stoppedBeforeStart = WorkloadResult(
+        ios: 0, bytes: 0, seconds: 0, latencyMean: 0, latencyP50: 0, latencyP99: 0, latencyP999: 0, latencyMax: 0,
+        driverCPUPerIO: 0, processCPUPerIO: 0, errors: 0, verifiedBytes: 0, interrupts: 0, submissionDoorbells: 0,
+        invalidCompletions: 0, endedBy: .stopped)
 }
 
 /// What the progress callback sees about once a second.

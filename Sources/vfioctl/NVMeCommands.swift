@@ -63,7 +63,7 @@ struct Identify: ParsableCommand {
         }
     }
 
-    func run() throws { try reportingErrors { try target.withController(Job(json: json)) } }
+    func run() throws { try reportingErrors { try target.withController(Job(json: json), images: .readOnly) } }
 }
 
 // MARK: - read / write
@@ -74,6 +74,11 @@ struct TransferOptions: ParsableArguments {
     @Option(help: "Number of logical blocks.") var count: Int
     @Option(name: .long, help: "Namespace id.") var namespace: UInt32 = 1
     @Option(help: "File to read data from (write) or to write data to (read); default stdin/stdout.") var file: String?
+
+    /// Checks what can be checked before the device is opened.
+    func check() throws {
+        guard count >= 1 else { throw ValidationFailure("--count \(count): give 1 or more blocks") }
+    }
 }
 
 struct Read: ParsableCommand {
@@ -101,7 +106,12 @@ struct Read: ParsableCommand {
         }
     }
 
-    func run() throws { try reportingErrors { try target.withController(Job(t: transfer)) } }
+    func run() throws {
+        try reportingErrors {
+            try transfer.check()
+            try target.withController(Job(t: transfer), images: .readOnly)
+        }
+    }
 }
 
 struct Write: ParsableCommand {
@@ -138,7 +148,12 @@ struct Write: ParsableCommand {
         }
     }
 
-    func run() throws { try reportingErrors { try target.withController(Job(t: transfer)) } }
+    func run() throws {
+        try reportingErrors {
+            try transfer.check()
+            try target.withController(Job(t: transfer))
+        }
+    }
 }
 
 /// Moves `count` blocks at `lba` through one DMA buffer of up to 1 MiB.
@@ -212,7 +227,7 @@ struct Smart: ParsableCommand {
         }
     }
 
-    func run() throws { try reportingErrors { try target.withController(Job(json: json)) } }
+    func run() throws { try reportingErrors { try target.withController(Job(json: json), images: .readOnly) } }
 }
 
 extension String {

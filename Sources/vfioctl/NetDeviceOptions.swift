@@ -98,12 +98,3 @@ extension E1000E {
         }
     }
 }
-
-/// "10s", "500ms", "2m", "3" (seconds), naming the option in the error.
-func parseDuration(_ text: String, what: String) throws -> Double {
-    do {
-        return try parseDuration(text)
-    } catch {
-        throw ValidationFailure("\(what) '\(text)' is not a duration; use e.g. 10s, 500ms or 1m")
-    }
-}

@@ -2,10 +2,79 @@
 import Glibc
 #endif
 
-/// One line to stderr.
+import ArgumentParser
+
+// MARK: - Errors and exit statuses: the one convention of the whole tool (docs/errors.md)
+//
+// Every error, whoever finds it (ArgumentParser, the tool, a library), is printed the same way:
+// one line `vfioctl: <cause>; <fix>` on stderr, and the exit status says what happened:
+//   0        success (also --help and --version)
+//   1        any error: a bad command line, a refused value, a device or I/O failure
+//   128 + N  a long run stopped by signal N (130 for SIGINT, 143 for SIGTERM), after it printed
+//            its figures so far (see StopSignal)
+
+/// A problem with what the user asked for, found by the tool itself: printed as one line.
+struct ValidationFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// One line to stderr, as is (progress notes, the emulated peer's reports). Errors go through
+/// `printToolError`.
 func printError(_ line: String) {
     var bytes = Array((line + "\n").utf8)
     _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+/// The error line: `vfioctl: ` and the message, folded into one line.
+func printToolError(_ message: String) {
+    let oneLine = message.split(whereSeparator: \.isNewline).map { $0.trimmingSpaces() }.filter { !$0.isEmpty }
+    printError("vfioctl: " + oneLine.joined(separator: "; "))
+}
+
+/// Runs a command body and turns an error into the tool's one error line and exit status 1;
+/// after a run that a signal stopped (the body printed its figures so far), exits 128 + N.
+/// Every command's `run()` goes through it.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let exit as ExitCode {
+        throw exit
+    } catch {
+        printToolError("\(error)")
+        throw ExitCode(1)
+    }
+    if let status = StopSignal.exitStatus { throw ExitCode(status) }
+}
+
+/// Ends the process for an error that reached `main`: ArgumentParser's own (a missing value, an
+/// unknown option, a throwing `validate()`), an `ExitCode`, or a clean exit (--help, --version).
+func exitReporting(_ error: any Error, command: Vfioctl.Type) -> Never {
+    if let exit = error as? ExitCode { Glibc.exit(exit.rawValue) }
+    if command.exitCode(for: error) == .success { command.exit(withError: error) }
+    var message = command.message(for: error)
+    if let first = message.first, first.isUppercase, message.dropFirst().first?.isLowercase == true {
+        message = first.lowercased() + message.dropFirst()
+    }
+    // ArgumentParser's usage errors end with "See 'vfioctl nvme read --help' for more information.":
+    // keep only the command to run.
+    if command.exitCode(for: error) == .validationFailure {
+        let full = command.fullMessage(for: error)
+        if let see = full.firstRange(of: "See '"), let end = full[see.upperBound...].firstIndex(of: "'") {
+            message += "; see " + full[see.upperBound..<end]
+        }
+    }
+    printToolError(message)
+    Glibc.exit(1)
+}
+
+extension Substring {
+    func trimmingSpaces() -> Substring {
+        var s = self
+        while s.first == " " { s = s.dropFirst() }
+        while s.last == " " { s = s.dropLast() }
+        return s
+    }
 }
 
 /// A minimal JSON writer: the tool's `--json` output is flat objects and arrays of numbers and

@@ -17,9 +17,9 @@ struct Perf: ParsableCommand {
     @Option(help: "Pattern: randread, randwrite, read, write, randrw.") var rw: AccessPattern = .randread
     @Option(help: "Bytes per I/O (e.g. 4k).") var bs: String = "4k"
     @Option(help: "I/Os in flight per queue pair.") var qd: Int = 32
-    @Option(help: "Queue pairs, one thread each.") var queues: Int = 1
-    @Option(help: "Run time (e.g. 10s, 500ms, 1m).") var time: String = "10s"
-    @Option(help: "Stop after this many I/Os instead of a time.") var ios: Int?
+    @Option(help: "Queue pairs, one thread each (the controller is asked for at least this many, one more with --verify).") var queues: Int = 1
+    @Option(help: "Run time (e.g. 10s, 500ms, 1m; default 10s, or no limit with --ios). With --ios, whichever comes first ends the run.") var time: String?
+    @Option(help: "Stop after this many I/Os (with --time, whichever comes first).") var ios: Int?
     @Option(help: "Completion mode: poll, interrupt, hybrid.") var mode: String = "poll"
     @Option(name: .customLong("rwmix-read"), help: "Percent reads for randrw.") var readPercent: Int = 50
     @Option(name: .long, help: "Namespace id.") var namespace: UInt32 = 1
@@ -30,15 +30,22 @@ struct Perf: ParsableCommand {
 
     func spec() throws -> WorkloadSpec {
         let blockSize = try parseSize(bs, what: "--bs")
+        guard blockSize > 0 else { throw ValidationFailure("--bs \(bs) is too small; give the bytes of one I/O, e.g. 4k") }
         guard blockSize <= 1 << 30 else { throw ValidationFailure("--bs \(bs) is too large") }
         if let ios, ios <= 0 { throw ValidationFailure("--ios must be greater than 0") }
+        guard queues >= 1 else { throw ValidationFailure("--queues \(queues): give 1 or more queue pairs") }
+        guard queues <= 1024 else { throw ValidationFailure("--queues \(queues) is more than 1024 queue pairs (one thread each)") }
         guard (0...100).contains(readPercent) else { throw ValidationFailure("--rwmix-read must be 0...100") }
+        let workingSet = try size.map { try parseSize($0, what: "--size") }
+        if let workingSet, workingSet < blockSize {
+            throw ValidationFailure("--size \(size ?? "") is smaller than one I/O (--bs \(bs)); give at least \(blockSize) bytes")
+        }
         return WorkloadSpec(
             pattern: rw, blockSize: Int(blockSize), queueDepth: qd, queuePairs: queues, ios: ios,
-            seconds: try parseDuration(time), mode: try parseMode(mode), verify: verify,
-            namespaceID: namespace, readPercent: readPercent,
-            workingSetBytes: try size.map { try parseSize($0, what: "--size") },
-            workingSetOffset: offset == "0" ? 0 : try parseSize(offset, what: "--offset"))
+            seconds: try time.map { try parseDuration($0, what: "--time") } ?? (ios == nil ? 10 : .infinity),
+            mode: try parseMode(mode), verify: verify,
+            namespaceID: namespace, readPercent: readPercent, workingSetBytes: workingSet,
+            workingSetOffset: try parseSize(offset, what: "--offset"))
     }
 
     struct Job: ControllerJob {
@@ -49,8 +56,9 @@ struct Perf: ParsableCommand {
             let progress: (WorkloadProgress) -> Void = { p in
                 printProgress("\r[\(format1(p.elapsedSeconds)) s] \(p.ios) I/Os, \(Int(p.iopsLastInterval)) IOPS   ")
             }
-            let r = try runner.run(spec, progress: json ? nil : progress)
+            let r = try runner.run(spec, progress: json ? nil : progress, shouldStop: { StopSignal.requested })
             if !json { printProgress("\r" + String(repeating: " ", count: 60) + "\r") }
+            let endedBy = r.endedBy == .stopped ? StopSignal.signalName ?? "stopped" : r.endedBy == .ios ? "ios" : "time"
             let figures: [(String, JSON)] = [
                 ("device", .string(c.device.name)), ("rw", .string(spec.pattern.rawValue)), ("bs", .int(spec.blockSize)),
                 ("qd", .int(spec.queueDepth)), ("queues", .int(spec.queuePairs)), ("mode", .string(spec.mode.description)),
@@ -61,18 +69,25 @@ struct Perf: ParsableCommand {
                 ("errors", .uint(r.errors)), ("verified_bytes", .uint(r.verifiedBytes)), ("interrupts", .uint(r.interrupts)),
                 ("sq_doorbells", .uint(r.submissionDoorbells)), ("invalid_completions", .uint(r.invalidCompletions)),
                 ("empty_polls", .uint(r.emptyPolls)), ("idle_checks", .uint(r.idleChecks)),
+                ("ended_by", .string(endedBy)),
             ]
             if json {
                 print(JSON.object(figures).render())
             } else {
                 print("\(spec.pattern.rawValue) bs=\(spec.blockSize) qd=\(spec.queueDepth) queues=\(spec.queuePairs) mode=\(spec.mode) on \(c.device.name)")
+                switch r.endedBy {
+                case .stopped: print("  stopped:   by \(endedBy) after \(format1(r.seconds)) s; the figures cover the run until then")
+                case .time where spec.ios != nil: print("  ended:     --time \(format1(spec.seconds)) s passed before --ios \(spec.ios ?? 0) completed")
+                case .ios where spec.seconds.isFinite: print("  ended:     --ios \(spec.ios ?? 0) completed before --time \(format1(spec.seconds)) s passed")
+                default: break
+                }
                 print("  IOPS:      \(Int(r.iops.rounded()))   (\(r.ios) I/Os in \(format1(r.seconds)) s)")
                 print("  bandwidth: \(format1(r.megabytesPerSecond)) MB/s")
                 print("  latency:   mean \(micro(r.latencyMean)) µs, p50 \(micro(r.latencyP50)), p99 \(micro(r.latencyP99)), p99.9 \(micro(r.latencyP999)), max \(micro(r.latencyMax)) µs")
                 print("  CPU/I/O:   driver threads \(Int(r.driverCPUPerIO.rounded())) ns, whole process \(Int(r.processCPUPerIO.rounded())) ns")
                 print("  doorbells: \(r.submissionDoorbells) SQ doorbell writes for \(r.ios) I/Os; \(r.interrupts) interrupts")
                 print("  polling:   \(r.emptyPolls) empty polls, \(r.idleChecks) idle checks (CSTS and clock reads)")
-                if spec.verify { print("  verify:    \(r.verifiedBytes) bytes checked, all correct") }
+                if spec.verify { print("  verify:    \(r.verifiedBytes) bytes checked, all correct\(r.endedBy == .stopped && spec.pattern.writes ? " (the read-back after the run was skipped)" : "")") }
                 if r.errors > 0 { print("  errors:    \(r.errors) I/Os completed with an error status") }
             }
             if r.errors > 0 { throw ValidationFailure("\(r.errors) I/Os failed") }
@@ -80,7 +95,14 @@ struct Perf: ParsableCommand {
     }
 
     func run() throws {
-        try reportingErrors { try target.withController(Job(spec: try spec(), json: json)) }
+        try reportingErrors {
+            let spec = try spec()
+            try StopSignal.install()
+            let needs = DeviceOptions.QueueNeed(
+                pairs: spec.queuePairs + (spec.verify ? 1 : 0),
+                reason: spec.verify ? "--queues \(spec.queuePairs) with --verify (one for the verification passes)" : "--queues \(spec.queuePairs)")
+            try target.withController(Job(spec: spec, json: json), needs: needs)
+        }
     }
 }
 
@@ -93,15 +115,6 @@ func parseMode(_ text: String) throws -> CompletionMode {
     }
 }
 
-/// "10s", "500ms", "2m", "3" (seconds).
-func parseDuration(_ text: String) throws -> Double {
-    let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60)]
-    for (suffix, scale) in units where text.hasSuffix(suffix) {
-        if let v = Double(text.dropLast(suffix.count)), v > 0 { return v * scale }
-    }
-    if let v = Double(text), v > 0 { return v }
-    throw ValidationFailure("--time '\(text)' is not a duration; use e.g. 10s, 500ms or 1m")
-}
 
 func micro(_ ns: Double) -> String { format1(ns / 1000) }
 func micro(_ ns: UInt64) -> String { format1(Double(ns) / 1000) }

@@ -38,9 +38,3 @@ struct Setup: ParsableCommand {
         }
     }
 }
-
-/// A user-input problem detected by the tool itself, printed as one line.
-struct ValidationFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}

@@ -17,9 +17,25 @@ struct Vfioctl: ParsableCommand {
             default): an in-process NVMe controller (for `net`, an 82574L NIC), so every command \
             works without hardware.
             """,
+        version: vfioctlVersion,
         subcommands: [List.self, Bind.self, Unbind.self, Setup.self, NVMeCommand.self, NetCommand.self, Demo.self]
     )
+
+    /// ArgumentParser's `main`, with every error printed by the tool's one convention (Output.swift)
+    /// instead of ArgumentParser's `Error:` and usage text.
+    static func main() {
+        _ = loggingConfigured
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exitReporting(error, command: self)
+        }
+    }
 }
+
+/// `vfioctl --version`.
+let vfioctlVersion = "0.1.0"
 
 /// Library logs go to stderr at `warning` and above, so that data written to stdout (`nvme read`)
 /// and `--json` stay clean; `VFIOCTL_LOG=debug` (or info, trace) shows more.
@@ -31,17 +47,3 @@ let loggingConfigured: Void = {
         return handler
     }
 }()
-
-/// Runs a command body and turns any error into one line on stderr and a non-zero exit, instead of
-/// ArgumentParser's usage dump or a stack trace.
-func reportingErrors(_ body: () throws -> Void) throws {
-    _ = loggingConfigured
-    do {
-        try body()
-    } catch let exit as ExitCode {
-        throw exit
-    } catch {
-        printError("vfioctl: \(error)")
-        throw ExitCode(1)
-    }
-}

@@ -170,9 +170,9 @@ import Glibc
         defer { rmdir(dir) }
         let cases: [([String], String, String)] = [
             (["nvme", "identify", "--emu-block-size", "1024"], "/dev/null", "--emu-block-size must be 512 or 4096, not 1024"),
-            (["nvme", "identify", "--emu-size", "256"], "/dev/null", "--emu-size must hold at least one block"),
-            (["nvme", "identify", "--emu-latency-us=-5"], "/dev/null", "--emu-latency-us must be 0 or more"),
-            (["nvme", "identify", "--emu-queues", "0"], "/dev/null", "emulated controller: max I/O queue pairs must be 1...4096"),
+            (["nvme", "identify", "--emu-size", "256"], "/dev/null", "--emu-size 256 is too small: the namespace must hold at least one block of 512 bytes"),
+            (["nvme", "identify", "--emu-latency-us=-5"], "/dev/null", "--emu-latency-us -5 is out of range: 0...10000000 (10 s)"),
+            (["nvme", "identify", "--emu-queues", "0"], "/dev/null", "--emu-queues 0 is out of range: 1...2047"),
             (["nvme", "identify", "--emu-size", "3x"], "/dev/null", "--emu-size '3x' is not a size; use a number with an optional k, m, g or t suffix (e.g. 4k)"),
             (["nvme", "read", "--lba", "0", "--count", "1", "--file", dir + "/missing/out"], "/dev/null", "cannot create \(dir)/missing/out: No such file or directory"),
             (["nvme", "write", "--lba", "0", "--count", "1", "--file", dir + "/missing"], "/dev/null", "cannot open \(dir)/missing: No such file or directory"),
@@ -181,9 +181,9 @@ import Glibc
             (["nvme", "perf", "--bs", "2g"], "/dev/null", "--bs 2g is too large"),
             (["nvme", "perf", "--ios", "0"], "/dev/null", "--ios must be greater than 0"),
             (["nvme", "perf", "--rwmix-read", "101"], "/dev/null", "--rwmix-read must be 0...100"),
-            (["nvme", "perf", "--namespace", "9", "--time", "1ms"], "/dev/null", "no namespace 9; active namespaces: 1"),
+            (["nvme", "perf", "--namespace", "9", "--time", "1ms"], "/dev/null", "no active namespace 9 (active: 1); pick one of those"),
             (["nvme", "perf", "--bs", "1m", "--time", "1ms"], "/dev/null", "--bs 1048576 exceeds the controller's largest transfer (MDTS)"),
-            (["nvme", "perf", "--queues", "9", "--time", "1ms"], "/dev/null", "--queues 9 is more than the 4 I/O queue pairs the controller granted"),
+            (["nvme", "perf", "--emu-queues", "4", "--queues", "9", "--time", "1ms"], "/dev/null", "--queues 9 needs 9 I/O queue pairs and the controller granted 4; use --queues 4 or fewer"),
             (["nvme", "perf", "--offset", "1000", "--time", "1ms"], "/dev/null", "--offset 1000 is not a multiple of --bs 4096"),
             (["nvme", "perf", "--offset", "1g", "--time", "1ms"], "/dev/null", "--offset 1073741824 leaves no room for one I/O in namespace 1"),
         ]

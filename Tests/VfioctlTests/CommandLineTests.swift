@@ -30,10 +30,19 @@ private final class DataBox: @unchecked Sendable {
     var data = Data()
 }
 
-func vfioctl(_ arguments: [String], stdin: Data? = nil) throws -> Run {
+/// A signal sent to the running binary after a delay, to test how a long run ends.
+struct DelayedSignal {
+    let signal: Int32
+    let afterSeconds: Double
+}
+
+func vfioctl(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:], send: DelayedSignal? = nil) throws -> Run {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: vfioctlPath!)
     process.arguments = arguments
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
     let out = Pipe(), err = Pipe(), input = Pipe()
     process.standardOutput = out
     process.standardError = err
@@ -53,6 +62,13 @@ func vfioctl(_ arguments: [String], stdin: Data? = nil) throws -> Run {
     }
     writer.start()
     errReader.start()
+    if let send {
+        let pid = process.processIdentifier
+        Thread {
+            Thread.sleep(forTimeInterval: send.afterSeconds)
+            kill(pid, send.signal)
+        }.start()
+    }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     errDone.wait()
     let errData = errBox.data
@@ -132,7 +148,7 @@ struct VfioctlErrorTests {
     @Test func shortInputFileWritesNothing() throws {
         let image = temporaryPath("short.img"), input = temporaryPath("short.in")
         defer { unlink(image); unlink(input) }
-        FileManager.default.createFile(atPath: input, contents: Data(repeating: 0xAB, count: 100))
+        #expect(FileManager.default.createFile(atPath: input, contents: Data(repeating: 0xAB, count: 100)))
         let r = try vfioctl(["nvme", "write", "--emu-size", "1M", "--emu-file", image, "--lba", "0", "--count", "2", "--file", input])
         #expect(r.status == 1)
         #expect(r.stderrLines.count == 1)

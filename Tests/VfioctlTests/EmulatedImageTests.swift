@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+
+/// `--emu-file` images: an existing image is the namespace, so it keeps its size (it used to be
+/// truncated or grown to `--emu-size`, losing data); a read-only image serves the commands that
+/// only read.
+@Suite(.enabled(if: vfioctlPath != nil, "vfioctl is not built next to the tests; run swift build --build-tests"))
+struct VfioctlEmulatedImageTests {
+    static func fileSize(_ path: String) -> UInt64? {
+        (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.uint64Value
+    }
+
+    @Test func anExistingImageKeepsItsSizeAndItsData() throws {
+        let image = temporaryPath("keep.img")
+        defer { unlink(image) }
+        let data = Data((0..<512).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) })
+        let w = try vfioctl(["nvme", "write", "--emu-file", image, "--emu-size", "1G", "--lba", "1000000", "--count", "1"], stdin: data)
+        #expect(w.status == 0, "\(w.stderr)")
+        #expect(Self.fileSize(image) == 1 << 30)
+
+        // A conflicting --emu-size is refused; the image is untouched.
+        let conflict = try vfioctl(["nvme", "identify", "--emu-file", image, "--emu-size", "16M"])
+        #expect(conflict.status == 1)
+        #expect(conflict.stderrLines.count == 1, "\(conflict.stderr)")
+        #expect(conflict.stderr.contains("--emu-size 16M conflicts with \(image), which is 1073741824 bytes"), "\(conflict.stderr)")
+        #expect(Self.fileSize(image) == 1 << 30)
+
+        // Without --emu-size the image's own size is the namespace's, and the data is there.
+        let identify = try vfioctl(["nvme", "identify", "--json", "--emu-file", image])
+        #expect(identify.stdout.contains("\"bytes\": 1073741824"), "\(identify.stdout)")
+        let back = try vfioctl(["nvme", "read", "--emu-file", image, "--lba", "1000000", "--count", "1"])
+        #expect(back.status == 0, "\(back.stderr)")
+        #expect(back.output == data)
+    }
+
+    /// An image made with --emu-size 16M was grown to the default 1 GiB by a later command
+    /// that left the flag out.
+    @Test func aSmallImageIsNotGrownByACommandWithoutASize() throws {
+        let image = temporaryPath("small.img")
+        defer { unlink(image) }
+        let w = try vfioctl(["nvme", "write", "--emu-file", image, "--emu-size", "16M", "--lba", "0", "--count", "1"], stdin: Data(count: 512))
+        #expect(w.status == 0, "\(w.stderr)")
+        let perf = try vfioctl(["nvme", "perf", "--emu-file", image, "--ios", "100", "--rw", "randwrite"])
+        #expect(perf.status == 0, "\(perf.stderr)")
+        let identify = try vfioctl(["nvme", "identify", "--json", "--emu-file", image])
+        #expect(identify.stdout.contains("\"blocks\": 32768"), "\(identify.stdout)")
+        #expect(Self.fileSize(image) == 16 << 20)
+    }
+
+    /// `read`, `identify` and `smart` open the image read-only; `write` needs it writable and
+    /// says so in one line. (As root, file modes do not stop a write: the image is made immutable.)
+    @Test func aReadOnlyImageServesTheCommandsThatOnlyRead() throws {
+        let image = temporaryPath("ro.img")
+        let data = Data(repeating: 0x5A, count: 1024)
+        #expect(try vfioctl(["nvme", "write", "--emu-file", image, "--emu-size", "4M", "--lba", "8", "--count", "2"], stdin: data).status == 0)
+        chmod(image, 0o444)
+        let immutable = geteuid() == 0
+        if immutable { try #require(chattr("+i", image), "chattr +i \(image) failed: cannot make the image read-only for root") }
+        defer {
+            if immutable { _ = chattr("-i", image) }
+            unlink(image)
+        }
+        let read = try vfioctl(["nvme", "read", "--emu-file", image, "--lba", "8", "--count", "2"])
+        #expect(read.status == 0, "\(read.stderr)")
+        #expect(read.output == data)
+        for command in ["identify", "smart"] {
+            let r = try vfioctl(["nvme", command, "--emu-file", image])
+            #expect(r.status == 0, "\(command): \(r.stderr)")
+        }
+        let write = try vfioctl(["nvme", "write", "--emu-file", image, "--lba", "0", "--count", "1"], stdin: Data(count: 512))
+        #expect(write.status == 1)
+        #expect(write.stderrLines.count == 1, "\(write.stderr)")
+        #expect(write.stderr.contains(image) && write.stderr.contains("open failed"), "\(write.stderr)")
+    }
+
+    func chattr(_ flag: String, _ path: String) -> Bool {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/chattr")
+        p.arguments = [flag, path]
+        guard (try? p.run()) != nil else { return false }
+        p.waitUntilExit()
+        return p.terminationStatus == 0
+    }
+}
