@@ -60,10 +60,14 @@ let package = Package(
             name: "NVMeWorkload",
             dependencies: ["NVMe", "VFIO", .product(name: "Histogram", package: "hdrhistogram-swift")]
         ),
+        .target(
+            name: "NICWorkload",
+            dependencies: ["NIC", "NICEmulator", "NetFrames", "VFIO"]
+        ),
         .executableTarget(
             name: "vfioctl",
             dependencies: [
-                "VFIO", "NVMe", "NVMeEmulator", "NVMeWorkload", "NIC", "NICEmulator", "NetFrames",
+                "VFIO", "NVMe", "NVMeEmulator", "NVMeWorkload", "NIC", "NICEmulator", "NICWorkload", "NetFrames",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -86,6 +90,7 @@ let package = Package(
         .testTarget(name: "NICTests", dependencies: ["NIC", "NICEmulator", "NetFrames", "VFIO"]),
         .testTarget(name: "NetFramesTests", dependencies: ["NetFrames"]),
         .testTarget(name: "DriverScenarioTests", dependencies: ["DriverScenarios", "NVMe", "NVMeEmulator", "VFIO"]),
+        .testTarget(name: "NICWorkloadTests", dependencies: ["NICWorkload", "NIC", "NICEmulator", "NetFrames", "VFIO"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -358,11 +358,7 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
         return user + system
     }
 
-    static func threadCPUNanoseconds() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
+    static func threadCPUNanoseconds() -> UInt64 { CPUTime.thread() }
 }
 
 struct WorkerJob: Sendable {

@@ -1,14 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
 import NIC
-import NVMe
+import NICWorkload
 import NetFrames
-import Synchronization
 import VFIO
 
-/// `vfioctl net ...`: drive an Intel 82574L (QEMU's e1000e) from userspace.
+/// `vfioctl net ...`: drive an Intel 82574L (QEMU's e1000e) from userspace. Parsing and printing
+/// only: the traffic engines are in NICWorkload.
 struct NetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "net",
@@ -21,58 +18,6 @@ struct NetCommand: ParsableCommand {
             is up unless --force).
             """,
         subcommands: [NetInfo.self, NetSend.self, NetRecv.self, NetGen.self, NetEcho.self])
-}
-
-/// Shared state of one command's queue threads.
-final class NetRun: Sendable {
-    let stop = Atomic<Bool>(false)
-    /// Frames that met the command's goal (matched, answered), across queues.
-    let progress = Atomic<Int>(0)
-    let failure = Mutex<String?>(nil)
-
-    var stopping: Bool { stop.load(ordering: .relaxed) }
-
-    func fail(_ error: any Error) {
-        failure.withLock { if $0 == nil { $0 = "\(error)" } }
-        stop.store(true, ordering: .relaxed)
-    }
-
-    func throwIfFailed() throws {
-        if let message = failure.withLock({ $0 }) { throw ValidationFailure(message) }
-    }
-}
-
-/// Per-queue results written by the queue threads.
-final class PerQueue<Value: Sendable>: Sendable {
-    private let values: Mutex<[Value]>
-    init(_ count: Int, _ initial: Value) { values = Mutex(Array(repeating: initial, count: count)) }
-    func set(_ q: Int, _ value: Value) { values.withLock { $0[q] = value } }
-    var all: [Value] { values.withLock { $0 } }
-}
-
-/// A ~Copyable queue handed from the thread that made it to the thread that owns it from then on.
-final class QueueHandOff<Queue: ~Copyable>: @unchecked Sendable {
-    private var queue: Queue?
-    init(_ queue: consuming Queue) { self.queue = consume queue }
-    func take() -> Queue { queue.take()! }
-}
-
-/// A started thread, joined once (by whoever holds it; the peer keeps it behind a lock).
-final class JoinableThread: @unchecked Sendable {
-    private var thread: OSThread?
-    init(_ thread: consuming OSThread) { self.thread = consume thread }
-    func join() { thread.take()?.join() }
-}
-
-/// Runs `body(q)` for each queue on its own thread and waits for all.
-func onQueueThreads(_ count: Int, _ run: NetRun, _ body: @escaping @Sendable (Int) throws -> Void) throws {
-    var threads: [JoinableThread] = []
-    defer { for t in threads { t.join() } }
-    for q in 0..<count {
-        threads.append(JoinableThread(try OSThread(name: "net-q\(q)") {
-            do { try body(q) } catch { run.fail(error) }
-        }))
-    }
 }
 
 // MARK: - info
@@ -125,90 +70,44 @@ struct FrameOptions: ParsableArguments {
     @Option(name: .customLong("dst-ip"), help: "Destination IPv4 address.") var destinationIP: String = "10.77.0.1"
     @Option(name: .customLong("src-ip"), help: "Source IPv4 address.") var sourceIP: String = "10.77.0.2"
 
-    /// Checks the options before the NIC is touched.
-    func validate() throws {
-        guard size >= Ethernet.minimumFrameLength && size <= Ethernet.maximumFrameLength else {
-            throw ValidationFailure("--size \(size): a frame is \(Ethernet.minimumFrameLength)...\(Ethernet.maximumFrameLength) bytes without the FCS")
+    /// The generator's description of the frame, or a one-line error naming the option.
+    func spec(count: Int?, seconds: Double, batch: Int, queues: Int? = nil, target: NetDeviceOptions) throws -> GeneratorSpec {
+        guard UDPTemplate.lengths.contains(size) else {
+            throw ValidationFailure("--size \(size): a frame is \(UDPTemplate.lengths.lowerBound)...\(UDPTemplate.lengths.upperBound) bytes without the FCS")
         }
-        _ = try parseMAC(destinationMAC, what: "--dst-mac")
-        _ = try parseIPv4(destinationIP, what: "--dst-ip")
-        _ = try parseIPv4(sourceIP, what: "--src-ip")
-    }
-
-    func template(source: MACAddress) throws -> UDPTemplate {
-        try validate()
-        return UDPTemplate(source: source, destination: try parseMAC(destinationMAC, what: "--dst-mac"),
-                           sourceIP: try parseIPv4(sourceIP, what: "--src-ip"),
-                           destinationIP: try parseIPv4(destinationIP, what: "--dst-ip"), length: size)
+        return GeneratorSpec(destination: try parseMAC(destinationMAC, what: "--dst-mac"), sourceIP: try parseIPv4(sourceIP, what: "--src-ip"),
+                             destinationIP: try parseIPv4(destinationIP, what: "--dst-ip"), length: size, count: count, seconds: seconds,
+                             batch: batch, queues: queues, mode: try target.completionMode(),
+                             linkTimeoutMilliseconds: try target.linkTimeoutMilliseconds())
     }
 }
 
 struct NetSend: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "send", abstract: "Send N UDP frames and wait until the NIC has sent each one.")
+        commandName: "send", abstract: "Send N UDP frames on queue 0 and wait until the NIC has sent each one.")
     @OptionGroup var target: NetDeviceOptions
     @OptionGroup var frame: FrameOptions
     @Option(help: "Frames to send.") var count: Int = 1
     @Flag(help: "Print JSON.") var json = false
 
-    struct Job: NICJob {
-        let count: Int
-        let frame: FrameOptions
-        let mode: CompletionMode
-        let linkTimeout: Int
-        let json: Bool
-
-        func run<Device: PCIFunction>(_ nic: E1000E<Device>, peer: EmulatedWirePeer?) throws {
-            let template = try frame.template(source: nic.macAddress)
-            try peer?.start(.sink(destination: template.destination, length: template.length))
-            try nic.requireLink(timeoutMilliseconds: linkTimeout)
-            let before = nic.statistics()
-            var tx = try nic.makeTransmitQueue(0)
-            let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: template.length, alignment: 64)
-            defer { bytes.deallocate() }
-            template.write(into: bytes)
-            let start = monotonicNanoseconds()
-            var sent = 0
-            while sent < count {
-                let n = try tx.send(count: min(32, count - sent)) { i, buffer in
-                    buffer.copyMemory(from: UnsafeRawBufferPointer(bytes))
-                    UDPTemplate.stamp(buffer, sequence: UInt32(truncatingIfNeeded: sent + i) & 0xFF_FFFF)
-                    return template.length
-                }
-                sent += n
-                if n == 0 { try tx.flush(mode: mode, timeoutMilliseconds: 5000) }
-            }
-            try tx.flush(mode: mode, timeoutMilliseconds: 5000)
-            let seconds = Double(monotonicNanoseconds() - start) / 1e9
-            let deviceSent = nic.statistics().goodPacketsTransmitted - before.goodPacketsTransmitted
-            let report = peer?.stop()
-            if json {
-                var fields: [(String, JSON)] = [
-                    ("device", .string(nic.device.name)), ("mode", .string(mode.description)),
-                    ("sent", .int(sent)), ("bytes", .int(sent * template.length)), ("size", .int(template.length)),
-                    ("seconds", .double(round3(seconds))), ("device_tx_packets", .uint(deviceSent)),
-                    ("tail_writes", .uint(tx.statistics.tailWrites)),
-                ]
-                fields += peerFields(report)
-                print(JSON.object(fields).render())
-            } else {
-                print("sent \(sent) frames of \(template.length) bytes to \(template.destination) in \(format1(seconds * 1000)) ms (mode \(mode)); the NIC counted \(deviceSent) (GPTC)")
-                if let r = report { print("peer: received \(r.framesTaken), verified \(r.framesVerified), \(r.sequenceGaps) out of order") }
-            }
-            if let r = report, r.framesVerified != sent || r.sequenceGaps != 0 {
-                throw ValidationFailure("the emulated peer verified \(r.framesVerified) of \(sent) frames (\(r.sequenceGaps) out of order)\(r.firstProblem.map { "; first problem: \($0)" } ?? "")")
-            }
-        }
-    }
-
     func run() throws {
         try reportingErrors {
             guard count > 0 else { throw ValidationFailure("--count must be greater than 0") }
-            try frame.validate()
+            let spec = try frame.spec(count: count, seconds: 0, batch: 32, queues: 1, target: target)
             _ = try target.nicOptions()
-            try target.withNIC(Job(count: count, frame: frame, mode: try target.completionMode(),
-                                   linkTimeout: try target.linkTimeoutMilliseconds(), json: json))
+            try target.withNIC(GeneratorJob(spec: spec, json: json, brief: true))
         }
+    }
+}
+
+// MARK: - Shared by the traffic commands
+
+/// Runs a NIC workload, naming the option that changes the link wait in its error.
+func netRun<Result>(linkTimeout: Int, _ body: () throws(NICWorkloadError) -> Result) throws -> Result {
+    do {
+        return try body()
+    } catch .linkDown(let device, let ms) {
+        throw ValidationFailure("\(device): link is down after \(ms) ms; check the cable (QEMU: `set_link NETDEV on` in the monitor) or raise --link-timeout")
     }
 }
 

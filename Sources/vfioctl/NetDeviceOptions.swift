@@ -1,6 +1,7 @@
 import ArgumentParser
 import NIC
 import NICEmulator
+import NICWorkload
 import NetFrames
 import VFIO
 
@@ -86,15 +87,5 @@ struct NetDeviceOptions: ParsableArguments {
         let nic = try E1000E(device: device, options: options)
         defer { nic.close() }
         try job.run(nic, peer: peer)
-    }
-}
-
-extension E1000E {
-    /// Waits for the link (bring-up already waited a second) or fails with the fix.
-    func requireLink(timeoutMilliseconds: Int) throws {
-        let link = waitForLink(timeoutMilliseconds: timeoutMilliseconds)
-        guard link.isUp else {
-            throw ValidationFailure("\(device.name): link is down after \(timeoutMilliseconds) ms; check the cable (QEMU: `set_link NETDEV on` in the monitor) or raise --link-timeout")
-        }
     }
 }

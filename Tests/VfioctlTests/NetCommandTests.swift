@@ -154,8 +154,37 @@ struct NetCommandTests {
             let r = try vfioctl(arguments)
             #expect(r.status == 1, "\(arguments): \(r.stderr)")
             #expect(r.stderrLines.count == 1, "\(arguments): \(r.stderr)")
+            #expect(r.stderr.hasPrefix("vfioctl: "), "\(arguments): \(r.stderr)")
             #expect(r.stderr.contains(needle), "\(arguments): \(r.stderr)")
         }
+    }
+
+    /// The frame size is checked where every other value is, not by ArgumentParser's `validate()`,
+    /// which printed `Error: ...` instead of the tool's `vfioctl: ...`.
+    @Test func aFrameTooShortIsRefusedWithTheToolsErrorPrefix() throws {
+        let r = try vfioctl(["net", "send", "--size", "10"])
+        #expect(r.status == 1)
+        #expect(r.stderrLines == ["vfioctl: --size 10: a frame is 60...1514 bytes without the FCS"], "\(r.stderr)")
+        #expect(r.stdout.isEmpty)
+    }
+
+    /// 10000 frames take milliseconds: the text says how many, with a rate that agrees with the
+    /// count and the time (it said "in 0.0 s").
+    @Test func aShortGeneratorRunReportsItsDurationInMilliseconds() throws {
+        let r = try vfioctl(["net", "gen", "--count", "10000"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let line = r.stdout.split(separator: "\n").first { $0.contains("10000 packets in ") }.map(String.init) ?? ""
+        let words = line.split(separator: " ")
+        guard let at = words.firstIndex(of: "in"), at + 3 < words.count, let value = Double(words[at + 1]) else {
+            Issue.record("no duration in \(r.stdout)")
+            return
+        }
+        let unit = words[at + 2].trimmingCharacters(in: CharacterSet(charactersIn: ":"))
+        let seconds = value * (unit == "s" ? 1 : unit == "ms" ? 1e-3 : unit == "µs" ? 1e-6 : .nan)
+        #expect(value > 0, "\(line)")
+        #expect(unit != "s" || value >= 1, "a run under a second is given in ms or µs: \(line)")
+        let pps = Double(words[at + 3]) ?? 0
+        #expect(abs(pps - 10000 / seconds) <= 0.06 * pps, "\(line): the rate does not match 10000 packets in \(seconds) s")
     }
 
     /// This machine's own devices (virtio NICs and disks) are not vfio-pci's: `net` refuses each

@@ -3,7 +3,6 @@ import Glibc
 #endif
 import NIC
 import NICEmulator
-import NVMe
 import NetFrames
 import Synchronization
 import VFIO
@@ -12,16 +11,18 @@ import VFIO
 /// QEMU hub: it takes every frame our driver sends and checks it, and it sends frames that our
 /// driver must receive or answer. It runs on its own thread and only uses the emulator's public
 /// wire (`inject(frame:)`, `takeTransmittedFrames()`), so what it reports is what crossed the wire.
-final class EmulatedWirePeer: Sendable {
+public final class EmulatedWirePeer: Sendable {
     /// The peer's own addresses (as the kernel side's are in the VM).
-    static let mac = MACAddress(0x52, 0x54, 0x00, 0xEE, 0xEE, 0x01)
-    static let ip = IPv4Address(0x0A4D_0001)  // 10.77.0.1
+    public static let mac = MACAddress(0x52, 0x54, 0x00, 0xEE, 0xEE, 0x01)
+    public static let ip = IPv4Address(10, 77, 0, 1)
+    /// The address the peer sends its echo requests to when it only injects (`net recv`).
+    public static let ourIP = IPv4Address(10, 77, 0, 2)
 
     /// What the peer does while a command runs.
-    enum Script: Sendable {
-        /// Take what we send; check each frame against the generator's template: our source
-        /// MAC, `destination`, `length` bytes, UDP, and per queue consecutive sequence numbers.
-        case sink(destination: MACAddress, length: Int)
+    public enum Script: Sendable {
+        /// Take what we send; check each frame against the generator's template (addresses,
+        /// length, bytes) and per queue consecutive sequence numbers.
+        case sink(UDPTemplate)
         /// Send `count` ICMP echo requests to `ourMAC`/`ourIP`, `interval` microseconds apart,
         /// once the command is ready; take whatever comes back.
         case inject(count: Int, ourMAC: MACAddress, ourIP: IPv4Address, intervalMicroseconds: UInt32)
@@ -35,19 +36,19 @@ final class EmulatedWirePeer: Sendable {
     }
 
     /// What the peer saw.
-    struct Report: Sendable {
-        var framesTaken = 0
-        var framesVerified = 0
-        var framesBad = 0
-        var sequenceGaps = 0
-        var injected = 0
-        var injectRefused = 0
-        var arpResolved = false
-        var resolvedMAC: MACAddress?
-        var pingsSent = 0
-        var pingsAnswered = 0
-        var reflected = 0
-        var firstProblem: String?
+    public struct Report: Sendable {
+        public var framesTaken = 0
+        public var framesVerified = 0
+        public var framesBad = 0
+        public var sequenceGaps = 0
+        public var injected = 0
+        public var injectRefused = 0
+        public var arpResolved = false
+        public var resolvedMAC: MACAddress?
+        public var pingsSent = 0
+        public var pingsAnswered = 0
+        public var reflected = 0
+        public var firstProblem: String?
 
         mutating func problem(_ text: String) {
             framesBad += 1
@@ -55,36 +56,41 @@ final class EmulatedWirePeer: Sendable {
         }
     }
 
-    let device: EmulatedE1000E
+    public let device: EmulatedE1000E
     private let ready = Atomic<Bool>(false)
     private let stopRequested = Atomic<Bool>(false)
     private let scriptDone = Atomic<Bool>(false)
     private let report = Mutex<Report>(Report())
     private let thread = Mutex<JoinableThread?>(nil)
 
-    init(device: EmulatedE1000E) {
+    public init(device: EmulatedE1000E) {
         self.device = device
     }
 
     /// Starts the peer's thread with `script`. Frames it sends wait until `markReady()`.
-    func start(_ script: Script) throws {
-        let worker = JoinableThread(try OSThread(name: "wire peer") { [self] in
-            var r = Report()
-            run(script, &r)
-            let finished = r
-            report.withLock { $0 = finished }
-        })
+    public func start(_ script: Script) throws(NICWorkloadError) {
+        let worker: JoinableThread
+        do {
+            worker = JoinableThread(try OSThread(name: "wire peer") { [self] in
+                var r = Report()
+                run(script, &r)
+                let finished = r
+                report.withLock { $0 = finished }
+            })
+        } catch {
+            throw .vfio(error)
+        }
         thread.withLock { $0 = worker }
     }
 
     /// The command's queues exist and the link is up: the peer may send.
-    func markReady() { ready.store(true, ordering: .releasing) }
+    public func markReady() { ready.store(true, ordering: .releasing) }
 
     /// Whether the script has sent (and, for ping, waited for) everything.
-    var isDone: Bool { scriptDone.load(ordering: .acquiring) }
+    public var isDone: Bool { scriptDone.load(ordering: .acquiring) }
 
     /// Stops the peer after it has taken what is on the wire, and returns its report.
-    func stop() -> Report {
+    public func stop() -> Report {
         // Let frames sent just before the stop reach the outbox (threaded emulator).
         usleep(20_000)
         stopRequested.store(true, ordering: .releasing)
@@ -107,13 +113,13 @@ final class EmulatedWirePeer: Sendable {
 
     private func run(_ script: Script, _ r: inout Report) {
         switch script {
-        case .sink(let destination, let length):
+        case .sink(let template):
             var next: [UInt32: UInt32] = [:]
             while true {
                 let last = stopping
                 for frame in device.takeTransmittedFrames() {
                     r.framesTaken += 1
-                    check(frame.bytes, destination: destination, length: length, next: &next, &r)
+                    check(frame.bytes, template, next: &next, &r)
                 }
                 if last { break }
                 usleep(200)
@@ -126,7 +132,7 @@ final class EmulatedWirePeer: Sendable {
             for n in 0..<count where !stopping {
                 // Sixteen source addresses, so that RSS (which hashes the IPv4 addresses) has
                 // flows to spread over two queues.
-                let source = IPv4Address(0x0A4D_0100 | UInt32(n % 16 + 1))
+                let source = IPv4Address(10, 77, 1, UInt8(n % 16 + 1))
                 let length = frame.withUnsafeMutableBytes {
                     ICMPEcho.writeRequest(into: $0, from: Self.mac, to: ourMAC, sourceIP: source, destinationIP: ourIP,
                                      identifier: 0x4E49, sequence: UInt16(truncatingIfNeeded: n), payload: 56)
@@ -152,7 +158,7 @@ final class EmulatedWirePeer: Sendable {
         case .reflect(let count, let ourMAC):
             guard waitReady() else { return }
             let template = UDPTemplate(source: Self.mac, destination: ourMAC, sourceIP: Self.ip,
-                                       destinationIP: IPv4Address(0x0A4D_0002), length: 128)
+                                       destinationIP: Self.ourIP, length: 128)
             var frame = [UInt8](repeating: 0, count: template.length)
             frame.withUnsafeMutableBytes { template.write(into: $0) }
             var sent: [[UInt8]] = []
@@ -162,8 +168,8 @@ final class EmulatedWirePeer: Sendable {
                 usleep(1000)
                 collectReflections(sent: sent, ourMAC: ourMAC, &r)
             }
-            let deadline = monotonicNanoseconds() + 2_000_000_000
-            while r.reflected < r.injected && monotonicNanoseconds() < deadline && !stopping {
+            let deadline = MonotonicClock.nanoseconds() + 2_000_000_000
+            while r.reflected < r.injected && MonotonicClock.nanoseconds() < deadline && !stopping {
                 usleep(1000)
                 collectReflections(sent: sent, ourMAC: ourMAC, &r)
             }
@@ -173,22 +179,14 @@ final class EmulatedWirePeer: Sendable {
         }
     }
 
-    /// A generator frame: addresses, length, the template's bytes, and its queue's next sequence
-    /// number (the top byte of the sequence names the queue).
-    private func check(_ bytes: [UInt8], destination: MACAddress, length: Int, next: inout [UInt32: UInt32], _ r: inout Report) {
-        let ours = device.permanentAddress
+    /// A generator frame: the template's bytes, and its queue's next sequence number (the top
+    /// byte of the sequence names the queue).
+    private func check(_ bytes: [UInt8], _ template: UDPTemplate, next: inout [UInt32: UInt32], _ r: inout Report) {
         bytes.withUnsafeBytes { f in
-            guard f.count == length else { return r.problem("frame of \(f.count) bytes, sent \(length)") }
-            guard MACAddress(reading: f, at: 0) == destination else { return r.problem("destination \(MACAddress(reading: f, at: 0)), expected \(destination)") }
-            guard MACAddress(reading: f, at: 6) == ours else { return r.problem("source \(MACAddress(reading: f, at: 6)), expected \(ours)") }
-            guard FrameKind(f) == .udp else { return r.problem("not a valid IPv4/UDP frame") }
-            for i in (UDPTemplate.sequenceOffset + 4)..<f.count where f[i] != UInt8(truncatingIfNeeded: i) {
-                return r.problem("payload byte \(i) is \(f[i])")
-            }
-            let sequence = f.be32(UDPTemplate.sequenceOffset)
+            if let problem = template.mismatch(f) { return r.problem(problem) }
+            guard let sequence = UDPTemplate.sequence(of: f) else { return r.problem("no sequence number") }
             let queue = sequence >> 24
-            let expected = next[queue] ?? 0
-            if sequence & 0xFF_FFFF != expected { r.sequenceGaps += 1 }
+            if sequence & 0xFF_FFFF != next[queue] ?? 0 { r.sequenceGaps += 1 }
             next[queue] = ((sequence & 0xFF_FFFF) &+ 1) & 0xFF_FFFF
             r.framesVerified += 1
         }
@@ -197,22 +195,21 @@ final class EmulatedWirePeer: Sendable {
     private func ping(count: Int, ourIP: IPv4Address, _ r: inout Report) {
         var frame = [UInt8](repeating: 0, count: 128)
         // ARP first, as the kernel would: one request every 100 ms until answered (5 s at most).
-        let arpDeadline = monotonicNanoseconds() + 5_000_000_000
+        let arpDeadline = MonotonicClock.nanoseconds() + 5_000_000_000
         var lastRequest: UInt64 = 0
-        while r.resolvedMAC == nil && monotonicNanoseconds() < arpDeadline && !stopping {
-            if monotonicNanoseconds() - lastRequest > 100_000_000 {
+        while r.resolvedMAC == nil && MonotonicClock.nanoseconds() < arpDeadline && !stopping {
+            if MonotonicClock.nanoseconds() - lastRequest > 100_000_000 {
                 let length = frame.withUnsafeMutableBytes { ARP.writeRequest(into: $0, senderMAC: Self.mac, senderIP: Self.ip, target: ourIP) }
                 if device.inject(frame: Array(frame[0..<length])) { r.injected += 1 }
-                lastRequest = monotonicNanoseconds()
+                lastRequest = MonotonicClock.nanoseconds()
             }
             for f in device.takeTransmittedFrames() {
                 r.framesTaken += 1
                 f.bytes.withUnsafeBytes { b in
-                    // An ARP reply to us about ourIP (RFC 826: sender fields are the answer).
-                    guard b.count >= 42, b.be16(12) == Ethernet.typeARP, b.be16(20) == 2,
-                          b.be32(28) == ourIP.value, MACAddress(reading: b, at: 32) == Self.mac,
-                          b.be32(38) == Self.ip.value, MACAddress(reading: b, at: 0) == Self.mac else { return }
-                    r.resolvedMAC = MACAddress(reading: b, at: 22)
+                    // An ARP reply to us about ourIP (RFC 826: the sender fields are the answer).
+                    guard case .arpReply(let mac, ourIP, Self.mac, Self.ip) = FrameKind(b),
+                          MACAddress(reading: b, at: 0) == Self.mac else { return }
+                    r.resolvedMAC = mac
                 }
             }
             usleep(200)
@@ -228,9 +225,9 @@ final class EmulatedWirePeer: Sendable {
             guard device.inject(frame: request) else { r.injectRefused += 1; continue }
             r.injected += 1
             r.pingsSent += 1
-            let deadline = monotonicNanoseconds() + 1_000_000_000
+            let deadline = MonotonicClock.nanoseconds() + 1_000_000_000
             var answered = false
-            while !answered && monotonicNanoseconds() < deadline && !stopping {
+            while !answered && MonotonicClock.nanoseconds() < deadline && !stopping {
                 for f in device.takeTransmittedFrames() {
                     r.framesTaken += 1
                     if isEchoReply(f.bytes, to: request, from: theirMAC) { answered = true } else if f.bytes.count >= 14 && f.bytes[12] == 0x08 && f.bytes[13] == 0x00 {
@@ -274,18 +271,4 @@ final class EmulatedWirePeer: Sendable {
             if ok { r.reflected += 1 } else { r.problem("a frame that is not a reflection of one sent") }
         }
     }
-}
-
-/// CLOCK_MONOTONIC in nanoseconds.
-func monotonicNanoseconds() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-}
-
-/// This thread's CPU time in nanoseconds (CLOCK_THREAD_CPUTIME_ID).
-func threadCPUNanoseconds() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
 }

@@ -1,0 +1,51 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Packet rate figures as ixy reports them: packets per second, Mbit/s, CPU cycles per packet.
+///
+/// Cycles per packet are the queue threads' CPU time (CLOCK_THREAD_CPUTIME_ID) times the clock
+/// rate the kernel reports in /proc/cpuinfo ("cpu MHz", the TSC rate on x86): an estimate without
+/// a cycle counter (Swift cannot issue `rdtsc`, and perf counters are often unavailable in VMs
+/// and containers). For a busy-polling thread this equals ixy's figure, clock rate / packets per
+/// second on one core; in interrupt mode it counts only the time the thread ran.
+public struct PacketRate: Sendable {
+    public var packets: UInt64
+    public var bytes: UInt64
+    /// Wall time of the run, from the precise monotonic clock.
+    public var seconds: Double
+    public var cpuNanoseconds: UInt64
+    public var cpuMHz: Double?
+
+    public init(packets: UInt64, bytes: UInt64, seconds: Double, cpuNanoseconds: UInt64, cpuMHz: Double?) {
+        self.packets = packets
+        self.bytes = bytes
+        self.seconds = seconds
+        self.cpuNanoseconds = cpuNanoseconds
+        self.cpuMHz = cpuMHz
+    }
+
+    public var packetsPerSecond: Double { seconds > 0 ? Double(packets) / seconds : 0 }
+    /// Frame bits (no FCS, preamble or inter-frame gap) per second, in millions.
+    public var megabitsPerSecond: Double { seconds > 0 ? Double(bytes) * 8 / seconds / 1e6 : 0 }
+    public var cpuNanosecondsPerPacket: Double { packets > 0 ? Double(cpuNanoseconds) / Double(packets) : 0 }
+    public var cyclesPerPacket: Double? { cpuMHz.map { cpuNanosecondsPerPacket * $0 / 1000 } }
+
+    /// The first "cpu MHz" line of /proc/cpuinfo, or nil.
+    public static func cpuMegahertz() -> Double? {
+        guard let file = fopen("/proc/cpuinfo", "r") else { return nil }
+        defer { fclose(file) }
+        var line: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        defer { free(line) }
+        while getline(&line, &capacity, file) > 0 {
+            guard let line else { break }
+            let text = String(cString: line)
+            guard text.hasPrefix("cpu MHz"), let colon = text.firstIndex(of: ":") else { continue }
+            let value = text[text.index(after: colon)...].filter { !$0.isWhitespace }
+            if let mhz = Double(value), mhz > 0, mhz < 100_000 { return mhz }
+            return nil
+        }
+        return nil
+    }
+}

@@ -1,0 +1,15 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// CPU time consumed, in nanoseconds: what a workload reports as CPU per I/O or per packet
+/// (a busy-polling thread's CPU time is its wall time; an interrupt-driven one's is less).
+public enum CPUTime {
+    /// The calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID).
+    @inlinable
+    public static func thread() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+}
