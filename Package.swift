@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "E1000ESpec", targets: ["E1000ESpec"]),
         .library(name: "NIC", targets: ["NIC"]),
         .library(name: "NetFrames", targets: ["NetFrames"]),
+        .library(name: "NVMeTCPTarget", targets: ["NVMeTCPTarget"]),
         .executable(name: "vfioctl", targets: ["vfioctl"]),
     ],
     dependencies: [
@@ -56,6 +57,11 @@ let package = Package(
             name: "NICEmulator",
             dependencies: ["NIC", "NetFrames", "VFIO", "CShims"]
         ),
+        /// NVMe/TCP target: serves namespaces driven by `NVMe` to standard initiators.
+        .target(
+            name: "NVMeTCPTarget",
+            dependencies: ["NVMe", "VFIO", "CShims", .product(name: "Logging", package: "swift-log")]
+        ),
         .target(
             name: "NVMeWorkload",
             dependencies: ["NVMe", "VFIO", .product(name: "Histogram", package: "hdrhistogram-swift")]
@@ -91,6 +97,7 @@ let package = Package(
         .testTarget(name: "NetFramesTests", dependencies: ["NetFrames"]),
         .testTarget(name: "DriverScenarioTests", dependencies: ["DriverScenarios", "NVMe", "NVMeEmulator", "VFIO"]),
         .testTarget(name: "NICWorkloadTests", dependencies: ["NICWorkload", "NIC", "NICEmulator", "NetFrames", "VFIO"]),
+        .testTarget(name: "NVMeTCPTargetTests", dependencies: ["NVMeTCPTarget", "NVMe", "NVMeEmulator", "VFIO", "CShims"]),
     ],
     swiftLanguageModes: [.v6]
 )

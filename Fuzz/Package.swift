@@ -15,14 +15,14 @@ import PackageDescription
 /// The root package is a path dependency, whose identity is its directory's name.
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().lastPathComponent
 
-func fuzzer(_ name: String, _ directory: String) -> Target {
+func fuzzer(_ name: String, _ directory: String, _ more: [Target.Dependency] = []) -> Target {
     .executableTarget(
         name: name,
         dependencies: [
             "FuzzSupport",
             .product(name: "NVMe", package: root), .product(name: "NVMeEmulator", package: root),
             .product(name: "VFIO", package: root),
-        ],
+        ] + more,
         path: "Sources/\(directory)")
 }
 
@@ -45,6 +45,7 @@ let package = Package(
         .executableTarget(
             name: "fuzz-frames", dependencies: ["FuzzSupport", .product(name: "NetFrames", package: root)],
             path: "Sources/FuzzFrames"),
+        fuzzer("fuzz-tcp-pdu", "FuzzTCPPDU", [.product(name: "NVMeTCPTarget", package: root)]),
     ],
     swiftLanguageModes: [.v6]
 )
