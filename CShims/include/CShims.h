@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include <linux/vfio.h>
+#include "CShimsIOMMUFD.h"
 
 // MARK: - VFIO ioctl request numbers (exported as constants: Swift cannot import _IO macros)
 

@@ -52,6 +52,9 @@ public enum VFIOError: Error, Sendable, Equatable, CustomStringConvertible {
     case groupBusy(group: Int)
     /// A region (BAR) cannot be mapped: I/O port BAR, unimplemented, or vfio-pci refused mmap.
     case regionNotMappable(index: Int, reason: String)
+    /// The VFIO backend asked for (`container` or `iommufd`) cannot be used here; `reason` names
+    /// what is missing and the fix.
+    case backendUnavailable(kind: String, reason: String)
 
     public var description: String {
         switch self {
@@ -98,6 +101,8 @@ public enum VFIOError: Error, Sendable, Equatable, CustomStringConvertible {
             return "IOMMU group \(group) is already open (/dev/vfio/\(group) is busy: another process, or another container in this one); find the holder with fuser -v /dev/vfio/\(group)"
         case .regionNotMappable(let index, let reason):
             return "region \(index) cannot be mapped: \(reason); use another BAR or read/write it through the device fd"
+        case .backendUnavailable(let kind, let reason):
+            return "the \(kind) VFIO backend cannot be used: \(reason)"
         }
     }
 

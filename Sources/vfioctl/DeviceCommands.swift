@@ -22,6 +22,7 @@ struct List: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let discovery = PCIDiscovery()
+            let backends = VFIOBackendSupport()
             var functions = try discovery.functions()
             if nvmeOnly { functions = functions.filter { $0.classCode == 0x010802 } }
             var rows: [[String]] = []
@@ -44,6 +45,7 @@ struct List: ParsableCommand {
                     ("numa_node", .optional(f.numaNode)),
                     ("bar_sizes", .array(f.barSizes.map { .uint($0) })),
                     ("vfio_ready", .bool(verdict.isReady)), ("can_bind", .bool(verdict.canBind)),
+                    ("vfio_backend", .optional(f.driver == "vfio-pci" ? automaticBackend(for: f, backends) : nil)),
                     ("obstacles", .array(verdict.obstacles.map { .string($0.description) })),
                 ]))
             }
@@ -51,8 +53,23 @@ struct List: ParsableCommand {
                 print(JSON.array(objects).render())
             } else {
                 printTable(["BDF", "ID", "NAME", "CLASS", "DRIVER", "GROUP", "NUMA", "VFIO"], rows)
+                printBackendOffers(backends)
             }
         }
+    }
+}
+
+/// The backend `--vfio-backend automatic` picks for a function bound to vfio-pci.
+func automaticBackend(for f: PCIFunctionInfo, _ backends: VFIOBackendSupport) -> String {
+    let noIOMMU = f.iommuGroup.map { !HostSetup.exists("\(backends.vfioDirectory)/\($0)") && HostSetup.exists("\(backends.vfioDirectory)/noiommu-\($0)") } ?? false
+    return ((try? backends.choose(.automatic, for: f.address, noIOMMUGroup: noIOMMU)) ?? .container).rawValue
+}
+
+/// One line per VFIO backend: usable, or why not.
+func printBackendOffers(_ backends: VFIOBackendSupport) {
+    for offer in backends.offers() {
+        let state = offer.unusableReason.map { "not usable: \($0)" } ?? "usable"
+        print("VFIO backend \(offer.kind.rawValue):\(String(repeating: " ", count: max(1, 10 - offer.kind.rawValue.count)))\(state)")
     }
 }
 

@@ -41,6 +41,9 @@ struct DeviceOptions: ParsableArguments {
     @Flag(name: .customLong("allow-noiommu"), help: "Allow VFIO no-IOMMU mode (unsafe: the device can DMA anywhere).")
     var allowNoIOMMU = false
 
+    @Option(name: .customLong("vfio-backend"), help: "VFIO backend: automatic (iommufd with the device cdev when the kernel offers them, else the container), container or iommufd.")
+    var vfioBackend: VFIOBackendPreference = .automatic
+
     /// How a command uses the emulated namespaces' image files: `identify`, `read` and `smart`
     /// open them read-only, so a read-only image serves them.
     enum ImageAccess { case readOnly, readWrite }
@@ -65,7 +68,7 @@ struct DeviceOptions: ParsableArguments {
             try run(job, on: emulated, options: options)
         } else {
             let address = try PCIAddress(parsing: device)
-            let real = try VFIODevice(address: address, options: VFIODevice.Options(allowNoIOMMU: allowNoIOMMU))
+            let real = try VFIODevice(address: address, options: VFIODevice.Options(allowNoIOMMU: allowNoIOMMU, vfioBackend: vfioBackend))
             try run(job, on: real, options: options)
         }
     }
@@ -121,6 +124,15 @@ struct DeviceOptions: ParsableArguments {
         }
         try controller.close()
     }
+}
+
+extension VFIOBackendPreference: ExpressibleByArgument {}
+
+/// The VFIO backend a device is driven through, for `identify` and `net info`: its kind and a
+/// one-line summary, or "emulated".
+func vfioBackendDescription(of device: some PCIFunction) -> (kind: String, summary: String) {
+    guard let real = device as? VFIODevice else { return ("emulated", "emulated device (no VFIO)") }
+    return (real.backend.kind.rawValue, real.backend.summary)
 }
 
 /// An `--emu-file` image: an existing one is the namespace, so it keeps its size (a conflicting

@@ -26,9 +26,11 @@ struct Identify: ParsableCommand {
         func run<Device: PCIFunction>(_ c: Controller<Device>) throws {
             let id = c.identity
             let namespaces = c.namespaces
+            let backend = vfioBackendDescription(of: c.device)
             if json {
                 print(JSON.object([
                     ("device", .string(c.device.name)),
+                    ("vfio_backend", .string(backend.kind)), ("vfio_backend_detail", .string(backend.summary)),
                     ("model", .string(id.modelNumber)), ("serial", .string(id.serialNumber)),
                     ("firmware", .string(id.firmwareRevision)), ("version", .string(c.version.description)),
                     ("vendor_id", .string(hex4(id.vendorID))), ("controller_id", .int(Int(id.controllerID))),
@@ -45,6 +47,7 @@ struct Identify: ParsableCommand {
                 return
             }
             print("device:            \(c.device.name)")
+            print("VFIO backend:      \(backend.summary)")
             print("model:             \(id.modelNumber)")
             print("serial:            \(id.serialNumber)")
             print("firmware:          \(id.firmwareRevision)")

@@ -34,9 +34,11 @@ struct NetInfo: ParsableCommand {
         func run<Device: PCIFunction>(_ nic: E1000E<Device>, peer: EmulatedWirePeer?) throws {
             let link = nic.waitForLink(timeoutMilliseconds: linkTimeout)
             let o = nic.options
+            let backend = vfioBackendDescription(of: nic.device)
             if json {
                 print(JSON.object([
                     ("device", .string(nic.device.name)), ("model", .string("Intel 82574L (e1000e)")),
+                    ("vfio_backend", .string(backend.kind)), ("vfio_backend_detail", .string(backend.summary)),
                     ("mac", .string(nic.macAddress.description)), ("link_up", .bool(link.isUp)),
                     ("speed_mbps", link.isUp ? .int(link.speedMbps) : .null), ("full_duplex", .bool(link.fullDuplex)),
                     ("receive_queues", .int(o.receiveQueues)), ("transmit_queues", .int(o.transmitQueues)),
@@ -49,6 +51,7 @@ struct NetInfo: ParsableCommand {
             }
             print("device:      \(nic.device.name)")
             print("model:       Intel 82574L (e1000e)")
+            print("VFIO:        \(backend.summary)")
             print("MAC:         \(nic.macAddress)")
             print("link:        \(link)")
             print("queues:      \(o.receiveQueues) RX / \(o.transmitQueues) TX of \(o.ringEntries) descriptors\(nic.extendedReceiveDescriptors ? ", RSS (extended descriptors)" : "")")

@@ -40,6 +40,9 @@ struct NetDeviceOptions: ParsableArguments {
     @Flag(name: .customLong("allow-noiommu"), help: "Allow VFIO no-IOMMU mode (unsafe: the device can DMA anywhere).")
     var allowNoIOMMU = false
 
+    @Option(name: .customLong("vfio-backend"), help: "VFIO backend: automatic (iommufd with the device cdev when the kernel offers them, else the container), container or iommufd.")
+    var vfioBackend: VFIOBackendPreference = .automatic
+
     func completionMode() throws -> CompletionMode { try parseMode(mode) }
 
     func nicOptions() throws -> NICOptions {
@@ -78,7 +81,7 @@ struct NetDeviceOptions: ParsableArguments {
             try run(job, on: emulated, options: options, peer: EmulatedWirePeer(device: emulated))
         } else {
             let address = try PCIAddress(parsing: device)
-            let real = try VFIODevice(address: address, options: VFIODevice.Options(allowNoIOMMU: allowNoIOMMU))
+            let real = try VFIODevice(address: address, options: VFIODevice.Options(allowNoIOMMU: allowNoIOMMU, vfioBackend: vfioBackend))
             try run(job, on: real, options: options, peer: nil)
         }
     }

@@ -31,6 +31,11 @@ struct Setup: ParsableCommand {
             print("/dev/vfio/vfio:    \(r.vfioDeviceNodePresent ? "present" : "missing")")
             let iommu = r.iommuUnits > 0 ? "on (\(r.iommuUnits) units, \(r.iommuGroups) groups)" : "off: boot with intel_iommu=on (or amd_iommu=on)"
             print("IOMMU:             \(iommu)\(r.iommuCommandLine.isEmpty ? "" : "  [" + r.iommuCommandLine.joined(separator: " ") + "]")")
+            for offer in VFIOBackendSupport().offers() {
+                let label = "VFIO \(offer.kind.rawValue):"
+                let state = offer.unusableReason.map { "not usable: \($0)" } ?? "usable"
+                print(label + String(repeating: " ", count: max(1, 19 - label.count)) + state)
+            }
             if r.noIOMMUModeEnabled { print("WARNING:           vfio no-IOMMU mode is enabled: devices can DMA anywhere in memory") }
             print("hugepages (2 MiB): \(r.hugepagesTotal) reserved, \(r.hugepagesFree) free")
             let memlock = r.memlockSoft == UInt64.max ? "unlimited" : "\(r.memlockSoft >> 10) KiB"

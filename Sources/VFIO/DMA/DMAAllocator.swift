@@ -48,6 +48,10 @@ public final class DMAAllocator: Sendable {
         self.state = TSanVisibleMutex(State(iovas: IOVAAllocator(ranges: mapper.iovaRanges, mappingLimit: mapper.mappingLimit)))
     }
 
+    /// Narrows the IOVA space to `ranges`, as the IOMMU reported them after another device joined
+    /// (iommufd); live buffers keep their IOVAs, which the kernel already checked.
+    func restrictIOVAs(to ranges: [Range<UInt64>]) { state.withLock { $0.iovas.restrict(to: ranges) } }
+
     /// Bytes mapped now, and live mappings: tests use them to prove nothing leaks.
     public var mappedBytes: UInt64 { state.withLock { $0.iovas.bytesInUse } }
     public var liveMappings: Int { state.withLock { $0.iovas.liveCount } }

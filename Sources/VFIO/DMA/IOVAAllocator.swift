@@ -14,6 +14,8 @@ public struct IOVAAllocator: Sendable {
     public private(set) var bytesInUse: UInt64 = 0
     /// Every allocation's size by start, so a free of a wrong range is caught.
     private var live: [UInt64: UInt64] = [:]
+    /// The apertures set by `restrict`, which released ranges are clipped to.
+    private var allowedRanges: [Range<UInt64>]?
 
     /// - Parameters:
     ///   - ranges: valid IOVA apertures; overlapping ones are merged. The page at 0 is never handed
@@ -69,8 +71,17 @@ public struct IOVAAllocator: Sendable {
         }
         bytesInUse -= size
         if let available = mappingsAvailable { mappingsAvailable = available + 1 }
-        var range = start..<(start + size)
-        // Position among the sorted free ranges, then coalesce with both neighbours.
+        let range = start..<(start + size)
+        // After `restrict`, only the part still inside the allowed ranges is free again.
+        for allowed in allowedRanges ?? [range] where allowed.overlaps(range) {
+            insertFree(Swift.max(range.lowerBound, allowed.lowerBound)..<Swift.min(range.upperBound, allowed.upperBound))
+        }
+    }
+
+    /// Puts `range` back into the sorted free list, coalescing it with both neighbours.
+    private mutating func insertFree(_ range: Range<UInt64>) {
+        var range = range
+        let start = range.lowerBound
         var index = free.firstIndex { $0.lowerBound > start } ?? free.count
         if index > 0, free[index - 1].upperBound == range.lowerBound {
             range = free[index - 1].lowerBound..<range.upperBound
@@ -82,6 +93,28 @@ public struct IOVAAllocator: Sendable {
             free.remove(at: index)
         }
         free.insert(range, at: index)
+    }
+
+    /// Keeps only the free space inside `ranges` (new limits from the IOMMU). Live allocations
+    /// are left alone: whoever narrows the space has checked them (the kernel refuses an attach
+    /// whose reserved regions overlap a mapping).
+    public mutating func restrict(to ranges: [Range<UInt64>]) {
+        allowedRanges = ranges
+        var narrowed: [Range<UInt64>] = []
+        for piece in free {
+            for allowed in ranges where allowed.overlaps(piece) {
+                narrowed.append(Swift.max(piece.lowerBound, allowed.lowerBound)..<Swift.min(piece.upperBound, allowed.upperBound))
+            }
+        }
+        narrowed.sort { $0.lowerBound < $1.lowerBound }
+        free = []
+        for piece in narrowed {
+            if let last = free.last, last.upperBound == piece.lowerBound {
+                free[free.count - 1] = last.lowerBound..<piece.upperBound
+            } else {
+                free.append(piece)
+            }
+        }
     }
 
     /// Number of live allocations.

@@ -2,9 +2,10 @@
 /// DMA memory into.
 ///
 /// `VFIOContainer` implements it with the legacy container/group API (`/dev/vfio/vfio` and
-/// `/dev/vfio/<group>`), which is all kernel 6.1 offers. An iommufd backend (`/dev/iommu` plus the
-/// device cdev `/dev/vfio/devices/vfioN`, kernel 6.2+) would be a peer: it binds the cdev to an
-/// IOAS instead of attaching a group, and maps with `IOMMU_IOAS_MAP`.
+/// `/dev/vfio/<group>`), which is all kernel 6.1 offers. `IOMMUFDBackend` is its peer for
+/// `/dev/iommu` plus the device cdev `/dev/vfio/devices/vfioN` (kernel 6.6+): it binds the cdev
+/// to an iommufd and attaches it to an IOAS instead of attaching a group, and maps with
+/// `IOMMU_IOAS_MAP`. `VFIOBackendSupport.choose` picks one.
 public protocol VFIOBackend: DMAMapper {
     /// Opens the device fd of a function that is bound to vfio-pci and sits in `iommuGroup`,
     /// attaching whatever the backend needs first (the group to the container).
@@ -16,4 +17,10 @@ public protocol VFIOBackend: DMAMapper {
 
     /// True when DMA is not translated (VFIO no-IOMMU mode): the device can reach all memory.
     var isNoIOMMU: Bool { get }
+
+    /// Which kind of backend this is.
+    var kind: VFIOBackendKind { get }
+
+    /// One line for `identify` and logs: the kind and its IOMMU model or IOAS.
+    var summary: String { get }
 }

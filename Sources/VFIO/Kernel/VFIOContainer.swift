@@ -164,6 +164,14 @@ public final class VFIOContainer: VFIOBackend {
 
     // MARK: - VFIOBackend
 
+    public var kind: VFIOBackendKind { .container }
+
+    public var summary: String {
+        let (model, groups) = state.withLock { s in (s.iommu?.model, s.groups.keys.sorted()) }
+        let name = model == Int32(VFIO_NOIOMMU_IOMMU) ? "no-IOMMU" : model == Int32(VFIO_TYPE1v2_IOMMU) ? "type1v2" : "no IOMMU model yet"
+        return "container (\(name), group\(groups.count == 1 ? "" : "s") \(groups.map(String.init).joined(separator: ", ")))"
+    }
+
     public func openDevice(_ address: PCIAddress, iommuGroup: Int) throws(VFIOError) -> FileDescriptor {
         try attach(group: iommuGroup).openDevice(address)
     }

@@ -23,17 +23,25 @@ public final class VFIODevice: PCIFunction {
         public var vfioDirectory: String
         /// DMA memory policy; default: hugepages when possible, on the device's NUMA node.
         public var memoryPolicy: DMAMemoryPolicy?
-        /// The IOMMU backend; default: the container this function's group is attached to, or a
-        /// new one.
+        /// The IOMMU backend; default: the one `vfioBackend` picks (the process's iommufd IOAS,
+        /// or the container this function's group is attached to), or a new one.
         public var backend: (any VFIOBackend)?
+        /// Which backend to pick when `backend` is nil: iommufd with the device cdev when the
+        /// kernel offers them (`automatic`), or one forced.
+        public var vfioBackend: VFIOBackendPreference
+        /// `/dev/iommu`, for the iommufd backend.
+        public var iommuPath: String
 
         public init(allowNoIOMMU: Bool = false, sysfsRoot: String = "/sys", vfioDirectory: String = "/dev/vfio",
-                    memoryPolicy: DMAMemoryPolicy? = nil, backend: (any VFIOBackend)? = nil) {
+                    memoryPolicy: DMAMemoryPolicy? = nil, backend: (any VFIOBackend)? = nil,
+                    vfioBackend: VFIOBackendPreference = .automatic, iommuPath: String = "/dev/iommu") {
             self.allowNoIOMMU = allowNoIOMMU
             self.sysfsRoot = sysfsRoot
             self.vfioDirectory = vfioDirectory
             self.memoryPolicy = memoryPolicy
             self.backend = backend
+            self.vfioBackend = vfioBackend
+            self.iommuPath = iommuPath
         }
     }
 
@@ -89,9 +97,8 @@ public final class VFIODevice: PCIFunction {
         if let given = options.backend {
             backend = given
         } else {
-            guard HostSetup.exists("\(options.vfioDirectory)/vfio") else { throw .vfioNotLoaded }
-            backend = try VFIOContainer.container(forGroup: group, allowNoIOMMU: options.allowNoIOMMU,
-                                                  vfioDirectory: options.vfioDirectory, sysfsRoot: options.sysfsRoot)
+            let support = VFIOBackendSupport(sysfsRoot: options.sysfsRoot, vfioDirectory: options.vfioDirectory, iommuPath: options.iommuPath)
+            backend = try support.backend(for: address, group: group, options: options)
         }
         self.backend = backend
         let device = try backend.openDevice(address, iommuGroup: group)
@@ -120,7 +127,7 @@ public final class VFIODevice: PCIFunction {
         self.pageSize = UInt64(max(4096, sysconf(Int32(_SC_PAGESIZE))))
         self.state = Mutex(State())
         self.deviceFD = device.relinquishOwnership()
-        Self.logger.debug("opened \(address): group \(group), \(regions.count) regions, MSI-X \(irqs.count > 2 ? irqs[2].count : 0) vectors, reset \(supportsReset)")
+        Self.logger.debug("opened \(address) through \(backend.summary): group \(group), \(regions.count) regions, MSI-X \(irqs.count > 2 ? irqs[2].count : 0) vectors, reset \(supportsReset)")
     }
 
     deinit {
