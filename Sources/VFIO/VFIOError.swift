@@ -55,6 +55,8 @@ public enum VFIOError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The VFIO backend asked for (`container` or `iommufd`) cannot be used here; `reason` names
     /// what is missing and the fix.
     case backendUnavailable(kind: String, reason: String)
+    /// No-IOMMU DMA could not get pinned, physically contiguous memory or its physical address.
+    case physicalMemory(String)
 
     public var description: String {
         switch self {
@@ -103,6 +105,8 @@ public enum VFIOError: Error, Sendable, Equatable, CustomStringConvertible {
             return "region \(index) cannot be mapped: \(reason); use another BAR or read/write it through the device fd"
         case .backendUnavailable(let kind, let reason):
             return "the \(kind) VFIO backend cannot be used: \(reason)"
+        case .physicalMemory(let reason):
+            return "no-IOMMU DMA: \(reason)"
         }
     }
 

@@ -60,6 +60,7 @@ public final class DMAAllocator: Sendable {
     /// least `alignment` in both virtual and IOVA space.
     public func allocate(length: Int, alignment: Int = 4096) throws(VFIOError) -> DMABuffer {
         guard length > 0 else { throw .outOfRange(what: "DMA buffer length", value: 0, limit: UInt64(Int.max)) }
+        if mapper.usesPhysicalAddresses { return try allocatePhysical(length: length, alignment: alignment) }
         let (memory, size) = try allocateMemory(length: length)
         let iova: IOVA
         do {
@@ -129,6 +130,7 @@ public final class DMAAllocator: Sendable {
     /// Called by `DMABuffer.deinit`: unmap from the IOMMU first (the device can no longer reach the
     /// memory), then give back the IOVA, then the memory.
     func release(address: UnsafeMutableRawPointer, iova: IOVA, length: Int) {
+        if mapper.usesPhysicalAddresses { return releasePhysical(address: address, length: length) }
         do {
             try mapper.unmap(iova: iova, length: length)
         } catch {

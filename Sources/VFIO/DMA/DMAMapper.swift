@@ -15,4 +15,12 @@ public protocol DMAMapper: AnyObject, Sendable {
     func map(address: UnsafeMutableRawPointer, length: Int, iova: IOVA) throws(VFIOError)
     /// Removes the mapping made at `iova`.
     func unmap(iova: IOVA, length: Int) throws(VFIOError)
+    /// Whether nothing translates DMA (VFIO no-IOMMU): the device uses physical addresses, so a
+    /// buffer's IOVA is the physical address of pinned, physically contiguous memory
+    /// (`DMAAllocator.allocatePhysical`), and `map`/`unmap` are never called.
+    var usesPhysicalAddresses: Bool { get }
+}
+
+extension DMAMapper {
+    public var usesPhysicalAddresses: Bool { false }
 }

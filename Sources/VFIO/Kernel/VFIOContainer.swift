@@ -195,10 +195,12 @@ public final class VFIOContainer: VFIOBackend {
 
     public var pinsMemory: Bool { true }
 
+    public var usesPhysicalAddresses: Bool { isNoIOMMU }
+
     /// `VFIO_IOMMU_MAP_DMA`, readable and writable by the device. Pins the pages.
     public func map(address: UnsafeMutableRawPointer, length: Int, iova: IOVA) throws(VFIOError) {
         if isNoIOMMU {
-            throw .system(operation: "VFIO_IOMMU_MAP_DMA in no-IOMMU mode (nothing translates DMA: the device needs physical addresses, which this library does not provide)", errno: ENOTSUP)
+            throw .system(operation: "VFIO_IOMMU_MAP_DMA in no-IOMMU mode (nothing translates DMA: buffers carry physical addresses and are never mapped)", errno: ENOTSUP)
         }
         var request = vfio_iommu_type1_dma_map(
             argsz: UInt32(MemoryLayout<vfio_iommu_type1_dma_map>.size),
