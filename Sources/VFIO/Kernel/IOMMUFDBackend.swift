@@ -26,6 +26,7 @@ public final class IOMMUFDBackend: VFIOBackend {
     let calls: IOMMUFDCalls
     let iommufd: FileDescriptor
     private let state: Mutex<State>
+    private let allocatorSlot = DMAAllocatorSlot()
     private static let logger = Logger(label: "swift-vfio.iommufd")
 
     /// A device bound and attached through this backend.
@@ -43,7 +44,6 @@ public final class IOMMUFDBackend: VFIOBackend {
         var ranges: [Range<UInt64>]
         var alignment: UInt64
         var attachments: [Attachment] = []
-        weak var allocator: DMAAllocator?
     }
 
     /// Opens `/dev/iommu` and allocates the IOAS.
@@ -113,26 +113,18 @@ public final class IOMMUFDBackend: VFIOBackend {
         let deviceID = try calls.bind(device.rawValue, iommufd: iommufd.rawValue, name: name)
         let pageTable = try calls.attach(device.rawValue, ioas: ioasID, name: name)
         let (ranges, alignment) = try calls.iovaRanges(iommufd.rawValue, ioas: ioasID)
-        let allocator = state.withLock { s -> DMAAllocator? in
+        state.withLock { s in
             s.ranges = ranges
             s.alignment = alignment
             s.attachments.append(Attachment(address: address, cdev: cdev, deviceID: deviceID, pageTableID: pageTable))
-            return s.allocator
         }
-        allocator?.restrictIOVAs(to: ranges)
+        allocatorSlot.current?.restrictIOVAs(to: ranges)
         Self.logger.debug("\(address): \(cdev) bound (device id \(deviceID)) and attached to IOAS \(ioasID) (page table \(pageTable)); IOVA ranges \(ranges)")
         return device
     }
 
     public func dmaAllocator(policy: DMAMemoryPolicy) -> DMAAllocator {
-        // Created outside the lock: DMAAllocator's init reads iovaRanges, which takes it.
-        if let existing = state.withLock({ $0.allocator }) { return existing }
-        let created = DMAAllocator(mapper: self, policy: policy)
-        return state.withLock { s in
-            if let existing = s.allocator { return existing }
-            s.allocator = created
-            return created
-        }
+        allocatorSlot.allocator { DMAAllocator(mapper: self, policy: policy) }
     }
 
     // MARK: - DMAMapper

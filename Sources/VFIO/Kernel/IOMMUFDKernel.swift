@@ -39,6 +39,16 @@ struct IOMMUFDCalls: Sendable {
         withUnsafeMutableBytes(of: &argument) { raw in kernel.ioctl(fd, request, raw.baseAddress!) }
     }
 
+    /// Runs one request and throws for a failure, with `explained[errno]` added to the message
+    /// when the caller knows what that errno means for this request.
+    func run<Argument>(_ fd: Int32, _ request: UInt, _ name: String, _ argument: inout Argument, size: UInt32,
+                       explained: [Int32: String] = [:]) throws(VFIOError) {
+        let outcome = call(fd, request, name, &argument)
+        guard outcome.failed else { return }
+        if let meaning = explained[outcome.errno] { throw .system(operation: "\(name) (\(meaning))", errno: outcome.errno) }
+        throw Self.failure(name, size: Int(size), errno: outcome.errno)
+    }
+
     /// The error for a failed request, naming the uapi meaning of the errno.
     static func failure(_ name: String, size: Int, errno: Int32) -> VFIOError {
         switch errno {
@@ -56,8 +66,7 @@ struct IOMMUFDCalls: Sendable {
     /// `IOMMU_IOAS_ALLOC`: a new, empty I/O address space.
     func allocateIOAS(_ iommufd: Int32) throws(VFIOError) -> UInt32 {
         var request = shim_iommu_ioas_alloc(size: UInt32(MemoryLayout<shim_iommu_ioas_alloc>.size), flags: 0, out_ioas_id: 0)
-        let outcome = call(iommufd, SHIM_IOMMU_IOAS_ALLOC, "IOMMU_IOAS_ALLOC", &request)
-        if outcome.failed { throw Self.failure("IOMMU_IOAS_ALLOC", size: Int(request.size), errno: outcome.errno) }
+        try run(iommufd, SHIM_IOMMU_IOAS_ALLOC, "IOMMU_IOAS_ALLOC", &request, size: request.size)
         return request.out_ioas_id
     }
 
@@ -125,10 +134,7 @@ struct IOMMUFDCalls: Sendable {
     func unmap(_ iommufd: Int32, ioas: UInt32, iova: IOVA, length: Int) throws(VFIOError) -> UInt64 {
         var request = shim_iommu_ioas_unmap(size: UInt32(MemoryLayout<shim_iommu_ioas_unmap>.size), ioas_id: ioas,
                                             iova: iova.rawValue, length: UInt64(length))
-        let outcome = call(iommufd, SHIM_IOMMU_IOAS_UNMAP, "IOMMU_IOAS_UNMAP", &request)
-        if outcome.failed {
-            throw Self.failure("IOMMU_IOAS_UNMAP of \(length) bytes at IOVA \(iova)", size: Int(request.size), errno: outcome.errno)
-        }
+        try run(iommufd, SHIM_IOMMU_IOAS_UNMAP, "IOMMU_IOAS_UNMAP of \(length) bytes at IOVA \(iova)", &request, size: request.size)
         return request.length
     }
 
@@ -137,13 +143,8 @@ struct IOMMUFDCalls: Sendable {
     func bind(_ device: Int32, iommufd: Int32, name: String) throws(VFIOError) -> UInt32 {
         var request = shim_vfio_device_bind_iommufd(argsz: UInt32(MemoryLayout<shim_vfio_device_bind_iommufd>.size), flags: 0,
                                                     iommufd: iommufd, out_devid: 0)
-        let outcome = call(device, SHIM_VFIO_DEVICE_BIND_IOMMUFD, "VFIO_DEVICE_BIND_IOMMUFD", &request)
-        if outcome.failed {
-            if outcome.errno == EBUSY {
-                throw .system(operation: "VFIO_DEVICE_BIND_IOMMUFD of \(name) (the device is open elsewhere: through its group, or bound to another iommufd)", errno: EBUSY)
-            }
-            throw Self.failure("VFIO_DEVICE_BIND_IOMMUFD of \(name)", size: Int(request.argsz), errno: outcome.errno)
-        }
+        try run(device, SHIM_VFIO_DEVICE_BIND_IOMMUFD, "VFIO_DEVICE_BIND_IOMMUFD of \(name)", &request, size: request.argsz,
+                explained: [EBUSY: "the device is open elsewhere: through its group, or bound to another iommufd"])
         return request.out_devid
     }
 
@@ -151,13 +152,8 @@ struct IOMMUFDCalls: Sendable {
     /// table (returned) and the device's DMA goes through the IOAS from then on.
     func attach(_ device: Int32, ioas: UInt32, name: String) throws(VFIOError) -> UInt32 {
         var request = shim_vfio_device_attach_iommufd_pt(argsz: UInt32(MemoryLayout<shim_vfio_device_attach_iommufd_pt>.size), flags: 0, pt_id: ioas)
-        let outcome = call(device, SHIM_VFIO_DEVICE_ATTACH_IOMMUFD_PT, "VFIO_DEVICE_ATTACH_IOMMUFD_PT", &request)
-        if outcome.failed {
-            if outcome.errno == EADDRINUSE {
-                throw .system(operation: "VFIO_DEVICE_ATTACH_IOMMUFD_PT of \(name) to IOAS \(ioas) (an existing mapping covers an address this device reserves, e.g. its MSI window)", errno: EADDRINUSE)
-            }
-            throw Self.failure("VFIO_DEVICE_ATTACH_IOMMUFD_PT of \(name) to IOAS \(ioas)", size: Int(request.argsz), errno: outcome.errno)
-        }
+        try run(device, SHIM_VFIO_DEVICE_ATTACH_IOMMUFD_PT, "VFIO_DEVICE_ATTACH_IOMMUFD_PT of \(name) to IOAS \(ioas)", &request, size: request.argsz,
+                explained: [EADDRINUSE: "an existing mapping covers an address this device reserves, e.g. its MSI window"])
         return request.pt_id
     }
 }

@@ -39,12 +39,12 @@ public final class VFIOContainer: VFIOBackend {
     public let sysfsRoot: String
     let descriptor: FileDescriptor
     private let state: Mutex<State>
+    private let allocatorSlot = DMAAllocatorSlot()
     private static let logger = Logger(label: "swift-vfio.container")
 
     private struct State {
         var groups: [Int: VFIOGroup] = [:]
         var iommu: IOMMUInfo?
-        weak var allocator: DMAAllocator?
     }
 
     /// Opens `/dev/vfio/vfio` and checks the API version. Attach groups with `attach(group:)`, or
@@ -177,14 +177,7 @@ public final class VFIOContainer: VFIOBackend {
     }
 
     public func dmaAllocator(policy: DMAMemoryPolicy) -> DMAAllocator {
-        // Created outside the lock: DMAAllocator's init reads iovaRanges, which takes it.
-        if let existing = state.withLock({ $0.allocator }) { return existing }
-        let created = DMAAllocator(mapper: self, policy: policy)
-        return state.withLock { s in
-            if let existing = s.allocator { return existing }
-            s.allocator = created
-            return created
-        }
+        allocatorSlot.allocator { DMAAllocator(mapper: self, policy: policy) }
     }
 
     // MARK: - DMAMapper
