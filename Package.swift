@@ -84,7 +84,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "vfio-hil",
-            dependencies: ["VFIO", "NVMe", "DriverScenarios", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["VFIO", "NVMe", "NIC", "NetFrames", "DriverScenarios", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "VFIOTests", dependencies: ["VFIO", "CShims"]),
         .testTarget(name: "NVMeEmulatorTests", dependencies: ["NVMeEmulator", "NVMe", "VFIO"]),

@@ -9,13 +9,18 @@ import VFIO
 ///
 ///   vfio-hil --device BDF [--check NAME]... [--list]
 ///
-/// stdout carries exactly one line per check: `PASS name`, `FAIL name: reason` or
-/// `SKIP name: reason`. Logs go to stderr. Exit status: 0 when nothing failed, 1 when a check
-/// failed, 2 for a usage error.
+/// The checks run depend on the function's PCI class (sysfs): an NVMe controller (0x010802) gets
+/// the VFIO checks and the NVMe scenarios, an Ethernet controller (0x020000, QEMU's e1000e) the
+/// NIC checks. stdout carries exactly one line per check: `PASS name`, `FAIL name: reason` or
+/// `SKIP name: reason`, and `# ` lines with figures for the results. Logs go to stderr. Exit
+/// status: 0 when nothing failed, 1 when a check failed, 2 for a usage error.
 
-/// Every table of checks, run in this order. The NVMe layer adds its table here.
-let checkTables: [[HILCheck]] = [vfioChecks, nvmeChecks]
-let allChecks = checkTables.flatMap { $0 }
+/// Every table of checks per PCI class, run in this order. A layer adds its table here.
+let checkTables: [(classCode: String, kind: String, checks: [HILCheck])] = [
+    ("0x010802", "NVMe", vfioChecks + nvmeChecks),
+    ("0x020000", "Ethernet", nicChecks),
+]
+let allChecks = checkTables.flatMap { $0.checks }
 
 /// Writes a line straight to a descriptor: unbuffered, so a result line is out before the next
 /// check starts (a check that hangs until the guest's timeout cannot swallow earlier results),
@@ -26,6 +31,8 @@ func writeLine(_ text: String, to fd: Int32) {
 }
 func logLine(_ text: String) { writeLine(text, to: 2) }
 func resultLine(_ text: String) { writeLine(text, to: 1) }
+/// A figure for the HIL results file (the guest copies `# ` lines there).
+func resultInfo(_ text: String) { writeLine("# " + text, to: 1) }
 
 func usage(_ message: String) -> Never {
     logLine("vfio-hil: \(message)\nusage: vfio-hil --device BDF [--check NAME]... [--list]")
@@ -58,9 +65,13 @@ if listOnly {
 guard let deviceText else { usage("--device is required") }
 let address: PCIAddress
 do { address = try PCIAddress(parsing: deviceText) } catch { usage("\(error)") }
-let unknown = selected.filter { name in !allChecks.contains { $0.name == name } }
-guard unknown.isEmpty else { usage("no check named \(unknown.joined(separator: ", ")); see --list") }
-let checks = selected.isEmpty ? allChecks : allChecks.filter { selected.contains($0.name) }
+let classCode = readWholeFile("/sys/bus/pci/devices/\(address)/class").map { String(decoding: $0, as: UTF8.self).trimmingWhitespace() }
+guard let table = checkTables.first(where: { $0.classCode == classCode }) else {
+    usage("\(address) has PCI class \(classCode ?? "unknown (no such function?)"); vfio-hil checks \(checkTables.map { "\($0.kind) (\($0.classCode))" }.joined(separator: " and ")) functions")
+}
+let unknown = selected.filter { name in !table.checks.contains { $0.name == name } }
+guard unknown.isEmpty else { usage("no \(table.kind) check named \(unknown.joined(separator: ", ")); see --list") }
+let checks = selected.isEmpty ? table.checks : table.checks.filter { selected.contains($0.name) }
 
 LoggingSystem.bootstrap { label in
     var handler = StreamLogHandler.standardError(label: label)

@@ -21,7 +21,8 @@
 #
 # Per controller, in order: kernel view (geometry, the host's pattern, MDTS), bind to
 # vfio-pci, VFIO plumbing, vfio-hil (our driver), unbind back to nvme, kernel view again.
-# Then each NIC pair (scripts/hil/nic.sh): ours to vfio-pci, `vfioctl net` against the kernel's peer.
+# Then each NIC pair (scripts/hil/nic.sh): ours to vfio-pci, vfio-hil's NIC checks against the
+# kernel's peer, ours back to e1000e.
 
 BOOT_DIR=${1:?usage: guest.sh BOOT_DIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
