@@ -93,7 +93,7 @@ ensure_packages() {
     if [ -z "$c" ] || [ "$c" = "(none)" ]; then
         add_backports
         c=$(candidate)
-        [ -n "$c" ] && [ "$c" != "(none)" ] || die "apt has no $PACKAGE even with bookworm-backports"
+        { [ -n "$c" ] && [ "$c" != "(none)" ]; } || die "apt has no $PACKAGE even with bookworm-backports"
     fi
     say "installing ${need[*]}"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 \
