@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "VFIO", targets: ["VFIO"]),
         .library(name: "NVMeSpec", targets: ["NVMeSpec"]),
         .library(name: "NVMe", targets: ["NVMe"]),
+        .library(name: "PCIEmulation", targets: ["PCIEmulation"]),
         .library(name: "NVMeEmulator", targets: ["NVMeEmulator"]),
         .library(name: "NICEmulator", targets: ["NICEmulator"]),
         .library(name: "E1000ESpec", targets: ["E1000ESpec"]),
@@ -50,12 +51,16 @@ let package = Package(
             dependencies: ["E1000ESpec", "VFIO", "NetFrames", .product(name: "Logging", package: "swift-log")]
         ),
         .target(
+            name: "PCIEmulation",
+            dependencies: ["VFIO"]
+        ),
+        .target(
             name: "NVMeEmulator",
-            dependencies: ["NVMe", "VFIO", "CShims"]
+            dependencies: ["NVMe", "PCIEmulation", "VFIO", "CShims"]
         ),
         .target(
             name: "NICEmulator",
-            dependencies: ["NIC", "NetFrames", "VFIO", "CShims"]
+            dependencies: ["NIC", "NetFrames", "PCIEmulation", "VFIO", "CShims"]
         ),
         /// NVMe/TCP target: serves namespaces driven by `NVMe` to standard initiators.
         .target(
@@ -87,6 +92,7 @@ let package = Package(
             dependencies: ["VFIO", "NVMe", "NIC", "NetFrames", "DriverScenarios", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "VFIOTests", dependencies: ["VFIO", "CShims"]),
+        .testTarget(name: "PCIEmulationTests", dependencies: ["PCIEmulation", "VFIO"]),
         .testTarget(name: "NVMeEmulatorTests", dependencies: ["NVMeEmulator", "NVMe", "VFIO"]),
         .testTarget(name: "NICEmulatorTests", dependencies: ["NICEmulator", "NIC", "NetFrames", "VFIO", "CShims"]),
         .testTarget(name: "VfioctlTests", dependencies: ["vfioctl", "VFIO", "NICEmulator"]),

@@ -1,16 +1,12 @@
 import CShims
-import VFIO
+import PCIEmulation
 
 /// The device's DMA: every access goes through the emulated IOMMU, which refuses (and records)
 /// anything no mapping covers, so the device never touches memory the driver did not map.
 extension NICEngine {
     /// False (and a `.busMasterDisabled` fault) when PCI_COMMAND.MASTER is clear (PCI 3.0, 6.2.2).
     func dmaAllowed(_ iova: UInt64, _ length: Int, _ direction: DMAFault.Direction) -> Bool {
-        guard pciConfig.busMasterEnabled else {
-            iommu.recordFault(DMAFault(iova: iova, length: length, direction: direction, reason: .busMasterDisabled))
-            return false
-        }
-        return true
+        pci.mayAccess(iova, length: length, direction)
     }
 
     /// Reads 16 bytes (a descriptor) as two little-endian words.

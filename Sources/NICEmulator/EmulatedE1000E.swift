@@ -1,4 +1,4 @@
-import CShims
+@_exported import PCIEmulation
 import NIC
 import NetFrames
 import Synchronization
@@ -40,19 +40,20 @@ import Glibc
 /// or segmented), VLAN tagging and filtering, MSI (INTx and MSI-X only), flow control, EEPROM
 /// writes, time sync, and PHY registers beyond control, status and identifiers.
 ///
-/// Thread-safe: all state is behind one lock.
-public final class EmulatedE1000E: PCIFunction {
+/// Thread-safe: all state is behind one lock. The `PCIFunction` plumbing (config space,
+/// interrupts, reset) is `EmulatedPCIFunction`'s.
+public final class EmulatedE1000E: EmulatedPCIFunction {
     public let name: String
     public let configuration: EmulatedE1000EConfiguration
     /// The IOMMU every DMA goes through; its faults are what tests check.
     public let iommu: EmulatedIOMMU
     public let dma: DMAAllocator
-    public var numaNode: Int? { nil }
+    public var mode: EmulationMode { configuration.mode }
 
     let core: NICCore
     private let registers: MMIORegion
-    private let msixMemory: MMIORegion
-    private let thread: Mutex<DeviceThread?>
+    private let msixMemory: EmulatedBAR
+    private let thread: Mutex<DeviceRunLoop?>
 
     /// Why the emulated NIC cannot run in this process, or nil when it can: tests of it use this
     /// to skip (with the reason) rather than hang or crash.
@@ -71,17 +72,17 @@ public final class EmulatedE1000E: PCIFunction {
         if MMIOTrap.underThreadSanitizer { throw .underThreadSanitizer }
         let problems = configuration.validationErrors()
         guard problems.isEmpty else { throw .invalidConfiguration(problems) }
-        guard let msixBase = shim_mmap_anonymous(E1000EConfigSpace.msixBARSize, 0) else {
-            throw .mapping(bytes: E1000EConfigSpace.msixBARSize, errno: shim_errno())
+        let msix: EmulatedBAR
+        do {
+            msix = try EmulatedBAR(length: NICEngine.msixBARSize)
+        } catch {
+            throw .mapping(bytes: NICEngine.msixBARSize, errno: error.errno ?? 0)
         }
-        let msix = MMIORegion(base: msixBase, length: E1000EConfigSpace.msixBARSize)
         let iommu = EmulatedIOMMU()
-        let engine = NICEngine(configuration: configuration, iommu: iommu, msix: msix)
+        let engine = NICEngine(configuration: configuration, iommu: iommu, msix: msix.region)
         let core = NICCore(engine: engine, inboxLimit: configuration.inboxLimit)
         guard let base = MMIOTrap.mapWindow(length: Offset.barLength, file: core) else {
-            let e = shim_errno()
-            _ = shim_munmap(msixBase, E1000EConfigSpace.msixBARSize)
-            throw .mapping(bytes: Offset.barLength, errno: e)
+            throw .mapping(bytes: Offset.barLength, errno: errno)
         }
         self.name = configuration.name
         self.configuration = configuration
@@ -91,7 +92,12 @@ public final class EmulatedE1000E: PCIFunction {
         self.msixMemory = msix
         self.dma = DMAAllocator(mapper: iommu, policy: DMAMemoryPolicy(hugepages: .never))
         if configuration.mode == .threaded {
-            thread = Mutex(try DeviceThread(core: core))
+            do {
+                // Spins 2 ms when idle before it sleeps (a NIC's work comes in bursts).
+                thread = Mutex(try DeviceRunLoop(name: "emulated e1000e", spinNanoseconds: 2_000_000, worker: core))
+            } catch {
+                throw .threadStart(errno: error.errno ?? 0)
+            }
         } else {
             thread = Mutex(nil)
         }
@@ -101,7 +107,6 @@ public final class EmulatedE1000E: PCIFunction {
     deinit {
         thread.withLock { $0 = nil }
         MMIOTrap.unmapWindow(registers.base, length: registers.length)
-        _ = shim_munmap(msixMemory.base, msixMemory.length)
     }
 
     /// Stops the device thread (threaded mode). Idempotent; `deinit` does it too.
@@ -109,112 +114,20 @@ public final class EmulatedE1000E: PCIFunction {
         thread.withLock { $0 = nil }
     }
 
-    // MARK: - PCIFunction
+    // MARK: - EmulatedPCIFunction
 
-    public func readConfig32(at offset: Int) throws(VFIOError) -> UInt32 {
-        try checkConfig(offset, 4)
-        return core.withEngine { $0.pciConfig.read32(at: offset) }
-    }
+    public func withEngine<R: Sendable>(_ body: (inout NICEngine) -> R) -> R { core.withEngine(body) }
 
-    public func readConfig16(at offset: Int) throws(VFIOError) -> UInt16 {
-        try checkConfig(offset, 2)
-        return core.withEngine { $0.pciConfig.read16(at: offset) }
-    }
-
-    public func writeConfig32(_ value: UInt32, at offset: Int) throws(VFIOError) {
-        try checkConfig(offset, 4)
-        core.withEngine { $0.writeConfig(value, at: offset, width: 4) }
-    }
-
-    public func writeConfig16(_ value: UInt16, at offset: Int) throws(VFIOError) {
-        try checkConfig(offset, 2)
-        core.withEngine { $0.writeConfig(UInt32(value), at: offset, width: 2) }
-    }
-
-    private func checkConfig(_ offset: Int, _ width: Int) throws(VFIOError) {
-        guard offset >= 0, offset + width <= E1000EConfigSpace.size, offset % width == 0 else {
-            throw .outOfRange(what: "config space offset", value: UInt64(truncatingIfNeeded: offset), limit: UInt64(E1000EConfigSpace.size))
-        }
-    }
-
-    public func enableBusMaster() throws(VFIOError) {
-        core.withEngine { e in
-            let command = e.pciConfig.command | E1000EConfigSpace.commandMemory | E1000EConfigSpace.commandBusMaster
-            e.writeConfig(UInt32(command), at: 0x04, width: 2)
-        }
-    }
+    public func serviceOnce() { _ = core.serviceOnce() }
 
     /// BAR0: the trapped registers; BAR3: the MSI-X table and PBA.
     public func region(bar: Int) throws(VFIOError) -> MMIORegion {
         switch bar {
         case 0: return registers
-        case E1000EConfigSpace.msixBAR: return msixMemory
+        case NICEngine.msixBAR: return msixMemory.region
         default:
             throw .outOfRange(what: "BAR index (the emulated e1000e backs BAR0 and BAR3)", value: UInt64(truncatingIfNeeded: bar), limit: 3)
         }
-    }
-
-    public func interruptCount(_ kind: InterruptKind) -> Int {
-        switch kind {
-        case .msix: return NICEngine.vectorCount
-        case .intx: return 1
-        case .msi: return 0
-        }
-    }
-
-    /// Creates `count` eventfds and enables them as `VFIO_DEVICE_SET_IRQS` with
-    /// `VFIO_IRQ_SET_ACTION_TRIGGER` does: for MSI-X the capability's enable bit is set and the
-    /// first `count` table entries are programmed and unmasked.
-    public func enableInterrupts(_ kind: InterruptKind, count: Int) throws(VFIOError) {
-        let available = interruptCount(kind)
-        guard count >= 1, count <= available else {
-            throw .interruptsUnavailable(kind: kind.description, requested: count, available: available)
-        }
-        var fds: [VectorEventFD] = []
-        for _ in 0..<count { fds.append(VectorEventFD(try EventFD())) }
-        let old = core.withEngine { e -> [VectorEventFD] in
-            let old = e.eventFDs
-            e.enableInterrupts(kind, eventFDs: fds)
-            return old
-        }
-        _ = old  // closed here, outside the lock
-    }
-
-    public func disableInterrupts() throws(VFIOError) {
-        let old = core.withEngine { e -> [VectorEventFD] in
-            let old = e.eventFDs
-            e.disableInterrupts()
-            return old
-        }
-        _ = old
-    }
-
-    public func interruptEventFD(vector: Int) -> Int32? {
-        core.withEngine { e -> Int32? in
-            guard vector >= 0, vector < e.eventFDs.count else { return nil }
-            return e.eventFDs[vector].eventFD.rawValue
-        }
-    }
-
-    /// Sets or clears the MSI-X table entry's mask bit; a message held while masked is sent at
-    /// unmask and its PBA bit cleared (PCI 3.0, 6.8.2.9). INTx: masks the line as vfio's automask.
-    public func setInterruptMasked(vector: Int, _ masked: Bool) {
-        core.withEngine { $0.setVectorMasked(vector, masked) }
-    }
-
-    public func unmaskINTx() throws(VFIOError) {
-        core.withEngine { $0.unmaskINTx() }
-    }
-
-    /// Function level reset: registers to power-on values; config space command and MSI-X
-    /// control cleared.
-    public func reset() throws(VFIOError) {
-        core.withEngine { $0.functionLevelReset() }
-    }
-
-    public func service() {
-        guard configuration.mode == .stepped else { return }
-        _ = core.serviceOnce()
     }
 
     // MARK: - The wire
@@ -277,7 +190,13 @@ public final class EmulatedE1000E: PCIFunction {
     }
 
     public var statistics: NICEmulatorStatistics {
-        var s = core.withEngine { $0.statistics }
+        var s = core.withEngine { e in
+            var s = e.statistics
+            s.interruptsSignalled = e.pci.counters.signalled
+            s.interruptsHeldMasked = e.pci.counters.heldMasked
+            s.interruptsUnrouted += e.pci.counters.unrouted
+            return s
+        }
         s.framesDroppedAtInbox = core.inboxDrops.load(ordering: .relaxed)
         return s
     }
@@ -293,9 +212,6 @@ public final class EmulatedE1000E: PCIFunction {
         core.withEngine { $0.faults = NICFaultInjector(plan: plan) }
     }
 
-    /// DMA faults the IOMMU recorded (shorthand for `iommu.faults`).
-    public var dmaFaults: [DMAFault] { iommu.faults }
-
     /// Whether MSI-X vector `vector`'s pending bit is set (a message held while masked).
     public func isVectorPending(_ vector: Int) -> Bool {
         guard vector >= 0, vector < NICEngine.vectorCount else { return false }
@@ -304,63 +220,4 @@ public final class EmulatedE1000E: PCIFunction {
 
     /// The MAC address the device was built with (EEPROM words 0-2, RAL0/RAH0 after reset).
     public var permanentAddress: MACAddress { configuration.macAddress }
-}
-
-extension NICEngine {
-    /// A config space write and its side effects: an FLR request through PCIe Device Control.
-    mutating func writeConfig(_ value: UInt32, at offset: Int, width: Int) {
-        pciConfig.write(value, at: offset, width: width)
-        if pciConfig.functionLevelResetRequested {
-            pciConfig.clearFunctionLevelReset()
-            functionLevelReset()
-        }
-    }
-
-    mutating func enableInterrupts(_ kind: InterruptKind, eventFDs fds: [VectorEventFD]) {
-        disableInterrupts()
-        interruptKind = kind
-        eventFDs = fds
-        switch kind {
-        case .msix:
-            pciConfig.write(UInt32(pciConfig.msixControl | E1000EConfigSpace.msixEnable), at: E1000EConfigSpace.msixOffset + 2, width: 2)
-            for v in 0..<fds.count {
-                // What the kernel writes: the x86 MSI address and a vector-numbered message.
-                msix.store32(0xFEE0_0000, at: v * 16)
-                msix.store32(UInt32(v), at: v * 16 + 8)
-                msix.store32(0, at: v * 16 + 12)
-            }
-        case .intx:
-            pciConfig.write(UInt32(pciConfig.command & ~E1000EConfigSpace.commandINTxDisable), at: 0x04, width: 2)
-            intxMaskedUntilUnmask = false
-        case .msi:
-            break
-        }
-    }
-
-    mutating func disableInterrupts() {
-        if interruptKind == .msix {
-            pciConfig.write(UInt32(pciConfig.msixControl & ~E1000EConfigSpace.msixEnable), at: E1000EConfigSpace.msixOffset + 2, width: 2)
-            for v in 0..<Self.vectorCount {
-                msix.store32(1, at: v * 16 + 12)
-                setPending(v, false)
-            }
-        }
-        interruptKind = nil
-        eventFDs = []
-        intxMaskedUntilUnmask = false
-    }
-
-    mutating func setVectorMasked(_ vector: Int, _ masked: Bool) {
-        switch interruptKind {
-        case .msix:
-            guard vector >= 0, vector < Self.vectorCount else { return }
-            msix.store32(masked ? 1 : 0, at: vector * 16 + 12)
-            if !masked { deliverPending(vector) }
-        case .intx:
-            guard vector == 0 else { return }
-            if masked { intxMaskedUntilUnmask = true } else { unmaskINTx() }
-        case .msi, nil:
-            return
-        }
-    }
 }

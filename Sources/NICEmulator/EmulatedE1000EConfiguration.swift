@@ -1,16 +1,13 @@
 import NIC
 import NetFrames
+import PCIEmulation
 import VFIO
 
 /// How an emulated NIC is built.
 public struct EmulatedE1000EConfiguration: Sendable {
-    /// Where the device does its work.
-    public enum Mode: Sendable, Hashable {
-        /// Only inside `service()`, on the caller's thread: deterministic, for unit tests.
-        case stepped
-        /// On the device's own thread; `service()` does nothing.
-        case threaded
-    }
+    /// Where the device does its work: `.stepped` (only inside `service()`, deterministic) or
+    /// `.threaded` (its own thread; `service()` does nothing).
+    public typealias Mode = EmulationMode
 
     /// The device's time: interrupt throttling (ITR/EITR) is measured against it.
     public enum Clock: Sendable, Hashable {

@@ -1,10 +1,10 @@
 import NIC
-import VFIO
+import PCIEmulation
 
 /// ICR/ICS/IMS/IMC/IAM/EIAC, IVAR routing, ITR/EITR throttling and delivery, as QEMU 7.2's
 /// e1000e core does it (82574 datasheet 7.4, 10.2.4).
 extension NICEngine {
-    var msixActive: Bool { pciConfig.msixEnabled && interruptKind == .msix }
+    var msixActive: Bool { pci.msixActive }
     var extendedControl: ExtendedDeviceControl { ExtendedDeviceControl(rawValue: load(Offset.ctrlExt)) }
 
     /// Adds causes to ICR and re-evaluates what to signal (QEMU `e1000e_set_interrupt_cause`).
@@ -26,7 +26,7 @@ extension NICEngine {
         if !pending { msiCausesPending = 0 }
         if msixActive {
             if pending { sendMSIX() }
-        } else if interruptKind == .intx, pending, !postponedByThrottle(Self.vectorCount) {
+        } else if pci.interruptKind == .intx, pending, !postponedByThrottle(Self.vectorCount) {
             raiseINTx()
         }
     }
@@ -108,7 +108,7 @@ extension NICEngine {
                 (Cause.txq0, .transmitQueue0), (Cause.txq1, .transmitQueue1), (Cause.other, .other),
             ]
             for (cause, source) in routes where valid & cause != 0 {
-                if let v = ivar.vector(for: source), v < Self.vectorCount { setPending(v, false) }
+                if let v = ivar.vector(for: source), v < Self.vectorCount { pci.setPending(v, false) }
             }
         }
         updateInterruptState()
@@ -163,58 +163,15 @@ extension NICEngine {
 
     // MARK: - Delivery
 
-    func vectorMasked(_ v: Int) -> Bool {
-        pciConfig.msixFunctionMasked || msix.load32(at: v * 16 + 12) & 1 != 0
-    }
-
-    func isPending(_ v: Int) -> Bool {
-        msix.load32(at: E1000EConfigSpace.msixPBAOffset) & (1 << UInt32(v)) != 0
-    }
-
-    mutating func setPending(_ v: Int, _ on: Bool) {
-        let word = E1000EConfigSpace.msixPBAOffset
-        let bit = UInt32(1) << UInt32(v)
-        let old = msix.load32(at: word)
-        msix.store32(on ? old | bit : old & ~bit, at: word)
-    }
+    func isPending(_ v: Int) -> Bool { pci.msix.isPending(v) }
 
     /// Sends vector `v`'s message, or sets its PBA bit while it is masked (PCI 3.0, 6.8.2.9).
-    mutating func deliverMSIX(_ v: Int) {
-        guard msixActive else { return }
-        guard v < eventFDs.count else {
-            statistics.interruptsUnrouted += 1
-            return
-        }
-        if vectorMasked(v) {
-            setPending(v, true)
-            statistics.interruptsHeldMasked += 1
-            return
-        }
-        eventFDs[v].eventFD.signal()
-        statistics.interruptsSignalled += 1
-    }
+    mutating func deliverMSIX(_ v: Int) { pci.signal(vector: v) }
 
-    /// A masked vector unmasked: its held message goes now.
-    mutating func deliverPending(_ v: Int) {
-        guard msixActive, v < eventFDs.count, isPending(v), !vectorMasked(v) else { return }
-        setPending(v, false)
-        eventFDs[v].eventFD.signal()
-        statistics.interruptsSignalled += 1
-    }
-
-    /// INTx: vfio-pci signals the eventfd and masks the line until the driver unmasks it.
+    /// INTx: counted in IAC; vfio-pci signals the eventfd and masks the line until the driver
+    /// unmasks it (`interruptUnmasked`).
     mutating func raiseINTx() {
         if load(Offset.iac) != .max { store(Offset.iac, load(Offset.iac) + 1) }
-        guard let fd = eventFDs.first, !pciConfig.intxDisabled, !intxMaskedUntilUnmask else { return }
-        intxMaskedUntilUnmask = true
-        fd.eventFD.signal()
-        statistics.interruptsSignalled += 1
-    }
-
-    /// VFIO_IRQ_SET_ACTION_UNMASK: the line is level-triggered, so a cause still pending and
-    /// enabled raises it again.
-    mutating func unmaskINTx() {
-        intxMaskedUntilUnmask = false
-        if interruptKind == .intx, load(Offset.icr) & load(Offset.ims) != 0 { raiseINTx() }
+        pci.raiseINTx()
     }
 }

@@ -1,13 +1,10 @@
-import CShims
+import PCIEmulation
 import Synchronization
 import VFIO
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The engine behind its lock, the wire side (inbox, outbox, cable) and the register window:
 /// what the device object, its thread and the trap handler share.
-final class NICCore: TrappedRegisterFile {
+final class NICCore: TrappedRegisterFile, DeviceWorker {
     let engine: TSanVisibleMutex<NICEngine>
     /// Frames from the wire waiting for the device (bounded by `inboxLimit`).
     let inbox = TSanVisibleMutex<[[UInt8]]>([])
@@ -16,7 +13,6 @@ final class NICCore: TrappedRegisterFile {
     let peer = TSanVisibleMutex<WeakCore>(WeakCore())
     let wireLoopback = Atomic<Bool>(false)
     let inboxDrops = Atomic<Int>(0)
-    let stopRequested = Atomic<Bool>(false)
     let inboxLimit: Int
 
     init(engine: consuming sending NICEngine, inboxLimit: Int) {
@@ -75,7 +71,7 @@ final class NICCore: TrappedRegisterFile {
 
     /// One round of device work: transmissions asked for, then the frames waiting in the inbox,
     /// then what was sent goes to its destination. Loopback frames are received in the same call.
-    func serviceOnce() -> (worked: Bool, waitingOnTime: Bool) {
+    func serviceOnce() -> DeviceWork {
         var worked = false
         var waiting = false
         for _ in 0..<2 {
@@ -110,61 +106,11 @@ final class NICCore: TrappedRegisterFile {
             }
             if !looped { break }
         }
-        return (worked, waiting)
-    }
-
-    /// The device thread's loop (threaded mode): work while there is work; when idle, spin with
-    /// the pause hint for 2 ms, then sleep in steps growing from 20 us to 1 ms (10 us while an
-    /// interrupt waits for its throttle), as the NVMe emulator's controller thread does.
-    func run() {
-        var lastWork = MonotonicClock.now()
-        while !stopRequested.load(ordering: .acquiring) {
-            let result = serviceOnce()
-            let now = MonotonicClock.now()
-            if result.worked {
-                lastWork = now
-                continue
-            }
-            let idle = now - lastWork
-            if idle < 2_000_000 {
-                shim_cpu_pause()
-                continue
-            }
-            let micros = result.waitingOnTime ? 10 : idle < 200_000_000 ? 20 : idle < 2_000_000_000 ? 200 : 1000
-            var ts = timespec(tv_sec: 0, tv_nsec: micros * 1000)
-            nanosleep(&ts, nil)
-        }
+        return DeviceWork(worked: worked, waitingOnTime: waiting)
     }
 }
 
 /// A cable end: the other device, not kept alive by the cable.
 struct WeakCore: @unchecked Sendable {
     weak var core: NICCore?
-}
-
-/// A started device thread; dropping it stops and joins the thread.
-struct DeviceThread: ~Copyable {
-    private let thread: pthread_t
-    private let core: NICCore
-
-    init(core: NICCore) throws(NICEmulatorError) {
-        self.core = core
-        let context = Unmanaged.passRetained(core).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { context in
-            let core = Unmanaged<NICCore>.fromOpaque(context!).takeRetainedValue()
-            core.run()
-            return nil
-        }, context)
-        guard rc == 0 else {
-            Unmanaged<NICCore>.fromOpaque(context).release()
-            throw .threadStart(errno: rc)
-        }
-        self.thread = thread
-    }
-
-    deinit {
-        core.stopRequested.store(true, ordering: .releasing)
-        pthread_join(thread, nil)
-    }
 }

@@ -1,17 +1,10 @@
-import CShims
 import NIC
 import NetFrames
+import PCIEmulation
 import VFIO
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// An eventfd owned by the device while its vector is enabled (a class, so an array can hold the
-/// non-copyable `EventFD`).
-final class VectorEventFD: Sendable {
-    let eventFD: EventFD
-    init(_ eventFD: consuming EventFD) { self.eventFD = eventFD }
-}
 
 /// All of the emulated 82574L's state and behaviour, owned by one lock (`NICCore`).
 ///
@@ -19,8 +12,8 @@ final class VectorEventFD: Sendable {
 /// `core->mac`; each driver access arrives through `readRegister`/`writeRegister` (trapped) with
 /// its side effects. Everything the driver hands over (ring bases, lengths, heads, tails,
 /// descriptors, IVAR entries) is untrusted and checked before use; nothing here traps on a value
-/// the host chose.
-struct NICEngine {
+/// the host chose. Public only as `EmulatedE1000E`'s engine type; its members are the module's own.
+public struct NICEngine: EmulatedPCIEngine {
     static let vectorCount = InterruptVectorAllocation.vectorCount
     /// QEMU `E1000E_MIN_XITR`: ITR/EITR below 500 (128 us) act as 500 (datasheet 10.2.4.2: at
     /// most 7813 interrupts per second).
@@ -33,23 +26,18 @@ struct NICEngine {
 
     let configuration: EmulatedE1000EConfiguration
     let iommu: EmulatedIOMMU
-    /// BAR3: MSI-X table at 0, PBA at 0x2000. Plain memory, written by the "kernel" side
-    /// (`enableInterrupts`, `setInterruptMasked`) and read here.
-    let msix: MMIORegion
 
     var mac: [UInt32]
     var eeprom: [UInt16]
     var phy: [UInt16]
-    var pciConfig: E1000EConfigSpace
+    /// Config space, the MSI-X table and PBA (BAR3, plain memory written by the "kernel" side),
+    /// the interrupt eventfds and the IOMMU.
+    public var pci: PCIFunctionState
 
     // Interrupts.
-    var interruptKind: InterruptKind?
-    var eventFDs: [VectorEventFD] = []
     /// QEMU `msi_causes_pending`: causes already signalled and not yet cleared; a cause fires
     /// again only after it has been cleared.
     var msiCausesPending: UInt32 = 0
-    /// vfio-pci masks INTx after each trigger until VFIO_IRQ_SET_ACTION_UNMASK.
-    var intxMaskedUntilUnmask = false
     /// Throttle state per MSI-X vector (0..<5) and for ITR (index 5).
     var throttles = Array(repeating: Throttle(), count: NICEngine.vectorCount + 1)
     /// ITR and EITR as the driver wrote them (reads return these; QEMU `itr_guest_value`).
@@ -73,21 +61,13 @@ struct NICEngine {
     init(configuration: EmulatedE1000EConfiguration, iommu: EmulatedIOMMU, msix: MMIORegion) {
         self.configuration = configuration
         self.iommu = iommu
-        self.msix = msix
         mac = Array(repeating: 0, count: Offset.barLength / 4)
         phy = Array(repeating: 0, count: 32)
         eeprom = Self.makeEEPROM(mac: configuration.macAddress)
-        pciConfig = E1000EConfigSpace(vectors: Self.vectorCount)
+        pci = PCIFunctionState(config: Self.configSpace, msix: Self.msixTable(in: msix), iommu: iommu)
         cableConnected = configuration.cableConnected
         faults = NICFaultInjector(plan: configuration.faultPlan)
         resetRegisters()
-        for v in 0..<Self.vectorCount {
-            msix.store32(0, at: v * 16)
-            msix.store32(0, at: v * 16 + 4)
-            msix.store32(0, at: v * 16 + 8)
-            msix.store32(1, at: v * 16 + 12)  // masked after reset (PCI 3.0, 6.8.2.9)
-        }
-        msix.store32(0, at: E1000EConfigSpace.msixPBAOffset)
     }
 
     /// The NVM image: the MAC in words 0-2, the device id in words 11 and 13, and word 0x3F making
@@ -292,8 +272,8 @@ struct NICEngine {
             requestTransmit(1)
         case Offset.pbaclr:
             store(offset, value & 0x1F)
-            if pciConfig.msixEnabled {
-                for v in 0..<Self.vectorCount where value & (1 << v) != 0 { setPending(v, false) }
+            if pci.config.msixEnabled {
+                for v in 0..<Self.vectorCount where value & (1 << v) != 0 { pci.setPending(v, false) }
             }
         case Offset.tarc0, Offset.tarc1:
             store(offset, value)
@@ -386,12 +366,16 @@ struct NICEngine {
         return worked
     }
 
-    /// A function level reset: registers to power-on values, config space command and MSI-X
-    /// control cleared (vfio-pci restores its own state around it).
-    mutating func functionLevelReset() {
-        pciConfig.reset()
+    /// A function level reset's part in the MAC: every register to its power-on value (config
+    /// space and MSI-X are `PCIFunctionState`'s).
+    public mutating func resetDevice() {
         resetRegisters()
-        for v in 0..<Self.vectorCount { setPending(v, false) }
+    }
+
+    /// INTx is level-triggered: unmasked while a cause is still pending and enabled, it is
+    /// raised again (vfio-pci's unmask handler). MSI-X held messages are already sent.
+    public mutating func interruptUnmasked(vector: Int) {
+        if pci.interruptKind == .intx, load(Offset.icr) & load(Offset.ims) != 0 { raiseINTx() }
     }
 }
 

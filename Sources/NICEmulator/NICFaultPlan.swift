@@ -1,19 +1,11 @@
+import PCIEmulation
+
 /// A seeded, deterministic list of faults for the emulated NIC: the ways a hostile or broken
 /// device can lie to its driver, so the driver's checks of device values can be tested.
 ///
 /// Rules are evaluated once per frame the device receives or transmits; the same plan, seed and
 /// frame sequence give the same faults.
-public struct NICFaultPlan: Sendable {
-    public var seed: UInt64
-    public var rules: [NICFaultRule]
-
-    public init(seed: UInt64 = 0x5EED, rules: [NICFaultRule] = []) {
-        self.seed = seed
-        self.rules = rules
-    }
-
-    public static let none = NICFaultPlan()
-}
+public typealias NICFaultPlan = SeededFaultPlan<NICFaultRule>
 
 /// What a fault does.
 public enum NICFault: Sendable, Hashable {
@@ -37,22 +29,15 @@ public enum NICFault: Sendable, Hashable {
 }
 
 /// When and on what a fault fires.
-public struct NICFaultRule: Sendable, Hashable {
+public struct NICFaultRule: FaultRuleMatching, Hashable {
     public enum Direction: Sendable, Hashable {
         case receive
         case transmit
         case any
     }
 
-    public enum Trigger: Sendable, Hashable {
-        case always
-        /// Only the nth matching frame (1-based).
-        case nth(Int)
-        /// Every nth matching frame.
-        case every(Int)
-        /// Each matching frame with this probability, from the plan's seeded generator.
-        case probability(Double)
-    }
+    /// When a matching frame triggers the rule (shared with every emulator's fault plan).
+    public typealias Trigger = FaultTrigger
 
     public var direction: Direction
     public var trigger: Trigger
@@ -66,58 +51,30 @@ public struct NICFaultRule: Sendable, Hashable {
         self.fault = fault
         self.limit = limit
     }
+
+    /// Evaluated on the direction of each frame: true for a received one.
+    public func matches(_ received: Bool) -> Bool {
+        switch direction {
+        case .receive: return received
+        case .transmit: return !received
+        case .any: return true
+        }
+    }
 }
 
-/// The plan's state: per-rule match and fire counts, and the generator.
+/// The plan's state: the shared rule engine.
 struct NICFaultInjector {
-    let plan: NICFaultPlan
-    private var matches: [Int]
-    private var fired: [Int]
-    private var state: UInt64
-    /// Faults fired, by kind, for the device statistics.
-    private(set) var firedTotal = 0
+    private var engine: FaultRuleEngine<NICFaultRule>
 
     init(plan: NICFaultPlan) {
-        self.plan = plan
-        matches = Array(repeating: 0, count: plan.rules.count)
-        fired = Array(repeating: 0, count: plan.rules.count)
-        state = plan.seed == 0 ? 0x9E37_79B9_7F4A_7C15 : plan.seed
+        engine = FaultRuleEngine(plan)
     }
 
-    /// splitmix64: small, seeded, the same on every platform.
-    private mutating func nextUnit() -> Double {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return Double(z >> 11) / Double(1 << 53)
-    }
-
-    /// The faults that fire for one frame going `direction`.
+    /// The faults that fire for one frame, received or transmitted.
     mutating func faults(receive: Bool) -> [NICFault] {
-        guard !plan.rules.isEmpty else { return [] }
+        guard !engine.isEmpty else { return [] }
         var result: [NICFault] = []
-        for (i, rule) in plan.rules.enumerated() {
-            switch rule.direction {
-            case .receive where !receive, .transmit where receive: continue
-            default: break
-            }
-            if let limit = rule.limit, fired[i] >= limit { continue }
-            matches[i] += 1
-            let fire: Bool
-            switch rule.trigger {
-            case .always: fire = true
-            case .nth(let n): fire = matches[i] == n
-            case .every(let n): fire = n > 0 && matches[i] % n == 0
-            case .probability(let p): fire = nextUnit() < p
-            }
-            if fire {
-                fired[i] += 1
-                firedTotal += 1
-                result.append(rule.fault)
-            }
-        }
+        engine.evaluate(receive) { result.append($0.fault) }
         return result
     }
 }

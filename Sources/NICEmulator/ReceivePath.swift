@@ -1,5 +1,6 @@
 import NIC
 import NetFrames
+import PCIEmulation
 import VFIO
 
 /// A frame from the wire into a receive ring (QEMU `e1000e_receive_iov` and
@@ -95,7 +96,7 @@ extension NICEngine {
         updateNow()
         serviceThrottles()
         let rctl = ReceiveControl(rawValue: load(Offset.rctl))
-        guard linkUp, rctl.enable, pciConfig.busMasterEnabled, input.count >= 14 else {
+        guard linkUp, rctl.enable, pci.config.busMasterEnabled, input.count >= 14 else {
             statistics.framesDroppedReceiverOff += 1
             return
         }

@@ -1,5 +1,5 @@
 import NIC
-import VFIO
+import PCIEmulation
 
 /// Descriptors from a transmit ring onto the wire (QEMU `e1000e_start_xmit`,
 /// `e1000e_process_tx_desc`, `e1000e_txdesc_writeback`; 82574 datasheet 7.2).
@@ -25,10 +25,7 @@ extension NICEngine {
         var cause = Cause.txqe
         var withhold = false
         var headFault: Int?
-        if !pciConfig.busMasterEnabled {
-            iommu.recordFault(DMAFault(iova: base, length: 16, direction: .deviceRead, reason: .busMasterDisabled))
-            return
-        }
+        guard dmaAllowed(base, 16, .deviceRead) else { return }
         let everyWriteBack = InterruptVectorAllocation(rawValue: load(Offset.ivar)).transmitInterruptEveryWriteBack
         while true {
             var head = Int(load(ring.head.offset))

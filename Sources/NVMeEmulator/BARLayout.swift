@@ -1,4 +1,6 @@
 import NVMe
+import PCIEmulation
+import VFIO
 
 /// Where everything sits in the emulated BAR0.
 ///
@@ -40,10 +42,8 @@ struct BARLayout: Sendable {
         ControllerRegisterOffset.doorbellBase.rawValue + (2 * qid + 1) * doorbellStride
     }
 
-    /// Vector Control of MSI-X table entry `vector` (bit 0: mask).
-    func msixVectorControl(_ vector: Int) -> Int { msixTableOffset + 16 * vector + 12 }
-    func msixMessageAddress(_ vector: Int) -> Int { msixTableOffset + 16 * vector }
-    func msixMessageData(_ vector: Int) -> Int { msixTableOffset + 16 * vector + 8 }
-    /// The 32-bit PBA word holding `vector`'s pending bit.
-    func msixPBAWord(_ vector: Int) -> Int { msixPBAOffset + 4 * (vector / 32) }
+    /// The MSI-X table and PBA in BAR0 memory.
+    func msixTable(in region: MMIORegion) -> MSIXTable {
+        MSIXTable(memory: region, vectors: msixVectors, tableOffset: msixTableOffset, pbaOffset: msixPBAOffset)
+    }
 }

@@ -1,6 +1,5 @@
-import CShims
 import NVMe
-import VFIO
+import PCIEmulation
 
 /// The result of executing one command.
 struct CommandOutcome {
@@ -28,6 +27,7 @@ extension ControllerEngine {
     /// Runs one fetched command: fault plan, then the command, then its completion.
     mutating func execute(_ sqe: SubmissionQueueEntry, queue sqid: UInt16) {
         let effects = faults.isEmpty ? FaultEffects() : faults.evaluate(sqid: sqid, opcode: sqe.opcode)
+        if !staleCompletions.isEmpty { repostStaleCompletion(sqid: sqid, commandID: sqe.commandID) }
         if effects.stop {
             halted = true
             return
@@ -36,7 +36,16 @@ extension ControllerEngine {
             fatal()
             return
         }
+        if effects.hang {
+            rememberLost(sqid: sqid, commandID: sqe.commandID)
+            return
+        }
         var outcome: CommandOutcome
+        lateDataNanoseconds = effects.lateDataNanoseconds
+        defer {
+            lateDataNanoseconds = nil
+            capturedLateWrite = nil
+        }
         if let injected = effects.status {
             outcome = CommandOutcome(status: injected)
         } else if effects.dmaFault {
@@ -54,20 +63,45 @@ extension ControllerEngine {
         if outcome.deferred { return }
         guard let sq = submissionQueues[Int(sqid)] else { return }
         let cqid = Int(sq.completionQueue)
-        if effects.drop || effects.badCommandID {
-            lost.append(LostCommand(submissionQueue: sqid, commandID: sqe.commandID))
-            if lost.count > Self.lostHistory { lost.removeFirst() }
+        if effects.drop || effects.badCommandID || effects.flood {
+            rememberLost(sqid: sqid, commandID: sqe.commandID)
         }
-        if effects.drop { return }
+        if effects.flood { floodCommandID = sqe.commandID ^ 0x8000 }
+        if effects.drop || effects.flood {
+            if let late = capturedLateWrite { scheduleLateWrite(late) }
+            return
+        }
         var due: UInt64 = 0
         let wait = configuration.commandLatencyNanoseconds &+ effects.delayNanoseconds
         if wait > 0 { due = MonotonicClock.now() &+ wait }
         let commandID = effects.badCommandID ? sqe.commandID ^ 0x8000 : sqe.commandID
-        let completion = PendingCompletion(
+        var completion = PendingCompletion(
             submissionQueue: sqid, commandID: commandID, status: outcome.status, result: outcome.result, due: due,
             corruptPhase: effects.corruptPhase, withholdInterrupt: effects.withholdInterrupt)
+        if effects.staleOnReuse { staleCompletions.append(completion) }
+        completion.lateWrite = capturedLateWrite
         pending[cqid].append(completion)
-        if effects.duplicate { pending[cqid].append(completion) }
+        if effects.duplicate {
+            completion.lateWrite = nil
+            pending[cqid].append(completion)
+        }
+    }
+
+    /// A command whose completion will never come (dropped, hung, lost to a flood): still
+    /// outstanding as far as the host knows, so Abort can find it.
+    mutating func rememberLost(sqid: UInt16, commandID: UInt16) {
+        lost.append(LostCommand(submissionQueue: sqid, commandID: commandID))
+        if lost.count > Self.lostHistory { lost.removeFirst() }
+    }
+
+    /// `FaultAction.staleCompletionOnReuse`: a command with a remembered completion's id was
+    /// fetched from its SQ, so that old entry is owed again, now, ahead of the new command's.
+    mutating func repostStaleCompletion(sqid: UInt16, commandID: UInt16) {
+        guard let i = staleCompletions.firstIndex(where: { $0.submissionQueue == sqid && $0.commandID == commandID }),
+              let sq = submissionQueues[Int(sqid)] else { return }
+        var stale = staleCompletions.remove(at: i)
+        stale.due = 0
+        pending[Int(sq.completionQueue)].append(stale)
     }
 
     /// Error Information log entry for a failed command (5.14.1.1), newest kept, 64 at most.

@@ -1,6 +1,6 @@
 import CShims
 import NVMe
-import VFIO
+import PCIEmulation
 
 /// Posting completions (NVMe base 1.4, 4.6): phase tags, SQ head in every entry, and a full CQ
 /// that holds completions back instead of overrunning the host's head.
@@ -41,41 +41,59 @@ extension ControllerEngine {
         return progress
     }
 
-    /// Writes one CQE (4.6): DW0-DW2 with plain stores, then DW3 (command id, status, phase) with
-    /// one release store, so a host that sees the new phase with its acquire load sees the whole
-    /// entry. Returns false (and goes fatal) if the CQ memory is not mapped.
+    /// Writes one owed completion (4.6), with the SQ head as it is now. Returns false (and goes
+    /// fatal) if the CQ memory is not reachable: bus master off, or not mapped.
     mutating func post(_ p: PendingCompletion, to cqid: Int) -> Bool {
-        guard var cq = completionQueues[cqid] else { return true }
+        guard let cq = completionQueues[cqid] else { return true }
         let sqHead = submissionQueues[Int(p.submissionQueue)].map { UInt16($0.head) } ?? 0
-        let phase = p.corruptPhase ? !cq.phase : cq.phase
-        let iova = cq.base &+ UInt64(cq.tail * 16)
-        guard pciConfig.busMasterEnabled else {
-            iommu.recordFault(DMAFault(iova: iova, length: 16, direction: .deviceWrite, reason: .busMasterDisabled))
+        let entry = CompletionEntryWords(
+            dw0: p.result, dw1: 0, sqHead: sqHead, sqid: p.submissionQueue, commandID: p.commandID, status: p.status)
+        guard writeEntry(entry, to: cqid, phase: p.corruptPhase ? !cq.phase : cq.phase, signal: !p.withholdInterrupt) else {
             fatal()
             return false
         }
-        let written: Bool = iommu.withTranslation { t in
+        if let late = p.lateWrite { scheduleLateWrite(late) }
+        return true
+    }
+
+    /// Writes one CQE at the tail of CQ `cqid` and advances the tail: DW0-DW2 with plain stores,
+    /// then DW3 (command id, status, phase) with one release store, so a host that sees the new
+    /// phase with its acquire load sees the whole entry. The CQ head is not checked here; callers
+    /// that respect it (all but the flood fault) check room first. False when the function may
+    /// not master the bus or the IOMMU refuses the slot (both recorded as faults).
+    mutating func writeEntry(_ entry: CompletionEntryWords, to cqid: Int, phase: Bool, signal: Bool) -> Bool {
+        guard var cq = completionQueues[cqid] else { return false }
+        let iova = cq.base &+ UInt64(cq.tail * 16)
+        guard pci.mayAccess(iova, length: 16, .deviceWrite) else { return false }
+        let written: Bool = pci.iommu.withTranslation { t in
             guard let slot = t.translate(iova, length: 16, direction: .deviceWrite) else { return false }
-            slot.storeBytes(of: p.result.littleEndian, toByteOffset: 0, as: UInt32.self)
-            slot.storeBytes(of: UInt32(0), toByteOffset: 4, as: UInt32.self)
-            let dw2 = UInt32(sqHead) | UInt32(p.submissionQueue) << 16
+            slot.storeBytes(of: entry.dw0.littleEndian, toByteOffset: 0, as: UInt32.self)
+            slot.storeBytes(of: entry.dw1.littleEndian, toByteOffset: 4, as: UInt32.self)
+            let dw2 = UInt32(entry.sqHead) | UInt32(entry.sqid) << 16
             slot.storeBytes(of: dw2.littleEndian, toByteOffset: 8, as: UInt32.self)
-            let dw3 = UInt32(p.commandID) | UInt32(p.status.withPhase(phase)) << 16
+            let dw3 = UInt32(entry.commandID) | UInt32(entry.status.withPhase(phase)) << 16
             shim_dma_store32_release(slot + 12, dw3.littleEndian)
             return true
         }
-        guard written else {
-            fatal()
-            return false
-        }
+        guard written else { return false }
         cq.tail += 1
         if cq.tail == cq.size {
             cq.tail = 0
             cq.phase.toggle()
         }
         statistics.totals.completionsPosted += 1
-        if cq.interruptsEnabled && !p.withholdInterrupt { cq.unsignalled += 1 }
+        if cq.interruptsEnabled && signal { cq.unsignalled += 1 }
         completionQueues[cqid] = cq
         return true
     }
+}
+
+/// The four dwords of a CQE, phase aside (NVMe base 1.4, 4.6, Figure 124).
+struct CompletionEntryWords {
+    var dw0: UInt32
+    var dw1: UInt32
+    var sqHead: UInt16
+    var sqid: UInt16
+    var commandID: UInt16
+    var status: NVMeStatus
 }

@@ -1,14 +1,15 @@
-import CShims
 import NVMe
+import PCIEmulation
 import VFIO
 
-/// All of the emulated controller's state and behaviour, owned by one lock.
+/// All of the emulated controller's state and behaviour, owned by one lock. Public only as
+/// `EmulatedNVMeController`'s engine type; its members are the module's own.
 ///
 /// Whoever holds the lock runs `step()`: the driver's thread inside `service()` in stepped mode,
 /// the controller's own thread in threaded mode. Everything the driver hands over (register
 /// values, doorbells, SQEs, PRPs, queue sizes) is untrusted: each is checked and answered with the
 /// status the spec names, and nothing here traps on a value the host chose.
-struct ControllerEngine {
+public struct ControllerEngine: EmulatedPCIEngine {
     let configuration: EmulatedNVMeConfiguration
     let layout: BARLayout
     let bar: BARMemory
@@ -18,8 +19,8 @@ struct ControllerEngine {
     let maxTransferBytes: Int?
     let namespaces: [NamespaceStorage]
 
-    var pciConfig: PCIConfigSpace
-    var interrupts: InterruptState
+    /// Config space, MSI-X (table and PBA in BAR0), interrupt eventfds, the IOMMU.
+    public var pci: PCIFunctionState
 
     // Controller registers (NVMe base 1.4, 3.1).
     var lastCC: UInt32 = 0
@@ -51,6 +52,15 @@ struct ControllerEngine {
     var liveSubmissionQueues: [Int] = []
     var liveCompletionQueues: [Int] = []
     var lost: [LostCommand] = []
+    /// Data owed to the host after its completion (`FaultAction.lateData`), oldest first.
+    var lateWrites: [LateWrite] = []
+    /// While a command with `lateData` executes: the delay, and the transfer it captured.
+    var lateDataNanoseconds: UInt64?
+    var capturedLateWrite: LateWrite?
+    /// While set (`FaultAction.floodAdminCompletions`), the command id every flooded entry carries.
+    var floodCommandID: UInt16?
+    /// Completions to post again when their command id is reused (`staleCompletionOnReuse`).
+    var staleCompletions: [PendingCompletion] = []
 
     var features: FeatureState
     var outstandingEventRequests: [UInt16] = []
@@ -95,9 +105,7 @@ struct ControllerEngine {
         } else {
             maxTransferBytes = cap.minimumPageSize << Int(configuration.maxDataTransferSize)
         }
-        pciConfig = PCIConfigSpace(barSize: layout.size, msixVectors: layout.msixVectors,
-                                   msixTableOffset: layout.msixTableOffset, msixPBAOffset: layout.msixPBAOffset)
-        interrupts = InterruptState(vectors: configuration.msixVectors)
+        pci = PCIFunctionState(config: Self.configSpace(layout), msix: layout.msixTable(in: bar.region), iommu: iommu)
         let queueSlots = layout.maxQueueID + 1
         submissionQueues = Array(repeating: nil, count: queueSlots)
         completionQueues = Array(repeating: nil, count: queueSlots)
@@ -107,7 +115,6 @@ struct ControllerEngine {
         segments.reserveCapacity(512)
         hostBuffers.reserveCapacity(512)
         writeResetRegisters()
-        initializeMSIXTable()
     }
 
     /// Power-on register values: CAP and VS, everything else zero.
@@ -127,16 +134,9 @@ struct ControllerEngine {
 
     // MARK: - The step
 
-    /// What one step found, so the controller thread knows whether to keep spinning.
-    struct StepResult: Sendable {
-        var worked = false
-        /// Something is waiting for time to pass (latency, delay, coalescing, CSTS.RDY).
-        var waitingOnTime = false
-    }
-
     /// Processes everything pending: register changes, doorbells, due completions, interrupts.
-    mutating func step() -> StepResult {
-        var result = StepResult()
+    mutating func step() -> DeviceWork {
+        var result = DeviceWork()
         if removed {
             // Register writes the driver made since land in plain memory; a missing function reads
             // all ones. Only the controller registers (CAP to ACQ, 0x00-0x37) are restored per step:
@@ -159,12 +159,14 @@ struct ControllerEngine {
                 if halted { break }
                 if postDueCompletions() { progress = true }
                 if deliverAsynchronousEvents() { progress = true }
+                if performDueLateWrites() { progress = true }
                 guard progress else { break }
                 result.worked = true
             }
         }
+        if status.ready && !halted, floodCommandID != nil, floodAdminCompletionQueue() { result.worked = true }
         if serviceInterrupts() { result.worked = true }
-        result.waitingOnTime = readyAt != nil || shutdownInProgress || hasTimedWork
+        result.waitingOnTime = readyAt != nil || shutdownInProgress || hasTimedWork || !lateWrites.isEmpty
         return result
     }
 
@@ -323,6 +325,9 @@ struct ControllerEngine {
         }
         queuesChanged()
         lost.removeAll()
+        lateWrites.removeAll()
+        floodCommandID = nil
+        staleCompletions.removeAll()
         outstandingEventRequests.removeAll()
         events.removeAll()
         maskedEventLogPages.removeAll()
@@ -334,11 +339,19 @@ struct ControllerEngine {
         publishStatus()
     }
 
-    /// A function level reset: the controller reset plus every register back to its power-on value.
-    mutating func functionLevelReset() {
+    /// A function level reset's part in the controller: the controller reset plus every register
+    /// back to its power-on value.
+    public mutating func resetDevice() {
         controllerReset()
         writeResetRegisters()
         publishStatus()
+    }
+
+    public var isRemoved: Bool { removed }
+
+    /// An unmasked vector may release coalesced or held interrupts at once.
+    public mutating func interruptUnmasked(vector: Int) {
+        _ = serviceInterrupts()
     }
 
     /// Sets CSTS.CFS and stops: what a controller does when it cannot even post a completion.

@@ -1,5 +1,5 @@
 import NVMe
-import VFIO
+import PCIEmulation
 
 /// Doorbells (NVMe base 1.4, 3.1.24, 3.1.25, 4.1): the host publishes an SQ tail or a CQ head by
 /// writing BAR memory; the controller reads each with an acquire load, validates it against the
@@ -95,8 +95,7 @@ extension ControllerEngine {
     /// (there is no command id yet), so it is fatal, as on hardware.
     mutating func fetch(_ sq: SubmissionQueueState, slot: Int) -> SubmissionQueueEntry? {
         let iova = sq.base &+ UInt64(slot * 64)
-        guard pciConfig.busMasterEnabled else {
-            iommu.recordFault(DMAFault(iova: iova, length: 64, direction: .deviceRead, reason: .busMasterDisabled))
+        guard pci.mayAccess(iova, length: 64, .deviceRead) else {
             fatal()
             return nil
         }

@@ -1,10 +1,4 @@
-/// How the emulated controller notices doorbells and register writes.
-public enum EmulationMode: Sendable, Hashable {
-    /// Only inside `service()`, on the caller's thread: deterministic, for tests.
-    case stepped
-    /// On the controller's own thread, concurrently with the driver, like hardware.
-    case threaded
-}
+import PCIEmulation
 
 /// One namespace of the emulated controller.
 public struct EmulatedNamespace: Sendable, Hashable {

@@ -1,4 +1,5 @@
 import NVMe
+import PCIEmulation
 
 /// A seeded, deterministic list of faults for the emulated controller to inject.
 ///
@@ -6,21 +7,10 @@ import NVMe
 /// always, or with a probability drawn from a generator seeded with `seed`: the same plan, the
 /// same seed and the same command sequence give the same faults. Rules are evaluated when a
 /// command is fetched; several can fire on one command (e.g. delay it and withhold its interrupt).
-public struct FaultPlan: Sendable {
-    public var seed: UInt64
-    public var rules: [FaultRule]
-
-    public init(seed: UInt64 = 0x5EED, rules: [FaultRule] = []) {
-        self.seed = seed
-        self.rules = rules
-    }
-
-    /// No faults.
-    public static let none = FaultPlan()
-}
+public typealias FaultPlan = SeededFaultPlan<FaultRule>
 
 /// One fault rule: which commands it matches, when it fires, what it does.
-public struct FaultRule: Sendable, Hashable {
+public struct FaultRule: FaultRuleMatching, Hashable {
     /// The submission queues a rule looks at.
     public enum QueueMatch: Sendable, Hashable {
         case any
@@ -38,17 +28,8 @@ public struct FaultRule: Sendable, Hashable {
         }
     }
 
-    /// When a matching command triggers the rule.
-    public enum Trigger: Sendable, Hashable {
-        /// Every matching command.
-        case always
-        /// Only the nth matching command (1-based).
-        case nth(Int)
-        /// Every nth matching command (the nth, 2nth, ...).
-        case every(Int)
-        /// Each matching command with this probability (0...1), from the plan's seeded generator.
-        case probability(Double)
-    }
+    /// When a matching command triggers the rule (shared with every emulator's fault plan).
+    public typealias Trigger = FaultTrigger
 
     public var queue: QueueMatch
     /// The opcode to match (admin opcodes on the admin queue, I/O opcodes on I/O queues); nil: any.
@@ -69,6 +50,10 @@ public struct FaultRule: Sendable, Hashable {
     /// Matches one I/O opcode on any I/O queue.
     public static func io(_ opcode: IOOpcode, _ trigger: Trigger = .always, _ action: FaultAction, limit: Int? = nil) -> FaultRule {
         FaultRule(queue: .anyIO, opcode: opcode.rawValue, trigger: trigger, action: action, limit: limit)
+    }
+
+    public func matches(_ command: FetchedCommand) -> Bool {
+        queue.matches(command.submissionQueue) && (opcode == nil || opcode == command.opcode)
     }
 
     /// Matches one admin opcode.
@@ -100,6 +85,26 @@ public enum FaultAction: Sendable, Hashable {
     case dmaFault
     /// Post the completion without signalling its interrupt vector.
     case withholdInterrupt
+    /// Fetch the command, then neither execute nor complete it: a command the controller hangs
+    /// on (a Delete I/O Queue that never completes leaves the queue alive and in use). Everything
+    /// else carries on; Abort can still find it.
+    case hang
+    /// Move the data of a transfer to the host (Read, Identify, Get Log Page) this much after the
+    /// completion is posted, instead of at fetch: the completion arrives before the data, so a
+    /// driver that frees or reuses the buffer on completion-timeout paths would be written into.
+    /// The late write goes through the IOMMU and bus master checks as they are then, and a
+    /// controller reset (CC.EN 1 → 0) or function reset discards it. Host-to-device data is
+    /// still read at fetch.
+    case lateData(nanoseconds: UInt64)
+    /// This admin command's completion is lost, and from now on the controller floods the admin
+    /// CQ: every step it writes one full ring of completions with the current phase, ignoring the
+    /// CQ head doorbell, each with this command's id with bit 15 flipped (an id no command
+    /// carries) and SQ id 0. Only a controller reset or a function reset stops it.
+    case floodAdminCompletions
+    /// Post the completion normally, and post it again, word for word, when a later command with
+    /// the same command id is fetched from the same SQ (a stale CQE for a reused id), before that
+    /// command's own completion.
+    case staleCompletionOnReuse
 
     public var kind: FaultKind {
         switch self {
@@ -113,6 +118,10 @@ public enum FaultAction: Sendable, Hashable {
         case .stopResponding: return .stopResponding
         case .dmaFault: return .dmaFault
         case .withholdInterrupt: return .withholdInterrupt
+        case .hang: return .hang
+        case .lateData: return .lateData
+        case .floodAdminCompletions: return .floodAdminCompletions
+        case .staleCompletionOnReuse: return .staleCompletionOnReuse
         }
     }
 }
@@ -121,6 +130,7 @@ public enum FaultAction: Sendable, Hashable {
 public enum FaultKind: Int, Sendable, Hashable, CaseIterable {
     case dropCompletion, delayCompletion, completeWithStatus, duplicateCompletion, badCommandID
     case corruptPhase, controllerFatalStatus, stopResponding, dmaFault, withholdInterrupt
+    case hang, lateData, floodAdminCompletions, staleCompletionOnReuse
 }
 
 /// How many faults of each kind were injected.
@@ -136,22 +146,6 @@ public struct FaultCounters: Sendable, Hashable {
     mutating func increment(_ kind: FaultKind) { counts[kind.rawValue] += 1 }
 }
 
-/// SplitMix64 (Steele, Lea, Flood 2014): small, fast and fully determined by its seed, which is all
-/// fault injection and test data need.
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// The effects of every rule that fired for one command.
 struct FaultEffects {
     var drop = false
@@ -164,49 +158,41 @@ struct FaultEffects {
     var stop = false
     var dmaFault = false
     var withholdInterrupt = false
+    var hang = false
+    var lateDataNanoseconds: UInt64?
+    var flood = false
+    var staleOnReuse = false
+}
 
-    var isEmpty: Bool {
-        !drop && delayNanoseconds == 0 && status == nil && !duplicate && !badCommandID && !corruptPhase
-            && !fatal && !stop && !dmaFault && !withholdInterrupt
+/// What fault rules are evaluated on: a command just fetched from an SQ.
+public struct FetchedCommand: Sendable, Hashable {
+    public var submissionQueue: UInt16
+    public var opcode: UInt8
+
+    public init(submissionQueue: UInt16, opcode: UInt8) {
+        self.submissionQueue = submissionQueue
+        self.opcode = opcode
     }
 }
 
-/// The fault plan's running state: per-rule match and fire counts, the generator, the counters.
+/// The fault plan's running state: the shared rule engine and the counters by kind.
 struct FaultInjector {
-    private(set) var plan: FaultPlan
-    private var matches: [Int]
-    private var fired: [Int]
-    private var generator: SeededGenerator
+    let plan: FaultPlan
+    private var engine: FaultRuleEngine<FaultRule>
     private(set) var counters = FaultCounters()
 
     init(plan: FaultPlan) {
         self.plan = plan
-        matches = Array(repeating: 0, count: plan.rules.count)
-        fired = Array(repeating: 0, count: plan.rules.count)
-        generator = SeededGenerator(seed: plan.seed)
+        engine = FaultRuleEngine(plan)
     }
 
-    var isEmpty: Bool { plan.rules.isEmpty }
+    var isEmpty: Bool { engine.isEmpty }
 
     /// Evaluates every rule for a command just fetched from `sqid`.
     mutating func evaluate(sqid: UInt16, opcode: UInt8) -> FaultEffects {
         var effects = FaultEffects()
-        for (i, rule) in plan.rules.enumerated() {
-            guard rule.queue.matches(sqid), rule.opcode == nil || rule.opcode == opcode else { continue }
-            matches[i] += 1
-            if let limit = rule.limit, fired[i] >= limit { continue }
-            let fires: Bool
-            switch rule.trigger {
-            case .always: fires = true
-            case .nth(let n): fires = matches[i] == n
-            case .every(let n): fires = n > 0 && matches[i] % n == 0
-            case .probability(let p):
-                // Draw for every match, fired or not, so the sequence depends only on the seed.
-                let draw = Double(generator.next() >> 11) * 0x1.0p-53
-                fires = draw < p
-            }
-            guard fires else { continue }
-            fired[i] += 1
+        var counters = self.counters
+        engine.evaluate(FetchedCommand(submissionQueue: sqid, opcode: opcode)) { rule in
             counters.increment(rule.action.kind)
             switch rule.action {
             case .dropCompletion: effects.drop = true
@@ -219,8 +205,13 @@ struct FaultInjector {
             case .stopResponding: effects.stop = true
             case .dmaFault: effects.dmaFault = true
             case .withholdInterrupt: effects.withholdInterrupt = true
+            case .hang: effects.hang = true
+            case .lateData(let ns): effects.lateDataNanoseconds = ns
+            case .floodAdminCompletions: effects.flood = true
+            case .staleCompletionOnReuse: effects.staleOnReuse = true
             }
         }
+        self.counters = counters
         return effects
     }
 }

@@ -1,6 +1,4 @@
-import CShims
 import NVMe
-import VFIO
 
 /// Hostile-device hooks for fuzzing and tests of the driver's validation: completions with every
 /// field chosen by the caller, and Identify data replaced by arbitrary bytes. A real controller
@@ -39,31 +37,13 @@ extension EmulatedNVMeController {
 
 extension ControllerEngine {
     mutating func postForged(queue cqid: Int, _ entry: CompletionQueueEntry, phase: EmulatedNVMeController.ForgedPhase) -> Bool {
-        guard cqid >= 0, cqid < completionQueues.count, var cq = completionQueues[cqid] else { return false }
+        guard cqid >= 0, cqid < completionQueues.count, completionQueues[cqid] != nil else { return false }
         refreshHead(cqid)
-        cq = completionQueues[cqid]!
-        guard !cq.isFull, pciConfig.busMasterEnabled else { return false }
-        let tag = phase == .current ? cq.phase : !cq.phase
-        let iova = cq.base &+ UInt64(cq.tail * 16)
-        let written: Bool = iommu.withTranslation { t in
-            guard let slot = t.translate(iova, length: 16, direction: .deviceWrite) else { return false }
-            slot.storeBytes(of: entry.commandSpecific.littleEndian, toByteOffset: 0, as: UInt32.self)
-            slot.storeBytes(of: entry.reserved.littleEndian, toByteOffset: 4, as: UInt32.self)
-            let dw2 = UInt32(entry.submissionQueueHead) | UInt32(entry.submissionQueueID) << 16
-            slot.storeBytes(of: dw2.littleEndian, toByteOffset: 8, as: UInt32.self)
-            let dw3 = UInt32(entry.commandID) | UInt32(entry.status.withPhase(tag)) << 16
-            shim_dma_store32_release(slot + 12, dw3.littleEndian)
-            return true
-        }
-        guard written else { return false }
-        cq.tail += 1
-        if cq.tail == cq.size {
-            cq.tail = 0
-            cq.phase.toggle()
-        }
-        statistics.totals.completionsPosted += 1
-        if cq.interruptsEnabled { cq.unsignalled += 1 }
-        completionQueues[cqid] = cq
-        return true
+        let cq = completionQueues[cqid]!
+        guard !cq.isFull else { return false }
+        let words = CompletionEntryWords(
+            dw0: entry.commandSpecific, dw1: entry.reserved, sqHead: entry.submissionQueueHead, sqid: entry.submissionQueueID,
+            commandID: entry.commandID, status: entry.status)
+        return writeEntry(words, to: cqid, phase: phase == .current ? cq.phase : !cq.phase, signal: true)
     }
 }

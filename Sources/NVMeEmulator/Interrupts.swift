@@ -1,80 +1,17 @@
-import CShims
 import NVMe
-import VFIO
+import PCIEmulation
 
-/// An eventfd owned by the device while its vector is enabled (a class, so an array can hold the
-/// non-copyable `EventFD`; closed when the last reference goes).
-final class VectorEventFD: Sendable {
-    let eventFD: EventFD
-    init(_ eventFD: consuming EventFD) { self.eventFD = eventFD }
-}
-
-/// Interrupt delivery: MSI-X vectors (table and PBA in BAR0) or INTx, each through an eventfd, as
-/// vfio-pci delivers them with `VFIO_DEVICE_SET_IRQS` and `VFIO_IRQ_SET_ACTION_TRIGGER`.
-struct InterruptState {
-    var kind: InterruptKind?
-    var eventFDs: [VectorEventFD] = []
-    /// MSI-X vectors with their PBA bit set, waiting for unmask.
-    var pendingVectors: [Int] = []
-    /// INTx is level triggered and auto-masked by vfio-pci after each trigger until
-    /// `VFIO_IRQ_SET_ACTION_UNMASK`; a trigger while masked is remembered.
-    var intxMaskedUntilUnmask = false
-    var intxPending = false
-    let vectors: Int
-
-    init(vectors: Int) { self.vectors = vectors }
-}
-
+/// Interrupt delivery for the controller: which vector a CQ signals, INTMS, and coalescing
+/// (5.21.1.8). Sending, holding and masking the messages is the PCI side's
+/// (`PCIFunctionState`), the same for every emulated device.
 extension ControllerEngine {
-    /// After reset every MSI-X vector is masked (PCI 3.0, 6.8.2.9); vfio-pci unmasks the ones it enables.
-    mutating func initializeMSIXTable() {
-        for v in 0..<layout.msixVectors {
-            bar.store32(0, layout.msixMessageAddress(v))
-            bar.store32(0, layout.msixMessageAddress(v) + 4)
-            bar.store32(0, layout.msixMessageData(v))
-            bar.store32(1, layout.msixVectorControl(v))
-        }
-        for word in stride(from: 0, to: layout.msixVectors, by: 32) {
-            bar.store32(0, layout.msixPBAWord(word))
-        }
-    }
-
-    func vectorMasked(_ v: Int) -> Bool {
-        pciConfig.msixFunctionMasked || bar.load32(layout.msixVectorControl(v)) & 1 != 0
-    }
-
-    mutating func setPending(_ v: Int, _ on: Bool) {
-        let word = layout.msixPBAWord(v)
-        let bit = UInt32(1) << UInt32(v % 32)
-        let old = bar.load32(word)
-        bar.store32(on ? old | bit : old & ~bit, word)
-    }
-
-    /// Sends the message of vector `v`, or holds it pending while the vector is masked.
+    /// Sends vector `v`'s message; INTx unless INTMS bit 0 masks it (3.1.3), when it is held.
     mutating func signal(vector v: Int) {
-        switch interrupts.kind {
+        switch pci.interruptKind {
         case .msix:
-            guard pciConfig.msixEnabled, v < interrupts.eventFDs.count else { return }
-            if vectorMasked(v) {
-                if !interrupts.pendingVectors.contains(v) {
-                    interrupts.pendingVectors.append(v)
-                    setPending(v, true)
-                }
-                statistics.totals.interruptsHeldMasked += 1
-                return
-            }
-            interrupts.eventFDs[v].eventFD.signal()
-            statistics.totals.interruptsSignalled += 1
+            pci.signal(vector: v)
         case .intx:
-            guard let fd = interrupts.eventFDs.first else { return }
-            if pciConfig.intxDisabled || interruptMask & 1 != 0 || interrupts.intxMaskedUntilUnmask {
-                interrupts.intxPending = true
-                statistics.totals.interruptsHeldMasked += 1
-                return
-            }
-            interrupts.intxMaskedUntilUnmask = true
-            fd.eventFD.signal()
-            statistics.totals.interruptsSignalled += 1
+            if interruptMask & 1 != 0 { pci.holdINTx() } else { pci.raiseINTx() }
         case .msi, nil:
             return
         }
@@ -83,29 +20,8 @@ extension ControllerEngine {
     /// Delivers what was held for vectors now unmasked, and the coalesced interrupts whose
     /// threshold or time has come (Interrupt Coalescing, 5.21.1.8).
     mutating func serviceInterrupts() -> Bool {
-        var worked = false
-        if !interrupts.pendingVectors.isEmpty, interrupts.kind == .msix {
-            var still: [Int] = []
-            for v in interrupts.pendingVectors {
-                if vectorMasked(v) {
-                    still.append(v)
-                } else {
-                    setPending(v, false)
-                    if v < interrupts.eventFDs.count {
-                        interrupts.eventFDs[v].eventFD.signal()
-                        statistics.totals.interruptsSignalled += 1
-                    }
-                    worked = true
-                }
-            }
-            interrupts.pendingVectors = still
-        }
-        if interrupts.kind == .intx, interrupts.intxPending, !interrupts.intxMaskedUntilUnmask,
-           !pciConfig.intxDisabled, interruptMask & 1 == 0 {
-            interrupts.intxPending = false
-            signal(vector: 0)
-            worked = true
-        }
+        var worked = pci.deliverUnmaskedPending()
+        if interruptMask & 1 == 0, pci.deliverHeldINTx() { worked = true }
         let coalescing = InterruptCoalescing(dword: features.interruptCoalescing)
         var now: UInt64 = 0
         for qid in liveCompletionQueues {
@@ -128,7 +44,7 @@ extension ControllerEngine {
                 worked = true
             }
             completionQueues[qid] = cq
-            if fire { signal(vector: interrupts.kind == .intx ? 0 : cq.vector) }
+            if fire { signal(vector: pci.interruptKind == .intx ? 0 : cq.vector) }
         }
         return worked
     }

@@ -1,5 +1,5 @@
 import NVMe
-import VFIO
+import PCIEmulation
 
 /// Which way data moves in a transfer.
 enum TransferDirection {
@@ -84,11 +84,16 @@ extension ControllerEngine {
     /// no unmap can pull the memory away mid-transfer. A fault never reaches `body`.
     mutating func withData(_ sqe: SubmissionQueueEntry, length: Int, direction: TransferDirection,
                            _ body: (inout ControllerEngine) -> NVMeStatus) -> NVMeStatus {
-        guard pciConfig.busMasterEnabled else {
-            iommu.recordFault(DMAFault(iova: sqe.prp1, length: length, direction: direction.dma, reason: .busMasterDisabled))
-            return .dataTransferError
-        }
+        guard pci.mayAccess(sqe.prp1, length: length, direction.dma) else { return .dataTransferError }
         let iommu = self.iommu
+        if direction == .toHost, let delay = lateDataNanoseconds {
+            // FaultAction.lateData: the PRP list is read now, the data written after the completion.
+            return iommu.withTranslation { t in
+                let walked = self.walkPRP(prp1: sqe.prp1, prp2: sqe.prp2, length: length, translator: &t)
+                guard walked.isSuccess else { return walked }
+                return self.captureLateData(length: length, delay: delay, body)
+            }
+        }
         return iommu.withTranslation { t in
             let mapped = self.mapData(prp1: sqe.prp1, prp2: sqe.prp2, length: length, direction: direction, translator: &t)
             guard mapped.isSuccess else { return mapped }

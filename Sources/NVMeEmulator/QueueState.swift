@@ -52,6 +52,8 @@ struct PendingCompletion {
     var due: UInt64
     var corruptPhase = false
     var withholdInterrupt = false
+    /// Data for the host to write once this completion is posted (`FaultAction.lateData`).
+    var lateWrite: LateWrite?
 }
 
 /// A command whose completion the fault plan dropped (or replaced by a bad command id): still

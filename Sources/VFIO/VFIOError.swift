@@ -110,6 +110,12 @@ public enum VFIOError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The errno of a failed system call (`.system`), for callers that wrap it in their own error.
+    public var errno: Int32? {
+        if case .system(_, let errno) = self { return errno }
+        return nil
+    }
+
     /// The errno text from strerror, without Foundation.
     public static func errnoText(_ code: Int32) -> String {
         guard let text = strerror(code) else { return "unknown error" }

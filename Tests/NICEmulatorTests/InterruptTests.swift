@@ -212,7 +212,7 @@ func drain(_ nic: EmulatedE1000E, vector: Int) -> UInt64 {
         let rig = try Rig()
         try rig.bringUp()
         #expect(rig.regs.read(E1000ERegister.receiveControl).enable)
-        let devctl = E1000EConfigSpace.expressOffset + 8
+        let devctl = NICEngine.expressOffset + 8
         try rig.nic.writeConfig16(try rig.nic.readConfig16(at: devctl) | 0x8000, at: devctl)
         #expect(!rig.regs.read(E1000ERegister.receiveControl).enable)
         #expect(try rig.nic.readConfig16(at: devctl) & 0x8000 == 0)

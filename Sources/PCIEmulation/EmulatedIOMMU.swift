@@ -1,10 +1,11 @@
-import Synchronization
+import VFIO
 
 /// The emulated device's IOMMU: a table of IOVA → host address mappings, the peer of a VFIO type1
 /// container (`VFIO_IOMMU_MAP_DMA`/`VFIO_IOMMU_UNMAP_DMA`).
 ///
-/// It lives in VFIO because every emulated device (NVMe, the e1000e NIC) sits behind one; the
-/// translation entry points are `@inlinable` so an emulator's per-I/O accesses stay specialised.
+/// Every emulated device (NVMe, the e1000e NIC) sits behind one; VFIO itself knows only the
+/// `DMAMapper` protocol. The translation entry points are `@inlinable` so an emulator's per-I/O
+/// accesses stay specialised.
 ///
 /// The emulated controller reaches host memory only through `access(...)`, which translates under
 /// the table's lock and keeps the lock while the bytes are copied: an unmap (which precedes the
@@ -62,18 +63,12 @@ public final class EmulatedIOMMU: DMAMapper {
         }
     }
 
-    @usableFromInline let table = Mutex(Table())
-    /// Makes the table lock's ordering visible to ThreadSanitizer (see `ControllerCore.handoff`:
-    /// a contended `Mutex` hands over in the kernel, where ThreadSanitizer sees no release/acquire).
-    @usableFromInline let handoff = Atomic<UInt64>(0)
+    /// A `TSanVisibleMutex`: the device thread and the driver's thread (an unmap) contend for it.
+    @usableFromInline let table = TSanVisibleMutex(Table())
 
     @inlinable
     func locked<R: Sendable, E: Error>(_ body: (inout Table) throws(E) -> R) throws(E) -> R {
-        try table.withLock { (t) throws(E) -> R in
-            _ = handoff.load(ordering: .acquiring)
-            defer { handoff.add(1, ordering: .releasing) }
-            return try body(&t)
-        }
+        try table.withLock { (t: inout sending Table) throws(E) -> sending R in try body(&t) }
     }
 
     /// - Parameters:

@@ -1,0 +1,25 @@
+import PCIEmulation
+
+extension ControllerEngine {
+    /// Config space offsets of the capabilities: power management, then MSI-X, then PCI Express.
+    static let powerManagementOffset = 0x40
+    static let msixOffset = 0x50
+    static let expressOffset = 0x60
+
+    /// QEMU's NVMe device as config space shows it (vendor 0x1b36, device 0x0010, class
+    /// 0x010802), so tools that recognise QEMU recognise this: BAR0 64-bit, power management
+    /// version 3 (PCI PM 1.2), MSI-X with its table and PBA in BAR0, and a PCIe v2 endpoint with
+    /// FLR, link x4 at 8 GT/s.
+    static func configSpace(_ layout: BARLayout) -> PCIConfigSpace {
+        PCIConfigSpace(
+            identity: PCIIdentity(vendorID: 0x1B36, deviceID: 0x0010, revision: 0x02, classCode: 0x01_08_02,
+                                  subsystemVendorID: 0x1AF4, subsystemID: 0x1100),
+            bars: [.memory64(size: layout.size)],
+            capabilities: [
+                (powerManagementOffset, .powerManagement(version: 3)),
+                (msixOffset, .msix(vectors: layout.msixVectors, table: PCIBARLocation(bar: 0, offset: layout.msixTableOffset),
+                                   pba: PCIBARLocation(bar: 0, offset: layout.msixPBAOffset))),
+                (expressOffset, .express(linkWidth: 4, linkSpeed: 3, completionTimeoutDisable: true)),
+            ])
+    }
+}

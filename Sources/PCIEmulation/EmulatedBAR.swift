@@ -1,0 +1,22 @@
+import VFIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Plain memory standing in for a BAR whose registers need no trap (the NVMe controller's BAR0,
+/// the e1000e's MSI-X BAR3): anonymous, zeroed and page aligned, as a BAR mapping is; unmapped
+/// when the last owner lets go, so a device thread can never touch freed register memory.
+public final class EmulatedBAR: Sendable {
+    public let region: MMIORegion
+
+    /// Maps `length` bytes (a page multiple).
+    public init(length: Int) throws(VFIOError) {
+        let p = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let p, p != MAP_FAILED else {
+            throw .system(operation: "mmap of \(length) bytes for an emulated BAR", errno: errno)
+        }
+        region = MMIORegion(base: p, length: length)
+    }
+
+    deinit { _ = munmap(region.base, region.length) }
+}

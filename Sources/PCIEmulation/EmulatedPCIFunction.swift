@@ -1,0 +1,182 @@
+import VFIO
+
+/// The state of an emulated device behind its lock: the PCI side every function shares
+/// (`PCIFunctionState`) and whatever the device itself is.
+public protocol EmulatedPCIEngine {
+    var pci: PCIFunctionState { get set }
+
+    /// What a function level reset does to the device behind config space: registers back to
+    /// their power-on values, everything in flight dropped.
+    mutating func resetDevice()
+
+    /// The driver unmasked `vector` (or INTx): re-raise what the device still asserts. MSI-X
+    /// messages held in the PBA are already sent by then.
+    mutating func interruptUnmasked(vector: Int)
+
+    /// True once the function is gone (surprise removal): config reads return all ones.
+    var isRemoved: Bool { get }
+}
+
+extension EmulatedPCIEngine {
+    public mutating func interruptUnmasked(vector: Int) {}
+    public var isRemoved: Bool { false }
+
+    /// A config space write and its side effects: an FLR through Device Control, and messages
+    /// held for vectors that a cleared function mask releases.
+    public mutating func writeConfig(_ value: UInt32, at offset: Int, width: Int) {
+        if pci.config.write(value, at: offset, width: width) {
+            _ = functionLevelReset()
+        }
+        _ = pci.deliverUnmaskedPending()
+    }
+
+    /// A function level reset as the function performs it (PCIe base 4.0, 6.6.2): config space
+    /// and device to power-on state. False, and nothing changes, under `FunctionResetFault.fails`.
+    public mutating func functionLevelReset() -> Bool {
+        if case .fails = pci.resetFault { return false }
+        pci.functionLevelReset()
+        resetDevice()
+        return true
+    }
+
+    /// `VFIO_DEVICE_RESET` as vfio-pci performs it (`pci_try_reset_function`): config space and
+    /// MSI-X entries saved, the function reset, then both restored, so bus mastering and the
+    /// vectors come back as they were and only the device's own state starts over.
+    public mutating func resetThroughVFIO() throws(VFIOError) {
+        if case .fails(let errno) = pci.resetFault {
+            throw .system(operation: "VFIO_DEVICE_RESET of the emulated function (FLR did not complete)", errno: errno)
+        }
+        let saved = pci.save()
+        _ = functionLevelReset()
+        pci.restore(saved)
+    }
+}
+
+/// An emulated device presented as a PCI function: the peer of `VFIODevice` a driver runs
+/// against when there is no hardware. Conforming types provide their lock, their mode and their
+/// work; this extension provides the `PCIFunction` plumbing (config space, bus master, interrupt
+/// enabling and masking, reset, `service()`) once for every emulator.
+public protocol EmulatedPCIFunction: PCIFunction {
+    associatedtype Engine: EmulatedPCIEngine
+
+    /// Runs `body` with the device's state locked. Everything that touches it goes through here.
+    func withEngine<R: Sendable>(_ body: (inout Engine) -> R) -> R
+
+    /// Where the device does its work.
+    var mode: EmulationMode { get }
+
+    /// The IOMMU the device's DMA goes through; its faults are what tests check.
+    var iommu: EmulatedIOMMU { get }
+
+    /// One round of the device's work, on the caller's thread (`service()` in stepped mode).
+    func serviceOnce()
+}
+
+extension EmulatedPCIFunction {
+    public var numaNode: Int? { nil }
+
+    public func readConfig32(at offset: Int) throws(VFIOError) -> UInt32 {
+        try PCIConfigSpace.check(offset, width: 4)
+        return withEngine { $0.isRemoved ? .max : $0.pci.config.read32(at: offset) }
+    }
+
+    public func readConfig16(at offset: Int) throws(VFIOError) -> UInt16 {
+        try PCIConfigSpace.check(offset, width: 2)
+        return withEngine { $0.isRemoved ? .max : $0.pci.config.read16(at: offset) }
+    }
+
+    public func writeConfig32(_ value: UInt32, at offset: Int) throws(VFIOError) {
+        try PCIConfigSpace.check(offset, width: 4)
+        withEngine { $0.writeConfig(value, at: offset, width: 4) }
+    }
+
+    public func writeConfig16(_ value: UInt16, at offset: Int) throws(VFIOError) {
+        try PCIConfigSpace.check(offset, width: 2)
+        withEngine { $0.writeConfig(UInt32(value), at: offset, width: 2) }
+    }
+
+    public func enableBusMaster() throws(VFIOError) {
+        withEngine { $0.pci.config.setCommand(PCIConfigSpace.commandMemory | PCIConfigSpace.commandBusMaster, true) }
+    }
+
+    public func interruptCount(_ kind: InterruptKind) -> Int {
+        switch kind {
+        case .msix: return withEngine { $0.pci.msix.vectors }
+        case .intx: return 1
+        case .msi: return 0
+        }
+    }
+
+    /// Creates `count` eventfds and enables them, as `VFIO_DEVICE_SET_IRQS` with
+    /// `VFIO_IRQ_SET_ACTION_TRIGGER` does (see `PCIFunctionState.enableInterrupts`).
+    public func enableInterrupts(_ kind: InterruptKind, count: Int) throws(VFIOError) {
+        let available = interruptCount(kind)
+        guard count >= 1, count <= available else {
+            throw .interruptsUnavailable(kind: kind.description, requested: count, available: available)
+        }
+        var fds: [VectorEventFD] = []
+        for _ in 0..<count { fds.append(VectorEventFD(try EventFD())) }
+        let old = withEngine { $0.pci.enableInterrupts(kind, eventFDs: fds) }
+        _ = old  // closed here, outside the lock
+    }
+
+    public func disableInterrupts() throws(VFIOError) {
+        let old = withEngine { $0.pci.disableInterrupts() }
+        _ = old
+    }
+
+    public func interruptEventFD(vector: Int) -> Int32? {
+        withEngine { $0.pci.eventFD(vector: vector) }
+    }
+
+    /// Sets or clears the MSI-X table entry's mask bit (INTx: the vfio automask). A message held
+    /// while masked is delivered at unmask, and its PBA bit cleared (PCI 3.0, 6.8.2.9).
+    public func setInterruptMasked(vector: Int, _ masked: Bool) {
+        withEngine { e in
+            if e.pci.setMasked(vector: vector, masked) { e.interruptUnmasked(vector: vector) }
+        }
+    }
+
+    public func unmaskINTx() throws(VFIOError) {
+        setInterruptMasked(vector: 0, false)
+    }
+
+    /// `VFIO_DEVICE_RESET`: the device returns to its power-on state; config space and the MSI-X
+    /// entries, which vfio-pci saves and restores around the reset, come back as they were.
+    /// Throws under `FunctionResetFault.fails`, and then nothing is reset.
+    public func reset() throws(VFIOError) {
+        try withEngine { (e) -> Result<Void, VFIOError> in
+            do throws(VFIOError) {
+                try e.resetThroughVFIO()
+                return .success(())
+            } catch {
+                return .failure(error)
+            }
+        }.get()
+    }
+
+    public func service() {
+        guard mode == .stepped else { return }
+        serviceOnce()
+    }
+
+    /// DMA faults the IOMMU recorded (shorthand for `iommu.faults`).
+    public var dmaFaults: [DMAFault] { iommu.faults }
+
+    /// Makes function level resets fail (`VFIO_DEVICE_RESET` and Device Control FLR alike), or
+    /// succeed again with nil, to test what a driver does when it cannot reset the device.
+    public func setResetFault(_ fault: FunctionResetFault?) {
+        withEngine { $0.pci.resetFault = fault }
+    }
+
+    /// PCI_COMMAND.MASTER as the function sees it now.
+    public var busMasterEnabled: Bool { withEngine { $0.pci.config.busMasterEnabled } }
+}
+
+/// Where an emulated device does its work.
+public enum EmulationMode: Sendable, Hashable {
+    /// Only inside `service()`, on the caller's thread: deterministic, for tests.
+    case stepped
+    /// On the device's own thread, concurrently with the driver, like hardware.
+    case threaded
+}

@@ -1,0 +1,243 @@
+import VFIO
+
+/// The PCI side of an emulated function, the same for every device: its config space, its MSI-X
+/// table, the interrupt eventfds vfio-pci would hold for it, the IOMMU its DMA goes through, and
+/// the function-level faults a test has asked for. The device's engine owns one and keeps it
+/// behind its lock with the rest of its state.
+///
+/// Interrupts are delivered as vfio-pci delivers them (`VFIO_DEVICE_SET_IRQS` with
+/// `VFIO_IRQ_SET_ACTION_TRIGGER`): an MSI-X vector signals its eventfd unless the entry or the
+/// function is masked, in which case its PBA bit holds the message until unmask (PCI 3.0,
+/// 6.8.2.9); INTx signals and masks the line until `VFIO_IRQ_SET_ACTION_UNMASK` (vfio's automask).
+public struct PCIFunctionState: Sendable {
+    public var config: PCIConfigSpace
+    public let msix: MSIXTable
+    public let iommu: EmulatedIOMMU
+    public private(set) var interruptKind: InterruptKind?
+    public private(set) var eventFDs: [VectorEventFD] = []
+    /// vfio-pci masks INTx after each trigger until the driver unmasks it.
+    public private(set) var intxAutomasked = false
+    /// An INTx assertion that arrived while the line was masked, to be delivered at unmask.
+    public private(set) var intxHeld = false
+    /// Some PBA bit may be set: skips the scan in `deliverUnmaskedPending` when none is.
+    private var mayHavePending = false
+    public var counters = InterruptCounters()
+    /// How the function takes a reset, for tests of a driver's quiesce and recovery paths.
+    public var resetFault: FunctionResetFault?
+
+    /// The MSI-X table starts out masked and empty, as after reset.
+    public init(config: PCIConfigSpace, msix: MSIXTable, iommu: EmulatedIOMMU) {
+        self.config = config
+        self.msix = msix
+        self.iommu = iommu
+        msix.reset()
+    }
+
+    // MARK: - Enabling (the kernel's side)
+
+    /// Enables `kind` with these eventfds, replacing any earlier set: for MSI-X the capability's
+    /// enable bit is set and the first `eventFDs.count` entries are programmed and unmasked (the
+    /// kernel does both); for INTx PCI_COMMAND.INTX_DISABLE is cleared. Returns the eventfds it
+    /// replaced, to be closed by the caller outside the device lock.
+    public mutating func enableInterrupts(_ kind: InterruptKind, eventFDs fds: [VectorEventFD]) -> [VectorEventFD] {
+        let old = disableInterrupts()
+        interruptKind = kind
+        eventFDs = fds
+        switch kind {
+        case .msix:
+            config.setMSIXEnabled(true)
+            for v in 0..<min(fds.count, msix.vectors) { msix.program(v) }
+        case .intx:
+            config.setCommand(PCIConfigSpace.commandINTxDisable, false)
+        case .msi:
+            break
+        }
+        return old
+    }
+
+    /// Disables every vector (MSI-X entries masked, nothing pending) and returns the eventfds.
+    public mutating func disableInterrupts() -> [VectorEventFD] {
+        if interruptKind == .msix {
+            config.setMSIXEnabled(false)
+            for v in 0..<msix.vectors {
+                msix.setMasked(v, true)
+                msix.setPending(v, false)
+            }
+        }
+        let old = eventFDs
+        interruptKind = nil
+        eventFDs = []
+        intxAutomasked = false
+        intxHeld = false
+        mayHavePending = false
+        return old
+    }
+
+    /// The eventfd of an enabled vector.
+    public func eventFD(vector: Int) -> Int32? {
+        guard vector >= 0, vector < eventFDs.count else { return nil }
+        return eventFDs[vector].eventFD.rawValue
+    }
+
+    /// A driver's `setInterruptMasked`: the MSI-X entry's mask bit (a held message goes out at
+    /// unmask), or for INTx the automask. True when it unmasked, so the device can re-raise what
+    /// its own state still asserts (a level-triggered line).
+    public mutating func setMasked(vector: Int, _ masked: Bool) -> Bool {
+        switch interruptKind {
+        case .msix:
+            guard vector >= 0, vector < msix.vectors else { return false }
+            msix.setMasked(vector, masked)
+            if !masked { _ = deliverUnmaskedPending() }
+            return !masked
+        case .intx:
+            guard vector == 0 else { return false }
+            intxAutomasked = masked
+            return !masked
+        case .msi, nil:
+            return false
+        }
+    }
+
+    // MARK: - Delivery (the device's side)
+
+    /// MSI-X is enabled in config space and is the kind vfio-pci set up.
+    public var msixActive: Bool { config.msixEnabled && interruptKind == .msix }
+
+    public func vectorMasked(_ vector: Int) -> Bool { config.msixFunctionMasked || msix.isMasked(vector) }
+
+    /// Sends vector `vector`'s message, or sets its PBA bit while it is masked. Nothing happens
+    /// unless MSI-X is active; a vector with no eventfd is counted as unrouted.
+    public mutating func signal(vector: Int) {
+        guard msixActive else { return }
+        guard vector >= 0, vector < eventFDs.count, vector < msix.vectors else {
+            counters.unrouted += 1
+            return
+        }
+        if vectorMasked(vector) {
+            setPending(vector, true)
+            counters.heldMasked += 1
+            return
+        }
+        eventFDs[vector].eventFD.signal()
+        counters.signalled += 1
+    }
+
+    /// Sets or clears a PBA bit (a device may clear them itself: the 82574's PBACLR).
+    public mutating func setPending(_ vector: Int, _ on: Bool) {
+        msix.setPending(vector, on)
+        if on { mayHavePending = true }
+    }
+
+    /// Sends the messages held for vectors no longer masked (their entry, or the function mask,
+    /// was cleared) and clears their PBA bits. True if it sent any.
+    public mutating func deliverUnmaskedPending() -> Bool {
+        guard mayHavePending, msixActive else { return false }
+        var sent = false
+        var still = false
+        for v in 0..<min(eventFDs.count, msix.vectors) where msix.isPending(v) {
+            if vectorMasked(v) {
+                still = true
+                continue
+            }
+            msix.setPending(v, false)
+            eventFDs[v].eventFD.signal()
+            counters.signalled += 1
+            sent = true
+        }
+        mayHavePending = still
+        return sent
+    }
+
+    /// Asserts INTx: signals its eventfd and masks the line (vfio's automask); while the line is
+    /// masked or PCI_COMMAND.INTX_DISABLE is set, the assertion is held instead.
+    public mutating func raiseINTx() {
+        guard interruptKind == .intx, let fd = eventFDs.first else { return }
+        if config.intxDisabled || intxAutomasked {
+            holdINTx()
+            return
+        }
+        intxAutomasked = true
+        intxHeld = false
+        fd.eventFD.signal()
+        counters.signalled += 1
+    }
+
+    /// Holds an INTx assertion that a device-level mask (NVMe INTMS) keeps from the line.
+    public mutating func holdINTx() {
+        intxHeld = true
+        counters.heldMasked += 1
+    }
+
+    /// Delivers a held INTx assertion once nothing masks the line any more. True if it did.
+    public mutating func deliverHeldINTx() -> Bool {
+        guard intxHeld, interruptKind == .intx, !intxAutomasked, !config.intxDisabled else { return false }
+        raiseINTx()
+        return true
+    }
+
+    // MARK: - DMA and reset
+
+    /// Whether the function may master the bus now (PCI_COMMAND.MASTER, PCI 3.0, 6.2.2). When it
+    /// may not, the access it attempted is recorded as a `.busMasterDisabled` fault and must not
+    /// happen: this is what makes clearing bus master a way to quiesce a device.
+    public func mayAccess(_ iova: UInt64, length: Int, _ direction: DMAFault.Direction) -> Bool {
+        guard config.busMasterEnabled else {
+            iommu.recordFault(DMAFault(iova: iova, length: length, direction: direction, reason: .busMasterDisabled))
+            return false
+        }
+        return true
+    }
+
+    /// A function level reset of the PCI side: config space to its power-on values (bus master
+    /// and MSI-X off), the MSI-X table masked, nothing pending, the line unmasked. The eventfds
+    /// stay: they belong to vfio-pci, not to the function.
+    public mutating func functionLevelReset() {
+        config.functionLevelReset()
+        msix.reset()
+        intxAutomasked = false
+        intxHeld = false
+        mayHavePending = false
+    }
+
+    /// What vfio-pci keeps across `VFIO_DEVICE_RESET` (`pci_save_state`): config space and the
+    /// MSI-X entries.
+    public struct SavedState: Sendable {
+        let config: [UInt8]
+        let entries: [UInt32]
+    }
+
+    public func save() -> SavedState { SavedState(config: config.saved, entries: msix.saveEntries()) }
+
+    /// `pci_restore_state`: the saved registers back, through the write masks.
+    public mutating func restore(_ saved: SavedState) {
+        config.restore(saved.config)
+        msix.restoreEntries(saved.entries)
+    }
+}
+
+/// An eventfd owned by the device while its vector is enabled (a class, so an array can hold the
+/// non-copyable `EventFD`; closed when the last reference goes).
+public final class VectorEventFD: Sendable {
+    public let eventFD: EventFD
+    public init(_ eventFD: consuming EventFD) { self.eventFD = eventFD }
+}
+
+/// What the interrupt side of a function did, for the device's statistics.
+public struct InterruptCounters: Sendable, Hashable {
+    /// Messages sent to an eventfd (MSI-X or INTx).
+    public var signalled = 0
+    /// Messages held because their vector, the function or the line was masked.
+    public var heldMasked = 0
+    /// Messages for a vector with no eventfd.
+    public var unrouted = 0
+
+    public init() {}
+}
+
+/// How a function fails its reset, set by a test (`EmulatedPCIFunction.setResetFault`).
+public enum FunctionResetFault: Sendable, Hashable {
+    /// The function level reset does not happen: `VFIO_DEVICE_RESET` fails with `errno` (as when
+    /// the device never becomes ready after FLR, `pci_dev_wait`), and an FLR started through
+    /// Device Control is ignored. The device keeps running as before, DMA included.
+    case fails(errno: Int32)
+}

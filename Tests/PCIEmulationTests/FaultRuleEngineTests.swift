@@ -1,0 +1,59 @@
+import PCIEmulation
+import Testing
+
+/// A rule on integers: matches the even ones or all.
+struct ParityRule: FaultRuleMatching {
+    var evenOnly: Bool
+    var trigger: FaultTrigger
+    var limit: Int?
+    var name: String
+
+    func matches(_ event: Int) -> Bool { !evenOnly || event % 2 == 0 }
+}
+
+/// The shared fault-rule engine: triggers, limits, matching, and determinism by seed.
+@Suite struct FaultRuleEngineTests {
+    func fired(_ rules: [ParityRule], seed: UInt64 = 1, events: Range<Int> = 0..<20) -> [[String]] {
+        var engine = FaultRuleEngine(SeededFaultPlan(seed: seed, rules: rules))
+        return events.map { event in
+            var names: [String] = []
+            engine.evaluate(event) { names.append($0.name) }
+            return names
+        }
+    }
+
+    @Test func nthFiresOnceOnTheNthMatchOnly() {
+        let result = fired([ParityRule(evenOnly: true, trigger: .nth(3), limit: nil, name: "n")])
+        #expect(result.enumerated().filter { !$0.element.isEmpty }.map(\.offset) == [4])
+    }
+
+    @Test func everyFiresOnEachNthMatchUpToItsLimit() {
+        let result = fired([ParityRule(evenOnly: false, trigger: .every(4), limit: 3, name: "e")])
+        #expect(result.enumerated().filter { !$0.element.isEmpty }.map(\.offset) == [3, 7, 11])
+    }
+
+    @Test func alwaysFiresOnEveryMatchInPlanOrder() {
+        let result = fired([ParityRule(evenOnly: true, trigger: .always, limit: nil, name: "a"),
+                            ParityRule(evenOnly: false, trigger: .always, limit: nil, name: "b")], events: 0..<2)
+        #expect(result == [["a", "b"], ["b"]])
+    }
+
+    @Test func probabilityIsDeterminedBySeed() {
+        let rule = ParityRule(evenOnly: false, trigger: .probability(0.5), limit: nil, name: "p")
+        let a = fired([rule], seed: 42, events: 0..<200)
+        #expect(a == fired([rule], seed: 42, events: 0..<200))
+        #expect(a != fired([rule], seed: 43, events: 0..<200))
+        let count = a.filter { !$0.isEmpty }.count
+        #expect(count > 60 && count < 140)
+        let never = fired([ParityRule(evenOnly: false, trigger: .probability(0), limit: nil, name: "z")])
+        let none = never.allSatisfy { $0.isEmpty }
+        #expect(none)
+    }
+
+    @Test func splitMix64MatchesItsReferenceSequence() {
+        // The first outputs of SplitMix64 seeded with 0 (Vigna's reference implementation).
+        var g = SeededGenerator(seed: 0)
+        #expect(g.next() == 0xE220_A839_7B1D_CDAF)
+        #expect(g.next() == 0x6E78_9E6A_A1B9_65F4)
+    }
+}
