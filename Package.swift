@@ -3,8 +3,9 @@ import PackageDescription
 
 /// Layers, one way only: vfioctl → NVMe → NVMeSpec → VFIO → CShims, and NIC → E1000ESpec → VFIO
 /// (E1000ESpec also uses NetFrames for MACAddress).
-/// NVMeEmulator is a peer of a real VFIO device: it implements the same `PCIFunction` protocol,
-/// so the driver cannot tell them apart.
+/// NVMeEmulator (→ NVMeSpec) and NICEmulator (→ E1000ESpec) are peers of a real VFIO device: they
+/// implement the same `PCIFunction` protocol, so a driver cannot tell them apart; both are built
+/// on PCIEmulation (→ VFIO: config space, MSI-X, the emulated IOMMU, run loop, fault rules).
 let package = Package(
     name: "swift-vfio",
     products: [
@@ -56,11 +57,11 @@ let package = Package(
         ),
         .target(
             name: "NVMeEmulator",
-            dependencies: ["NVMe", "PCIEmulation", "VFIO", "CShims"]
+            dependencies: ["NVMeSpec", "PCIEmulation", "VFIO"]
         ),
         .target(
             name: "NICEmulator",
-            dependencies: ["NIC", "NetFrames", "PCIEmulation", "VFIO", "CShims"]
+            dependencies: ["E1000ESpec", "NetFrames", "PCIEmulation", "VFIO"]
         ),
         /// NVMe/TCP target: serves namespaces driven by `NVMe` to standard initiators.
         .target(
@@ -93,8 +94,8 @@ let package = Package(
         ),
         .testTarget(name: "VFIOTests", dependencies: ["VFIO", "CShims"]),
         .testTarget(name: "PCIEmulationTests", dependencies: ["PCIEmulation", "VFIO"]),
-        .testTarget(name: "NVMeEmulatorTests", dependencies: ["NVMeEmulator", "NVMe", "VFIO"]),
-        .testTarget(name: "NICEmulatorTests", dependencies: ["NICEmulator", "NIC", "NetFrames", "VFIO", "CShims"]),
+        .testTarget(name: "NVMeEmulatorTests", dependencies: ["NVMeEmulator", "NVMeSpec", "VFIO"]),
+        .testTarget(name: "NICEmulatorTests", dependencies: ["NICEmulator", "E1000ESpec", "NetFrames", "VFIO"]),
         .testTarget(name: "VfioctlTests", dependencies: ["vfioctl", "VFIO", "NICEmulator"]),
         .testTarget(name: "NVMeSpecTests", dependencies: ["NVMeSpec", "VFIO"]),
         .testTarget(name: "E1000ESpecTests", dependencies: ["E1000ESpec", "NetFrames", "VFIO"]),

@@ -1,5 +1,5 @@
-import CShims
 import PCIEmulation
+import VFIO
 
 /// The device's DMA: every access goes through the emulated IOMMU, which refuses (and records)
 /// anything no mapping covers, so the device never touches memory the driver did not map.
@@ -31,10 +31,10 @@ extension NICEngine {
             let bytes12to15 = UInt32(truncatingIfNeeded: high >> 32)
             if statusOffset == 8 {
                 p.storeBytes(of: bytes12to15.littleEndian, toByteOffset: 12, as: UInt32.self)
-                shim_dma_store32_release(p + 8, bytes8to11.littleEndian)
+                DMAWord.storeRelease32(p + 8, bytes8to11.littleEndian)
             } else {
                 p.storeBytes(of: bytes8to11.littleEndian, toByteOffset: 8, as: UInt32.self)
-                shim_dma_store32_release(p + 12, bytes12to15.littleEndian)
+                DMAWord.storeRelease32(p + 12, bytes12to15.littleEndian)
             }
             return true
         }
@@ -45,7 +45,7 @@ extension NICEngine {
         guard dmaAllowed(iova, 4, .deviceWrite) else { return false }
         return iommu.withTranslation { t -> Bool in
             guard let p = t.translate(iova, length: 4, direction: .deviceWrite) else { return false }
-            shim_dma_store32_release(p, value.littleEndian)  // a transmit status dword: DD, published
+            DMAWord.storeRelease32(p, value.littleEndian)  // a transmit status dword: DD, published
             return true
         }
     }

@@ -1,5 +1,5 @@
 @_exported import PCIEmulation
-import NIC
+import E1000ESpec
 import NetFrames
 import Synchronization
 import VFIO

@@ -1,4 +1,4 @@
-import NIC
+import E1000ESpec
 import NetFrames
 import PCIEmulation
 import VFIO

@@ -1,4 +1,4 @@
-import NIC
+import E1000ESpec
 import PCIEmulation
 
 /// ICR/ICS/IMS/IMC/IAM/EIAC, IVAR routing, ITR/EITR throttling and delivery, as QEMU 7.2's

@@ -1,4 +1,4 @@
-import NIC
+import E1000ESpec
 import NetFrames
 import PCIEmulation
 import VFIO
@@ -133,7 +133,7 @@ public struct NICEngine: EmulatedPCIEngine {
     // MARK: - Time
 
     mutating func updateNow() {
-        now = configuration.clock == .manual ? manualNow : MonotonicClock.now()
+        now = configuration.clock == .manual ? manualNow : MonotonicClock.nanoseconds()
     }
 
     // MARK: - Link
@@ -393,13 +393,4 @@ struct Throttle {
     var running = false
     var until: UInt64 = 0
     var pending = false
-}
-
-/// CLOCK_MONOTONIC in nanoseconds.
-enum MonotonicClock {
-    static func now() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-    }
 }

@@ -1,4 +1,4 @@
-import NIC
+import E1000ESpec
 import NetFrames
 
 /// RSS as QEMU 7.2's e1000e does it (`e1000e_rss_parse_packet`): enabled when MRQC.MRQE is 1,

@@ -1,4 +1,4 @@
-import NIC
+import E1000ESpec
 
 /// BAR0 offsets the emulator dispatches on, taken from `E1000ERegister` (NIC/Spec) where it has
 /// them. The few it does not have are defined here with their datasheet section.

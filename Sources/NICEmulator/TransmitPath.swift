@@ -1,4 +1,4 @@
-import NIC
+import E1000ESpec
 import PCIEmulation
 
 /// Descriptors from a transmit ring onto the wire (QEMU `e1000e_start_xmit`,

@@ -1,4 +1,4 @@
-import NVMe
+import NVMeSpec
 
 extension ControllerEngine {
     /// Admin command set (NVMe base 1.4, 5). Unknown or unsupported opcodes: Invalid Command Opcode.

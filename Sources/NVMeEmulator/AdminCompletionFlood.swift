@@ -1,4 +1,4 @@
-import NVMe
+import NVMeSpec
 
 extension ControllerEngine {
     /// `FaultAction.floodAdminCompletions`: one full ring of entries on the admin CQ per step,

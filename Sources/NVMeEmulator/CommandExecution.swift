@@ -1,4 +1,5 @@
-import NVMe
+import NVMeSpec
+import VFIO
 import PCIEmulation
 
 /// The result of executing one command.
@@ -73,7 +74,7 @@ extension ControllerEngine {
         }
         var due: UInt64 = 0
         let wait = configuration.commandLatencyNanoseconds &+ effects.delayNanoseconds
-        if wait > 0 { due = MonotonicClock.now() &+ wait }
+        if wait > 0 { due = MonotonicClock.nanoseconds() &+ wait }
         let commandID = effects.badCommandID ? sqe.commandID ^ 0x8000 : sqe.commandID
         var completion = PendingCompletion(
             submissionQueue: sqid, commandID: commandID, status: outcome.status, result: outcome.result, due: due,

@@ -1,6 +1,6 @@
-import CShims
-import NVMe
+import NVMeSpec
 import PCIEmulation
+import VFIO
 
 /// Posting completions (NVMe base 1.4, 4.6): phase tags, SQ head in every entry, and a full CQ
 /// that holds completions back instead of overrunning the host's head.
@@ -19,7 +19,7 @@ extension ControllerEngine {
                 let p = pending[cqid][i]
                 var postNow = !blocked
                 if postNow && p.due != 0 {
-                    if now == 0 { now = MonotonicClock.now() }
+                    if now == 0 { now = MonotonicClock.nanoseconds() }
                     postNow = p.due <= now
                 }
                 if postNow && completionQueues[cqid]!.isFull {
@@ -72,7 +72,7 @@ extension ControllerEngine {
             let dw2 = UInt32(entry.sqHead) | UInt32(entry.sqid) << 16
             slot.storeBytes(of: dw2.littleEndian, toByteOffset: 8, as: UInt32.self)
             let dw3 = UInt32(entry.commandID) | UInt32(entry.status.withPhase(phase)) << 16
-            shim_dma_store32_release(slot + 12, dw3.littleEndian)
+            DMAWord.storeRelease32(slot + 12, dw3.littleEndian)
             return true
         }
         guard written else { return false }

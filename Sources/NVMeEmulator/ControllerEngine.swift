@@ -1,4 +1,4 @@
-import NVMe
+import NVMeSpec
 import PCIEmulation
 import VFIO
 
@@ -70,7 +70,7 @@ public struct ControllerEngine: EmulatedPCIEngine {
 
     var errorLog: [ErrorInformationEntry] = []
     var errorCount: UInt64 = 0
-    let createdAt = MonotonicClock.now()
+    let createdAt = MonotonicClock.nanoseconds()
 
     var faults: FaultInjector
     var statistics = StatisticsCounters()
@@ -218,7 +218,7 @@ public struct ControllerEngine: EmulatedPCIEngine {
             configurationChanged(from: old, to: ControllerConfiguration(rawValue: cc))
             worked = true
         }
-        if let at = readyAt, MonotonicClock.now() >= at {
+        if let at = readyAt, MonotonicClock.nanoseconds() >= at {
             readyAt = nil
             status.ready = ControllerConfiguration(rawValue: lastCC).enable
             publishStatus()
@@ -308,7 +308,7 @@ public struct ControllerEngine: EmulatedPCIEngine {
         if readyDelay == 0 {
             status.ready = true
         } else {
-            readyAt = MonotonicClock.now() + readyDelay
+            readyAt = MonotonicClock.nanoseconds() + readyDelay
         }
         publishStatus()
     }

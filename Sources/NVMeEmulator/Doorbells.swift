@@ -1,4 +1,4 @@
-import NVMe
+import NVMeSpec
 import PCIEmulation
 
 /// Doorbells (NVMe base 1.4, 3.1.24, 3.1.25, 4.1): the host publishes an SQ tail or a CQ head by

@@ -1,5 +1,5 @@
 @_exported import PCIEmulation
-import NVMe
+import NVMeSpec
 import Synchronization
 import VFIO
 

@@ -1,4 +1,4 @@
-import NVMe
+import NVMeSpec
 import PCIEmulation
 
 /// A seeded, deterministic list of faults for the emulated controller to inject.

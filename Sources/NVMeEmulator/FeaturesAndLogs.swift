@@ -1,4 +1,5 @@
-import NVMe
+import NVMeSpec
+import VFIO
 
 extension ControllerEngine {
     /// Get Features (5.13). SEL: current, default, saved (= default: nothing is saveable) and
@@ -131,7 +132,7 @@ extension ControllerEngine {
         log.hostReadCommands = LogCounter128(low: UInt64(read.commands))
         log.hostWriteCommands = LogCounter128(low: UInt64(written.commands))
         log.powerCycles = LogCounter128(low: 1)
-        log.powerOnHours = LogCounter128(low: (MonotonicClock.now() - createdAt) / 3_600_000_000_000)
+        log.powerOnHours = LogCounter128(low: (MonotonicClock.nanoseconds() - createdAt) / 3_600_000_000_000)
         log.numberOfErrorLogEntries = LogCounter128(low: errorCount)
         var data = [UInt8](repeating: 0, count: SMARTHealthLog.encodedSize)
         encode(log, into: &data)

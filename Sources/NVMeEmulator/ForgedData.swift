@@ -1,4 +1,4 @@
-import NVMe
+import NVMeSpec
 
 /// Hostile-device hooks for fuzzing and tests of the driver's validation: completions with every
 /// field chosen by the caller, and Identify data replaced by arbitrary bytes. A real controller

@@ -1,4 +1,4 @@
-import NVMe
+import NVMeSpec
 
 extension ControllerEngine {
     /// NVM command set I/O commands (NVMe base 1.4, 6; NVM command set section of the base spec):

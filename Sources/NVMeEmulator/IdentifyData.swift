@@ -1,4 +1,4 @@
-import NVMe
+import NVMeSpec
 
 extension ControllerEngine {
     /// Identify (5.15): CNS 00h namespace, 01h controller, 02h active namespace list, 03h

@@ -1,4 +1,5 @@
-import NVMe
+import NVMeSpec
+import VFIO
 import PCIEmulation
 
 /// Interrupt delivery for the controller: which vector a CQ signals, INTMS, and coalescing
@@ -31,7 +32,7 @@ extension ControllerEngine {
                 && !(cq.vector < features.coalescingDisabled.count && features.coalescingDisabled[cq.vector])
             var fire = !coalesced || cq.unsignalled >= coalescing.aggregationThreshold
             if !fire {
-                if now == 0 { now = MonotonicClock.now() }
+                if now == 0 { now = MonotonicClock.nanoseconds() }
                 if cq.firstUnsignalledAt == 0 {
                     cq.firstUnsignalledAt = now
                 } else if now - cq.firstUnsignalledAt >= UInt64(coalescing.aggregationTimeMicroseconds) * 1000 {

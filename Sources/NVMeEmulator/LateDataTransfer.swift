@@ -1,4 +1,5 @@
-import NVMe
+import NVMeSpec
+import VFIO
 import PCIEmulation
 
 /// A transfer to the host that happens after its command's completion (`FaultAction.lateData`):
@@ -35,7 +36,7 @@ extension ControllerEngine {
     /// The completion went out (or was dropped): the data follows after its delay.
     mutating func scheduleLateWrite(_ write: LateWrite) {
         var write = write
-        write.due = MonotonicClock.now() &+ write.delay
+        write.due = MonotonicClock.nanoseconds() &+ write.delay
         lateWrites.append(write)
     }
 
@@ -44,7 +45,7 @@ extension ControllerEngine {
     /// (the attempt is recorded as a DMA fault instead).
     mutating func performDueLateWrites() -> Bool {
         guard !lateWrites.isEmpty else { return false }
-        let now = MonotonicClock.now()
+        let now = MonotonicClock.nanoseconds()
         var kept: [LateWrite] = []
         var progress = false
         for write in lateWrites {

@@ -1,4 +1,4 @@
-import NVMe
+import NVMeSpec
 import PCIEmulation
 
 /// Which way data moves in a transfer.

@@ -1,4 +1,4 @@
-import NVMe
+import NVMeSpec
 
 /// A submission queue as the controller tracks it (NVMe base 1.4, 4.1).
 struct SubmissionQueueState {

@@ -1,5 +1,4 @@
-import CShims
-import NIC
+import E1000ESpec
 @testable import NICEmulator
 import NetFrames
 import Testing
@@ -228,7 +227,7 @@ import VFIO
         var waited = 0
         // The status dword is published with a release store; read it with an acquire load, as a
         // driver does, before the rest of the descriptor and the buffer.
-        while shim_dma_load32_acquire(rig.ringAddress(receive: true, 0) + 12) & 1 == 0 && waited < 5000 {
+        while DMAWord.load32(rig.ringAddress(receive: true, 0) + 12) & 1 == 0 && waited < 5000 {
             try await Task.sleep(nanoseconds: 1_000_000)
             waited += 1
         }

@@ -1,4 +1,4 @@
-import NIC
+import E1000ESpec
 @testable import NICEmulator
 import Testing
 import VFIO

@@ -1,4 +1,4 @@
-import NVMe
+import NVMeSpec
 import NVMeEmulator
 import Testing
 import VFIO

@@ -1,5 +1,4 @@
-import CShims
-import NVMe
+import NVMeSpec
 import NVMeEmulator
 import Testing
 import VFIO
@@ -99,7 +98,7 @@ func waitFor(_ controller: EmulatedNVMeController, _ what: String, timeoutMillis
             return false
         }
         // Threaded mode: give the controller thread the CPU (the test machine may have two cores).
-        if controller.configuration.mode == .threaded { sched_yield() } else { shim_cpu_pause() }
+        if controller.configuration.mode == .threaded { sched_yield() } else { Barrier.cpuPause() }
     }
     return true
 }
@@ -162,7 +161,7 @@ final class TestQueue {
     /// The CQE at the head if its phase matches (read with an acquire load), consuming it.
     func poll() -> CompletionQueueEntry? {
         let slot = completionMemory.address + head * 16
-        let word = shim_dma_load32_acquire(slot + 12)
+        let word = DMAWord.load32(slot + 12)
         guard (word >> 16) & 1 == (phase ? 1 : 0) else { return nil }
         let entry = try! CompletionQueueEntry(bytes: UnsafeRawBufferPointer(start: slot, count: 16))
         head += 1

@@ -7,6 +7,9 @@ import CShims
 /// plain Swift load does not promise inside a loop. The acquire load also orders the following
 /// reads of the entry on weakly ordered CPUs; the driver still issues `Barrier.dmaRead()` after
 /// it, as Linux does after `nvme_cqe_pending`.
+///
+/// The other side of the same word is the device's: an emulated device writes it last, with a
+/// release store, so a driver that sees it with its acquire load sees the rest of the entry.
 public enum DMAWord {
     /// The 16-bit word at `address`, loaded once with acquire ordering.
     @inlinable @inline(__always)
@@ -18,5 +21,12 @@ public enum DMAWord {
     @inlinable @inline(__always)
     public static func load32(_ address: UnsafeRawPointer) -> UInt32 {
         shim_dma_load32_acquire(address)
+    }
+
+    /// The device's side: stores the 32-bit word at `address` with release ordering, after the
+    /// rest of the entry (an emulated controller's CQE DW3, an emulated NIC's descriptor status).
+    @inlinable @inline(__always)
+    public static func storeRelease32(_ address: UnsafeMutableRawPointer, _ value: UInt32) {
+        shim_dma_store32_release(address, value)
     }
 }
