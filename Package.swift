@@ -23,7 +23,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
@@ -99,7 +99,7 @@ let package = Package(
         .testTarget(name: "VfioctlTests", dependencies: ["vfioctl", "VFIO", "NICEmulator"]),
         .testTarget(name: "NVMeSpecTests", dependencies: ["NVMeSpec", "VFIO"]),
         .testTarget(name: "E1000ESpecTests", dependencies: ["E1000ESpec", "NetFrames", "VFIO"]),
-        .testTarget(name: "NVMeTests", dependencies: ["NVMe", "NVMeEmulator", "VFIO"]),
+        .testTarget(name: "NVMeTests", dependencies: ["NVMe", "NVMeEmulator", "NIC", "NICEmulator", "VFIO", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "NICTests", dependencies: ["NIC", "NICEmulator", "NetFrames", "VFIO"]),
         .testTarget(name: "NetFramesTests", dependencies: ["NetFrames"]),
         .testTarget(name: "DriverScenarioTests", dependencies: ["DriverScenarios", "NVMe", "NVMeEmulator", "VFIO"]),

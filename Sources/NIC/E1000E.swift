@@ -29,7 +29,8 @@ public final class E1000E<Device: PCIFunction>: @unchecked Sendable {
     @usableFromInline let registers: MMIORegion
     let state: TSanVisibleMutex<State>
 
-    static var logger: Logger { Logger(label: "swift-vfio.nic") }
+    /// `NICOptions.logger`.
+    public var logger: Logger { options.logger }
 
     /// PCI ids of the 82574L (`E1000_DEV_ID_82574L`), as QEMU's e1000e presents itself.
     public static var vendorID: UInt16 { 0x8086 }
@@ -135,7 +136,7 @@ public final class E1000E<Device: PCIFunction>: @unchecked Sendable {
             throw error
         }
         let link = waitForLink(timeoutMilliseconds: options.linkWaitMilliseconds)
-        Self.logger.info(
+        logger.info(
             "82574L \(device.name): \(macAddress), link \(link), \(options.receiveQueues) RX / \(options.transmitQueues) TX queues of \(options.ringEntries), \(vectors) \(kind?.description ?? "interrupt") vector(s)")
     }
 
@@ -176,7 +177,7 @@ public final class E1000E<Device: PCIFunction>: @unchecked Sendable {
         do {
             try device.disableInterrupts()
         } catch {
-            Self.logger.warning("82574L \(device.name): disabling MSI-X failed: \(error)")
+            logger.warning("82574L \(device.name): disabling MSI-X failed: \(error)")
         }
     }
 

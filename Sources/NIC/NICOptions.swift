@@ -1,3 +1,6 @@
+import Logging
+import VFIO
+
 /// How to bring an 82574L up. Defaults suit one RX/TX queue pair with MSI-X available.
 public struct NICOptions: Sendable {
     /// Receive queues (1 or 2). With 2, RSS spreads flows by their Toeplitz hash (MRQC/RETA), which
@@ -21,6 +24,9 @@ public struct NICOptions: Sendable {
     public var linkWaitMilliseconds: Int = 1000
     /// RSS key (40 bytes); nil uses the common Microsoft test key, which spreads well.
     public var rssKey: [UInt8]? = nil
+    /// Where the driver logs bring-up and misbehaving queues: quiet unless the caller passes its
+    /// own (a library does not print on its own).
+    public var logger: Logger = .quiet(label: "swift-vfio.nic")
 
     public init() {}
 

@@ -86,7 +86,7 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
             if !done { Barrier.cpuPause() }
         }
         if !done {
-            E1000E<Device>.logger.warning("82574L \(device.name): transmit queue \(index) dropped with \(outstanding) descriptor(s) not done")
+            owner.logger.warning("82574L \(device.name): transmit queue \(index) dropped with \(outstanding) descriptor(s) not done")
         }
         interrupt.mask()
         owner.retireTransmitQueue(index)

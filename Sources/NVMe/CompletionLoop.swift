@@ -187,7 +187,7 @@ extension QueuePair {
         let last = stats.lastInvalidCompletion.map {
             "command id \($0.commandID), SQ id \($0.submissionQueueID), SQ head \($0.submissionQueueHead)"
         } ?? "?"
-        Controller<Device>.logger.warning(
+        controller.logger.warning(
             "\(device.name): rejected \(count) invalid completion(s) on I/O queue \(id) (last: \(last)); the device is misbehaving")
     }
 }

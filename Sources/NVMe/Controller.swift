@@ -68,7 +68,8 @@ public final class Controller<Device: PCIFunction>: Sendable {
     /// again after each). An atomic, so queue creation can read it under the admin lock.
     let recreatableQueuePairs: Atomic<Int>
 
-    static var logger: Logger { Logger(label: "swift-vfio.nvme") }
+    /// `ControllerOptions.logger`: where the controller and its queue pairs log.
+    public var logger: Logger { options.logger }
 
     struct Lifecycle {
         /// I/O queue ids in use (SQ id == CQ id), reserved by a queue pair.
@@ -153,7 +154,7 @@ public final class Controller<Device: PCIFunction>: Sendable {
             }
 
             let ids = try Self.activeNamespaceIDs(
-                admin: &admin, device: device, registers: registers, timeout: timeout, identity: identity)
+                admin: &admin, device: device, registers: registers, timeout: timeout, identity: identity, logger: options.logger)
             for id in ids {
                 let data = try Self.identifyNamespace(id, admin: &admin, device: device, registers: registers, timeout: timeout)
                 identifyData[id] = data
@@ -188,7 +189,7 @@ public final class Controller<Device: PCIFunction>: Sendable {
         self.shared = TSanVisibleMutex(SharedQueuePair())
         self.recovery = TSanVisibleMutex(RecoveryState())
         self.recreatableQueuePairs = Atomic(granted)
-        Self.logger.info(
+        options.logger.info(
             "NVMe \(device.name): \(identity.modelNumber) fw \(identity.firmwareRevision), \(granted) I/O queue pairs, \(usable.count) namespaces, max transfer \(maximumTransfer) B")
     }
 
@@ -196,7 +197,7 @@ public final class Controller<Device: PCIFunction>: Sendable {
         do {
             try close()
         } catch {
-            Self.logger.warning("NVMe \(device.name): shutdown at release failed: \(error)")
+            logger.warning("NVMe \(device.name): shutdown at release failed: \(error)")
         }
     }
 
@@ -306,7 +307,7 @@ public final class Controller<Device: PCIFunction>: Sendable {
     /// Active NSIDs (CNS 02h, 1024 per page, following pages start after the last id); for
     /// controllers older than 1.1 that lack it, every NSID up to NN whose NSZE is not zero.
     static func activeNamespaceIDs(
-        admin: inout AdminQueue, device: Device, registers: MMIORegion, timeout: Int, identity: IdentifyController
+        admin: inout AdminQueue, device: Device, registers: MMIORegion, timeout: Int, identity: IdentifyController, logger: Logger
     ) throws(NVMeError) -> [UInt32] {
         var ids: [UInt32] = []
         var after: UInt32 = 0

@@ -1,3 +1,6 @@
+import Logging
+import VFIO
+
 /// Choices made at controller bring-up.
 public struct ControllerOptions: Sendable {
     /// I/O queue pairs to ask for with Set Features Number of Queues; the controller may grant
@@ -17,11 +20,14 @@ public struct ControllerOptions: Sendable {
     public var interrupts: Bool
     /// What the driver does about commands that time out and controllers that fail.
     public var recovery: RecoveryPolicy
+    /// Where the controller logs bring-up, resets, aborts and misbehaving devices: quiet unless
+    /// the caller passes its own (a library does not print on its own).
+    public var logger: Logger
 
     public init(
         ioQueuePairs: Int = 4, ioQueueEntries: Int = 256, adminQueueEntries: Int = 32,
         adminTimeoutMilliseconds: Int = 10_000, ioTimeoutMilliseconds: Int = 30_000, interrupts: Bool = true,
-        recovery: RecoveryPolicy = RecoveryPolicy()
+        recovery: RecoveryPolicy = RecoveryPolicy(), logger: Logger = .quiet(label: "swift-vfio.nvme")
     ) {
         self.ioQueuePairs = ioQueuePairs
         self.ioQueueEntries = ioQueueEntries
@@ -30,6 +36,7 @@ public struct ControllerOptions: Sendable {
         self.ioTimeoutMilliseconds = ioTimeoutMilliseconds
         self.interrupts = interrupts
         self.recovery = recovery
+        self.logger = logger
     }
 }
 

@@ -112,12 +112,12 @@ extension Controller {
         }
         guard live else { return }
         if outstanding > 0 {
-            Self.logger.notice("\(device.name): I/O queue \(id) dropped with \(outstanding) commands outstanding; deleting it aborts them")
+            logger.notice("\(device.name): I/O queue \(id) dropped with \(outstanding) commands outstanding; deleting it aborts them")
         }
         do {
             try deleteQueues(id)
         } catch {
-            Self.logger.error("\(device.name): deleting I/O queue \(id) failed: \(error)")
+            logger.error("\(device.name): deleting I/O queue \(id) failed: \(error)")
         }
         _ = lifecycle.withLock { $0.liveQueues.remove(id) }
     }
@@ -240,7 +240,10 @@ extension Controller {
             device.service()
             let status = registers.read(ControllerRegister.status)
             if status.looksDisconnected { throw .deviceGone }
-            if status.shutdownStatus == .complete { return }
+            if status.shutdownStatus == .complete {
+                logger.debug("NVMe \(device.name): shut down (CC.SHN normal, CSTS.SHST complete)")
+                return
+            }
             if status.controllerFatalStatus { throw .controllerFatal(during: "shutdown") }
             if deadline.hasPassed { throw .timedOut(what: "shutdown (CSTS.SHST = complete)", milliseconds: timeout) }
             backoff.sleep()

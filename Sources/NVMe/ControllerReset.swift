@@ -81,7 +81,7 @@ extension Controller {
             if let failure = state.failure { throw failure }
             if closedFlag.load(ordering: .acquiring) { throw .closed }
             if let observed = observedGeneration, resetGeneration.load(ordering: .acquiring) != observed { return }
-            Self.logger.warning("NVMe \(device.name): resetting the controller: \(reason)")
+            logger.warning("NVMe \(device.name): resetting the controller: \(reason)")
             let outcome = admin.withLock { (queue) -> Result<Int, NVMeError> in
                 // From the first register write on, the device's I/O queues are gone.
                 lifecycle.withLock { $0.onDevice.removeAll() }
@@ -101,12 +101,12 @@ extension Controller {
             state.lastReason = reason
             switch outcome {
             case .success:
-                Self.logger.notice("NVMe \(device.name): controller reset done (\(state.resets) so far); queue pairs rebuild at their next wait")
+                logger.notice("NVMe \(device.name): controller reset done (\(state.resets) so far); queue pairs rebuild at their next wait")
             case .failure(let error):
                 let failure: NVMeError = error == .deviceGone ? .deviceGone : .recoveryFailed(reason: "reset after \(reason) failed: \(error)")
                 state.failure = failure
                 failedFlag.store(true, ordering: .releasing)
-                Self.logger.error("NVMe \(device.name): \(failure)")
+                logger.error("NVMe \(device.name): \(failure)")
                 throw failure
             }
         }
@@ -122,7 +122,7 @@ extension Controller {
             try Self.disable(registers: registers, device: device, timeoutMilliseconds: readyTimeout)
         } catch {
             guard case .timedOut = error else { throw error }
-            Self.logger.warning("NVMe \(device.name): CSTS.RDY stayed 1 after CC.EN = 0; trying a function level reset")
+            logger.warning("NVMe \(device.name): CSTS.RDY stayed 1 after CC.EN = 0; trying a function level reset")
             do {
                 try device.reset()
                 try device.enableBusMaster()
@@ -160,7 +160,7 @@ extension Controller {
                     device: device, registers: registers, timeoutMilliseconds: options.adminTimeoutMilliseconds)
             } catch {
                 guard case .commandFailed = error else { throw error }
-                Self.logger.warning("NVMe \(device.name): \(feature.id) could not be restored after the reset (\(error)); it is back at its default")
+                logger.warning("NVMe \(device.name): \(feature.id) could not be restored after the reset (\(error)); it is back at its default")
                 refused.append(index)
             }
         }

@@ -82,7 +82,7 @@ extension QueuePair {
         }
         if let failure { throw failure }
         if !ended.isEmpty {
-            Controller<Device>.logger.notice(
+            controller.logger.notice(
                 "\(device.name): I/O queue \(id) rebuilt after a controller reset; \(ended.count) outstanding command(s) ended with Command Aborted By Host")
         }
         return ended.count
@@ -168,7 +168,7 @@ extension QueuePair {
             }
             stats.abortsSent &+= 1
             watch.aborts.append(TimeoutWatch.SentAbort(commandID: UInt16(cid), stamp: tracker.submittedAt, abortedAt: t))
-            Controller<Device>.logger.warning(
+            controller.logger.warning(
                 "\(device.name): command id \(cid) (opcode 0x\(String(tracker.opcode, radix: 16))) on I/O queue \(id) timed out after \(controller.options.ioTimeoutMilliseconds) ms; Abort sent, controller \(aborted ? "aborted it" : "did not find it")")
         }
         return 0

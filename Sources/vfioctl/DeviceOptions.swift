@@ -61,14 +61,14 @@ struct DeviceOptions: ParsableArguments {
         if let ioQueues, let needs, ioQueues < needs.pairs {
             throw ValidationFailure("--io-queues \(ioQueues) is fewer than the \(needs.pairs) I/O queue pairs \(needs.reason) needs; raise it or leave it out")
         }
-        let options = ControllerOptions(ioQueuePairs: max(ioQueues ?? 4, needs?.pairs ?? 1))
+        let options = ControllerOptions(ioQueuePairs: max(ioQueues ?? 4, needs?.pairs ?? 1), logger: toolLogger("swift-vfio.nvme"))
         if device == "emulated" {
             let emulated = try EmulatedNVMeController(configuration: try emulatedConfiguration(images: images))
             defer { emulated.close() }
             try run(job, on: emulated, options: options)
         } else {
             let address = try PCIAddress(parsing: device)
-            let real = try VFIODevice(address: address, options: VFIODevice.Options(allowNoIOMMU: allowNoIOMMU, vfioBackend: vfioBackend))
+            let real = try VFIODevice(address: address, options: VFIODevice.Options(allowNoIOMMU: allowNoIOMMU, vfioBackend: vfioBackend, logger: toolLogger("swift-vfio.vfio")))
             try run(job, on: real, options: options)
         }
     }

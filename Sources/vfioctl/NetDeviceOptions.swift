@@ -53,6 +53,7 @@ struct NetDeviceOptions: ParsableArguments {
             throw ValidationFailure("--ring \(ring): use a power of two from 8 to 4096")
         }
         var options = NICOptions()
+        options.logger = toolLogger("swift-vfio.nic")
         options.receiveQueues = queues
         options.transmitQueues = queues
         options.ringEntries = ring
@@ -81,7 +82,7 @@ struct NetDeviceOptions: ParsableArguments {
             try run(job, on: emulated, options: options, peer: EmulatedWirePeer(device: emulated))
         } else {
             let address = try PCIAddress(parsing: device)
-            let real = try VFIODevice(address: address, options: VFIODevice.Options(allowNoIOMMU: allowNoIOMMU, vfioBackend: vfioBackend))
+            let real = try VFIODevice(address: address, options: VFIODevice.Options(allowNoIOMMU: allowNoIOMMU, vfioBackend: vfioBackend, logger: toolLogger("swift-vfio.vfio")))
             try run(job, on: real, options: options, peer: nil)
         }
     }

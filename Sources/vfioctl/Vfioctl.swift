@@ -37,6 +37,13 @@ struct Vfioctl: ParsableCommand {
 /// `vfioctl --version`.
 let vfioctlVersion = "0.1.0"
 
+/// The tool's logger for one library (`swift-vfio.nvme`, `.nic`, `.vfio`), passed in the
+/// libraries' options: they are quiet unless given one.
+func toolLogger(_ label: String) -> Logger {
+    _ = loggingConfigured
+    return Logger(label: label)
+}
+
 /// Library logs go to stderr at `warning` and above, so that data written to stdout (`nvme read`)
 /// and `--json` stay clean; `VFIOCTL_LOG=debug` (or info, trace) shows more.
 let loggingConfigured: Void = {

@@ -12,6 +12,8 @@ import Glibc
 struct RecoveryRig {
     let device: EmulatedNVMeController
     let controller: Controller<EmulatedNVMeController>
+    /// What the driver logged (aborts, resets): the tests that expect a line assert on it.
+    let log = LogCapture()
     static let ioTimeout = 100
 
     init(
@@ -28,7 +30,7 @@ struct RecoveryRig {
             options: ControllerOptions(
                 ioQueuePairs: queuePairs, ioQueueEntries: 32, adminTimeoutMilliseconds: 300,
                 ioTimeoutMilliseconds: Self.ioTimeout,
-                recovery: RecoveryPolicy(enabled: true, abortTimeoutMilliseconds: 100, retries: retries)))
+                recovery: RecoveryPolicy(enabled: true, abortTimeoutMilliseconds: 100, retries: retries), logger: log.logger))
     }
 
     var namespace: Namespace<EmulatedNVMeController> { try! controller.namespace(1) }
@@ -80,6 +82,7 @@ func millisecondsTaken(_ body: () throws -> Void) rethrows -> UInt64 {
         #expect(rig.device.faultCounters[.dropCompletion] == 1)
         #expect(pair.statistics.abortsSent == 1)
         #expect(rig.controller.resetCount == 0)
+        #expect(rig.log.contains(.warning, "on I/O queue \(pair.id) timed out after 100 ms; Abort sent, controller aborted it"))
         // Timeout (100 ms, marks a quarter apart) plus the abort: well under a second.
         #expect(ms >= 100 && ms < timeBound(2000), "took \(ms) ms")
     }
@@ -212,6 +215,8 @@ func millisecondsTaken(_ body: () throws -> Void) rethrows -> UInt64 {
         #expect(equalBytes(data.whole, back.whole))
         #expect(rig.controller.resetCount == 1)
         #expect(rig.controller.lastResetReason?.contains("CSTS.CFS") == true)
+        #expect(rig.log.contains(.warning, "NVMe emulated: resetting the controller: CSTS.CFS set during I/O on queue \(pair.id)"))
+        #expect(rig.log.contains(.notice, "controller reset done (1 so far)"))
         // CFS is seen in CSTS at the first idle check: no command timeout involved.
         #expect(pair.statistics.abortsSent == 0)
         #expect(ms < timeBound(2000), "took \(ms) ms")
@@ -260,6 +265,7 @@ func millisecondsTaken(_ body: () throws -> Void) rethrows -> UInt64 {
         let ms = try millisecondsTaken { intact = try rig.contentsMatch(data, lba: 0) }
         #expect(intact)
         #expect(rig.controller.resetCount == 1)
+        #expect(rig.log.contains(.warning, "CSTS.RDY stayed 1 after CC.EN = 0; trying a function level reset"))
         // CAP.TO (500 ms) for CC.EN = 0 to be ignored, then the FLR.
         #expect(ms >= 500 && ms < timeBound(2500), "took \(ms) ms")
     }
@@ -344,6 +350,7 @@ func millisecondsTaken(_ body: () throws -> Void) rethrows -> UInt64 {
             return
         }
         #expect(reason.contains("CSTS.RDY"))
+        #expect(rig.log.contains(.error, "NVMe emulated: controller recovery failed: "))
         #expect(ms < timeBound(2000), "took \(ms) ms")
         #expect(rig.controller.failure == thrown)
         #expect(throws: thrown!) { _ = try rig.controller.makeQueuePair() }

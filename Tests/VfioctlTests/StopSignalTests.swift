@@ -20,6 +20,17 @@ struct VfioctlStopSignalTests {
         #expect(!r.stderr.contains("vfioctl:"), "\(r.stderr)")
     }
 
+    /// The controller is shut down normally (CC.SHN, CSTS.SHST complete) before the exit: the
+    /// driver logs it at debug level, which VFIOCTL_LOG=debug shows.
+    @Test func theControllerIsShutDownBeforeTheExit() throws {
+        let r = try vfioctl(["nvme", "perf", "--json", "--time", "20s", "--qd", "64"], environment: ["VFIOCTL_LOG": "debug"],
+                            send: DelayedSignal(signal: SIGINT, afterSeconds: 2))
+        #expect(r.status == 130, "\(r.stderr)")
+        #expect(r.stdout.contains("\"ended_by\": \"SIGINT\""), "\(r.stdout)")
+        #expect(r.stderr.contains("NVMe emulated: shut down (CC.SHN normal, CSTS.SHST complete)"), "\(r.stderr)")
+        #expect(!r.stderr.contains("dropped with"), "\(r.stderr)")  // every I/O was reaped before the queues went
+    }
+
     @Test(arguments: [(SIGINT, "SIGINT", Int32(130)), (SIGTERM, "SIGTERM", Int32(143))])
     func aSignalDuringAJSONPerfPrintsTheFiguresSoFar(signal: Int32, name: String, status: Int32) throws {
         let r = try vfioctl(["nvme", "perf", "--json", "--time", "20s", "--mode", "interrupt", "--rw", "randrw", "--verify", "--size", "4M"],

@@ -31,7 +31,8 @@ public final class DMAAllocator: Sendable {
     public let mapper: any DMAMapper
     public let policy: DMAMemoryPolicy
     private let state: TSanVisibleMutex<State>
-    private static let logger = Logger(label: "swift-vfio.dma")
+    /// Where the allocator logs (the small-page fallback); quiet by default.
+    public let logger: Logger
 
     struct State {
         var iovas: IOVAAllocator
@@ -42,9 +43,10 @@ public final class DMAAllocator: Sendable {
     public static let smallPage = 4096
     public static let hugePage = 2 << 20
 
-    public init(mapper: any DMAMapper, policy: DMAMemoryPolicy = DMAMemoryPolicy()) {
+    public init(mapper: any DMAMapper, policy: DMAMemoryPolicy = DMAMemoryPolicy(), logger: Logger = .quiet(label: "swift-vfio.dma")) {
         self.mapper = mapper
         self.policy = policy
+        self.logger = logger
         self.state = TSanVisibleMutex(State(iovas: IOVAAllocator(ranges: mapper.iovaRanges, mappingLimit: mapper.mappingLimit)))
     }
 
@@ -111,7 +113,7 @@ public final class DMAAllocator: Sendable {
                 return !s.warnedSmallPages
             }
             if first {
-                Self.logger.warning("no free 2 MiB hugepages; DMA memory falls back to 4 KiB pages (more IOMMU mappings and TLB misses). Reserve some: vfioctl setup --hugepages 512")
+                logger.warning("no free 2 MiB hugepages; DMA memory falls back to 4 KiB pages (more IOMMU mappings and TLB misses). Reserve some: vfioctl setup --hugepages 512")
             }
         }
         let size = (length + Self.smallPage - 1) / Self.smallPage * Self.smallPage
@@ -135,7 +137,7 @@ public final class DMAAllocator: Sendable {
             try mapper.unmap(iova: iova, length: length)
         } catch {
             // The container may already be gone (its fd closed unmaps everything); never leak the IOVA.
-            Self.logger.debug("DMA unmap at \(iova) failed: \(error)")
+            logger.debug("DMA unmap at \(iova) failed: \(error)")
         }
         state.withLock { s in
             s.iovas.release(iova, length: length)

@@ -20,13 +20,12 @@ import Glibc
 /// Only reached when the mapper says `usesPhysicalAddresses` (a no-IOMMU container), which the
 /// caller opted into with `allowNoIOMMU`.
 extension DMAAllocator {
-    private static let physicalLogger = Logger(label: "swift-vfio.dma.noiommu")
     private static let warnedSmallPages = Atomic<Bool>(false)
     private static let warnedOnce = Atomic<Bool>(false)
 
     func allocatePhysical(length: Int, alignment: Int) throws(VFIOError) -> DMABuffer {
         if !Self.warnedOnce.exchange(true, ordering: .relaxed) {
-            Self.physicalLogger.critical("no-IOMMU DMA: buffers carry physical addresses; the device can read and write all of memory")
+            logger.critical("no-IOMMU DMA: buffers carry physical addresses; the device can read and write all of memory")
         }
         let basePage = max(Self.smallPage, Int(sysconf(Int32(_SC_PAGESIZE))))
         var memory: UnsafeMutableRawPointer?
@@ -43,7 +42,7 @@ extension DMAAllocator {
             }
             memory = p
             if size > basePage, !Self.warnedSmallPages.exchange(true, ordering: .relaxed) {
-                Self.physicalLogger.warning("no-IOMMU DMA on 4 KiB pages: buffers larger than a page must happen to be physically contiguous, and compaction may move locked pages; reserve hugepages: vfioctl setup --hugepages 512")
+                logger.warning("no-IOMMU DMA on 4 KiB pages: buffers larger than a page must happen to be physically contiguous, and compaction may move locked pages; reserve hugepages: vfioctl setup --hugepages 512")
             }
         }
         guard let memory else { throw .noHugepages }

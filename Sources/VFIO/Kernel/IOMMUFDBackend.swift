@@ -27,7 +27,8 @@ public final class IOMMUFDBackend: VFIOBackend {
     let iommufd: FileDescriptor
     private let state: Mutex<State>
     private let allocatorSlot = DMAAllocatorSlot()
-    private static let logger = Logger(label: "swift-vfio.iommufd")
+    /// Where the backend and its DMA allocator log; quiet by default.
+    public let logger: Logger
 
     /// A device bound and attached through this backend.
     public struct Attachment: Sendable, Equatable {
@@ -47,12 +48,15 @@ public final class IOMMUFDBackend: VFIOBackend {
     }
 
     /// Opens `/dev/iommu` and allocates the IOAS.
-    public convenience init(support: VFIOBackendSupport = VFIOBackendSupport()) throws(VFIOError) {
-        try self.init(support: support, kernel: LinuxKernel())
+    public convenience init(
+        support: VFIOBackendSupport = VFIOBackendSupport(), logger: Logger = .quiet(label: "swift-vfio.vfio")
+    ) throws(VFIOError) {
+        try self.init(support: support, kernel: LinuxKernel(), logger: logger)
     }
 
-    init(support: VFIOBackendSupport, kernel: any IOMMUFDKernel) throws(VFIOError) {
+    init(support: VFIOBackendSupport, kernel: any IOMMUFDKernel, logger: Logger = .quiet(label: "swift-vfio.vfio")) throws(VFIOError) {
         self.support = support
+        self.logger = logger
         self.calls = IOMMUFDCalls(kernel: kernel)
         let path = support.iommuPath
         switch kernel.open(path, flags: O_RDWR) {
@@ -119,12 +123,12 @@ public final class IOMMUFDBackend: VFIOBackend {
             s.attachments.append(Attachment(address: address, cdev: cdev, deviceID: deviceID, pageTableID: pageTable))
         }
         allocatorSlot.current?.restrictIOVAs(to: ranges)
-        Self.logger.debug("\(address): \(cdev) bound (device id \(deviceID)) and attached to IOAS \(ioasID) (page table \(pageTable)); IOVA ranges \(ranges)")
+        logger.debug("\(address): \(cdev) bound (device id \(deviceID)) and attached to IOAS \(ioasID) (page table \(pageTable)); IOVA ranges \(ranges)")
         return device
     }
 
     public func dmaAllocator(policy: DMAMemoryPolicy) -> DMAAllocator {
-        allocatorSlot.allocator { DMAAllocator(mapper: self, policy: policy) }
+        allocatorSlot.allocator { DMAAllocator(mapper: self, policy: policy, logger: logger) }
     }
 
     // MARK: - DMAMapper
@@ -171,11 +175,13 @@ public final class IOMMUFDBackend: VFIOBackend {
 
     /// The live backend for these paths, or a new one: every device of the process shares one
     /// IOAS, so one IOVA allocator serves them all and a buffer can be given to any of them.
-    static func shared(support: VFIOBackendSupport, kernel: any IOMMUFDKernel = LinuxKernel()) throws(VFIOError) -> IOMMUFDBackend {
+    static func shared(
+        support: VFIOBackendSupport, kernel: any IOMMUFDKernel = LinuxKernel(), logger: Logger = .quiet(label: "swift-vfio.vfio")
+    ) throws(VFIOError) -> IOMMUFDBackend {
         let key = "\(support.iommuPath)|\(support.vfioDirectory)|\(support.sysfsRoot)"
         return try live.withLock { (registry) throws(VFIOError) -> IOMMUFDBackend in
             if let backend = registry[key]?.backend { return backend }
-            let backend = try IOMMUFDBackend(support: support, kernel: kernel)
+            let backend = try IOMMUFDBackend(support: support, kernel: kernel, logger: logger)
             registry = registry.filter { $0.value.backend != nil }
             registry[key] = WeakBackend(backend: backend)
             return backend

@@ -7,11 +7,11 @@ extension VFIOBackendSupport {
         let noIOMMUGroup = !HostSetup.exists("\(vfioDirectory)/\(group)") && HostSetup.exists("\(vfioDirectory)/noiommu-\(group)")
         switch try choose(options.vfioBackend, for: address, noIOMMUGroup: noIOMMUGroup) {
         case .iommufd:
-            return try IOMMUFDBackend.shared(support: self)
+            return try IOMMUFDBackend.shared(support: self, logger: options.logger)
         case .container:
             guard HostSetup.exists("\(vfioDirectory)/vfio") else { throw .vfioNotLoaded }
             return try VFIOContainer.container(forGroup: group, allowNoIOMMU: options.allowNoIOMMU,
-                                               vfioDirectory: vfioDirectory, sysfsRoot: sysfsRoot)
+                                               vfioDirectory: vfioDirectory, sysfsRoot: sysfsRoot, logger: options.logger)
         }
     }
 }

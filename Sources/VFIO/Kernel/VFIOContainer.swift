@@ -40,7 +40,8 @@ public final class VFIOContainer: VFIOBackend {
     let descriptor: FileDescriptor
     private let state: Mutex<State>
     private let allocatorSlot = DMAAllocatorSlot()
-    private static let logger = Logger(label: "swift-vfio.container")
+    /// Where the container and its DMA allocator log; quiet by default.
+    public let logger: Logger
 
     private struct State {
         var groups: [Int: VFIOGroup] = [:]
@@ -49,8 +50,12 @@ public final class VFIOContainer: VFIOBackend {
 
     /// Opens `/dev/vfio/vfio` and checks the API version. Attach groups with `attach(group:)`, or
     /// let `VFIODevice` do it.
-    public init(allowNoIOMMU: Bool = false, vfioDirectory: String = "/dev/vfio", sysfsRoot: String = "/sys") throws(VFIOError) {
+    public init(
+        allowNoIOMMU: Bool = false, vfioDirectory: String = "/dev/vfio", sysfsRoot: String = "/sys",
+        logger: Logger = .quiet(label: "swift-vfio.vfio")
+    ) throws(VFIOError) {
         self.allowNoIOMMU = allowNoIOMMU
+        self.logger = logger
         self.vfioDirectory = vfioDirectory
         self.sysfsRoot = sysfsRoot
         let path = "\(vfioDirectory)/vfio"
@@ -127,7 +132,7 @@ public final class VFIOContainer: VFIOBackend {
                 throw .system(operation: "VFIO_CHECK_EXTENSION(VFIO_NOIOMMU_IOMMU) (load vfio with enable_unsafe_noiommu_mode=1)", errno: ENOTSUP)
             }
             try SystemCall.run("VFIO_SET_IOMMU(VFIO_NOIOMMU_IOMMU)", { Int(shim_ioctl_int(fd, SHIM_VFIO_SET_IOMMU, UInt(model))) })
-            Self.logger.critical("VFIO NO-IOMMU MODE: the device can DMA to any physical memory, nothing isolates it; the kernel is tainted. Use only for testing on a machine without an IOMMU.")
+            logger.critical("VFIO NO-IOMMU MODE: the device can DMA to any physical memory, nothing isolates it; the kernel is tainted. Use only for testing on a machine without an IOMMU.")
             return IOMMUInfo(model: model, pageSizes: 0, iovaRanges: [], dmaAvailable: nil, rangesReported: false)
         }
         let model = Int32(VFIO_TYPE1v2_IOMMU)
@@ -157,7 +162,7 @@ public final class VFIOContainer: VFIOBackend {
             }
         }
         if !info.rangesReported {
-            Self.logger.info("the kernel reports no valid IOVA ranges; using \(Self.defaultIOVARanges)")
+            logger.info("the kernel reports no valid IOVA ranges; using \(Self.defaultIOVARanges)")
         }
         return info
     }
@@ -177,7 +182,7 @@ public final class VFIOContainer: VFIOBackend {
     }
 
     public func dmaAllocator(policy: DMAMemoryPolicy) -> DMAAllocator {
-        allocatorSlot.allocator { DMAAllocator(mapper: self, policy: policy) }
+        allocatorSlot.allocator { DMAAllocator(mapper: self, policy: policy, logger: logger) }
     }
 
     // MARK: - DMAMapper
@@ -242,10 +247,12 @@ public final class VFIOContainer: VFIOBackend {
     /// The live container that group `number` is attached to, or a new one with it attached.
     /// A group can be open only once, so a device reopened while DMA buffers of its previous
     /// opening still live (they keep that container and its group) must share that container.
-    static func container(forGroup number: Int, allowNoIOMMU: Bool, vfioDirectory: String, sysfsRoot: String) throws(VFIOError) -> VFIOContainer {
+    static func container(
+        forGroup number: Int, allowNoIOMMU: Bool, vfioDirectory: String, sysfsRoot: String, logger: Logger
+    ) throws(VFIOError) -> VFIOContainer {
         try byGroup.withLock { (registry) throws(VFIOError) -> VFIOContainer in
             if let live = registry[number]?.container, live.vfioDirectory == vfioDirectory { return live }
-            let container = try VFIOContainer(allowNoIOMMU: allowNoIOMMU, vfioDirectory: vfioDirectory, sysfsRoot: sysfsRoot)
+            let container = try VFIOContainer(allowNoIOMMU: allowNoIOMMU, vfioDirectory: vfioDirectory, sysfsRoot: sysfsRoot, logger: logger)
             _ = try container.attachGroup(number)
             register(container, group: number, in: &registry)
             return container

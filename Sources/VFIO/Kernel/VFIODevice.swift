@@ -31,10 +31,13 @@ public final class VFIODevice: PCIFunction {
         public var vfioBackend: VFIOBackendPreference
         /// `/dev/iommu`, for the iommufd backend.
         public var iommuPath: String
+        /// Where the device, its backend and its DMA allocator log; quiet by default.
+        public var logger: Logger
 
         public init(allowNoIOMMU: Bool = false, sysfsRoot: String = "/sys", vfioDirectory: String = "/dev/vfio",
                     memoryPolicy: DMAMemoryPolicy? = nil, backend: (any VFIOBackend)? = nil,
-                    vfioBackend: VFIOBackendPreference = .automatic, iommuPath: String = "/dev/iommu") {
+                    vfioBackend: VFIOBackendPreference = .automatic, iommuPath: String = "/dev/iommu",
+                    logger: Logger = .quiet(label: "swift-vfio.vfio")) {
             self.allowNoIOMMU = allowNoIOMMU
             self.sysfsRoot = sysfsRoot
             self.vfioDirectory = vfioDirectory
@@ -42,6 +45,7 @@ public final class VFIODevice: PCIFunction {
             self.backend = backend
             self.vfioBackend = vfioBackend
             self.iommuPath = iommuPath
+            self.logger = logger
         }
     }
 
@@ -61,7 +65,8 @@ public final class VFIODevice: PCIFunction {
     private let pageSize: UInt64
     /// Mappings and interrupt state (the interrupt half is in `Interrupts/VFIODeviceInterrupts.swift`).
     let state: Mutex<State>
-    private static let logger = Logger(label: "swift-vfio.device")
+    /// `Options.logger`.
+    public let logger: Logger
 
     struct Mapping {
         var base: UnsafeMutableRawPointer
@@ -81,6 +86,7 @@ public final class VFIODevice: PCIFunction {
 
     public init(address: PCIAddress, options: Options = Options()) throws(VFIOError) {
         self.address = address
+        self.logger = options.logger
         let discovery = PCIDiscovery(sysfsRoot: options.sysfsRoot, lookUpNames: false)
         guard discovery.exists(address) else { throw .noSuchDevice(address) }
         let driver = discovery.driver(of: address)
@@ -127,18 +133,19 @@ public final class VFIODevice: PCIFunction {
         self.pageSize = UInt64(max(4096, sysconf(Int32(_SC_PAGESIZE))))
         self.state = Mutex(State())
         self.deviceFD = device.relinquishOwnership()
-        Self.logger.debug("opened \(address) through \(backend.summary): group \(group), \(regions.count) regions, MSI-X \(irqs.count > 2 ? irqs[2].count : 0) vectors, reset \(supportsReset)")
+        logger.debug("opened \(address) through \(backend.summary): group \(group), \(regions.count) regions, MSI-X \(irqs.count > 2 ? irqs[2].count : 0) vectors, reset \(supportsReset)")
     }
 
     deinit {
         let fd = deviceFD
         let address = address
+        let logger = logger
         state.withLock { s in
             if let kind = s.interruptKind {
                 let request = Self.irqSetRequest(flags: UInt32(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER),
                                                  index: kind.rawValue, start: 0, count: 0)
                 do { try Self.setIRQs(fd: fd, request, "disabling \(kind) of \(address)") } catch {
-                    Self.logger.warning("\(error)")
+                    logger.warning("\(error)")
                 }
             }
             for eventFD in s.eventFDs { _ = Glibc.close(eventFD) }
