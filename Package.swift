@@ -2,7 +2,8 @@
 import PackageDescription
 
 /// Layers, one way only: vfioctl → NVMe → NVMeSpec → VFIO → CShims, and NIC → E1000ESpec → VFIO
-/// (E1000ESpec also uses NetFrames for MACAddress).
+/// (E1000ESpec also uses NetFrames for MACAddress). VFIOHost (discovery, binding, host setup; libpci
+/// through CLibPCI) sits beside them on VFIO, for vfioctl: a driver linking VFIO does not link libpci.
 /// NVMeEmulator (→ NVMeSpec) and NICEmulator (→ E1000ESpec) are peers of a real VFIO device: they
 /// implement the same `PCIFunction` protocol, so a driver cannot tell them apart; both are built
 /// on PCIEmulation (→ VFIO: config space, MSI-X, the emulated IOMMU, run loop, fault rules).
@@ -10,6 +11,7 @@ let package = Package(
     name: "swift-vfio",
     products: [
         .library(name: "VFIO", targets: ["VFIO"]),
+        .library(name: "VFIOHost", targets: ["VFIOHost"]),
         .library(name: "NVMeSpec", targets: ["NVMeSpec"]),
         .library(name: "NVMe", targets: ["NVMe"]),
         .library(name: "PCIEmulation", targets: ["PCIEmulation"]),
@@ -30,7 +32,11 @@ let package = Package(
         .target(
             name: "CShims",
             path: "CShims",
-            linkerSettings: [.linkedLibrary("pci"), .linkedLibrary("numa")]
+            linkerSettings: [.linkedLibrary("numa")]
+        ),
+        .target(
+            name: "CLibPCI",
+            linkerSettings: [.linkedLibrary("pci")]
         ),
         .target(
             name: "VFIO",
@@ -39,6 +45,10 @@ let package = Package(
         /// The NVMe base spec's encodings (commands, completions, status, registers, data
         /// structures), for the driver and the emulated controller alike.
         .target(name: "NVMeSpec", dependencies: ["VFIO"]),
+        .target(
+            name: "VFIOHost",
+            dependencies: ["VFIO", "CShims", "CLibPCI"]
+        ),
         .target(
             name: "NVMe",
             dependencies: ["NVMeSpec", "VFIO", .product(name: "Logging", package: "swift-log")]
@@ -79,7 +89,7 @@ let package = Package(
         .executableTarget(
             name: "vfioctl",
             dependencies: [
-                "VFIO", "NVMe", "NVMeEmulator", "NVMeWorkload", "NIC", "NICEmulator", "NICWorkload", "NetFrames",
+                "VFIO", "VFIOHost", "NVMe", "NVMeEmulator", "NVMeWorkload", "NIC", "NICEmulator", "NICWorkload", "NetFrames",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -90,13 +100,15 @@ let package = Package(
         ),
         .executableTarget(
             name: "vfio-hil",
-            dependencies: ["VFIO", "NVMe", "NIC", "NetFrames", "DriverScenarios", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["VFIO", "VFIOHost", "NVMe", "NIC", "NetFrames", "DriverScenarios", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "VFIOTests", dependencies: ["VFIO", "CShims"]),
+        .target(name: "VFIOTestSupport", dependencies: ["VFIO"], path: "Tests/VFIOTestSupport"),
+        .testTarget(name: "VFIOTests", dependencies: ["VFIO", "CShims", "VFIOTestSupport"]),
+        .testTarget(name: "VFIOHostTests", dependencies: ["VFIOHost", "VFIO", "VFIOTestSupport"]),
         .testTarget(name: "PCIEmulationTests", dependencies: ["PCIEmulation", "VFIO"]),
         .testTarget(name: "NVMeEmulatorTests", dependencies: ["NVMeEmulator", "NVMeSpec", "VFIO"]),
         .testTarget(name: "NICEmulatorTests", dependencies: ["NICEmulator", "E1000ESpec", "NetFrames", "VFIO"]),
-        .testTarget(name: "VfioctlTests", dependencies: ["vfioctl", "VFIO", "NICEmulator"]),
+        .testTarget(name: "VfioctlTests", dependencies: ["vfioctl", "VFIO", "VFIOHost", "NICEmulator", "VFIOTestSupport"]),
         .testTarget(name: "NVMeSpecTests", dependencies: ["NVMeSpec", "VFIO"]),
         .testTarget(name: "E1000ESpecTests", dependencies: ["E1000ESpec", "NetFrames", "VFIO"]),
         .testTarget(name: "NVMeTests", dependencies: ["NVMe", "NVMeEmulator", "NIC", "NICEmulator", "VFIO", .product(name: "Logging", package: "swift-log")]),

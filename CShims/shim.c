@@ -10,11 +10,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
-#include <pci/pci.h>
 #include <numa.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stdio.h>
 
 const unsigned long SHIM_VFIO_GET_API_VERSION = VFIO_GET_API_VERSION;
 const unsigned long SHIM_VFIO_CHECK_EXTENSION = VFIO_CHECK_EXTENSION;
@@ -105,74 +101,6 @@ int shim_poll_in(int fd, int timeout_ms) {
     struct pollfd p = { .fd = fd, .events = POLLIN, .revents = 0 };
     int n = poll(&p, 1, timeout_ms);
     return n;
-}
-
-/// libpci's default error handler calls exit(); ours jumps back so the caller gets -1 instead.
-static __thread jmp_buf shim_pci_jump;
-static __attribute__((noreturn)) void shim_pci_error(char *msg, ...) {
-    (void)msg;
-    longjmp(shim_pci_jump, 1);
-}
-static void shim_pci_quiet(char *msg, ...) { (void)msg; }
-
-int shim_pci_scan(shim_pci_function *out, int capacity) {
-    struct pci_access *pacc = pci_alloc();
-    if (!pacc) return -1;
-    pacc->error = shim_pci_error;
-    pacc->warning = shim_pci_quiet;
-    pacc->method = PCI_ACCESS_SYS_BUS_PCI;
-    if (setjmp(shim_pci_jump) != 0) {
-        pci_cleanup(pacc);
-        return -1;
-    }
-    pci_init(pacc);
-    pci_scan_bus(pacc);
-    int count = 0;
-    for (struct pci_dev *d = pacc->devices; d; d = d->next) {
-        pci_fill_info(d, PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_BASES | PCI_FILL_SIZES | PCI_FILL_NUMA_NODE);
-        if (count < capacity) {
-            shim_pci_function *f = &out[count];
-            memset(f, 0, sizeof *f);
-            f->domain = (uint16_t)d->domain;
-            f->bus = d->bus;
-            f->device = d->dev;
-            f->function = d->func;
-            f->vendor_id = d->vendor_id;
-            f->device_id = d->device_id;
-            f->class_code = ((uint32_t)d->device_class << 8) | (uint32_t)pci_read_byte(d, PCI_CLASS_PROG);
-            f->numa_node = d->numa_node;
-            for (int i = 0; i < 6; i++) {
-                f->bar_size[i] = (uint64_t)d->size[i];
-                f->bar_flags[i] = (uint64_t)(d->base_addr[i] & PCI_ADDR_FLAG_MASK);
-            }
-        }
-        count++;
-    }
-    pci_cleanup(pacc);
-    return count;
-}
-
-void shim_pci_lookup_names(uint16_t vendor_id, uint16_t device_id,
-                           char *vendor_name, size_t vendor_len,
-                           char *device_name, size_t device_len) {
-    if (vendor_len) vendor_name[0] = 0;
-    if (device_len) device_name[0] = 0;
-    struct pci_access *pacc = pci_alloc();
-    if (!pacc) return;
-    pacc->error = shim_pci_error;
-    pacc->warning = shim_pci_quiet;
-    pacc->method = PCI_ACCESS_SYS_BUS_PCI;
-    if (setjmp(shim_pci_jump) != 0) {
-        pci_cleanup(pacc);
-        return;
-    }
-    pci_init(pacc);
-    char buf[256];
-    char *v = pci_lookup_name(pacc, buf, sizeof buf, PCI_LOOKUP_VENDOR | PCI_LOOKUP_NO_NUMBERS, vendor_id);
-    if (v && vendor_len) { strncpy(vendor_name, v, vendor_len - 1); vendor_name[vendor_len - 1] = 0; }
-    char *n = pci_lookup_name(pacc, buf, sizeof buf, PCI_LOOKUP_DEVICE | PCI_LOOKUP_NO_NUMBERS, vendor_id, device_id);
-    if (n && device_len) { strncpy(device_name, n, device_len - 1); device_name[device_len - 1] = 0; }
-    pci_cleanup(pacc);
 }
 
 int shim_numa_available(void) { return numa_available() >= 0; }

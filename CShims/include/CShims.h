@@ -2,7 +2,8 @@
 ///
 /// Only what Swift cannot express or import well lives here: ioctl request numbers (macros Swift
 /// cannot import), non-variadic ioctl wrappers, volatile MMIO accessors, CPU barriers and the pause
-/// hint, eventfd/epoll (epoll_event is packed on x86-64), mmap of BARs, and libpci/libnuma calls.
+/// hint, eventfd/epoll (epoll_event is packed on x86-64), mmap of BARs, and libnuma calls. (libpci, which
+/// only host administration needs, is the separate CLibPCI target, so a driver does not link it.)
 /// No policy and no allocation decisions: those are in Swift.
 #ifndef CSHIMS_H
 #define CSHIMS_H
@@ -213,30 +214,6 @@ static inline __attribute__((always_inline)) void shim_dma_store16_release(volat
 static inline __attribute__((always_inline)) void shim_dma_store32_release(volatile void *a, uint32_t v) {
     __atomic_store_n((volatile uint32_t *)a, v, __ATOMIC_RELEASE);
 }
-
-// MARK: - libpci
-
-/// One PCI function as libpci sees it. Names come from pci.ids via pci_lookup_name.
-typedef struct {
-    uint16_t domain;
-    uint8_t bus;
-    uint8_t device;
-    uint8_t function;
-    uint16_t vendor_id;
-    uint16_t device_id;
-    uint32_t class_code;   // 24 bits: base class, subclass, programming interface
-    int numa_node;         // -1 when unknown
-    uint64_t bar_size[6];
-    uint64_t bar_flags[6]; // PCI_ADDR_FLAG_MASK bits of base_addr (bit 0 = I/O space)
-} shim_pci_function;
-
-/// Scans the bus with libpci (sysfs method). Stores at most `capacity` functions, returns the total
-/// found (may exceed capacity), or -1 when libpci cannot be initialised.
-int shim_pci_scan(shim_pci_function *out, int capacity);
-/// Vendor and device names from pci.ids. Empty strings when unknown.
-void shim_pci_lookup_names(uint16_t vendor_id, uint16_t device_id,
-                           char *vendor_name, size_t vendor_len,
-                           char *device_name, size_t device_len);
 
 // MARK: - libnuma
 

@@ -4,8 +4,9 @@ import Glibc
 
 /// Every failure of the VFIO layer, with the errno and the object it concerns.
 ///
-/// `description` is one line that names the cause and the fix, because it is what a user of
-/// `vfioctl` reads on stderr.
+/// `description` is one line that names the cause and then, after the last `; `, the fix, because
+/// it is what a user reads on stderr. The fix names no command of `vfioctl`: a library user has
+/// none; the tool replaces that last clause with its own command where it has one.
 public enum VFIOError: Error, Sendable, Equatable, CustomStringConvertible {
     /// `/dev/vfio/vfio` is missing: the vfio-pci module is not loaded.
     case vfioNotLoaded
@@ -42,11 +43,6 @@ public enum VFIOError: Error, Sendable, Equatable, CustomStringConvertible {
     case deviceMisbehaved(String)
     /// No-IOMMU mode is needed but was not explicitly allowed.
     case noIOMMUModeNotAllowed
-    /// The function backs something the host is using (a mounted filesystem, swap, an up
-    /// interface); binding it away would take that away. Overridden only by an explicit force.
-    case deviceInUse(PCIAddress, uses: [String])
-    /// The kernel did not move the function to the expected driver; the previous binding was restored.
-    case bindFailed(PCIAddress, expected: String, actual: String?)
     /// The group's node is already open: another process (or another container in this one)
     /// holds the IOMMU group, and VFIO lets one owner have it at a time.
     case groupBusy(group: Int)
@@ -61,24 +57,24 @@ public enum VFIOError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .vfioNotLoaded:
-            return "/dev/vfio/vfio is missing: the vfio-pci module is not loaded; run: modprobe vfio-pci (or vfioctl setup)"
+            return "/dev/vfio/vfio is missing: the vfio-pci module is not loaded; load it: modprobe vfio-pci"
         case .permissionDenied(let path):
             return "permission denied opening \(path); install udev/60-vfio.rules and add yourself to the vfio group, or run as root"
         case .invalidAddress(let text, let reason):
             return "'\(text)' is not a PCI address (\(reason)); expected DDDD:BB:DD.F or BB:DD.F, e.g. 0000:01:00.0"
         case .noSuchDevice(let a):
-            return "no PCI device at \(a); run: vfioctl list"
+            return "no PCI device at \(a); check the address against /sys/bus/pci/devices (lspci -D lists them)"
         case .notBoundToVFIO(let a, let driver):
             let current = driver.map { "bound to \($0)" } ?? "bound to no driver"
-            return "\(a) is \(current), not vfio-pci; run: vfioctl bind \(a)"
+            return "\(a) is \(current), not vfio-pci; bind it to vfio-pci first (driver_override, then drivers_probe)"
         case .noIOMMU(let a):
             return "\(a) has no IOMMU group: the IOMMU is off; boot with intel_iommu=on (or amd_iommu=on) iommu=pt, or opt in to no-IOMMU mode (unsafe)"
         case .groupNotViable(let group, let others):
-            return "IOMMU group \(group) is not viable: \(others.joined(separator: ", ")) must be bound to vfio-pci too or unbound; run: vfioctl bind on each"
+            return "IOMMU group \(group) is not viable: \(others.joined(separator: ", ")) must be bound to vfio-pci too or unbound; bind each of them to vfio-pci"
         case .memlockTooLow(let current, let needed):
             return "RLIMIT_MEMLOCK is \(Self.bytes(current)) but DMA mappings need \(Self.bytes(needed)); raise it: ulimit -l unlimited (or memlock in /etc/security/limits.conf)"
         case .noHugepages:
-            return "no 2 MiB hugepages are reserved; run: vfioctl setup --hugepages 512 (or echo 512 > /proc/sys/vm/nr_hugepages)"
+            return "no 2 MiB hugepages are reserved; reserve some: echo 512 > /proc/sys/vm/nr_hugepages"
         case .iovaExhausted(let requested):
             return "no free IOVA range (or DMA mapping slot) for \(requested) bytes; release DMA buffers or raise vfio_iommu_type1 dma_entry_limit"
         case .outOfRange(let what, let value, let limit):
@@ -93,10 +89,6 @@ public enum VFIOError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(operation) failed: \(Self.errnoText(errno)) (errno \(errno))"
         case .deviceMisbehaved(let what):
             return "device misbehaved: \(what); reset it or check the hardware"
-        case .deviceInUse(let a, let uses):
-            return "refusing to touch \(a): \(uses.joined(separator: "; ")); stop using it first, or pass --force if you are sure"
-        case .bindFailed(let a, let expected, let actual):
-            return "\(a) did not bind to \(expected) (now \(actual ?? "no driver")); the previous driver was restored; see dmesg"
         case .noIOMMUModeNotAllowed:
             return "only no-IOMMU VFIO is available; it gives the device unrestricted DMA: opt in explicitly (allowNoIOMMU) if you accept that"
         case .groupBusy(let group):

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import DriverScenarios
 import VFIO
+import VFIOHost
 
 /// Checks of the VFIO layer alone against a real function bound to vfio-pci (QEMU's NVMe
 /// controller in the HIL VM). They touch BAR0 only to read identity registers and, for the reset

@@ -1,11 +1,34 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
 import VFIO
+import VFIOHost
 
 /// Parses BDF arguments, each error naming the bad one.
 func parseAddresses(_ texts: [String]) throws(VFIOError) -> [PCIAddress] {
     var result: [PCIAddress] = []
     for text in texts { result.append(try PCIAddress(parsing: text)) }
     return result
+}
+
+/// The host `list`, `bind` and `unbind` look at: the live one, or, for tests, a fake tree under
+/// `$VFIOCTL_HOST_ROOT` (its `sys`, `proc` and `dev`, and `run/vfioctl` for the state). Under
+/// another root nothing reaches the running kernel: no module is loaded, no real node is opened.
+enum HostRoots {
+    static var root: String? { getenv("VFIOCTL_HOST_ROOT").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } }
+
+    static var discovery: PCIDiscovery {
+        guard let root else { return PCIDiscovery() }
+        return PCIDiscovery(sysfsRoot: root + "/sys", procRoot: root + "/proc", devRoot: root + "/dev", lookUpNames: false)
+    }
+
+    static var binding: DriverBinding {
+        var discovery = discovery
+        discovery.lookUpNames = false
+        guard let root else { return DriverBinding(discovery: discovery) }
+        return DriverBinding(discovery: discovery, stateDirectory: root + "/run/vfioctl")
+    }
 }
 
 /// `vfioctl list`: every PCI function, and whether VFIO can take it. Read-only.
@@ -21,15 +44,17 @@ struct List: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let discovery = PCIDiscovery()
+            let discovery = HostRoots.discovery
             let backends = VFIOBackendSupport()
             var functions = try discovery.functions()
-            if nvmeOnly { functions = functions.filter { $0.classCode == 0x010802 } }
+            if nvmeOnly { functions = functions.filter { $0.classCode == PCIClass.nvme } }
             var rows: [[String]] = []
             var objects: [JSON] = []
             for f in functions {
-                let verdict = try discovery.verdict(for: f.address)
-                let status = verdict.isReady ? "ready" : verdict.obstacles.map(shortReason).joined(separator: ", ")
+                let verdict = discovery.verdict(for: f)
+                let next = nextStep(verdict)
+                var status = verdict.isReady ? "ready" : verdict.obstacles.map(shortReason).joined(separator: ", ")
+                if let next { status += " (\(next))" }
                 rows.append([
                     f.address.description, hex4(f.vendorID) + ":" + hex4(f.deviceID),
                     [f.vendorName, f.deviceName].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: " "),
@@ -47,6 +72,7 @@ struct List: ParsableCommand {
                     ("vfio_ready", .bool(verdict.isReady)), ("can_bind", .bool(verdict.canBind)),
                     ("vfio_backend", .optional(f.driver == "vfio-pci" ? automaticBackend(for: f, backends) : nil)),
                     ("obstacles", .array(verdict.obstacles.map { .string($0.description) })),
+                    ("next", .optional(next)),
                 ]))
             }
             if json {
@@ -61,7 +87,7 @@ struct List: ParsableCommand {
 
 /// The backend `--vfio-backend automatic` picks for a function bound to vfio-pci.
 func automaticBackend(for f: PCIFunctionInfo, _ backends: VFIOBackendSupport) -> String {
-    let noIOMMU = f.iommuGroup.map { !HostSetup.exists("\(backends.vfioDirectory)/\($0)") && HostSetup.exists("\(backends.vfioDirectory)/noiommu-\($0)") } ?? false
+    let noIOMMU = f.iommuGroup.map { !Sysfs.exists("\(backends.vfioDirectory)/\($0)") && Sysfs.exists("\(backends.vfioDirectory)/noiommu-\($0)") } ?? false
     return ((try? backends.choose(.automatic, for: f.address, noIOMMUGroup: noIOMMU)) ?? .container).rawValue
 }
 
@@ -73,20 +99,38 @@ func printBackendOffers(_ backends: VFIOBackendSupport) {
     }
 }
 
+/// The command that moves a function on, where binding could work (`VFIOVerdict.toBind`): a host
+/// bridge, a function without IOMMU or the disk under `/` gets no such advice.
+func nextStep(_ verdict: VFIOVerdict) -> String? {
+    verdict.toBind.isEmpty ? nil : "vfioctl bind " + verdict.toBind.map(\.description).joined(separator: " ")
+}
+
 /// `vfioctl bind`: hand functions to vfio-pci. Refuses devices the host is using unless forced.
 struct Bind: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Bind PCI functions to vfio-pci (via driver_override); the original driver is remembered.")
+        abstract: "Bind PCI functions to vfio-pci (via driver_override); the original driver is remembered.",
+        discussion: """
+            Nothing is written unless every check passes. Refused while the host uses the function: \
+            a mounted filesystem (in any mount namespace we may read), swap, an LVM, dm-crypt or RAID \
+            device on it, a process with its disk open, a disk the kernel holds exclusively, a disk \
+            that carries a partition table or filesystem, an interface that is up, enabled SR-IOV \
+            virtual functions. NVMe multipath heads count for each controller under them.
+            """)
 
     @Argument(help: "PCI addresses, e.g. 0000:01:00.0")
     var devices: [String]
 
-    @Flag(help: "Bind even if the device backs a mounted filesystem, swap or an up network interface.")
+    @Flag(help: "Bind even though the host uses the device or its disk holds data (every in-use check is skipped; the IOMMU and group checks are not). Data on it may be lost.")
     var force = false
+
+    @Flag(help: "Called from a udev rule (udev/61-vfio-bind.rules): every check runs, and a storage or network function without a driver yet is left alone, since its disks or interfaces cannot be checked.")
+    var udev = false
 
     func run() throws {
         try reportingErrors {
-            let results = try DriverBinding().bind(try parseAddresses(devices), force: force)
+            if udev && force { throw ValidationFailure("--udev never forces: a rule must not bind what the checks refuse; drop --force") }
+            let policy = DriverBinding.Policy(force: force, fromUdev: udev)
+            let results = try HostRoots.binding.bind(try parseAddresses(devices), policy: policy)
             for (address, outcome) in results {
                 switch outcome {
                 case .alreadyBound: print("\(address): already bound to vfio-pci")
@@ -110,7 +154,7 @@ struct Unbind: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            for (address, now) in try DriverBinding().unbind(try parseAddresses(devices), driver: driver) {
+            for (address, now) in try HostRoots.binding.unbind(try parseAddresses(devices), driver: driver) {
                 print("\(address): \(now.map { "bound to \($0)" } ?? "unbound")")
             }
         }
@@ -121,13 +165,21 @@ struct Unbind: ParsableCommand {
 func shortReason(_ obstacle: VFIOObstacle) -> String {
     switch obstacle {
     case .noIOMMUGroup: return "no IOMMU"
+    case .notBindable: return "bridge"
     case .notBoundToVFIO(let driver): return driver.map { "bound to \($0)" } ?? "unbound"
     case .groupShared(let group, _): return "group \(group) shared"
     case .inUse(let use):
         switch use {
         case .mountedFilesystem(_, let mountPoint, _): return "in use (\(mountPoint) mounted)"
+        case .mountedInOtherNamespace(_, let mountPoint, _, let pid, _): return "in use (\(mountPoint) mounted for pid \(pid))"
         case .activeSwap: return "in use (swap)"
+        case .heldBy(_, let holder, _): return "in use (held by \(holder))"
+        case .openedByProcess(let device, let pid, _): return "in use (\(device) open in pid \(pid))"
+        case .exclusivelyOpen(let device): return "in use (\(device) busy)"
+        case .carriesData(let device, _): return "data on \(device)"
+        case .uncheckable(let device, _): return "\(device) unchecked"
         case .networkInterfaceUp(let interface, _): return "in use (\(interface) up)"
+        case .virtualFunctionsEnabled(let count, _): return "\(count) VFs enabled"
         }
     }
 }

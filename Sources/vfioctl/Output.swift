@@ -41,7 +41,7 @@ func reportingErrors(_ body: () throws -> Void) throws {
     } catch let exit as ExitCode {
         throw exit
     } catch {
-        printToolError("\(error)")
+        printToolError(toolMessage(for: error))
         throw ExitCode(1)
     }
     if let status = StopSignal.exitStatus { throw ExitCode(status) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import VFIO
+import VFIOHost
 
 /// `vfioctl setup`: prepare a host for VFIO (module, hugepages) and report what still blocks it.
 struct Setup: ParsableCommand {

@@ -70,17 +70,6 @@ import Glibc
             == "Read failed with Command Aborted By Host (SCT 0x3, SC 0x71); the command may succeed if retried")
     }
 
-    // MARK: VFIOError cases VFIOErrorTests does not read
-
-    @Test func bindingRefusalsNameWhatIsInUseAndTheOverride() {
-        let bdf = PCIAddress(bus: 3, device: 0, function: 0)
-        let inUse = VFIOError.deviceInUse(bdf, uses: ["/dev/nvme0n1p1 is mounted at /"])
-        #expect(inUse.description == "refusing to touch 0000:03:00.0: /dev/nvme0n1p1 is mounted at /; stop using it first, or pass --force if you are sure")
-        let bind = VFIOError.bindFailed(bdf, expected: "vfio-pci", actual: "nvme")
-        #expect(bind.description == "0000:03:00.0 did not bind to vfio-pci (now nvme); the previous driver was restored; see dmesg")
-        #expect(VFIOError.bindFailed(bdf, expected: "vfio-pci", actual: nil).description.contains("(now no driver)"))
-    }
-
     /// A mapper that pins memory, like VFIO type1: the allocator checks RLIMIT_MEMLOCK first.
     final class PinningMapper: DMAMapper {
         var iovaRanges: [Range<UInt64>] { [0x10_0000..<(1 << 40)] }

@@ -168,5 +168,5 @@ import Testing
 }
 
 func freeHugepages() -> Int {
-    Int(HostSetup.readText("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") ?? "") ?? 0
+    Int(Sysfs.readText("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages") ?? "") ?? 0
 }

@@ -35,7 +35,7 @@ import Testing
     }
 
     @Test func aGapBetweenFramesRefusesTheBuffer() {
-        #expect(throws: VFIOError.physicalMemory("the 12288-byte buffer is not physically contiguous (page 2 is on another frame run); reserve 2 MiB hugepages: vfioctl setup --hugepages 512")) {
+        #expect(throws: VFIOError.physicalMemory("the 12288-byte buffer is not physically contiguous (page 2 is on another frame run); reserve 2 MiB hugepages: echo 512 > /proc/sys/vm/nr_hugepages")) {
             _ = try PageMap.physicalAddress(of: 0x1000, length: 12288, entries: Self.entries([0x500, 0x501, 0x900]), pageSize: 4096)
         }
     }

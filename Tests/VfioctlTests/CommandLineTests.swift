@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VFIO
+import VFIOHost
 
 /// The `vfioctl` binary as a user runs it: exit status, stdout, stderr. Errors must be one line
 /// on stderr naming the cause and the fix, with a non-zero exit, and must change nothing.

@@ -2,6 +2,7 @@ import Foundation
 import NICEmulator
 import Testing
 import VFIO
+import VFIOHost
 
 /// `vfioctl net` as a user runs it, against the emulated 82574L. Its software peer on the wire
 /// checks every frame our driver sends and sends the frames our driver must receive or answer,

@@ -464,7 +464,7 @@ ck_vfioctl_refuses_in_use() {
 # --- udev rules ---------------------------------------------------------------------------
 
 # ck_udev_rules BDF: our rules parse and match: the vfio group rule applies to /dev/vfio nodes,
-# and the opt-in bind rule sets driver_override for a device marked VFIO_PCI=1 (dry run).
+# and the opt-in bind rule runs `vfioctl bind --udev` for a device marked VFIO_PCI=1 (dry run).
 ck_udev_rules() {
     command -v udevadm >/dev/null 2>&1 || { echo "udevadm not installed"; return 2; }
     _rules=$HIL_SRC/udev
@@ -491,5 +491,6 @@ ck_udev_rules() {
         echo "61-vfio-bind.rules has errors: $(printf '%s\n' "$_out" | grep -i 61-vfio-bind.rules | grep -i 'invalid\|error\|unknown key' | head -1)"
         return 1
     fi
-    printf '%s\n' "$_out" | grep -q "driver_override" || { echo "the opt-in rule did not match the marked device"; return 1; }
+    # The rule binds nothing itself: it runs the guarded helper (udevadm test lists RUN, never runs it).
+    printf '%s\n' "$_out" | grep -q "vfioctl bind --udev $1" || { echo "the opt-in rule did not match the marked device"; return 1; }
 }

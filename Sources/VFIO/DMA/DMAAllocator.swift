@@ -113,7 +113,7 @@ public final class DMAAllocator: Sendable {
                 return !s.warnedSmallPages
             }
             if first {
-                logger.warning("no free 2 MiB hugepages; DMA memory falls back to 4 KiB pages (more IOMMU mappings and TLB misses). Reserve some: vfioctl setup --hugepages 512")
+                logger.warning("no free 2 MiB hugepages; DMA memory falls back to 4 KiB pages (more IOMMU mappings and TLB misses). Reserve some: echo 512 > /proc/sys/vm/nr_hugepages")
             }
         }
         let size = (length + Self.smallPage - 1) / Self.smallPage * Self.smallPage

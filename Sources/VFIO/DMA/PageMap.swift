@@ -43,7 +43,7 @@ public enum PageMap {
                 throw .physicalMemory("/proc/self/pagemap hides frame numbers from this process: reading them needs CAP_SYS_ADMIN; run as root")
             }
             guard entry.frameNumber == first.frameNumber + UInt64(index) else {
-                throw .physicalMemory("the \(length)-byte buffer is not physically contiguous (page \(index) is on another frame run); reserve 2 MiB hugepages: vfioctl setup --hugepages 512")
+                throw .physicalMemory("the \(length)-byte buffer is not physically contiguous (page \(index) is on another frame run); reserve 2 MiB hugepages: echo 512 > /proc/sys/vm/nr_hugepages")
             }
         }
         return first.frameNumber * UInt64(pageSize) + UInt64(offset)

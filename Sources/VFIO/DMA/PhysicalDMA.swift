@@ -42,7 +42,7 @@ extension DMAAllocator {
             }
             memory = p
             if size > basePage, !Self.warnedSmallPages.exchange(true, ordering: .relaxed) {
-                logger.warning("no-IOMMU DMA on 4 KiB pages: buffers larger than a page must happen to be physically contiguous, and compaction may move locked pages; reserve hugepages: vfioctl setup --hugepages 512")
+                logger.warning("no-IOMMU DMA on 4 KiB pages: buffers larger than a page must happen to be physically contiguous, and compaction may move locked pages; reserve hugepages: echo 512 > /proc/sys/vm/nr_hugepages")
             }
         }
         guard let memory else { throw .noHugepages }

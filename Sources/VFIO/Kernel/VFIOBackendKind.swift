@@ -54,13 +54,13 @@ public struct VFIOBackendSupport: Sendable {
 
     func containerProblem() -> String? {
         let node = "\(vfioDirectory)/vfio"
-        guard HostSetup.exists(node) else { return "\(node) is missing: load vfio-pci (vfioctl setup)" }
+        guard Sysfs.exists(node) else { return "\(node) is missing: load vfio-pci (modprobe vfio-pci)" }
         guard Self.mayOpen(node) else { return "no permission to open \(node): install udev/60-vfio.rules and join the vfio group, or run as root" }
         return nil
     }
 
     func iommufdProblem() -> String? {
-        guard HostSetup.exists(iommuPath) else {
+        guard Sysfs.exists(iommuPath) else {
             return "\(iommuPath) is missing: the kernel is built without CONFIG_IOMMUFD (Debian's kernels are; scripts/lib/guest-kernel.sh builds one with it)"
         }
         guard Self.mayOpen(iommuPath) else { return "no permission to open \(iommuPath): install udev/60-vfio.rules and join the vfio group, or run as root" }
@@ -77,13 +77,13 @@ public struct VFIOBackendSupport: Sendable {
     /// exists exactly when the kernel has `CONFIG_VFIO_DEVICE_CDEV` and vfio is loaded, whether or
     /// not a function is bound yet.
     var kernelHasDeviceCDev: Bool {
-        HostSetup.exists(devicesDirectory)
-            || (HostSetup.readText("\(procRoot)/devices") ?? "").split(separator: "\n").contains { $0.hasSuffix(" vfio-dev") }
+        Sysfs.exists(devicesDirectory)
+            || (Sysfs.readText("\(procRoot)/devices") ?? "").split(separator: "\n").contains { $0.hasSuffix(" vfio-dev") }
     }
 
     /// The cdev name (`vfioN`) of a function bound to vfio-pci, from `<function>/vfio-dev/`.
     public func deviceCDevName(of address: PCIAddress) -> String? {
-        HostSetup.listDirectory("\(sysfsRoot)/bus/pci/devices/\(address)/vfio-dev").first { $0.hasPrefix("vfio") }
+        Sysfs.listDirectory("\(sysfsRoot)/bus/pci/devices/\(address)/vfio-dev").first { $0.hasPrefix("vfio") }
     }
 
     /// Why the iommufd backend cannot take this function, or nil when it can.
@@ -96,7 +96,7 @@ public struct VFIOBackendSupport: Sendable {
             return "\(address) has no vfio-dev/vfioN in sysfs: the kernel has no VFIO device cdev (CONFIG_VFIO_DEVICE_CDEV), or the function is not bound to vfio-pci"
         }
         let node = "\(devicesDirectory)/\(name)"
-        guard HostSetup.exists(node) else { return "\(node) is missing: the kernel has no VFIO device cdev, or devtmpfs is not mounted on /dev" }
+        guard Sysfs.exists(node) else { return "\(node) is missing: the kernel has no VFIO device cdev, or devtmpfs is not mounted on /dev" }
         guard Self.mayOpen(node) else { return "no permission to open \(node): install udev/60-vfio.rules and join the vfio group, or run as root" }
         return nil
     }

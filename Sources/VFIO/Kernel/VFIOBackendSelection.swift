@@ -4,12 +4,12 @@ extension VFIOBackendSupport {
     /// one IOAS for all iommufd devices, the group's container for the others.
     func backend(for address: PCIAddress, group: Int, options: VFIODevice.Options) throws(VFIOError) -> any VFIOBackend {
         // vfio names the node of a group without an IOMMU noiommu-<N>; the cdev cannot take those.
-        let noIOMMUGroup = !HostSetup.exists("\(vfioDirectory)/\(group)") && HostSetup.exists("\(vfioDirectory)/noiommu-\(group)")
+        let noIOMMUGroup = !Sysfs.exists("\(vfioDirectory)/\(group)") && Sysfs.exists("\(vfioDirectory)/noiommu-\(group)")
         switch try choose(options.vfioBackend, for: address, noIOMMUGroup: noIOMMUGroup) {
         case .iommufd:
             return try IOMMUFDBackend.shared(support: self, logger: options.logger)
         case .container:
-            guard HostSetup.exists("\(vfioDirectory)/vfio") else { throw .vfioNotLoaded }
+            guard Sysfs.exists("\(vfioDirectory)/vfio") else { throw .vfioNotLoaded }
             return try VFIOContainer.container(forGroup: group, allowNoIOMMU: options.allowNoIOMMU,
                                                vfioDirectory: vfioDirectory, sysfsRoot: sysfsRoot, logger: options.logger)
         }

@@ -87,10 +87,10 @@ public final class VFIODevice: PCIFunction {
     public init(address: PCIAddress, options: Options = Options()) throws(VFIOError) {
         self.address = address
         self.logger = options.logger
-        let discovery = PCIDiscovery(sysfsRoot: options.sysfsRoot, lookUpNames: false)
-        guard discovery.exists(address) else { throw .noSuchDevice(address) }
-        let driver = discovery.driver(of: address)
-        let group = discovery.iommuGroup(of: address)
+        let node = PCISysfsNode(address: address, sysfsRoot: options.sysfsRoot)
+        guard node.exists else { throw .noSuchDevice(address) }
+        let driver = node.driver
+        let group = node.iommuGroup
         if driver != "vfio-pci" {
             // Without an IOMMU group vfio-pci refuses to bind, so "bind it" would be the wrong fix.
             if group == nil && !options.allowNoIOMMU { throw .noIOMMU(address) }
@@ -127,8 +127,7 @@ public final class VFIODevice: PCIFunction {
             throw .deviceMisbehaved("\(address) has a config region of \(regions[VFIORegionInfo.configIndex].size) bytes")
         }
 
-        let numa = HostSetup.readText("\(options.sysfsRoot)/bus/pci/devices/\(address)/numa_node").flatMap { Int($0) }
-        self.numaNode = numa.flatMap { $0 >= 0 ? $0 : nil }
+        self.numaNode = node.numaNode
         self.dma = backend.dmaAllocator(policy: options.memoryPolicy ?? DMAMemoryPolicy(hugepages: .preferred, numaNode: numaNode))
         self.pageSize = UInt64(max(4096, sysconf(Int32(_SC_PAGESIZE))))
         self.state = Mutex(State())

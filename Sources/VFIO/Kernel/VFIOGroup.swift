@@ -26,7 +26,7 @@ public final class VFIOGroup: Sendable {
         var noIOMMU = false
         // vfio's no-IOMMU mode names the node noiommu-<N>; using it is an explicit choice.
         let alternative = "\(vfioDirectory)/noiommu-\(number)"
-        if !HostSetup.exists(path), HostSetup.exists(alternative) {
+        if !Sysfs.exists(path), Sysfs.exists(alternative) {
             guard allowNoIOMMU else { throw .noIOMMUModeNotAllowed }
             path = alternative
             noIOMMU = true
@@ -39,7 +39,7 @@ public final class VFIOGroup: Sendable {
             switch e {
             case EACCES, EPERM: throw .permissionDenied(path: path)
             case EBUSY: throw .groupBusy(group: number)
-            case ENOENT where !HostSetup.exists("\(vfioDirectory)/vfio"): throw .vfioNotLoaded
+            case ENOENT where !Sysfs.exists("\(vfioDirectory)/vfio"): throw .vfioNotLoaded
             case ENOENT: throw .system(operation: "open \(path) (the group's node is missing; is devtmpfs mounted on /dev?)", errno: e)
             default: throw .system(operation: "open \(path)", errno: e)
             }
@@ -51,7 +51,7 @@ public final class VFIOGroup: Sendable {
         let fd = descriptor.rawValue
         try SystemCall.run("VFIO_GROUP_GET_STATUS on \(path)", { Int(shim_ioctl_ptr(fd, SHIM_VFIO_GROUP_GET_STATUS, &status)) })
         guard status.flags & UInt32(VFIO_GROUP_FLAGS_VIABLE) != 0 else {
-            let members = PCIDiscovery(sysfsRoot: sysfsRoot, lookUpNames: false).members(ofGroup: number)
+            let members = PCISysfsNode.members(ofGroup: number, sysfsRoot: sysfsRoot)
             let blocking = members.filter { !$0.allowsVFIO }
             throw .groupNotViable(group: number, others: (blocking.isEmpty ? members : blocking).map(\.description))
         }

@@ -3,6 +3,8 @@ import Glibc
 #endif
 import Synchronization
 @testable import VFIO
+// FakeTree and its helpers, for every file of this target.
+@_exported import VFIOTestSupport
 
 /// SplitMix64: a seeded generator, so a failing property test replays exactly.
 struct SeededRandom: RandomNumberGenerator {
@@ -67,69 +69,5 @@ final class FakeMapper: DMAMapper {
         }
     }
 }
-
-/// A fake sysfs/proc/dev tree in a fresh temporary directory, removed when the test ends.
-final class FakeTree {
-    let root: String
-
-    init() {
-        var template = Array("/tmp/vfio-tests.XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(made != nil, "mkdtemp failed")
-        root = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    deinit { Self.removeTree(root) }
-
-    var sys: String { root + "/sys" }
-    var proc: String { root + "/proc" }
-    var dev: String { root + "/dev" }
-
-    func directory(_ path: String) {
-        var current = ""
-        for part in path.split(separator: "/") {
-            current += "/" + part
-            _ = mkdir(root + current, 0o755)
-        }
-    }
-
-    func file(_ path: String, _ contents: String) {
-        directory(String(path.split(separator: "/").dropLast().joined(separator: "/")))
-        let fd = open(root + "/" + path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        precondition(fd >= 0, "cannot create \(path)")
-        var text = contents
-        text.withUTF8 { _ = write(fd, $0.baseAddress, $0.count) }
-        close(fd)
-    }
-
-    /// A symlink at `path` pointing to `target` (relative targets as sysfs has them).
-    func link(_ path: String, to target: String) {
-        directory(String(path.split(separator: "/").dropLast().joined(separator: "/")))
-        precondition(symlink(target, root + "/" + path) == 0, "symlink \(path) failed")
-    }
-
-    /// Removes a tree this test made (never follows symlinks).
-    static func removeTree(_ path: String) {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return }
-        if info.st_mode & S_IFMT == S_IFDIR {
-            for name in HostSetup.listDirectory(path) { removeTree(path + "/" + name) }
-            rmdir(path)
-        } else {
-            unlink(path)
-        }
-    }
-}
-
-/// The last path component a symlink points to, read independently of the library.
-func linkBasename(_ path: String) -> String? {
-    var buffer = [CChar](repeating: 0, count: 4096)
-    let n = readlink(path, &buffer, buffer.count - 1)
-    guard n > 0 else { return nil }
-    let target = String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    return target.split(separator: "/").last.map(String.init)
-}
-
-func pathExists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
 func environmentValue(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }

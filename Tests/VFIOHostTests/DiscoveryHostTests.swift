@@ -2,13 +2,15 @@
 import Glibc
 #endif
 import Testing
-@testable import VFIO
+import VFIO
+import VFIOTestSupport
+@testable import VFIOHost
 
 /// Discovery against this machine's real devices, read-only. Expectations come from reading sysfs
 /// directly in the test, not through the library.
 @Suite struct DiscoveryHostTests {
     static let devices = "/sys/bus/pci/devices"
-    static var hasPCI: Bool { !HostSetup.listDirectory(devices).isEmpty }
+    static var hasPCI: Bool { !Sysfs.listDirectory(devices).isEmpty }
 
     /// The PCI function under the block device that holds `/`, found through `stat` and
     /// `/sys/dev/block/MAJ:MIN`, or nil when `/` is not on a PCI block device.
@@ -17,15 +19,15 @@ import Testing
         guard stat("/", &info) == 0 else { return nil }
         let major = (info.st_dev >> 8) & 0xfff | (info.st_dev >> 32) & ~0xfff
         let minor = info.st_dev & 0xff | (info.st_dev >> 12) & ~0xff
-        guard let path = PCIDiscovery.realPath("/sys/dev/block/\(major):\(minor)") else { return nil }
+        guard let path = Sysfs.realPath("/sys/dev/block/\(major):\(minor)") else { return nil }
         return path.split(separator: "/").compactMap { try? PCIAddress(parsing: String($0)) }.last
     }
 
     /// Interfaces that are up, with the PCI function under them.
     static var upInterfaces: [(String, PCIAddress)] {
-        HostSetup.listDirectory("/sys/class/net").compactMap { name in
-            guard HostSetup.readText("/sys/class/net/\(name)/operstate") == "up",
-                  let path = PCIDiscovery.realPath("/sys/class/net/\(name)/device"),
+        Sysfs.listDirectory("/sys/class/net").compactMap { name in
+            guard Sysfs.readText("/sys/class/net/\(name)/operstate") == "up",
+                  let path = Sysfs.realPath("/sys/class/net/\(name)/device"),
                   let address = path.split(separator: "/").compactMap({ try? PCIAddress(parsing: String($0)) }).last
             else { return nil }
             return (name, address)
@@ -35,19 +37,19 @@ import Testing
     @Test(.enabled(if: hasPCI, "no PCI devices in /sys"))
     func listsEveryFunctionInSysfs() throws {
         let listed = try PCIDiscovery().functions().map(\.address.description)
-        #expect(listed == HostSetup.listDirectory(Self.devices).sorted())
+        #expect(listed == Sysfs.listDirectory(Self.devices).sorted())
     }
 
     @Test(.enabled(if: hasPCI, "no PCI devices in /sys"))
     func fieldsMatchWhatSysfsSays() throws {
         for info in try PCIDiscovery().functions() {
             let path = "\(Self.devices)/\(info.address)"
-            #expect(HostSetup.readText("\(path)/vendor") == "0x" + hex4(info.vendorID), "\(info.address) vendor")
-            #expect(HostSetup.readText("\(path)/device") == "0x" + hex4(info.deviceID), "\(info.address) device")
-            #expect(UInt32(HostSetup.readText("\(path)/class")!.dropFirst(2), radix: 16) == info.classCode, "\(info.address) class")
+            #expect(Sysfs.readText("\(path)/vendor") == "0x" + hex4(info.vendorID), "\(info.address) vendor")
+            #expect(Sysfs.readText("\(path)/device") == "0x" + hex4(info.deviceID), "\(info.address) device")
+            #expect(UInt32(Sysfs.readText("\(path)/class")!.dropFirst(2), radix: 16) == info.classCode, "\(info.address) class")
             #expect(info.driver == linkBasename("\(path)/driver"), "\(info.address) driver")
             #expect(info.iommuGroup == linkBasename("\(path)/iommu_group").flatMap { Int($0) }, "\(info.address) group")
-            let numa = Int(HostSetup.readText("\(path)/numa_node") ?? "-1") ?? -1
+            let numa = Int(Sysfs.readText("\(path)/numa_node") ?? "-1") ?? -1
             #expect(info.numaNode == (numa >= 0 ? numa : nil), "\(info.address) NUMA")
         }
     }
@@ -97,23 +99,6 @@ import Testing
         for (name, address) in Self.upInterfaces {
             #expect(PCIDiscovery().usage(of: address).contains(.networkInterfaceUp(interface: name, operstate: "up")), "\(name) on \(address)")
         }
-    }
-
-    /// Opening a host function through VFIO fails before touching anything: the error is the
-    /// first obstacle (no IOMMU group, then the foreign driver), and the binding is unchanged.
-    @Test(.enabled(if: hasPCI, "no PCI devices in /sys"))
-    func openingAHostFunctionFailsCleanlyWithTheUsefulError() throws {
-        for info in try PCIDiscovery(lookUpNames: false).functions() where info.driver != "vfio-pci" {
-            let before = linkBasename("\(Self.devices)/\(info.address)/driver")
-            let expected: VFIOError = info.iommuGroup == nil ? .noIOMMU(info.address) : .notBoundToVFIO(info.address, driver: info.driver)
-            #expect(throws: expected) { try VFIODevice(address: info.address) }
-            #expect(linkBasename("\(Self.devices)/\(info.address)/driver") == before)
-        }
-    }
-
-    @Test(.enabled(if: !pathExists("/dev/vfio/vfio"), "/dev/vfio/vfio exists here"))
-    func containerWithoutTheVFIOModuleSaysToLoadIt() {
-        #expect(throws: VFIOError.vfioNotLoaded) { try VFIOContainer() }
     }
 
     func hex4(_ v: UInt16) -> String {

@@ -1,3 +1,5 @@
+import VFIO
+
 /// One PCI function as discovery sees it: identity from libpci (or sysfs), the kernel's view
 /// (driver, IOMMU group, NUMA node) from sysfs. A snapshot: binding changes it.
 public struct PCIFunctionInfo: Sendable, Equatable, CustomStringConvertible {
@@ -19,11 +21,14 @@ public struct PCIFunctionInfo: Sendable, Equatable, CustomStringConvertible {
     public var numaNode: Int?
     /// The implemented BARs (size > 0), in index order.
     public var bars: [PCIBAR]
+    /// Config space header type (offset 0x0e, without the multi-function bit): 0 for an endpoint,
+    /// 1 for a PCI-to-PCI bridge, 2 for a CardBus bridge; nil when config space was not readable.
+    public var headerType: UInt8?
 
     public init(address: PCIAddress, vendorID: UInt16, deviceID: UInt16, vendorName: String? = nil,
                 deviceName: String? = nil, classCode: UInt32, driver: String? = nil,
                 driverOverride: String? = nil, iommuGroup: Int? = nil, numaNode: Int? = nil,
-                bars: [PCIBAR] = []) {
+                bars: [PCIBAR] = [], headerType: UInt8? = nil) {
         self.address = address
         self.vendorID = vendorID
         self.deviceID = deviceID
@@ -35,6 +40,7 @@ public struct PCIFunctionInfo: Sendable, Equatable, CustomStringConvertible {
         self.iommuGroup = iommuGroup
         self.numaNode = numaNode
         self.bars = bars
+        self.headerType = headerType
     }
 
     /// "NVMe controller", "Ethernet controller", ... (see `PCIClass`).
@@ -50,12 +56,38 @@ public struct PCIFunctionInfo: Sendable, Equatable, CustomStringConvertible {
 
     public var isBoundToVFIO: Bool { driver == "vfio-pci" }
 
+    /// Why vfio-pci cannot take this function whatever the host does, or nil: vfio-pci probes only
+    /// type 0 (endpoint) headers (`vfio_pci_probe` refuses others), and a bridge of any kind is
+    /// the path to other devices, not a device to drive.
+    public var notBindableReason: String? {
+        if let headerType, headerType != 0 {
+            return "\(headerType == 1 ? "a PCI-to-PCI bridge" : "a CardBus bridge") (header type \(headerType)): vfio-pci takes endpoint functions only"
+        }
+        if classCode >> 16 == 0x06 {
+            return "a bridge (\(className ?? "class") \(PCIFunctionInfo.hex(classCode >> 8, 4))), which routes to other devices: vfio-pci drives endpoint functions only"
+        }
+        return nil
+    }
+
+    /// "a Mass storage controller [1af4:1001] (Red Hat, Inc. Virtio block device)": what a user
+    /// needs to recognise the function in a message.
+    public var identity: String {
+        let kind = className ?? "class \(PCIFunctionInfo.hex(classCode, 6)) function"
+        let article = "AEIOU".contains(kind.first ?? "x") || kind.hasPrefix("NVMe") ? "an" : "a"
+        var text = "\(article) \(kind) [\(PCIFunctionInfo.hex(UInt32(vendorID), 4)):\(PCIFunctionInfo.hex(UInt32(deviceID), 4))]"
+        let names = [vendorName, deviceName].compactMap { $0 }.filter { !$0.isEmpty }
+        if !names.isEmpty { text += " (" + names.joined(separator: " ") + ")" }
+        return text
+    }
+
+    static func hex(_ v: UInt32, _ width: Int) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: max(0, width - s.count)) + s
+    }
+
     /// `0000:01:00.0 NVMe controller [0108]: Red Hat, Inc. QEMU NVM Express Controller [1b36:0010] (vfio-pci)`.
     public var description: String {
-        func hex(_ v: UInt32, _ width: Int) -> String {
-            let s = String(v, radix: 16)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
+        let hex = PCIFunctionInfo.hex
         var text = "\(address) \(className ?? "class \(hex(classCode, 6))") [\(hex(classCode >> 8, 4))]: "
         let names = [vendorName, deviceName].compactMap { $0 }.filter { !$0.isEmpty }
         if !names.isEmpty { text += names.joined(separator: " ") + " " }
@@ -82,25 +114,4 @@ public struct PCIBAR: Sendable, Equatable {
         self.is64Bit = is64Bit
         self.isPrefetchable = isPrefetchable
     }
-}
-
-/// Another function of the same IOMMU group, and whether it stands in the way of VFIO.
-public struct IOMMUGroupMember: Sendable, Equatable, CustomStringConvertible {
-    public var address: PCIAddress
-    public var driver: String?
-
-    public init(address: PCIAddress, driver: String?) {
-        self.address = address
-        self.driver = driver
-    }
-
-    /// Whether this member lets the group be viable: it has no driver, or a driver that does not
-    /// use the kernel DMA API for it (`driver_managed_dma`: vfio-pci, pci-stub, pcieport). Any other
-    /// driver owns DMA for the group, and `VFIO_GROUP_GET_STATUS` reports it not viable.
-    public var allowsVFIO: Bool {
-        guard let driver else { return true }
-        return driver.hasPrefix("vfio") || driver == "pci-stub" || driver == "pcieport"
-    }
-
-    public var description: String { "\(address) (\(driver ?? "no driver"))" }
 }

@@ -1,5 +1,7 @@
 import Testing
-@testable import VFIO
+import VFIO
+import VFIOTestSupport
+@testable import VFIOHost
 
 /// Discovery against a fake sysfs/proc tree: every case the host machine does not have.
 @Suite struct DiscoveryFakeTreeTests {
@@ -14,59 +16,37 @@ import Testing
     /// `/sys/bus/pci/devices` and `/sys/class/{block,net}` links into it, and `/proc` tables.
     static func makeTree() -> FakeTree {
         let t = FakeTree()
-        func function(_ a: PCIAddress, vendor: String, device: String, cls: String, driver: String?, group: Int?,
-                      numa: String = "-1", resource: String = "", override: String = "(null)") {
-            let path = "sys/devices/pci0000:00/\(a)"
-            t.file("\(path)/vendor", vendor + "\n")
-            t.file("\(path)/device", device + "\n")
-            t.file("\(path)/class", cls + "\n")
-            t.file("\(path)/numa_node", numa + "\n")
-            t.file("\(path)/resource", resource)
-            t.file("\(path)/driver_override", override + "\n")
-            t.link("sys/bus/pci/devices/\(a)", to: "../../../devices/pci0000:00/\(a)")
-            if let driver {
-                t.directory("sys/bus/pci/drivers/\(driver)")
-                t.link("\(path)/driver", to: "../../../bus/pci/drivers/\(driver)")
-            }
-            if let group {
-                t.directory("sys/kernel/iommu_groups/\(group)/devices")
-                t.link("\(path)/iommu_group", to: "../../../kernel/iommu_groups/\(group)")
-                t.link("sys/kernel/iommu_groups/\(group)/devices/\(a)", to: "../../../../devices/pci0000:00/\(a)")
-            }
-        }
-        func block(_ name: String, at path: String, dev: String) {
-            t.file("\(path)/dev", dev + "\n")
-            t.directory("\(path)/holders")
-            t.link("sys/class/block/\(name)", to: "../../" + path.dropFirst("sys/".count))
-        }
-        func net(_ name: String, at path: String, operstate: String, flags: String) {
-            t.file("\(path)/operstate", operstate + "\n")
-            t.file("\(path)/flags", flags + "\n")
-            t.link("sys/class/net/\(name)", to: "../../" + path.dropFirst("sys/".count))
-        }
         let bar0_16k_64 = "0x00000000fe000000 0x00000000fe003fff 0x0000000000140204\n"
         let empty = "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
         let io32 = "0x000000000000c000 0x000000000000c01f 0x0000000000040101\n"
         let prefetch = "0x0000000800000000 0x00000008000fffff 0x000000000014220c\n"
-        function(nvme, vendor: "0x144d", device: "0xa808", cls: "0x010802", driver: "nvme", group: 7, numa: "0",
-                 resource: bar0_16k_64 + empty + empty + empty + io32 + empty + empty)
-        function(audio, vendor: "0x8086", device: "0x1234", cls: "0x040300", driver: "snd_hda_intel", group: 7)
-        function(nicUp, vendor: "0x8086", device: "0x10d3", cls: "0x020000", driver: "e1000e", group: 8,
-                 resource: empty + empty + prefetch)
-        function(ready, vendor: "0x1b36", device: "0x0010", cls: "0x010802", driver: "vfio-pci", group: 9, override: "vfio-pci")
-        function(ahci, vendor: "0x8086", device: "0x2922", cls: "0x010601", driver: "ahci", group: nil)
-        function(nicDown, vendor: "0x8086", device: "0x10d3", cls: "0x020000", driver: "e1000e", group: 10)
+        t.pciFunction(nvme, vendor: "0x144d", device: "0xa808", cls: "0x010802", driver: "nvme", group: 7, numa: "0",
+                      resource: bar0_16k_64 + empty + empty + empty + io32 + empty + empty, headerType: 0)
+        t.pciFunction(audio, vendor: "0x8086", device: "0x1234", cls: "0x040300", driver: "snd_hda_intel", group: 7)
+        t.pciFunction(nicUp, vendor: "0x8086", device: "0x10d3", cls: "0x020000", driver: "e1000e", group: 8,
+                      resource: empty + empty + prefetch)
+        t.pciFunction(ready, vendor: "0x1b36", device: "0x0010", cls: "0x010802", driver: "vfio-pci", group: 9, override: "vfio-pci")
+        t.pciFunction(ahci, vendor: "0x8086", device: "0x2922", cls: "0x010601", driver: "ahci", group: nil)
+        t.pciFunction(nicDown, vendor: "0x8086", device: "0x10d3", cls: "0x020000", driver: "e1000e", group: 10)
+        func block(_ name: String, at path: String, dev: String, partition: Int? = nil) {
+            t.blockDevice(name, at: path, dev: dev, partition: partition)
+        }
+        func net(_ name: String, at path: String, operstate: String, flags: String) {
+            t.netInterface(name, at: path, operstate: operstate, flags: flags)
+        }
 
         let ns = "sys/devices/pci0000:00/\(nvme)/nvme/nvme0/nvme0n1"
         block("nvme0n1", at: ns, dev: "259:0")
-        block("nvme0n1p1", at: "\(ns)/nvme0n1p1", dev: "259:1")
-        block("nvme0n1p2", at: "\(ns)/nvme0n1p2", dev: "259:2")
-        block("nvme0n1p3", at: "\(ns)/nvme0n1p3", dev: "259:3")
+        block("nvme0n1p1", at: "\(ns)/nvme0n1p1", dev: "259:1", partition: 1)
+        block("nvme0n1p2", at: "\(ns)/nvme0n1p2", dev: "259:2", partition: 2)
+        block("nvme0n1p3", at: "\(ns)/nvme0n1p3", dev: "259:3", partition: 3)
         block("dm-0", at: "sys/devices/virtual/block/dm-0", dev: "253:0")
+        t.file("sys/devices/virtual/block/dm-0/dm/uuid", "LVM-8Fz2k\n")
+        t.file("sys/devices/virtual/block/dm-0/dm/name", "vg-home\n")
         t.link("\(ns)/nvme0n1p2/holders/dm-0", to: "../../../../../../../virtual/block/dm-0")
         let sda = "sys/devices/pci0000:00/\(ahci)/ata1/host0/target0:0:0/0:0:0:0/block/sda"
         block("sda", at: sda, dev: "8:0")
-        block("sda1", at: "\(sda)/sda1", dev: "8:1")
+        block("sda1", at: "\(sda)/sda1", dev: "8:1", partition: 1)
         block("loop0", at: "sys/devices/virtual/block/loop0", dev: "7:0")
         net("eth1", at: "sys/devices/pci0000:00/\(nicUp)/net/eth1", operstate: "up", flags: "0x1003")
         net("eth2", at: "sys/devices/pci0000:00/\(nicDown)/net/eth2", operstate: "down", flags: "0x1002")
@@ -89,7 +69,7 @@ import Testing
     }
 
     func discovery(_ t: FakeTree) -> PCIDiscovery {
-        PCIDiscovery(sysfsRoot: t.sys, procRoot: t.proc, lookUpNames: false)
+        PCIDiscovery(sysfsRoot: t.sys, procRoot: t.proc, devRoot: t.dev, lookUpNames: false)
     }
 
     @Test func listsEveryFunctionSortedWithItsAttributes() throws {
@@ -113,8 +93,8 @@ import Testing
     @Test func missingFunctionIsNoSuchDevice() {
         let t = Self.makeTree()
         let missing = PCIAddress(bus: 9, device: 0, function: 0)
-        #expect(throws: VFIOError.noSuchDevice(missing)) { try discovery(t).function(at: missing) }
-        #expect(throws: VFIOError.noSuchDevice(missing)) { try discovery(t).verdict(for: missing) }
+        #expect(throws: HostError.vfio(.noSuchDevice(missing))) { try discovery(t).function(at: missing) }
+        #expect(throws: HostError.vfio(.noSuchDevice(missing))) { try discovery(t).verdict(for: missing) }
     }
 
     @Test func mountsSwapAndStackedDevicesCountAsUse() {
@@ -123,6 +103,7 @@ import Testing
             .mountedFilesystem(blockDevice: "nvme0n1p1", mountPoint: "/data", fsType: "xfs"),
             .mountedFilesystem(blockDevice: "dm-0", mountPoint: "/home dir", fsType: "ext4"),
             .activeSwap(blockDevice: "nvme0n1p3"),
+            .heldBy(blockDevice: "nvme0n1p2", holder: "dm-0", kind: "LVM volume vg-home"),
         ])
     }
 
@@ -144,6 +125,7 @@ import Testing
         #expect(discovery(t).usage(of: Self.nvme) == [
             .mountedFilesystem(blockDevice: "nvme0n1p1", mountPoint: "/data", fsType: "xfs"),
             .activeSwap(blockDevice: "nvme0n1p3"),
+            .heldBy(blockDevice: "nvme0n1p2", holder: "dm-0", kind: "LVM volume vg-home"),
         ])
     }
 
@@ -157,20 +139,28 @@ import Testing
             .inUse(.mountedFilesystem(blockDevice: "nvme0n1p1", mountPoint: "/data", fsType: "xfs")),
             .inUse(.mountedFilesystem(blockDevice: "dm-0", mountPoint: "/home dir", fsType: "ext4")),
             .inUse(.activeSwap(blockDevice: "nvme0n1p3")),
+            .inUse(.heldBy(blockDevice: "nvme0n1p2", holder: "dm-0", kind: "LVM volume vg-home")),
         ])
         #expect(!nvme.isReady && !nvme.canBind)
-        #expect(nvme.uses.count == 3)
+        #expect(nvme.uses.count == 4)
+        #expect(nvme.toBind == [], "in use: no advice to bind")
 
         let ahci = try d.verdict(for: Self.ahci)
         #expect(ahci.obstacles.first == .noIOMMUGroup)
-        #expect(!ahci.canBind)
+        #expect(!ahci.canBind && ahci.toBind == [])
 
         let nicDown = try d.verdict(for: Self.nicDown)
         #expect(nicDown.obstacles == [.notBoundToVFIO(driver: "e1000e")])
         #expect(nicDown.canBind && !nicDown.isReady)
+        #expect(nicDown.toBind == [Self.nicDown])
+        #expect(nicDown.description == "0000:05:00.0: bound to e1000e, not vfio-pci; bind 0000:05:00.0 to vfio-pci")
+
+        // The audio function: not used by the host, but its group's other member is the nvme.
+        let audio = try d.verdict(for: Self.audio)
+        #expect(audio.canBind && audio.toBind == [Self.audio, Self.nvme])
 
         let ready = try d.verdict(for: Self.ready)
-        #expect(ready.isReady, "\(ready)")
+        #expect(ready.isReady && ready.toBind == [], "\(ready)")
     }
 
     @Test func groupMembersAreListedWithTheirDrivers() {
@@ -182,56 +172,10 @@ import Testing
         #expect(discovery(t).members(ofGroup: 99) == [])
     }
 
-    // MARK: - Opening through VFIODevice: the checks before any device node is touched
-
-    func open(_ t: FakeTree, _ address: PCIAddress, allowNoIOMMU: Bool = false) throws(VFIOError) -> VFIODevice {
-        try VFIODevice(address: address, options: .init(allowNoIOMMU: allowNoIOMMU, sysfsRoot: t.sys, vfioDirectory: t.dev + "/vfio"))
-    }
-
-    @Test func openingAFunctionBoundElsewhereNamesItsDriver() {
-        let t = Self.makeTree()
-        #expect(throws: VFIOError.notBoundToVFIO(Self.nvme, driver: "nvme")) { try open(t, Self.nvme) }
-    }
-
-    @Test func openingAFunctionWithoutIOMMUGroupSaysNoIOMMU() {
-        let t = Self.makeTree()
-        #expect(throws: VFIOError.noIOMMU(Self.ahci)) { try open(t, Self.ahci) }
-        // With no-IOMMU mode allowed, binding is the next step, so that is what it says.
-        #expect(throws: VFIOError.notBoundToVFIO(Self.ahci, driver: "ahci")) { try open(t, Self.ahci, allowNoIOMMU: true) }
-    }
-
-    @Test func openingWithoutTheVFIOModuleSaysToLoadIt() {
-        let t = Self.makeTree()
-        #expect(throws: VFIOError.vfioNotLoaded) { try open(t, Self.ready) }
-    }
-
-    @Test func openingAMissingFunctionIsNoSuchDevice() {
-        let t = Self.makeTree()
-        let missing = PCIAddress(bus: 9, device: 0, function: 0)
-        #expect(throws: VFIOError.noSuchDevice(missing)) { try open(t, missing) }
-    }
-
-    @Test func noIOMMUGroupNodeNeedsTheExplicitOptIn() {
-        let t = Self.makeTree()
-        t.file("dev/vfio/noiommu-9", "")
-        #expect(throws: VFIOError.noIOMMUModeNotAllowed) {
-            try VFIOGroup(number: 9, vfioDirectory: t.dev + "/vfio", allowNoIOMMU: false, sysfsRoot: t.sys)
-        }
-    }
-
-    @Test func missingGroupNodeWithoutContainerNodeSaysToLoadVFIO() {
-        let t = Self.makeTree()
-        t.directory("dev/vfio")
-        #expect(throws: VFIOError.vfioNotLoaded) {
-            try VFIOGroup(number: 9, vfioDirectory: t.dev + "/vfio", allowNoIOMMU: false, sysfsRoot: t.sys)
-        }
-        #expect(throws: VFIOError.vfioNotLoaded) { try VFIOContainer(vfioDirectory: t.dev + "/vfio") }
-    }
-
     @Test func mountTableEscapesAreDecoded() {
-        #expect(PCIDiscovery.unescape("/mnt/a\\040b\\011c\\134d") == "/mnt/a b\tc\\d")
-        #expect(PCIDiscovery.unescape("/plain") == "/plain")
-        #expect(PCIDiscovery.unescape("/trailing\\04") == "/trailing\\04")
+        #expect(MountTable.unescape("/mnt/a\\040b\\011c\\134d") == "/mnt/a b\tc\\d")
+        #expect(MountTable.unescape("/plain") == "/plain")
+        #expect(MountTable.unescape("/trailing\\04") == "/trailing\\04")
     }
 
     @Test func classNamesCoverTheCommonClasses() {

@@ -1,0 +1,43 @@
+import Testing
+import VFIO
+
+/// The udev rules as shipped: the opt-in bind rule writes nothing itself (it runs the guarded
+/// `vfioctl bind --udev`), and its example cannot match a boot disk.
+@Suite struct UdevRuleTests {
+    static let udev: String = {
+        var parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast(3)     // Tests/VFIOHostTests/UdevRuleTests.swift
+        return parts.joined(separator: "/") + "/udev"
+    }()
+
+    /// Rule lines, without comments and blank lines.
+    static func rules(_ file: String) -> [Substring] {
+        (Sysfs.readText("\(udev)/\(file)") ?? "").split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.allSatisfy(\.isWhitespace) }
+    }
+
+    @Test func bindRuleRunsTheGuardedHelperAndWritesNothingItself() throws {
+        let lines = Self.rules("61-vfio-bind.rules")
+        #expect(!lines.isEmpty)
+        for line in lines {
+            #expect(!line.contains("ATTR{driver_override}="), "the rule writes driver_override itself: \(line)")
+            #expect(!line.contains("/bin/sh") && !line.contains("unbind") && !line.contains("drivers_probe"), "\(line)")
+        }
+        let runs = lines.filter { $0.contains("RUN") }
+        #expect(runs.count == 1)
+        #expect(runs.first?.contains("RUN+=\"/usr/local/bin/vfioctl bind --udev %k\"") == true, "\(runs)")
+        #expect(runs.first?.contains("--force") == false)
+    }
+
+    @Test func bindRuleExampleIsNotAStorageController() throws {
+        let text = Sysfs.readText("\(Self.udev)/61-vfio-bind.rules") ?? ""
+        let example = try #require(text.split(separator: "\n").first { $0.hasPrefix("# ATTR{vendor}==") })
+        #expect(example.contains("ATTR{vendor}==\"0x8086\", ATTR{device}==\"0x10d3\""), "\(example)")
+        #expect(!text.split(separator: "\n").contains { $0.contains("0x1b36") && $0.contains("0x0010") && $0.contains("ENV{VFIO_PCI}=\"1\"") })
+    }
+
+    @Test func groupRuleSaysItCoversEveryGroupAndHowToNarrowIt() {
+        let text = Sysfs.readText("\(Self.udev)/60-vfio.rules") ?? ""
+        #expect(text.contains("EVERY IOMMU group bound to vfio-pci, including groups bound for virtual"))
+        #expect(text.contains("SUBSYSTEM==\"vfio\", KERNEL==\"12\", GROUP=\"vfio\""))
+    }
+}
