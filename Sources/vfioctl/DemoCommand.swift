@@ -11,6 +11,12 @@ struct Demo: ParsableCommand {
     @OptionGroup var target: DeviceOptions
     @Option(help: "Seconds per perf run.") var seconds: Double = 2
 
+    func validateSeconds() throws {
+        guard seconds.isFinite, seconds > 0, seconds <= 3600 else {
+            throw ValidationFailure("--seconds \(seconds) is out of range; give a run time per mode above 0 and at most 3600, e.g. 2")
+        }
+    }
+
     struct Job: ControllerJob {
         let seconds: Double
         func run<Device: PCIFunction>(_ c: Controller<Device>) throws {
@@ -31,16 +37,28 @@ struct Demo: ParsableCommand {
             }
             print("\nwrite + read-back: \(bytes) bytes at LBA 0 of namespace \(ns.id), every byte verified")
 
+            // One table, printed when the runs are done, so its columns line up whatever the figures.
             let runner = WorkloadRunner(controller: c)
+            let ioBytes = max(ns.blockSize, 4096)  // block sizes are powers of two: a multiple of both
+            let queueDepth = min(32, c.ioQueueEntries - 1)
+            print("\nperf: randread \(ioBytes >> 10) KiB at qd \(queueDepth) on 1 queue pair, \(format1(seconds)) s per completion mode, every byte read verified")
+            var rows: [[String]] = []
             for mode in [CompletionMode.poll, .interrupt, .hybrid] where !mode.usesInterrupts || c.interruptVectors > 0 {
-                let spec = WorkloadSpec(pattern: .randread, blockSize: 4096 / ns.blockSize * ns.blockSize, queueDepth: min(32, c.ioQueueEntries - 1),
+                let spec = WorkloadSpec(pattern: .randread, blockSize: ioBytes, queueDepth: queueDepth,
                                         queuePairs: 1, seconds: seconds, mode: mode, verify: true, namespaceID: ns.id,
                                         workingSetBytes: min(ns.info.bytes, 16 << 20))
                 let r = try runner.run(spec)
-                print("perf randread 4k qd\(spec.queueDepth) \(mode.description.padded(9)): \(Int(r.iops.rounded())) IOPS, p50 \(micro(r.latencyP50)) µs, p99 \(micro(r.latencyP99)) µs, driver CPU \(Int(r.driverCPUPerIO.rounded())) ns/I/O, \(r.verifiedBytes >> 20) MiB verified")
+                rows.append([mode.description, "\(Int(r.iops.rounded()))", micro(r.latencyP50), micro(r.latencyP99),
+                             "\(Int(r.driverCPUPerIO.rounded()))", humanBytes(r.verifiedBytes)])
             }
+            printTable(["mode", "IOPS", "p50 µs", "p99 µs", "driver CPU ns/I/O", "verified"], rows, rightAligned: [1, 2, 3, 4, 5])
         }
     }
 
-    func run() throws { try reportingErrors { try target.withController(Job(seconds: seconds)) } }
+    func run() throws {
+        try reportingErrors {
+            try validateSeconds()
+            try target.withController(Job(seconds: seconds))
+        }
+    }
 }

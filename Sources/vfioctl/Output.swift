@@ -133,13 +133,19 @@ enum JSON: Sendable {
     }
 }
 
-/// Table printing: left-aligned columns sized to their widest cell.
-func printTable(_ header: [String], _ rows: [[String]]) {
+/// Table printing: columns sized to their widest cell, left-aligned unless listed in
+/// `rightAligned` (numbers, so their digits line up).
+func printTable(_ header: [String], _ rows: [[String]], rightAligned: Set<Int> = []) {
     var widths = header.map(\.count)
     for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
     func line(_ cells: [String]) -> String {
-        cells.enumerated().map { i, c in i == cells.count - 1 ? c : c + String(repeating: " ", count: widths[i] - c.count) }
-            .joined(separator: "  ")
+        var text = ""
+        for (i, cell) in cells.enumerated() {
+            let pad = String(repeating: " ", count: i < widths.count ? max(0, widths[i] - cell.count) : 0)
+            if i > 0 { text += "  " }
+            if rightAligned.contains(i) { text += pad + cell } else { text += i == cells.count - 1 ? cell : cell + pad }
+        }
+        return text
     }
     print(line(header))
     for row in rows { print(line(row)) }

@@ -73,6 +73,34 @@ import VFIO
         #expect(error.description == "-1 blocks at LBA 0 of namespace 1 (2048 blocks): a transfer moves 1 or more blocks; pass a positive count")
     }
 
+    /// The same through the API a library user calls: every transfer method throws for a count
+    /// below 1 before anything is submitted, and printing what it threw does not trap.
+    @Test func transfersWithACountBelowOneThrowAnErrorThatPrints() throws {
+        let rig = try Rig()
+        let ns = try rig.controller.namespace(1)
+        let buffer = try rig.device.dma.allocate(length: 4096)
+        for blocks in [-1, Int.min] {
+            var messages: [String] = []
+            func capture(_ call: () throws(NVMeError) -> Void) {
+                do throws(NVMeError) { try call() } catch { messages.append("\(error)") }
+            }
+            capture { () throws(NVMeError) in try ns.read(lba: 0, blocks: blocks, into: buffer.whole) }
+            capture { () throws(NVMeError) in try ns.write(lba: 0, blocks: blocks, from: buffer.whole) }
+            capture { () throws(NVMeError) in try ns.compare(lba: 0, blocks: blocks, with: buffer.whole) }
+            capture { () throws(NVMeError) in try ns.writeZeroes(lba: 0, blocks: blocks) }
+            capture { () throws(NVMeError) in try ns.deallocate(lba: 0, blocks: blocks) }
+            #expect(messages == Array(repeating: "\(blocks) blocks at LBA 0 of namespace 1 (16384 blocks): a transfer moves 1 or more blocks; pass a positive count", count: 5))
+        }
+    }
+
+    /// The spec layer's decoding errors, with the extremes of their values.
+    @Test func dataStructureErrorDescriptionsNeverTrap() {
+        var errors: [NVMeDataStructureError] = []
+        for n in Self.extremeInts { errors.append(.bufferTooShort(structure: "", required: n, actual: n)) }
+        for v in Self.extremeUInt64s { errors.append(.invalidField(structure: "", field: "", value: v)) }
+        for error in errors { #expect(!error.description.isEmpty && !error.description.contains("\n")) }
+    }
+
     /// A range that starts near 2^64 is printed with its true end, not wrapped around to 0.
     @Test func rangeEndingPastTwoToTheSixtyFourIsNotWrapped() {
         let error = NVMeError.lbaOutOfRange(namespace: 1, lba: .max, blocks: 1, capacity: 2048)

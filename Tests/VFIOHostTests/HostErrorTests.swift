@@ -65,4 +65,23 @@ import VFIO
             #expect(!obstacle.description.contains("vfioctl"), "\(obstacle)")
         }
     }
+
+    /// A description never traps on any value its case can hold (counts and ids at their extremes).
+    @Test func descriptionsNeverTrapOnExtremeValues() {
+        let bdf = PCIAddress(domain: .max, bus: .max, device: .max, function: .max)
+        let members = (0..<6).map { IOMMUGroupMember(address: PCIAddress(bus: 1, device: 0, function: UInt8($0)), driver: nil) }
+        var uses: [DeviceUse] = []
+        for n in [Int.min, -1, 0, 1, Int.max] {
+            uses += [.virtualFunctionsEnabled(count: n, functions: []), .virtualFunctionsEnabled(count: n, functions: members),
+                     .mountedInOtherNamespace(blockDevice: "", mountPoint: "", fsType: "", pid: n, command: nil),
+                     .openedByProcess(blockDevice: "", pid: n, command: "")]
+        }
+        var errors: [HostError] = uses.map { .deviceInUse(bdf, uses: [$0]) }
+        errors += [.deviceInUse(bdf, uses: []), .notBindable(bdf, reason: ""), .cannotCheckYet(bdf, reason: ""),
+                   .bindFailed(bdf, expected: "", actual: nil), .vfio(.system(operation: "", errno: .min)), .vfio(.invalidAddress("", reason: ""))]
+        for error in errors { #expect(!error.description.isEmpty && !error.description.contains("\n"), "\(error)") }
+        for group in [Int.min, Int.max] {
+            #expect(!VFIOObstacle.groupShared(group: group, others: members).description.isEmpty)
+        }
+    }
 }
