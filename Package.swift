@@ -1,12 +1,28 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-/// Layers, one way only: vfioctl → NVMe → NVMeSpec → VFIO → CShims, and NIC → E1000ESpec → VFIO
-/// (E1000ESpec also uses NetFrames for MACAddress). VFIOHost (discovery, binding, host setup; libpci
-/// through CLibPCI) sits beside them on VFIO, for vfioctl: a driver linking VFIO does not link libpci.
-/// NVMeEmulator (→ NVMeSpec) and NICEmulator (→ E1000ESpec) are peers of a real VFIO device: they
-/// implement the same `PCIFunction` protocol, so a driver cannot tell them apart; both are built
-/// on PCIEmulation (→ VFIO: config space, MSI-X, the emulated IOMMU, run loop, fault rules).
+// Every target, top to bottom; → names what it builds on directly (leaving out what those bring
+// along). The same picture is in README.md ("The layers"), and a test keeps the two equal. Data
+// flows one way; drivers see devices only as `PCIFunction`.
+//
+// tools      vfioctl          the CLI: parsing and printing; the work is in the libraries
+//            vfio-hil         driver checks inside the QEMU VM (scripts/hil-test.sh)
+// workloads  NVMeWorkload     `nvme perf`: threads, queue depth, latency        → NVMe
+//            NICWorkload      `net gen/recv/echo`, the software wire peer       → NIC, NICEmulator
+//            DriverScenarios  NVMe driver scenarios for any PCIFunction         → NVMe
+//            NVMeTCPTarget    NVMe/TCP target: the PDU layer only, so far       → NVMe, CShims
+// drivers    NVMe             bring-up, queue pairs, PRPs, poll/irq/hybrid      → NVMeSpec
+//            NIC              Intel 82574L: rings, RSS, MSI-X                   → E1000ESpec
+// emulators  NVMeEmulator     an NVMe controller in the process                 → NVMeSpec, PCIEmulation
+//            NICEmulator      an 82574L in the process, with its wire           → E1000ESpec, PCIEmulation
+//            PCIEmulation     config space, MSI-X, emulated IOMMU, run loop     → VFIO
+// specs      NVMeSpec         NVMe encodings: commands, registers, structures   → VFIO
+//            E1000ESpec       82574 registers and descriptors, MACAddress       → NetFrames, VFIO
+//            NetFrames        Ethernet, ARP, IPv4, ICMP, UDP, checksum          (nothing)
+// core       VFIO             PCIFunction, VFIODevice, MMIO, DMA, interrupts    → CShims
+// host       VFIOHost         discovery, binding, host setup, in-use checks     → VFIO, CLibPCI
+// C          CShims           ioctl numbers, volatile MMIO, barriers, eventfd, libnuma
+//            CLibPCI          libpci, linked by VFIOHost only
 let package = Package(
     name: "swift-vfio",
     products: [
@@ -27,6 +43,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
+        // `swift package generate-documentation --target VFIO` (or NVMe): the DocC catalogs.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .target(

@@ -52,10 +52,8 @@ public struct ReceiveQueueStatistics: Sendable, Equatable {
 /// **Hot path.** `receive` reads the status dword of `next` (an acquire load, re-read every pass),
 /// checks DD, issues `dma_rmb()`, then reads length (and the RSS hash), validates them, lends the
 /// frame to the closure, and recycles the buffer. Refill happens once per batch and ends with one
-/// `wmb()` and one RDT store. No allocation, lock or reference count: checked in the release
-/// build (Swift 6.3.1, x86-64, objdump of `receive(batch:)` specialised for `EmulatedE1000E` in a
-/// caller's module): the only calls are `service()`, the out-of-line `refill` (which calls
-/// nothing) and, on the error path, the building of the error's message.
+/// `wmb()` and one RDT store. No allocation, lock or reference count (checked in the assembly:
+/// docs/design-notes.md).
 ///
 /// **Lifetime.** Dropping the queue turns its ring off in the device (receiver stopped if it was
 /// the last queue, ring registers cleared, a register read to flush) before the ring and buffers

@@ -30,9 +30,8 @@ public struct TransmitQueueStatistics: Sendable, Equatable {
 ///
 /// **Hot path.** `send` reclaims done descriptors, lets the caller fill free 2 KiB DMA buffers
 /// in place (no copy, no allocation), writes one legacy descriptor per frame, then one `wmb()`
-/// and one TDT store for the batch. Checked in the release build (objdump of `send(count:)`
-/// specialised for `EmulatedE1000E`): it inlines into the caller; the only calls are `service()`,
-/// the out-of-line `reclaimDone` (which calls nothing) and the throw path.
+/// and one TDT store for the batch; it inlines into the caller (checked in the assembly:
+/// docs/design-notes.md).
 ///
 /// **Lifetime.** Dropping the queue waits (bounded) for outstanding descriptors, turns the ring
 /// off in the device, then unmaps the ring and buffers.

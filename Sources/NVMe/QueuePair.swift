@@ -70,10 +70,8 @@ public struct QueueStatistics: Sendable, Equatable {
 /// **Hot path.** `submit` and `reap` neither allocate nor lock nor touch a reference count: the
 /// rings, trackers and PRP pages are raw views into memory preallocated at creation, the device is
 /// reached through an `unowned(unsafe)` reference, and everything is `@inlinable` so it is
-/// specialised for the concrete device. Checked in the release build (objdump of a loop
-/// specialised for the emulated controller): `reap` and `submit` inline completely and call
-/// nothing on the success path (no retain, release or allocation; the only calls are on the
-/// throwing paths); the doorbell is one `sfence` and one `mov`.
+/// specialised for the concrete device; the success path calls nothing (checked in the assembly:
+/// docs/design-notes.md).
 ///
 /// **Recovery.** After a controller reset (`RecoveryPolicy`), the pair notices the controller's
 /// new reset generation in an idle check of its next wait and rebuilds in place: rings back to
@@ -171,9 +169,8 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
     /// Throws `.submissionQueueFull` or `.noFreeCommandID` (backpressure: reap, then retry), or
     /// a PRP error for a misaligned or oversized buffer. Nothing is written when it throws.
     ///
-    /// Always inlined: out of line, the caller built the 64-byte SQE on its stack and this copied
-    /// it into the slot (96 instructions per I/O in callgrind, Swift/C 1.45); inlined, the entry is
-    /// built where it goes (Benchmarks, Swift/C 1.18 at QD1; 1.03 after the reap trims, README).
+    /// Always inlined, so that the 64-byte entry is built in its slot instead of copied there from
+    /// the caller's stack (the measured cost: docs/design-notes.md).
     @inlinable @inline(__always)
     public mutating func submit(_ command: SubmissionQueueEntry, data: DMASlice? = nil, token: UInt64) throws(NVMeError) -> UInt16 {
         guard !submission.isFull else {

@@ -24,11 +24,10 @@ public protocol DeviceWorker: AnyObject, Sendable {
 }
 
 /// A device's own thread (`EmulationMode.threaded`): it works while there is work; when idle it
-/// keeps polling with the pause hint for `spinNanoseconds` (a doorbell usually follows soon, and
-/// on a loaded machine a thread that sleeps waits for the scheduler: measured for the NVMe
-/// emulator, a 1 ms spin gave 2 ms round trips under load, a long spin 0.4 ms), then sleeps in
-/// steps that grow with the idle time: 20 us up to 200 ms, 200 us up to 2 s, then 1 ms, so an idle
-/// device costs almost no CPU. Something waiting on time keeps the sleeps at 10 us.
+/// keeps polling with the pause hint for `spinNanoseconds`, because a doorbell usually follows
+/// soon and a sleeping thread on a loaded machine waits for the scheduler (measured:
+/// docs/design-notes.md); then it sleeps in steps that grow with the idle time, so an idle device
+/// costs almost no CPU. Something waiting on time keeps the sleeps at 10 us.
 ///
 /// Dropping it asks the thread to finish and joins it.
 public struct DeviceRunLoop: ~Copyable {

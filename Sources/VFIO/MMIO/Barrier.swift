@@ -2,9 +2,9 @@ import CShims
 
 /// CPU and compiler barriers, named as in Linux (`asm/barrier.h`).
 ///
-/// The driver protocol uses them at exactly two points: `writeBarrier()` between building an
-/// entry in DMA memory and the doorbell store that hands it to the device, and `dmaReadBarrier()`
-/// between seeing a completion's phase tag and reading the rest of it.
+/// The driver protocol uses them at exactly two points: `write()` between building an entry in
+/// DMA memory and the doorbell store that hands it to the device, and `dmaRead()` between seeing a
+/// completion's phase tag and reading the rest of it.
 public enum Barrier {
     /// `wmb()`: earlier stores (to DMA memory) are visible to the device before later ones (MMIO).
     @inlinable @inline(__always)

@@ -4,15 +4,9 @@ import CShims
 /// register memory. It does not own the mapping; the device that handed it out does, and it stays
 /// valid for the device's lifetime.
 ///
-/// Every access is volatile and has exactly the width asked for. Checked in the release build
-/// (Swift 6.3.1, x86-64, `swift build -c release`, `objdump -d` of small `@inline(never)` callers):
-/// `load32(at: 0x1c)` is `mov 0x1c(%rdi),%eax`; `read(Register<UInt64>(offset: 0))` is
-/// `mov (%rdi),%rax`; `store32(_:at: 0x14)` is `mov %esi,0x14(%rdi)`; `Barrier.write()` then
-/// `Doorbell.ring` is `sfence; mov %esi,(%rdi)`; a `while load32(at: 0x1c) & 1 == 0 {}` loop
-/// reloads the register on every iteration (not hoisted). No call, no atomic RMW, no fence besides
-/// the explicit one. Offsets are checked with `precondition` (a stray store into a BAR can wedge a
-/// real device): with a constant offset and a length known at the call site the check folds away;
-/// otherwise it costs one `cmp` and a never-taken branch to `ud2` before the `mov`.
+/// Every access is volatile and has exactly the width asked for: one `mov` each in the release
+/// build, never hoisted out of a loop (the listing is in docs/design-notes.md). Offsets are checked,
+/// because a stray store into a BAR can wedge a real device.
 @frozen
 public struct MMIORegion: @unchecked Sendable {
     /// Start of the mapping. `@unchecked Sendable`: the pointer refers to device memory, whose

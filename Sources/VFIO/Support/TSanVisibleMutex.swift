@@ -2,13 +2,10 @@ import Synchronization
 
 /// A `Mutex` whose hand-offs ThreadSanitizer can see.
 ///
-/// On Linux, a contended `Synchronization.Mutex` passes the lock through the kernel
-/// (`FUTEX_LOCK_PI`/`FUTEX_UNLOCK_PI`), which ThreadSanitizer does not intercept: it sees two
-/// threads touch the protected value with no ordering between them and reports a race that cannot
-/// happen (measured here: `admin.withLock` bodies on two threads, reported as a "Swift access
-/// race"). An acquire load on entry and a release add on exit, both inside the critical section,
-/// chain each holder to the next in terms TSan understands (atomics). The cost is one atomic add
-/// per critical section; none of these locks is on the I/O path.
+/// A contended `Synchronization.Mutex` hands over through the kernel (PI futexes), which
+/// ThreadSanitizer does not see, so it reports races that cannot happen. An acquire load and a
+/// release add inside the critical section give TSan the ordering (docs/design-notes.md); none of
+/// these locks is on the I/O path.
 ///
 /// The same idea as `ControllerCore.withEngine` in the emulator.
 public struct TSanVisibleMutex<Value: ~Copyable>: ~Copyable {
