@@ -61,8 +61,11 @@ if ! skipped faults; then
         # Alone, so that /proc/self/fd counts are this suite's own.
         test_item resource-leaks ReliabilityResourceTests 300 SWIFT_VFIO_FD_CHECKS=1
         test_item error-messages ReliabilityErrorMessageTests 300
+        # Issue 16: quiesce before release, bounded admin drain, eventfds, id generations.
+        test_item quiesce QuiesceTests 300
+        test_item lifecycle-hardening LifecycleHardeningTests 300
     else
-        for item in fault-injection hostile-device resource-leaks error-messages; do
+        for item in fault-injection hostile-device resource-leaks error-messages quiesce lifecycle-hardening; do
             fail "$item" "debug build failed: $(grep -m1 'error:' "$logs/build.log" | cut -c1-160) (see $logs/build.log)"
         done
     fi

@@ -21,21 +21,39 @@ extension Controller {
     ) throws(NVMeError) -> CompletionQueueEntry {
         if closedFlag.load(ordering: .acquiring) { throw .closed }
         if let failure = recoveryFailure { throw failure }
+        try checkNotQuiesced()
         let generation = resetGeneration.load(ordering: .acquiring)
         do {
             return try executeAdmin(command, data: data, name: name, onSuccess: onSuccess)
         } catch {
-            switch error {
-            case .timedOut, .controllerFatal:
-                if options.recovery.enabled {
-                    try? recover(reason: "\(name): \(error)", observedGeneration: generation)
-                }
-            case .deviceGone:
-                markFailed(.deviceGone)
-            default:
-                break
-            }
+            quietAfterAdminFailure(error, name: name, generation: generation)
             throw error
+        }
+    }
+
+    /// An admin command that timed out or met CSTS.CFS may still be running on the device, with
+    /// its data buffer and the admin queue's PRP list page: before the caller frees the one or the
+    /// next command reuses the other, the controller is reset (recovery) or quiesced.
+    func quietAfterAdminFailure(_ error: NVMeError, name: String, generation: UInt64) {
+        switch error {
+        case .timedOut, .controllerFatal:
+            if options.recovery.enabled {
+                let before = quiesceCount
+                do {
+                    // A reset disables the controller first, which ends the command.
+                    try recover(reason: "\(name): \(error)", observedGeneration: generation)
+                    return
+                } catch {
+                    // A failed reset quiesced the device itself.
+                    if quiesceCount != before { return }
+                }
+            }
+            quiesce(reason: "\(name): \(error)")
+        case .deviceGone:
+            markFailed(.deviceGone)
+            quiesce(reason: "\(name): \(error)")
+        default:
+            break
         }
     }
 

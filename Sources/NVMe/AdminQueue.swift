@@ -79,7 +79,11 @@ struct AdminQueue: ~Copyable {
         while true {
             device.service()
             var found: CompletionQueueEntry?
-            while found == nil, let word = completion.pendingStatus() {
+            // At most one ring per pass, then the deadline: a device that keeps posting entries
+            // (ignoring the head doorbell) cannot hold the caller here, nor reset or close.
+            var examined = 0
+            while found == nil, examined < entries, let word = completion.pendingStatus() {
+                examined += 1
                 Barrier.dmaRead()
                 let cqe = completion.headEntry(statusAndPhase: word)
                 completion.advance()

@@ -85,8 +85,15 @@ public final class IOWorkerPool<Device: PCIFunction>: Sendable {
             try namespace.check(lba: lba, blocks: blocks)
         }
         if let buffer {
-            let bytes = blocks << namespace.blockShift
-            guard buffer.length >= bytes else { throw .bufferTooSmall(needed: bytes, actual: buffer.length) }
+            // In blocks: a shift of a large count wraps (to a size the buffer passes, and a slice
+            // offset that traps later).
+            guard blocks <= buffer.length >> namespace.blockShift else {
+                throw .bufferTooSmall(needed: namespace.bytes(blocks: blocks), actual: buffer.length)
+            }
+        }
+        // The completion token carries a piece's start in 40 bits (`Worker.token`).
+        guard blocks < 1 << 40 else {
+            throw .invalidArgument("\(blocks) blocks in one request; the async API takes fewer than 2^40 (split the request)")
         }
         let worker = workers[nextWorker.wrappingAdd(1, ordering: .relaxed).oldValue % workers.count]
         let failure = await withCheckedContinuation { (continuation: CheckedContinuation<NVMeError?, Never>) in
@@ -277,6 +284,11 @@ final class IOWorker<Device: PCIFunction>: Sendable {
             queueID.store(Int(pair.id), ordering: .relaxed)
             let retries = controller.options.recovery.enabled ? controller.options.recovery.retries : 0
             let failure = serve(&pair, &work, mode: mode, timeout: controller.ioWaitMilliseconds, retries: retries)
+            // Commands still in flight may move data into the callers' buffers: the device is
+            // made quiet before the requests fail (deleting the queues alone is not proof).
+            if let failure, pair.outstanding > 0 {
+                controller.quiesce(reason: "an async request gave up with \(pair.outstanding) command(s) in flight (\(failure))")
+            }
             _ = consume pair
             queueID.store(0, ordering: .relaxed)
             if let failure { work.failAll(failure) } else { return }

@@ -58,6 +58,8 @@ public final class Controller<Device: PCIFunction>: Sendable {
     @usableFromInline let resetGeneration = Atomic<UInt64>(0)
     /// Set when recovery failed for good (or the device vanished); `recovery.failure` says why.
     let failedFlag = Atomic<Bool>(false)
+    /// Set by a quiesce, cleared by the next successful reset; `recovery.quiesced` says why.
+    let quiescedFlag = Atomic<Bool>(false)
     /// Resets done and the terminal failure, serialising resets with each other and with `close()`.
     ///
     /// Lock order: `shared`, then `recovery`, then `admin`, then `lifecycle`; never `recovery` while
@@ -78,6 +80,9 @@ public final class Controller<Device: PCIFunction>: Sendable {
         /// pair's rebuild puts its id back. Only these are deleted by `close()` and pair drops.
         var onDevice: Set<UInt16> = []
         var closed = false
+        /// Queue pairs that cache their vector's eventfd; MSI-X is disabled only once none does.
+        var vectorUsers: Set<UInt16> = []
+        var vectorsReleased = false
     }
 
     // MARK: - Bring-up (NVMe base 1.4, 7.6.1 "Initialization")
@@ -127,7 +132,8 @@ public final class Controller<Device: PCIFunction>: Sendable {
             try Self.enable(registers: registers, device: device, timeoutMilliseconds: readyTimeout)
 
             let timeout = options.adminTimeoutMilliseconds
-            identity = try Self.identifyController(admin: &admin, device: device, registers: registers, timeout: timeout)
+            identity = try Self.identifyController(
+                admin: &admin, device: device, registers: registers, timeout: timeout, logger: options.logger)
             try Self.validate(identity)
             maximumTransfer = min(
                 identity.maximumDataTransferSize(minimumPageSize: capabilities.minimumPageSize) ?? .max,
@@ -155,18 +161,33 @@ public final class Controller<Device: PCIFunction>: Sendable {
 
             let ids = try Self.activeNamespaceIDs(
                 admin: &admin, device: device, registers: registers, timeout: timeout, identity: identity, logger: options.logger)
+            // One bad namespace (its Identify refused or malformed, its geometry impossible) is
+            // listed as unusable with the reason; the others work. A controller that stops
+            // answering still fails bring-up.
             for id in ids {
-                let data = try Self.identifyNamespace(id, admin: &admin, device: device, registers: registers, timeout: timeout)
-                identifyData[id] = data
                 do throws(NVMeError) {
+                    let data = try Self.identifyNamespace(
+                        id, admin: &admin, device: device, registers: registers, timeout: timeout, logger: options.logger)
+                    identifyData[id] = data
                     usable.append(try NamespaceInfo.validated(id: id, identify: data, maximumTransferBytes: maximumTransfer))
                 } catch {
-                    if case .namespaceUnusable(_, let reason) = error { unusable[id] = reason } else { throw error }
+                    switch error {
+                    case .namespaceUnusable(_, let reason):
+                        unusable[id] = reason
+                    case .commandFailed, .malformedData, .deviceMisbehaved:
+                        unusable[id] = "its Identify Namespace data could not be used (\(error))"
+                        options.logger.warning("NVMe \(device.name): namespace \(id) is unusable: \(error)")
+                    default:
+                        throw error
+                    }
                 }
             }
         } catch {
+            // Quiet before the admin queue's memory goes (it goes when this initialiser returns).
+            _ = Self.quiesceDevice(
+                registers: registers, device: device, readyTimeout: readyTimeout, reason: "bring-up failed (\(error))",
+                logger: options.logger)
             if vectorsEnabled > 0 { try? device.disableInterrupts() }
-            try? Self.disable(registers: registers, device: device, timeoutMilliseconds: readyTimeout)
             throw error
         }
 
@@ -291,17 +312,19 @@ public final class Controller<Device: PCIFunction>: Sendable {
     // MARK: - Identify during bring-up (before `self` exists)
 
     static func identifyController(
-        admin: inout AdminQueue, device: Device, registers: MMIORegion, timeout: Int
+        admin: inout AdminQueue, device: Device, registers: MMIORegion, timeout: Int, logger: Logger
     ) throws(NVMeError) -> IdentifyController {
-        try identify(.identify(cns: .controller), name: "Identify Controller", admin: &admin, device: device, registers: registers, timeout: timeout)
+        try identify(
+            .identify(cns: .controller), name: "Identify Controller", admin: &admin, device: device, registers: registers,
+            timeout: timeout, logger: logger)
     }
 
     static func identifyNamespace(
-        _ id: UInt32, admin: inout AdminQueue, device: Device, registers: MMIORegion, timeout: Int
+        _ id: UInt32, admin: inout AdminQueue, device: Device, registers: MMIORegion, timeout: Int, logger: Logger
     ) throws(NVMeError) -> IdentifyNamespace {
         try identify(
             .identify(cns: .namespace, namespaceID: id), name: "Identify Namespace \(id)", admin: &admin, device: device,
-            registers: registers, timeout: timeout)
+            registers: registers, timeout: timeout, logger: logger)
     }
 
     /// Active NSIDs (CNS 02h, 1024 per page, following pages start after the last id); for
@@ -315,7 +338,7 @@ public final class Controller<Device: PCIFunction>: Sendable {
             while true {
                 let page: ActiveNamespaceList = try identify(
                     .identify(cns: .activeNamespaceList, namespaceID: after), name: "Identify Active Namespace List",
-                    admin: &admin, device: device, registers: registers, timeout: timeout)
+                    admin: &admin, device: device, registers: registers, timeout: timeout, logger: logger)
                 // Device data: ids must increase and exceed the one asked for (5.15.2.2), or a
                 // page repeating itself would keep this loop going forever.
                 var previous = after
@@ -336,9 +359,16 @@ public final class Controller<Device: PCIFunction>: Sendable {
             }
         } catch {
             guard case .commandFailed(_, let status) = error, status.matches(.invalidFieldInCommand) else { throw error }
+            // Before 1.1 (no CNS 02h): every NSID up to NN, where an inactive one may be refused
+            // (Invalid Namespace or Format) or read as all zeroes; either way it is skipped.
             for id in 1...UInt32(max(1, min(identity.numberOfNamespaces, 1024))) {
-                let data = try identifyNamespace(id, admin: &admin, device: device, registers: registers, timeout: timeout)
-                if data.size != 0 { ids.append(id) }
+                do throws(NVMeError) {
+                    let data = try identifyNamespace(id, admin: &admin, device: device, registers: registers, timeout: timeout, logger: logger)
+                    if data.size != 0 { ids.append(id) }
+                } catch {
+                    guard case .commandFailed = error else { throw error }
+                    logger.debug("\(device.name): NSID \(id) skipped as inactive: \(error)")
+                }
             }
         }
         // NSIDs are 1...NN (NVMe base 1.4, 6.1.2); ids beyond NN are device garbage.
@@ -355,8 +385,11 @@ public final class Controller<Device: PCIFunction>: Sendable {
     static var maximumNamespaces: Int { 1 << 14 }
 
     /// Runs one 4 KiB Identify into a temporary DMA page and decodes it.
+    /// A command that did not complete may still write the page: the controller is quiesced
+    /// before the page is released.
     static func identify<T: NVMeDataStructure>(
-        _ command: SubmissionQueueEntry, name: String, admin: inout AdminQueue, device: Device, registers: MMIORegion, timeout: Int
+        _ command: SubmissionQueueEntry, name: String, admin: inout AdminQueue, device: Device, registers: MMIORegion, timeout: Int,
+        logger: Logger
     ) throws(NVMeError) -> T {
         let page: DMABuffer
         do {
@@ -364,7 +397,15 @@ public final class Controller<Device: PCIFunction>: Sendable {
         } catch {
             throw .vfio(error)
         }
-        _ = try admin.execute(command, data: page.whole, name: name, device: device, registers: registers, timeoutMilliseconds: timeout)
+        do {
+            _ = try admin.execute(command, data: page.whole, name: name, device: device, registers: registers, timeoutMilliseconds: timeout)
+        } catch {
+            if case .commandFailed = error { throw error }
+            _ = quiesceDevice(
+                registers: registers, device: device, readyTimeout: max(500, registers.read(ControllerRegister.capabilities).timeoutMilliseconds),
+                reason: "\(name): \(error)", logger: logger)
+            throw error
+        }
         do {
             return try T(bytes: UnsafeRawBufferPointer(page.bytes))
         } catch {

@@ -50,6 +50,7 @@ extension Controller {
             let generation = try createQueuesOnDevice(
                 id: id, entries: size, submissionIOVA: submissionMemory.iova.rawValue,
                 completionIOVA: completionMemory.iova.rawValue, vector: vector)
+            if vector != nil { holdVector(queue: id) }
             return QueuePair(
                 controller: self, keepsControllerAlive: keepsControllerAlive, id: id, entries: size,
                 submissionMemory: submissionMemory, completionMemory: completionMemory, listPages: listPages,
@@ -69,35 +70,50 @@ extension Controller {
     ) throws(NVMeError) -> UInt64 {
         let device = self.device, registers = self.registers, timeout = options.adminTimeoutMilliseconds
         if let failure = recoveryFailure { throw failure }
-        let created = try admin.withLock { (queue) throws(NVMeError) -> UInt64? in
-            // Atomics only under the admin lock: the recovery lock is taken before it, never after.
-            if failedFlag.load(ordering: .acquiring) { return nil }
-            if closedFlag.load(ordering: .acquiring) { throw .closed }
-            let recreatable = recreatableQueuePairs.load(ordering: .acquiring)
-            guard Int(id) <= recreatable else {
-                throw .recoveryFailed(reason: "after the reset the controller granted \(recreatable) I/O queue pairs, so queue \(id) cannot be rebuilt")
-            }
-            try queue.execute(
-                .createIOCompletionQueue(
-                    id: id, size: entries, baseIOVA: completionIOVA, physicallyContiguous: true,
-                    interruptsEnabled: vector != nil, vector: UInt16(vector ?? 0)),
-                data: nil, name: "Create I/O Completion Queue \(id)", device: device, registers: registers,
-                timeoutMilliseconds: timeout)
-            do throws(NVMeError) {
+        try checkNotQuiesced()
+        let generation = resetGeneration.load(ordering: .acquiring)
+        let created: UInt64?
+        do {
+            created = try admin.withLock { (queue) throws(NVMeError) -> UInt64? in
+                // Atomics only under the admin lock: the recovery lock is taken before it, never after.
+                if failedFlag.load(ordering: .acquiring) { return nil }
+                if closedFlag.load(ordering: .acquiring) { throw .closed }
+                try checkNotQuiesced()
+                let recreatable = recreatableQueuePairs.load(ordering: .acquiring)
+                guard Int(id) <= recreatable else {
+                    throw .recoveryFailed(reason: "after the reset the controller granted \(recreatable) I/O queue pairs, so queue \(id) cannot be rebuilt")
+                }
                 try queue.execute(
-                    .createIOSubmissionQueue(
-                        id: id, size: entries, baseIOVA: submissionIOVA, completionQueue: id, physicallyContiguous: true),
-                    data: nil, name: "Create I/O Submission Queue \(id)", device: device, registers: registers,
+                    .createIOCompletionQueue(
+                        id: id, size: entries, baseIOVA: completionIOVA, physicallyContiguous: true,
+                        interruptsEnabled: vector != nil, vector: UInt16(vector ?? 0)),
+                    data: nil, name: "Create I/O Completion Queue \(id)", device: device, registers: registers,
                     timeoutMilliseconds: timeout)
-            } catch {
-                _ = try? queue.execute(
-                    .deleteIOCompletionQueue(id: id), data: nil, name: "Delete I/O Completion Queue \(id)", device: device,
-                    registers: registers, timeoutMilliseconds: timeout)
-                throw error
+                do throws(NVMeError) {
+                    try queue.execute(
+                        .createIOSubmissionQueue(
+                            id: id, size: entries, baseIOVA: submissionIOVA, completionQueue: id, physicallyContiguous: true),
+                        data: nil, name: "Create I/O Submission Queue \(id)", device: device, registers: registers,
+                        timeoutMilliseconds: timeout)
+                } catch {
+                    do {
+                        try queue.execute(
+                            .deleteIOCompletionQueue(id: id), data: nil, name: "Delete I/O Completion Queue \(id)", device: device,
+                            registers: registers, timeoutMilliseconds: timeout)
+                    } catch {
+                        // The CQ may still exist on the device, pointing at memory the caller frees.
+                        throw .timedOut(what: "the CQ of queue \(id) to go after its SQ could not be created (\(error))", milliseconds: timeout)
+                    }
+                    throw error
+                }
+                lifecycle.withLock { _ = $0.onDevice.insert(id) }
+                // Read under the admin lock, which a reset holds while it bumps the generation.
+                return resetGeneration.load(ordering: .acquiring)
             }
-            lifecycle.withLock { _ = $0.onDevice.insert(id) }
-            // Read under the admin lock, which a reset holds while it bumps the generation.
-            return resetGeneration.load(ordering: .acquiring)
+        } catch {
+            // A create that did not complete may still happen, with the queue's memory freed.
+            quietAfterAdminFailure(error, name: "creating I/O queue \(id)", generation: generation)
+            throw error
         }
         // Nil: recovery failed while this waited for the admin lock.
         guard let created else { throw recoveryFailure ?? .closed }
@@ -106,7 +122,11 @@ extension Controller {
 
     /// Called by `QueuePair.deinit`: deletes the SQ, then the CQ (5.5, 5.6: a CQ goes after its
     /// SQs), unless `close()` already did or a reset removed them (the pair was never rebuilt).
-    func retireQueuePair(id: UInt16, outstanding: Int) {
+    /// A delete that fails or never completes leaves the queue alive on the device, pointing at
+    /// the memory the pair is about to release: the controller is quiesced first (and if that
+    /// cannot be proven, the memory is never unmapped).
+    func retireQueuePair(id: UInt16, outstanding: Int, usedVector: Bool) {
+        defer { if usedVector { releaseVectorUse(queue: id) } }
         let live = lifecycle.withLock { state -> Bool in
             !state.closed && state.liveQueues.contains(id)
         }
@@ -117,9 +137,47 @@ extension Controller {
         do {
             try deleteQueues(id)
         } catch {
-            logger.error("\(device.name): deleting I/O queue \(id) failed: \(error)")
+            logger.error("\(device.name): deleting I/O queue \(id) failed: \(error); quiescing the controller before its memory is released")
+            quiesce(reason: "deleting I/O queue \(id) failed (\(error))")
         }
         _ = lifecycle.withLock { $0.liveQueues.remove(id) }
+    }
+
+    // MARK: - Interrupt vectors outlive their users
+    //
+    // A queue pair caches its vector's eventfd number. Closing the controller must not close that
+    // fd while the pair may still sleep on it or drain it: the number could by then name another
+    // file of the process (a pipe, a socket). So `close()` releases the vectors only when no pair
+    // uses one, and otherwise the last such pair does when it is dropped; a pair used after
+    // `close()` sees `.closed` in its idle check and its fd is still the eventfd.
+
+    /// Records that queue `id` uses its vector's eventfd (at creation).
+    func holdVector(queue id: UInt16) {
+        lifecycle.withLock { _ = $0.vectorUsers.insert(id) }
+    }
+
+    /// Queue `id` no longer uses its vector; after `close()`, the last one releases the vectors.
+    func releaseVectorUse(queue id: UInt16) {
+        let release = lifecycle.withLock { state -> Bool in
+            state.vectorUsers.remove(id)
+            return state.closed && state.vectorUsers.isEmpty && !state.vectorsReleased
+        }
+        if release { releaseVectors() }
+    }
+
+    /// Disables MSI-X (closing the eventfds) once.
+    func releaseVectors() {
+        guard interruptVectors > 0 else { return }
+        let first = lifecycle.withLock { state -> Bool in
+            defer { state.vectorsReleased = true }
+            return !state.vectorsReleased
+        }
+        guard first else { return }
+        do {
+            try device.disableInterrupts()
+        } catch {
+            logger.warning("NVMe \(device.name): disabling MSI-X failed: \(error)")
+        }
     }
 
     /// Deletes queue `id`'s SQ and CQ if they exist on the device (checked under the admin lock,
@@ -144,6 +202,7 @@ extension Controller {
     func checkHealth(during what: String) throws(NVMeError) {
         if closedFlag.load(ordering: .acquiring) { throw .closed }
         if let failure = recoveryFailure { throw failure }
+        try checkNotQuiesced()
         let status = registers.read(ControllerRegister.status)
         if status.looksDisconnected {
             // Surprise removal or a dead link: nothing will ever complete; fail for good.
@@ -171,10 +230,10 @@ extension Controller {
         _ = consume internalPair
         // Resets and close exclude each other: a reset in progress finishes first, and one that
         // starts later sees `closed` and does nothing.
-        try recovery.withLock { (_) throws(NVMeError) in try closeHoldingRecoveryLock() }
+        try recovery.withLock { (state) throws(NVMeError) in try closeHoldingRecoveryLock(&state) }
     }
 
-    private func closeHoldingRecoveryLock() throws(NVMeError) {
+    private func closeHoldingRecoveryLock(_ state: inout RecoveryState) throws(NVMeError) {
         let remaining = lifecycle.withLock { state -> [UInt16]? in
             guard !state.closed else { return nil }
             state.closed = true
@@ -182,11 +241,11 @@ extension Controller {
         }
         guard let remaining else { return }
         closedFlag.store(true, ordering: .releasing)
-        // A failed controller gets no more admin commands: disable it and let go.
+        // A failed controller gets no more admin commands: quiesce it and let go.
         if failedFlag.load(ordering: .acquiring) {
             lifecycle.withLock { $0.liveQueues.removeAll(); $0.onDevice.removeAll() }
-            try? Self.disable(registers: registers, device: device, timeoutMilliseconds: readyTimeoutMilliseconds)
-            if interruptVectors > 0 { try? device.disableInterrupts() }
+            _ = quiesceHoldingRecoveryLock(&state, reason: "closing a failed controller")
+            releaseVectorsUnlessInUse()
             return
         }
 
@@ -207,19 +266,22 @@ extension Controller {
             firstError = firstError ?? error
         }
         // With the controller disabled it no longer touches the admin queues or raises interrupts.
+        // If it will not disable, a function reset or bus master off must stop it before the
+        // admin queue's memory goes.
         do {
             try Self.disable(registers: registers, device: device, timeoutMilliseconds: readyTimeout)
         } catch {
             firstError = firstError ?? error
+            _ = quiesceHoldingRecoveryLock(&state, reason: "closing the controller (\(error))")
         }
-        if interruptVectors > 0 {
-            do {
-                try device.disableInterrupts()
-            } catch {
-                firstError = firstError ?? .vfio(error)
-            }
-        }
+        releaseVectorsUnlessInUse()
         if let firstError { throw firstError }
+    }
+
+    /// At close: the vectors go now unless a queue pair still holds one (then with the last).
+    private func releaseVectorsUnlessInUse() {
+        guard lifecycle.withLock({ $0.vectorUsers.isEmpty }) else { return }
+        releaseVectors()
     }
 
     /// CC.SHN normal, then CSTS.SHST complete within RTD3E (if reported) or 10 s.

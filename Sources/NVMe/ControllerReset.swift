@@ -7,6 +7,11 @@ struct RecoveryState: Sendable {
     var lastReason: String?
     /// Set once, when recovery failed or the device vanished; every later call throws it.
     var failure: NVMeError?
+    /// Why the controller was quiesced, until a reset enables it again (`Controller.quiesce`).
+    var quiesced: String?
+    /// Quiesces so far, and how the last one was proven (nil: it was not).
+    var quiesces = 0
+    var lastQuietProof: QuietProof?
 }
 
 extension NVMeStatus {
@@ -85,13 +90,14 @@ extension Controller {
             let outcome = admin.withLock { (queue) -> Result<Int, NVMeError> in
                 // From the first register write on, the device's I/O queues are gone.
                 lifecycle.withLock { $0.onDevice.removeAll() }
-                // Pairs see the new generation only after the admin queue is usable again (they
-                // recreate their queues through it, under this same lock).
-                defer { resetGeneration.add(1, ordering: .releasing) }
                 do throws(NVMeError) {
                     let granted = try performReset(&queue)
                     // A controller may grant fewer queues after the reset than at bring-up.
                     recreatableQueuePairs.store(granted, ordering: .releasing)
+                    // Pairs see the new generation only after the admin queue is usable again
+                    // (they recreate their queues through it, under this same lock).
+                    quiescedFlag.store(false, ordering: .releasing)
+                    resetGeneration.add(1, ordering: .releasing)
                     return .success(granted)
                 } catch {
                     return .failure(error)
@@ -101,12 +107,19 @@ extension Controller {
             state.lastReason = reason
             switch outcome {
             case .success:
+                state.quiesced = nil
                 logger.notice("NVMe \(device.name): controller reset done (\(state.resets) so far); queue pairs rebuild at their next wait")
             case .failure(let error):
                 let failure: NVMeError = error == .deviceGone ? .deviceGone : .recoveryFailed(reason: "reset after \(reason) failed: \(error)")
                 state.failure = failure
                 failedFlag.store(true, ordering: .releasing)
                 logger.error("NVMe \(device.name): \(failure)")
+                // The reset may have left the controller half up: quiet it before queue pairs end
+                // their commands. Only a device proven quiet lets them (the generation moves);
+                // otherwise the commands stay outstanding and their memory is never released.
+                if quiesceHoldingRecoveryLock(&state, reason: "a failed reset") != nil {
+                    resetGeneration.add(1, ordering: .releasing)
+                }
                 throw failure
             }
         }
@@ -118,6 +131,12 @@ extension Controller {
         // CC.EN = 0; CSTS.RDY must follow within CAP.TO. A controller that ignores it gets a
         // function level reset (VFIO_DEVICE_RESET; vfio-pci saves and restores config space and
         // MSI-X around it), the same escalation as Linux's nvme_reset_work → pcie_flr.
+        // A quiesce may have turned bus mastering off; the controller needs it to run again.
+        do {
+            try device.enableBusMaster()
+        } catch {
+            throw .vfio(error)
+        }
         do {
             try Self.disable(registers: registers, device: device, timeoutMilliseconds: readyTimeout)
         } catch {

@@ -93,7 +93,7 @@ extension QueuePair {
             stats.backpressure &+= 1
             throw .noFreeCommandID(queue: id)
         }
-        let tracker = commands.trackers + Int(cid)
+        let tracker = commands.trackers + commands.slot(cid)
         let page = UnsafeMutableRawPointer(tracker.pointee.prpList)
         for (i, range) in ranges.enumerated() {
             // NVMe base 1.4, Figure 364: context attributes, length in blocks, starting LBA.

@@ -50,6 +50,10 @@ public enum NVMeError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Error recovery could not bring the controller back (the reset timed out, CSTS.CFS stayed
     /// set, the device vanished); the controller is failed for good and every call throws this.
     case recoveryFailed(reason: String)
+    /// The driver stopped the controller (CC.EN = 0, or a function reset, or bus mastering off)
+    /// after `reason`, so that memory the device could reach could be released or reused safely;
+    /// it stays stopped until `Controller.reset()` (with recovery disabled).
+    case quiesced(reason: String)
 
     public var description: String {
         switch self {
@@ -102,6 +106,8 @@ public enum NVMeError: Error, Sendable, Equatable, CustomStringConvertible {
             return "malformed data from the device: \(what); the controller's firmware is faulty or the DMA buffer was overwritten"
         case .recoveryFailed(let reason):
             return "controller recovery failed: \(reason); close the controller, then reset or power-cycle the device (or rebind it) before opening it again"
+        case .quiesced(let reason):
+            return "the controller was stopped after \(reason) so that no DMA could reach released memory; call Controller.reset() to use it again, or enable RecoveryPolicy"
         }
     }
 }

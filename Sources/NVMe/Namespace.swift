@@ -124,9 +124,9 @@ public struct Namespace<Device: PCIFunction>: Sendable {
         _ kind: TransferKind, lba: UInt64, blocks: Int, buffer: DMASlice, pair: inout QueuePair<Device>, mode: CompletionMode
     ) throws(NVMeError) {
         try info.check(lba: lba, blocks: blocks)
-        let bytes = blocks * info.blockSize
-        guard buffer.length >= bytes else { throw .bufferTooSmall(needed: bytes, actual: buffer.length) }
         let shift = info.blockShift
+        // Compared in blocks: blocks x block size can exceed Int.max on a large namespace.
+        guard blocks <= buffer.length >> shift else { throw .bufferTooSmall(needed: info.bytes(blocks: blocks), actual: buffer.length) }
         try pipeline(blocks: blocks, piece: info.maximumBlocksPerCommand, pair: &pair, mode: mode, command: "\(kind.name) of namespace \(id)") {
             (pair, start, count) throws(NVMeError) in
             let slice = buffer.slice(offset: start << shift, length: count << shift)
@@ -150,10 +150,11 @@ public struct Namespace<Device: PCIFunction>: Sendable {
         blocks total: Int, piece: Int, pair: inout QueuePair<Device>, mode: CompletionMode, command: String,
         _ submitOne: (inout QueuePair<Device>, Int, Int) throws(NVMeError) -> Void
     ) throws(NVMeError) {
+        // A reset since this pair last waited: rebuild now rather than submit to a queue that is
+        // gone (this also ends commands an earlier call left behind when the controller reset).
+        _ = try pair.recoverIfReset { _ in }
         try requireIdle(pair)
         guard total > 0 else { return }
-        // A reset since this pair last waited: rebuild now rather than submit to a queue that is gone.
-        _ = try pair.recoverIfReset { _ in }
         let retries = controller.options.recovery.enabled ? controller.options.recovery.retries : 0
         let waitLimit = controller.ioWaitMilliseconds
         var next = 0
@@ -183,7 +184,8 @@ public struct Namespace<Device: PCIFunction>: Sendable {
             }
             pair.ringSubmissionDoorbell()
             if failure != nil && pair.outstanding == 0 { break }
-            _ = try pair.waitForCompletions(atLeast: 1, mode: mode, timeoutMilliseconds: waitLimit) { completion in
+            do throws(NVMeError) {
+                _ = try waitForPieces(&pair, mode: mode, timeoutMilliseconds: waitLimit) { completion in
                 guard !completion.status.isSuccess else { return }
                 let start = Int(truncatingIfNeeded: completion.token)
                 if completion.status.isEndedByHost, failure == nil, start >= 0, start < total {
@@ -195,10 +197,26 @@ public struct Namespace<Device: PCIFunction>: Sendable {
                     }
                 }
                 if failure == nil { failure = .commandFailed(command: command, status: completion.status) }
+                }
+            } catch {
+                // Giving up with commands in flight (a timeout, a fatal or vanished controller,
+                // close): they may still move data into the caller's buffer after we return, so
+                // the device is made quiet first.
+                if pair.outstanding > 0 {
+                    controller.quiesce(reason: "\(command) gave up with \(pair.outstanding) command(s) in flight (\(error))")
+                }
+                throw error
             }
             if failure != nil { next = total }
         }
         if let failure { throw failure }
+    }
+
+    /// One wait of the pipeline (a seam, so the quiesce on giving up covers every wait).
+    private func waitForPieces(
+        _ pair: inout QueuePair<Device>, mode: CompletionMode, timeoutMilliseconds: Int, _ body: (Completion) -> Void
+    ) throws(NVMeError) -> Int {
+        try pair.waitForCompletions(atLeast: 1, mode: mode, timeoutMilliseconds: timeoutMilliseconds, body)
     }
 
     func requireIdle(_ pair: borrowing QueuePair<Device>) throws(NVMeError) {

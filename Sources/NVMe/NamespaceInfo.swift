@@ -28,6 +28,12 @@ public struct NamespaceInfo: Sendable, Equatable {
     /// The namespace size in bytes.
     public var bytes: UInt64 { blockCount << UInt64(blockShift) }
 
+    /// `blocks` blocks in bytes, at most `Int.max` (for messages; never traps on a caller's count).
+    public func bytes(blocks: Int) -> Int {
+        let (product, overflow) = max(0, blocks).multipliedReportingOverflow(by: blockSize)
+        return overflow ? .max : product
+    }
+
     /// Checks an LBA range on the host, before anything is submitted.
     @inlinable
     public func check(lba: UInt64, blocks: Int) throws(NVMeError) {

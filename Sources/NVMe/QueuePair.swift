@@ -143,7 +143,7 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
     deinit {
         // Delete the queues on the device before their memory is unmapped (members are destroyed
         // after this body runs).
-        controller.retireQueuePair(id: id, outstanding: commands.inFlightCount)
+        controller.retireQueuePair(id: id, outstanding: commands.inFlightCount, usedVector: interruptEventFD != nil)
         commands.deallocate()
     }
 
@@ -183,7 +183,7 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
         }
         var entry = command
         entry.commandID = cid
-        let tracker = commands.trackers + Int(cid)
+        let tracker = commands.trackers + commands.slot(cid)
         if let data {
             guard data.length <= maximumTransferBytes else {
                 commands.release(cid)
@@ -248,7 +248,8 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
     /// id must be in range and outstanding, its SQ id ours, and its SQ head must lie between the
     /// last head and our tail. A CQE failing any check is consumed (so the queue moves on), counted
     /// in `statistics.invalidCompletions`, and completes nothing: a duplicate or forged completion
-    /// cannot complete a command twice or free a command id early. A command id and its PRP list
+    /// cannot complete a command twice or free a command id early, and one naming an earlier
+    /// generation of a reused slot (`CommandTable`) cannot complete its new command. A command id and its PRP list
     /// page become free here, before `body` runs, so `body` may submit again.
     @inlinable
     public mutating func reap(limit: Int = .max, _ body: (Completion) -> Void) -> Int {
@@ -294,7 +295,7 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
             }
             sqHead = reported
             sqOccupied &-= advance
-            let tracker = commands.trackers + Int(cid)
+            let tracker = commands.trackers + commands.slot(cid)
             tracker.pointee.inFlight = false
             let token = tracker.pointee.token
             commands.release(cid)
@@ -325,11 +326,11 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
     public func overdueCommands(olderThan nanosecondsAgo: UInt64) -> [(commandID: UInt16, opcode: UInt8, age: UInt64)] {
         let current = MonotonicClock.nanoseconds()
         var result: [(commandID: UInt16, opcode: UInt8, age: UInt64)] = []
-        for cid in 0..<commands.capacity {
-            let t = commands.trackers[cid]
+        for slot in 0..<commands.capacity {
+            let t = commands.trackers[slot]
             guard t.inFlight else { continue }
             let age = current &- t.submittedAt
-            if age >= nanosecondsAgo { result.append((UInt16(cid), t.opcode, age)) }
+            if age >= nanosecondsAgo { result.append((t.commandID, t.opcode, age)) }
         }
         return result.sorted { $0.age > $1.age }
     }

@@ -69,10 +69,11 @@ extension QueuePair {
         // Every command that was outstanding ends now, exactly once, with its token. Ids are freed
         // first, so `body` may submit again (onto the new queue).
         var ended: [(commandID: UInt16, token: UInt64)] = []
-        for cid in 0..<commands.capacity where commands.trackers[cid].inFlight {
-            commands.trackers[cid].inFlight = false
-            commands.release(UInt16(cid))
-            ended.append((UInt16(cid), commands.trackers[cid].token))
+        for slot in 0..<commands.capacity where commands.trackers[slot].inFlight {
+            commands.trackers[slot].inFlight = false
+            let cid = commands.trackers[slot].commandID
+            commands.release(cid)
+            ended.append((cid, commands.trackers[slot].token))
         }
         watch.aborts.removeAll()
         stats.endedByReset &+= UInt64(ended.count)
@@ -142,8 +143,7 @@ extension QueuePair {
 
         // Forget aborts whose command has completed (the reaper freed its id, or reused it).
         watch.aborts.removeAll { a in
-            let tracker = commands.trackers[Int(a.commandID)]
-            return !(tracker.inFlight && tracker.submittedAt == a.stamp)
+            !commands.isOutstanding(a.commandID)
         }
         let abortTimeout = UInt64(max(1, policy.abortTimeoutMilliseconds)) &* 1_000_000
         if let stuck = watch.aborts.first(where: { t &- $0.abortedAt >= abortTimeout }) {
@@ -153,21 +153,22 @@ extension QueuePair {
         }
         // Abort Command Limit (ACL, zero-based): more at once would fail with Abort Command Limit Exceeded.
         let limit = Int(controller.identity.abortCommandLimit) + 1
-        for cid in 0..<commands.capacity where watch.aborts.count < limit {
-            let tracker = commands.trackers[cid]
+        for slot in 0..<commands.capacity where watch.aborts.count < limit {
+            let tracker = commands.trackers[slot]
+            let cid = tracker.commandID
             guard tracker.inFlight, tracker.submittedAt < cutoff,
-                !watch.aborts.contains(where: { $0.commandID == UInt16(cid) })
+                !watch.aborts.contains(where: { $0.commandID == cid })
             else { continue }
             let aborted: Bool
             do {
-                aborted = try controller.abortForRecovery(queue: id, commandID: UInt16(cid))
+                aborted = try controller.abortForRecovery(queue: id, commandID: cid)
             } catch {
                 if case .commandFailed(_, let status) = error, status.matches(.abortCommandLimitExceeded) { break }
                 return try resetAndRebuild(
                     reason: "Abort of timed-out command id \(cid) on I/O queue \(id) failed: \(error)", body)
             }
             stats.abortsSent &+= 1
-            watch.aborts.append(TimeoutWatch.SentAbort(commandID: UInt16(cid), stamp: tracker.submittedAt, abortedAt: t))
+            watch.aborts.append(TimeoutWatch.SentAbort(commandID: cid, stamp: tracker.submittedAt, abortedAt: t))
             controller.logger.warning(
                 "\(device.name): command id \(cid) (opcode 0x\(String(tracker.opcode, radix: 16))) on I/O queue \(id) timed out after \(controller.options.ioTimeoutMilliseconds) ms; Abort sent, controller \(aborted ? "aborted it" : "did not find it")")
         }

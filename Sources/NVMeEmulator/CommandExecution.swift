@@ -95,10 +95,12 @@ extension ControllerEngine {
         if lost.count > Self.lostHistory { lost.removeFirst() }
     }
 
-    /// `FaultAction.staleCompletionOnReuse`: a command with a remembered completion's id was
-    /// fetched from its SQ, so that old entry is owed again, now, ahead of the new command's.
+    /// `FaultAction.staleCompletionOnReuse`: a later command was fetched from the SQ of a
+    /// remembered completion, so that old entry is owed again, now, ahead of the new command's.
+    /// Matched by queue, not by id: a driver that hands a freed id out again at once gives the new
+    /// command the old id (the stale entry then looks valid); one with id generations does not.
     mutating func repostStaleCompletion(sqid: UInt16, commandID: UInt16) {
-        guard let i = staleCompletions.firstIndex(where: { $0.submissionQueue == sqid && $0.commandID == commandID }),
+        guard let i = staleCompletions.firstIndex(where: { $0.submissionQueue == sqid }),
               let sq = submissionQueues[Int(sqid)] else { return }
         var stale = staleCompletions.remove(at: i)
         stale.due = 0

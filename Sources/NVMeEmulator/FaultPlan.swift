@@ -101,9 +101,10 @@ public enum FaultAction: Sendable, Hashable {
     /// CQ head doorbell, each with this command's id with bit 15 flipped (an id no command
     /// carries) and SQ id 0. Only a controller reset or a function reset stops it.
     case floodAdminCompletions
-    /// Post the completion normally, and post it again, word for word, when a later command with
-    /// the same command id is fetched from the same SQ (a stale CQE for a reused id), before that
-    /// command's own completion.
+    /// Post the completion normally, and post it again, word for word, when the next command is
+    /// fetched from the same SQ, before that command's own completion: a stale CQE arriving after
+    /// its id was handed out again (a driver that reuses a freed id at once gives the next command
+    /// the same id; one with id generations, as Linux since 5.15, does not).
     case staleCompletionOnReuse
 
     public var kind: FaultKind {

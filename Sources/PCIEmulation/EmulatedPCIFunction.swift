@@ -24,8 +24,12 @@ extension EmulatedPCIEngine {
     /// A config space write and its side effects: an FLR through Device Control, and messages
     /// held for vectors that a cleared function mask releases.
     public mutating func writeConfig(_ value: UInt32, at offset: Int, width: Int) {
+        let master = pci.config.busMasterEnabled
         if pci.config.write(value, at: offset, width: width) {
             _ = functionLevelReset()
+        }
+        if pci.busMasterStuck && master && !pci.config.busMasterEnabled {
+            pci.config.setCommand(PCIConfigSpace.commandBusMaster, true)
         }
         _ = pci.deliverUnmaskedPending()
     }
@@ -167,6 +171,12 @@ extension EmulatedPCIFunction {
     /// succeed again with nil, to test what a driver does when it cannot reset the device.
     public func setResetFault(_ fault: FunctionResetFault?) {
         withEngine { $0.pci.resetFault = fault }
+    }
+
+    /// Makes PCI_COMMAND.MASTER ignore being cleared (true), or behave again (false), to test
+    /// what a driver does with a device it cannot prove quiet.
+    public func setBusMasterStuck(_ stuck: Bool) {
+        withEngine { $0.pci.busMasterStuck = stuck }
     }
 
     /// PCI_COMMAND.MASTER as the function sees it now.

@@ -24,6 +24,9 @@ public struct PCIFunctionState: Sendable {
     public var counters = InterruptCounters()
     /// How the function takes a reset, for tests of a driver's quiesce and recovery paths.
     public var resetFault: FunctionResetFault?
+    /// PCI_COMMAND.MASTER ignores being cleared (a function that cannot be stopped from config
+    /// space): with a reset fault and a controller that ignores CC.EN, nothing can prove it quiet.
+    public var busMasterStuck = false
 
     /// The MSI-X table starts out masked and empty, as after reset.
     public init(config: PCIConfigSpace, msix: MSIXTable, iommu: EmulatedIOMMU) {

@@ -16,7 +16,7 @@ import VFIO
             .timedOut(what: "", milliseconds: .min), .deviceMisbehaved(""), .controllerFatal(during: ""), .deviceGone,
             .unsupported(""), .submissionQueueFull(queue: .max), .noFreeCommandID(queue: .max),
             .misalignedBuffer(iova: .max), .noSuchNamespace(.max, available: []), .namespaceUnusable(.max, reason: ""),
-            .invalidArgument(""), .noInterruptVector(queue: .max), .closed, .malformedData(""), .recoveryFailed(reason: ""),
+            .invalidArgument(""), .noInterruptVector(queue: .max), .closed, .malformedData(""), .recoveryFailed(reason: ""), .quiesced(reason: ""),
         ]
         for n in extremeInts {
             all += [.transferTooLarge(bytes: n, maximum: n), .bufferTooSmall(needed: n, actual: n),

@@ -24,6 +24,7 @@ import VFIO
         .noQueuePairAvailable(granted: 4),
         .noInterruptVector(queue: 5),
         .closed,
+        .quiesced(reason: "Read of namespace 1 gave up with 1 command(s) in flight"),
         .malformedData("Identify Controller: buffer too short"),
     ]
 

@@ -88,7 +88,7 @@ let builtVfioctl: String? = {
 
     /// Where a bring-up can fail after it has allocated something.
     enum BringUpFailure: String, CaseIterable, Sendable {
-        case identifyController, numberOfQueues, identifyNamespace, adminTimeout, readyTimeout
+        case identifyController, numberOfQueues, activeNamespaceList, adminTimeout, readyTimeout
 
         func configure(_ c: inout EmulatedNVMeConfiguration) {
             switch self {
@@ -96,9 +96,10 @@ let builtVfioctl: String? = {
                 c.faultPlan = FaultPlan(rules: [.admin(.identify, .nth(1), .completeWithStatus(.internalError))])
             case .numberOfQueues:
                 c.faultPlan = FaultPlan(rules: [.admin(.setFeatures, .nth(1), .completeWithStatus(.internalError.withDoNotRetry()))])
-            case .identifyNamespace:
-                // Identify 1: controller, 2: active namespace list, 3: namespace 1.
-                c.faultPlan = FaultPlan(rules: [.admin(.identify, .nth(3), .completeWithStatus(.internalError))])
+            case .activeNamespaceList:
+                // Identify 1: controller, 2: active namespace list. (A failing Identify Namespace
+                // only makes its namespace unusable.)
+                c.faultPlan = FaultPlan(rules: [.admin(.identify, .nth(2), .completeWithStatus(.internalError))])
             case .adminTimeout:
                 c.faultPlan = FaultPlan(rules: [.admin(.identify, .nth(2), .dropCompletion)])
             case .readyTimeout:

@@ -147,22 +147,20 @@ import VFIO
         try controller.close()
     }
 
-    @Test func namespaceCapacityAboveItsSizeIsRejected() throws {
+    @Test func namespaceCapacityAboveItsSizeIsListedUnusable() throws {
         let device = try EmulatedNVMeController()
         var ns = IdentifyNamespace()
         ns.size = 100
         ns.capacity = 101
         ns.lbaFormats = [LBAFormat(lbaDataSize: 9)]
         device.setIdentifyData(cns: .namespace, try ns.encoded())
-        #expect {
-            _ = try Self.bringUp(device)
-        } throws: { error in
-            guard case .deviceMisbehaved(let what) = error as? NVMeError else { return false }
-            return what.contains("NCAP 101 exceeds NSZE 100")
-        }
+        let controller = try Self.bringUp(device)
+        #expect(controller.namespaces.isEmpty)
+        #expect(controller.unusableNamespaces[1]?.contains("NCAP 101 exceeds NSZE 100") == true)
+        try controller.close()
     }
 
-    @Test func garbageIdentifyNamespaceIsMalformedData() throws {
+    @Test func garbageIdentifyNamespaceIsListedUnusableAsMalformedData() throws {
         let device = try EmulatedNVMeController()
         // FLBAS names format 9 while NLBAF says there is one.
         var bytes = [UInt8](repeating: 0, count: 4096)
@@ -170,11 +168,12 @@ import VFIO
         bytes[25] = 0
         bytes[26] = 9
         device.setIdentifyData(cns: .namespace, bytes)
-        #expect {
-            _ = try Self.bringUp(device)
-        } throws: { error in
-            guard case .malformedData(let what) = error as? NVMeError else { return false }
-            return what.contains("Identify Namespace 1") && what.contains("FLBAS")
+        do {
+            let controller = try Self.bringUp(device)
+            let reason = controller.unusableNamespaces[1] ?? ""
+            #expect(reason.contains("malformed data") && reason.contains("Identify Namespace 1") && reason.contains("FLBAS"), "\(reason)")
+            #expect(throws: NVMeError.namespaceUnusable(1, reason: reason)) { _ = try controller.namespace(1) }
+            try controller.close()
         }
         #expect(device.dma.liveMappings == 0)
     }

@@ -38,6 +38,12 @@ public final class DMAAllocator: Sendable {
         var iovas: IOVAAllocator
         var pinnedBytes: UInt64 = 0
         var warnedSmallPages = false
+        /// Set by `keepMappings(because:)`: the device may still write anything it can reach.
+        var keepsMappings = false
+        /// Buffers released while mappings were kept, or whose unmap failed: never reused.
+        var keptBytes: UInt64 = 0
+        var keptMappings = 0
+        var unmapFailures = 0
     }
 
     public static let smallPage = 4096
@@ -57,6 +63,29 @@ public final class DMAAllocator: Sendable {
     /// Bytes mapped now, and live mappings: tests use them to prove nothing leaks.
     public var mappedBytes: UInt64 { state.withLock { $0.iovas.bytesInUse } }
     public var liveMappings: Int { state.withLock { $0.iovas.liveCount } }
+    /// Bytes and buffers released but left mapped (`keepMappings(because:)`, or a failed unmap):
+    /// memory given up rather than handed to the next owner while a device may still write it.
+    public var keptBytes: UInt64 { state.withLock { $0.keptBytes } }
+    public var keptMappings: Int { state.withLock { $0.keptMappings } }
+    /// Unmaps the IOMMU refused; their IOVA and memory are among the kept ones.
+    public var unmapFailures: Int { state.withLock { $0.unmapFailures } }
+    /// Whether releases leave everything mapped from now on.
+    public var keepsMappings: Bool { state.withLock { $0.keepsMappings } }
+
+    /// From now on no buffer is unmapped or freed: a driver calls it when it could not prove a
+    /// device quiet (controller disabled, function reset, bus master off), so that a late DMA
+    /// lands in memory nobody reuses instead of in the next owner's. Logged once, at warning;
+    /// `keptBytes` counts what is given up. Every device sharing this IOVA space is covered, as
+    /// any of them could reach any buffer.
+    public func keepMappings(because reason: String) {
+        let first = state.withLock { s -> Bool in
+            defer { s.keepsMappings = true }
+            return !s.keepsMappings
+        }
+        if first {
+            logger.warning("DMA memory stays mapped and is never reused from now on: \(reason)")
+        }
+    }
 
     /// Allocates, zeroes, pins and maps `length` bytes (rounded up to the page size), aligned to at
     /// least `alignment` in both virtual and IOVA space.
@@ -132,17 +161,33 @@ public final class DMAAllocator: Sendable {
     /// Called by `DMABuffer.deinit`: unmap from the IOMMU first (the device can no longer reach the
     /// memory), then give back the IOVA, then the memory.
     func release(address: UnsafeMutableRawPointer, iova: IOVA, length: Int) {
+        if keepInsteadOfRelease(length: length, unmapFailed: false) { return }
         if mapper.usesPhysicalAddresses { return releasePhysical(address: address, length: length) }
         do {
             try mapper.unmap(iova: iova, length: length)
         } catch {
-            // The container may already be gone (its fd closed unmaps everything); never leak the IOVA.
-            logger.debug("DMA unmap at \(iova) failed: \(error)")
+            // The mapping may still be live (the mapper keeps the container or IOAS open as long
+            // as this allocator lives), so the device may still reach the memory: neither the
+            // IOVA nor the pages are handed out again.
+            _ = keepInsteadOfRelease(length: length, unmapFailed: true)
+            logger.warning("DMA unmap of \(length) bytes at IOVA \(iova) failed: \(error); the IOVA and memory stay reserved, never reused")
+            return
         }
         state.withLock { s in
             s.iovas.release(iova, length: length)
             s.pinnedBytes -= UInt64(length)
         }
         _ = shim_munmap(address, length)
+    }
+
+    /// Counts a buffer given up instead of released; true when that is what must happen.
+    private func keepInsteadOfRelease(length: Int, unmapFailed: Bool) -> Bool {
+        state.withLock { s in
+            guard s.keepsMappings || unmapFailed else { return false }
+            s.keptBytes += UInt64(length)
+            s.keptMappings += 1
+            if unmapFailed { s.unmapFailures += 1 }
+            return true
+        }
     }
 }
