@@ -69,6 +69,10 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
         guard spec.workingSetOffset < ns.bytes, UInt64(spec.blockSize) <= ns.bytes - spec.workingSetOffset else {
             throw .invalid("--offset \(spec.workingSetOffset) leaves no room for one I/O in namespace \(ns.id) (\(ns.bytes) bytes)")
         }
+        // Not capped quietly: a working set asked for is the one measured.
+        if let bytes = spec.workingSetBytes, bytes > ns.bytes - spec.workingSetOffset {
+            throw .invalid("--size \(bytes) at --offset \(spec.workingSetOffset) goes past the end of namespace \(ns.id) (\(ns.bytes) bytes); give --size \(ns.bytes - spec.workingSetOffset) or less, or leave it out")
+        }
         if spec.mode.usesInterrupts && controller.interruptVectors == 0 {
             throw .invalid("--mode \(spec.mode) needs MSI-X vectors and the device granted none; use --mode poll")
         }

@@ -39,9 +39,11 @@ struct Demo: ParsableCommand {
 
             // One table, printed when the runs are done, so its columns line up whatever the figures.
             let runner = WorkloadRunner(controller: c)
-            let ioBytes = max(ns.blockSize, 4096)  // block sizes are powers of two: a multiple of both
+            // Block sizes are powers of two, so this is a multiple of both; a namespace smaller
+            // than 4 KiB gets one-block I/Os.
+            let ioBytes = ns.info.bytes >= 4096 ? max(ns.blockSize, 4096) : ns.blockSize
             let queueDepth = min(32, c.ioQueueEntries - 1)
-            print("\nperf: randread \(ioBytes >> 10) KiB at qd \(queueDepth) on 1 queue pair, \(format1(seconds)) s per completion mode, every byte read verified")
+            print("\nperf: randread \(humanBytes(UInt64(ioBytes))) at qd \(queueDepth) on 1 queue pair, \(format1(seconds)) s per completion mode, every byte read verified")
             var rows: [[String]] = []
             for mode in [CompletionMode.poll, .interrupt, .hybrid] where !mode.usesInterrupts || c.interruptVectors > 0 {
                 let spec = WorkloadSpec(pattern: .randread, blockSize: ioBytes, queueDepth: queueDepth,

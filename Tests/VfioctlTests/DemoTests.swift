@@ -52,6 +52,14 @@ struct VfioctlDemoTests {
         #expect(valueColumns.count == 1 && valueColumns.first.map { $0 > 0 } == true, "\(r.stdout)")
     }
 
+    /// On a namespace smaller than one 4 KiB I/O the demo refused itself with "--size 512 is
+    /// smaller than one I/O (--bs 4096)", naming options it does not have.
+    @Test func aNamespaceSmallerThanFourKiBRunsWithOneBlockIOs() throws {
+        let r = try vfioctl(["demo", "--seconds", "0.1", "--emu-size", "1k"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("perf: randread 512 B at qd "), "\(r.stdout)")
+    }
+
     @Test func aRunTimeThatIsNotPositiveIsAOneLineError() throws {
         for value in ["0", "-1", "nan"] {
             let r = try vfioctl(["demo", "--seconds=\(value)"])

@@ -53,6 +53,9 @@ struct VfioctlErrorConventionTests {
         try Self.expectOneToolError(["nvme", "identify", "--io-queues=-5"], "--io-queues -5: ask for 1 or more")
         // Ran 4 KiB I/Os in a 1 KiB working set.
         try Self.expectOneToolError(["nvme", "perf", "--size", "1k"], "--size 1k is smaller than one I/O (--bs 4k)")
+        // Was capped quietly at the end of the namespace: 1 MiB measured where 2 MiB was asked for.
+        try Self.expectOneToolError(["nvme", "perf", "--emu-size", "16M", "--offset", "15M", "--size", "2M"],
+                                    "--size 2097152 at --offset 15728640 goes past the end of namespace 1 (16777216 bytes); give --size 1048576 or less")
         // "--queues 0 is more than the 4 I/O queue pairs the controller granted".
         try Self.expectOneToolError(["nvme", "perf", "--queues", "0"], "--queues 0: give 1 or more queue pairs", not: ["is more than"])
         // Parsed, and too small: not "is not a duration" / "is not a size".
