@@ -105,14 +105,24 @@ struct MinimalAdminQueue<Device: PCIFunction>: ~Copyable {
         }
     }
 
-    /// Stops the device's DMA before its memory goes: CC.EN = 0, else a function-level reset.
+    /// Stops the device's DMA before its memory goes, each step confirmed by reading back: CC.EN = 0,
+    /// else a function-level reset, else bus mastering off, else no DMA memory is ever freed again.
     static func quiesce(_ device: Device, _ registers: MMIORegion, _ milliseconds: Int) {
         registers.write(AdminRegisters.configuration, 0)
         do {
             try waitForStatus(device, registers, milliseconds, "CSTS.RDY = 0") { !$0.ready }
-        } catch {
-            try? device.reset()
-        }
+            return
+        } catch {}
+        do {
+            try device.reset()
+            if !registers.read(AdminRegisters.status).ready { return }
+        } catch {}
+        do {
+            let command = try device.readConfig16(at: 0x04)            // PCI_COMMAND; MASTER is bit 2
+            try device.writeConfig16(command & ~0x4, at: 0x04)
+            if try device.readConfig16(at: 0x04) & 0x4 == 0 { return }
+        } catch {}
+        device.dma.keepMappings(because: "\(device.name) could not be stopped")
     }
 
     deinit {
@@ -220,6 +230,30 @@ func identifyFunction(_ bdf: String) throws(VFIOError) -> String {
             #expect(try admin.execute(opcode: 0x06, cdw10: 1, data: page) == 0)
         }
         #expect(try admin.execute(opcode: 0x06, namespace: 99, cdw10: 0, data: page) != 0)  // no namespace 99
+    }
+
+    /// A device that ignores CC.EN = 0 is stopped by the next step that works, and its memory is
+    /// kept only when nothing works.
+    @Test(arguments: [(false, false, "reset"), (true, false, "bus master off"), (true, true, "memory kept")])
+    func quiesceEscalatesUntilTheDeviceConfirms(resetFails: Bool, busMasterStuck: Bool, outcome: String) throws {
+        let device = try EmulatedNVMeController(configuration: EmulatedNVMeConfiguration(timeout: 1))   // CAP.TO: 500 ms
+        try device.enableBusMaster()
+        var admin = try MinimalAdminQueue(device: device, interrupts: false)
+        let page = try device.dma.allocate(length: 4096)
+        #expect(try admin.execute(opcode: 0x06, cdw10: 1, data: page) == 0)
+        device.setResetBehaviour(ignoresDisable: true)
+        if resetFails { device.setResetFault(.fails(errno: 5)) }
+        device.setBusMasterStuck(busMasterStuck)
+        _ = consume admin
+        switch outcome {
+        case "reset":
+            #expect(!device.dma.keepsMappings && device.busMasterEnabled)
+        case "bus master off":
+            #expect(!device.dma.keepsMappings && !device.busMasterEnabled)
+        default:
+            #expect(device.dma.keepsMappings)
+            #expect(device.dma.keptMappings == 2)    // the two rings, released after quiesce
+        }
     }
 
     @Test func identifyFunctionNamesABadAddress() {
