@@ -158,6 +158,9 @@ struct EmulatedImage {
         guard (st.st_mode & S_IFMT) == S_IFREG else {
             throw ValidationFailure("\(path) is not a regular file; give --emu-file a path to an image file")
         }
+        if !readOnly, access(path, W_OK) != 0 {
+            throw ValidationFailure("\(path) is read-only (\(VFIOError.errnoText(errno))): nvme identify, read and smart open it read-only, the other commands need write access; make it writable (chmod u+w; chattr -i if immutable) or use another file")
+        }
         let existing = UInt64(max(0, st.st_size))
         guard existing > 0 else {
             // An empty file (from touch or mktemp) has no size to keep: it is created at --emu-size.

@@ -246,10 +246,11 @@ func humanBytes(_ n: UInt64) -> String {
     return unit == 0 ? "\(n) B" : String(format1(value)) + " " + units[unit]
 }
 
-/// One decimal, without Foundation's String(format:).
+/// One decimal, without Foundation's String(format:). Never traps: a value beyond Int's range
+/// (`--time 1e308s`) or not finite is printed as Swift prints the Double; a negative one keeps its sign.
 func format1(_ v: Double) -> String {
     let scaled = (v * 10).rounded()
-    let whole = Int(scaled) / 10
-    let tenth = abs(Int(scaled) % 10)
-    return "\(whole).\(tenth)"
+    guard scaled.magnitude < 1e18 else { return "\(v)" }
+    let tenths = Int(scaled)
+    return "\(tenths < 0 ? "-" : "")\(tenths.magnitude / 10).\(tenths.magnitude % 10)"
 }

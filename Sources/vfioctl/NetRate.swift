@@ -31,12 +31,17 @@ func formatDuration(_ seconds: Double) -> String {
     case 10...: return "\(format1(seconds)) s"
     case 1..<10: return "\(format2(seconds)) s"
     case 0.001..<1: return "\(format1(seconds * 1000)) ms"
-    default: return "\(Int((seconds * 1e6).rounded())) µs"
+    default:
+        let micros = (seconds * 1e6).rounded()
+        return micros.magnitude < 1e18 ? "\(Int(micros)) µs" : "\(seconds) s"  // NaN and negatives land here: never trap
     }
 }
 
+/// Two decimals; never traps (see `format1`).
 func format2(_ v: Double) -> String {
-    let hundredths = Int((v * 100).rounded())
-    let fraction = abs(hundredths % 100)
-    return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
+    let scaled = (v * 100).rounded()
+    guard scaled.magnitude < 1e18 else { return "\(v)" }
+    let hundredths = Int(scaled)
+    let fraction = hundredths.magnitude % 100
+    return "\(hundredths < 0 ? "-" : "")\(hundredths.magnitude / 100).\(fraction < 10 ? "0" : "")\(fraction)"
 }

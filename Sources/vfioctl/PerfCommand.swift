@@ -76,12 +76,12 @@ struct Perf: ParsableCommand {
             } else {
                 print("\(spec.pattern.rawValue) bs=\(spec.blockSize) qd=\(spec.queueDepth) queues=\(spec.queuePairs) mode=\(spec.mode) on \(c.device.name)")
                 switch r.endedBy {
-                case .stopped: print("  stopped:   by \(endedBy) after \(format1(r.seconds)) s; the figures cover the run until then")
-                case .time where spec.ios != nil: print("  ended:     --time \(format1(spec.seconds)) s passed before --ios \(spec.ios ?? 0) completed")
-                case .ios where spec.seconds.isFinite: print("  ended:     --ios \(spec.ios ?? 0) completed before --time \(format1(spec.seconds)) s passed")
+                case .stopped: print("  stopped:   by \(endedBy) after \(formatDuration(r.seconds)); the figures cover the run until then")
+                case .time where spec.ios != nil: print("  ended:     --time \(formatDuration(spec.seconds)) passed before --ios \(spec.ios ?? 0) completed")
+                case .ios where spec.seconds.isFinite: print("  ended:     --ios \(spec.ios ?? 0) completed before --time \(formatDuration(spec.seconds)) passed")
                 default: break
                 }
-                print("  IOPS:      \(Int(r.iops.rounded()))   (\(r.ios) I/Os in \(format1(r.seconds)) s)")
+                print("  IOPS:      \(Int(r.iops.rounded()))   (\(r.ios) I/Os in \(formatDuration(r.seconds)))")
                 print("  bandwidth: \(format1(r.megabytesPerSecond)) MB/s")
                 print("  latency:   mean \(micro(r.latencyMean)) µs, p50 \(micro(r.latencyP50)), p99 \(micro(r.latencyP99)), p99.9 \(micro(r.latencyP999)), max \(micro(r.latencyMax)) µs")
                 print("  CPU/I/O:   driver threads \(Int(r.driverCPUPerIO.rounded())) ns, whole process \(Int(r.processCPUPerIO.rounded())) ns")

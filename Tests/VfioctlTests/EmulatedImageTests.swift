@@ -70,7 +70,14 @@ struct VfioctlEmulatedImageTests {
         let write = try vfioctl(["nvme", "write", "--emu-file", image, "--lba", "0", "--count", "1"], stdin: Data(count: 512))
         #expect(write.status == 1)
         #expect(write.stderrLines.count == 1, "\(write.stderr)")
-        #expect(write.stderr.contains(image) && write.stderr.contains("open failed"), "\(write.stderr)")
+        #expect(write.stderr.hasPrefix("vfioctl: \(image) is read-only ("), "\(write.stderr)")
+        #expect(write.stderr.contains("nvme identify, read and smart open it read-only"), "\(write.stderr)")
+        // perf and demo write the image too (perf's verification, demo's write and read-back).
+        for command in [["nvme", "perf", "--ios", "10"], ["demo"]] {
+            let r = try vfioctl(command + ["--emu-file", image])
+            #expect(r.status == 1 && r.stderrLines.count == 1, "\(command): \(r.stderr)")
+            #expect(r.stderr.contains("\(image) is read-only ("), "\(command): \(r.stderr)")
+        }
     }
 
     func chattr(_ flag: String, _ path: String) -> Bool {

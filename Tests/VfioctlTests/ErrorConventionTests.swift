@@ -85,6 +85,21 @@ struct VfioctlErrorConventionTests {
         #expect(r.stderr.isEmpty, "\(r.stderr)")
     }
 
+    /// `--ios 10 --time 1e308s` died with SIGILL printing the run time (Int(1e309) in format1).
+    @Test func aHugeRunTimeIsPrintedNotTrapped() throws {
+        let r = try vfioctl(["nvme", "perf", "--ios", "10", "--time", "1e308s", "--emu-size", "16M"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("--ios 10 completed before --time 1e+308 s passed"), "\(r.stdout)")
+    }
+
+    /// A run shorter than a second printed "(10 I/Os in 0.0 s)".
+    @Test func aShortRunPrintsItsLengthInAUnitThatFits() throws {
+        let r = try vfioctl(["nvme", "perf", "--ios", "10", "--emu-size", "16M"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("(10 I/Os in ") && !r.stdout.contains("in 0.0 s"), "\(r.stdout)")
+        #expect(r.stdout.contains(" ms)") || r.stdout.contains(" µs)"), "\(r.stdout)")
+    }
+
     /// `--ios N --time T`: whichever comes first ends the run, and the output says which.
     @Test func iosAndTimeTogetherEndAtWhicheverComesFirst() throws {
         let byIOs = try vfioctl(["nvme", "perf", "--json", "--ios", "500", "--time", "60s"])
