@@ -10,6 +10,20 @@ struct Demo: ParsableCommand {
         abstract: "Identify, a verified write/read, and a short perf run in each completion mode.")
     @OptionGroup var target: DeviceOptions
     @Option(help: "Seconds per perf run.") var seconds: Double = 2
+    @Flag(help: "Let the demo write to a device or an --emu-file image: it overwrites the first 16 MiB of the first namespace.")
+    var overwrite = false
+
+    /// The demo writes the first 16 MiB of the namespace (the read-back and the verified perf
+    /// runs' pattern): harmless in the emulated controller's memory, data loss anywhere else.
+    func checkWhatItOverwrites() throws {
+        guard !overwrite else { return }
+        if let file = target.emulatedFile {
+            throw ValidationFailure("demo overwrites the first 16 MiB of \(file); add --overwrite if its data there may go, or leave out --emu-file")
+        }
+        if target.device != "emulated" {
+            throw ValidationFailure("demo overwrites the first 16 MiB of the first namespace of \(target.device); add --overwrite if its data there may go, or leave out --device to use the emulated controller")
+        }
+    }
 
     func validateSeconds() throws {
         guard seconds.isFinite, seconds > 0, seconds <= 3600 else {
@@ -60,6 +74,7 @@ struct Demo: ParsableCommand {
     func run() throws {
         try reportingErrors {
             try validateSeconds()
+            try checkWhatItOverwrites()
             try target.withController(Job(seconds: seconds))
         }
     }

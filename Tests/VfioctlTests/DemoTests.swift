@@ -60,6 +60,24 @@ struct VfioctlDemoTests {
         #expect(r.stdout.contains("perf: randread 512 B at qd "), "\(r.stdout)")
     }
 
+    /// The demo wrote 16 MiB at the start of an --emu-file image (or a real device) without a word.
+    @Test func itOverwritesAnImageOrADeviceOnlyWhenToldTo() throws {
+        let image = temporaryPath("demo.img")
+        defer { unlink(image) }
+        let data = Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) })
+        let w = try vfioctl(["nvme", "write", "--emu-file", image, "--emu-size", "32M", "--lba", "0", "--count", "8"], stdin: data)
+        #expect(w.status == 0, "\(w.stderr)")
+        let refused = try vfioctl(["demo", "--seconds", "0.1", "--emu-file", image])
+        #expect(refused.status == 1 && refused.stderrLines.count == 1, "\(refused.stderr)")
+        #expect(refused.stderr.hasPrefix("vfioctl: demo overwrites the first 16 MiB of \(image); add --overwrite"), "\(refused.stderr)")
+        #expect(try vfioctl(["nvme", "read", "--emu-file", image, "--lba", "0", "--count", "8"]).output == data)
+        let device = try vfioctl(["demo", "--device", "0000:00:00.0"])
+        #expect(device.status == 1 && device.stderr.contains("add --overwrite"), "\(device.stderr)")
+        let allowed = try vfioctl(["demo", "--seconds", "0.1", "--emu-file", image, "--overwrite"])
+        #expect(allowed.status == 0, "\(allowed.stderr)")
+        #expect(try vfioctl(["nvme", "read", "--emu-file", image, "--lba", "0", "--count", "8"]).output != data)
+    }
+
     @Test func aRunTimeThatIsNotPositiveIsAOneLineError() throws {
         for value in ["0", "-1", "nan"] {
             let r = try vfioctl(["demo", "--seconds=\(value)"])

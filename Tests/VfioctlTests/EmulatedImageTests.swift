@@ -73,7 +73,7 @@ struct VfioctlEmulatedImageTests {
         #expect(write.stderr.hasPrefix("vfioctl: \(image) is read-only ("), "\(write.stderr)")
         #expect(write.stderr.contains("nvme identify, read and smart open it read-only"), "\(write.stderr)")
         // perf and demo write the image too (perf's verification, demo's write and read-back).
-        for command in [["nvme", "perf", "--ios", "10"], ["demo"]] {
+        for command in [["nvme", "perf", "--ios", "10"], ["demo", "--overwrite"]] {
             let r = try vfioctl(command + ["--emu-file", image])
             #expect(r.status == 1 && r.stderrLines.count == 1, "\(command): \(r.stderr)")
             #expect(r.stderr.contains("\(image) is read-only ("), "\(command): \(r.stderr)")
