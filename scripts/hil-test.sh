@@ -7,7 +7,7 @@
 #
 # Installs what is missing (scripts/install-deps.sh --hil, which decides by package; with
 # --no-install it only checks, and stops naming what is missing), builds vfioctl and vfio-hil in
-# release mode on the host, then boots one VM per BOOT (default: all, in HIL_BOOTS order) through
+# release mode on the host, then boots one VM per BOOT (default: HIL_DEFAULT_BOOTS) through
 # scripts/lib/vm.sh. Inside, scripts/hil/guest.sh binds each function under test to vfio-pci (in
 # the guest only; nothing on the host is ever bound), runs the checks and gives the functions back
 # to the kernel's drivers. Every check prints `PASS name`, `FAIL name: reason` or
@@ -27,8 +27,19 @@
 #                       0000:00:19.0 stays with the kernel's e1000e and answers from the other
 #                       side (ARP, ping, UDP; its /sys/class/net counters see our frames).
 #                       Generator figures come back as `#` lines.
+#   iommufd  iommufd-nvme    on the kernel scripts/lib/guest-kernel.sh builds from Debian's
+#                            linux-source-6.12 (Debian's own kernels lack all of this): vfio-hil
+#                            runs once through iommufd and the device cdev, once through the
+#                            container that iommufd serves (CONFIG_IOMMUFD_VFIO_CONTAINER)
+#            iommufd-e1000e  NIC pair as above, vfio-hil through iommufd, plus vfioctl's own
+#                            net gen and net echo (which choose iommufd by themselves)
+#   noiommu  noiommu-nvme    the same kernel without a vIOMMU, vfio.enable_unsafe_noiommu_mode=1,
+#                            128 hugepages: our buffers carry guest-physical addresses from
+#                            /proc/self/pagemap and QEMU's controller DMAs to them
 # A controller without a bus sits at 0000:00:1<i>.0 (addr 0x10+i on the q35 root bus), each in
-# its own IOMMU group.
+# its own IOMMU group. The guest kernel builds in the background from the start of the run
+# (nice 19, cached under ~/.cache/swift-vfio/guest-kernel; see scripts/lib/guest-kernel.sh), and
+# its boots come last, so that a cold build overlaps the other boots.
 #
 # Adding a boot: write `boot_NAME() { ... }` and add NAME to HIL_BOOTS. Inside it, in any order:
 #   hil_nvme NAME OPTIONS NAMESPACES [BUS]   a QEMU nvme controller: OPTIONS are nvme device
@@ -40,6 +51,11 @@
 #   hil_nvme_namespace_options NAME OPTIONS  extra nvme-ns options for the next hil_nvme's
 #       namespaces (metadata, PI: ms=8,pi=1,...), cleared by that hil_nvme
 #   hil_time SECONDS   more time for this boot (a hot-unplug that waits, a slow device)
+#   hil_env NAME VALUE  a variable for the guest (boot.env): HIL_BACKENDS "iommufd container"
+#       runs vfio-hil once per backend (results NAME/BACKEND/...; a NIC takes the first only),
+#       HIL_VFIOCTL_NET 1 adds the vfioctl net gen/echo checks, HIL_BIND_WITH sysfs
+#   hil_guest_kernel   this boot runs on the self-built guest kernel (first line of the boot;
+#       the boot fails without booting when that kernel could not be built)
 #   and any call of scripts/lib/vm.sh: vm_kernel (a self-built kernel), vm_qemu (QEMU 10.0),
 #   vm_iommu none (no vIOMMU; guest.sh is told through HIL_IOMMU), vm_device/vm_args (devices
 #   guest.sh does not know: check them from a guest check), vm_root_port, vm_qmp, vm_hook
@@ -84,13 +100,17 @@
 #     HIL_NIC             pair name; HIL_OUR_MAC, HIL_OUR_IP; HIL_PEER_BDF, HIL_PEER_MAC,
 #                         HIL_PEER_IP, HIL_PEER_IF (the peer's interface, up with HIL_PEER_IP/24)
 #   both: HIL_SCRATCH     writable scratch folder in the guest's /tmp
+#         HIL_VFIO_BACKEND container or iommufd: open every device through that backend and
+#                         check that it was used (unset: the automatic choice)
+#         HIL_NOIOMMU     1 in a boot without an IOMMU: opt in to no-IOMMU mode and expect it
 #   output: one `PASS|FAIL|SKIP name[: reason]` line per check, and `# text` lines for the results
 #   file (figures); the guest prefixes names with `CONTROLLER/`. Other lines go to guest.log. A
 #   run that exceeds HIL_CHECK_TIMEOUT, prints no result line, or exits non-zero without a FAIL
 #   line counts as a failure. Flags are kept to --device so that a new fact never breaks an older
 #   vfio-hil: add it to the environment above.
 #
-# Environment knobs: HIL_KERNEL (guest kernel), HIL_QEMU (QEMU binary), HIL_BOOT_TIMEOUT (seconds
+# Environment knobs: HIL_KERNEL (guest kernel of the Debian-kernel boots), HIL_GUEST_KERNEL (a
+# bzImage for the iommufd and noiommu boots instead of building one), HIL_QEMU (QEMU binary), HIL_BOOT_TIMEOUT (seconds
 # per boot; default 90 + controllers × (HIL_CHECK_TIMEOUT + 180) + NIC pairs × HIL_NIC_TIMEOUT
 # (420) + hil_time), HIL_CHECK_TIMEOUT (seconds per vfio-hil run, default 120; NIC runs get
 # HIL_NIC_TIMEOUT), HIL_CPUS (2), HIL_MEMORY (2G), HIL_SCRATCH_PATH (SwiftPM scratch path,
@@ -112,7 +132,9 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$REPO/scripts/lib/vm.sh"
 vm_tool hil-test.sh
 
-HIL_BOOTS=(formats limits)
+HIL_BOOTS=(formats limits iommufd noiommu)
+# The boots a run without BOOT arguments makes (CI): iommufd and noiommu join once they pass.
+HIL_DEFAULT_BOOTS=(formats limits)
 
 boot_formats() {
     hil_nvme lba512 - 1:512:64
@@ -129,6 +151,37 @@ boot_limits() {
     hil_nic_pair e1000e 0x18 52:54:00:5f:00:01 0x19 52:54:00:5f:00:02
 }
 
+# The two VFIO generations Debian's kernels lack, on the kernel scripts/lib/guest-kernel.sh builds
+# from Debian's linux-source-6.12 (iommufd, the VFIO device cdev, no-IOMMU mode, iommufd's
+# container compatibility). Names start with the boot's, so that their results read iommufd-*
+# and noiommu-*.
+boot_iommufd() {
+    hil_guest_kernel || return 1
+    # vfio-hil runs twice per controller: through the cdev and the IOAS, then through the
+    # container, which this kernel serves from iommufd (CONFIG_IOMMUFD_VFIO_CONTAINER).
+    hil_env HIL_BACKENDS "iommufd container"
+    # The tool's own traffic commands too (net gen, net echo), which pick iommufd by themselves.
+    hil_env HIL_VFIOCTL_NET 1
+    hil_time $((HIL_CHECK_TIMEOUT + 180))
+    hil_nvme iommufd-nvme - 1:512:32
+    hil_nic_pair iommufd-e1000e 0x18 52:54:00:5f:00:11 0x19 52:54:00:5f:00:12
+}
+
+boot_noiommu() {
+    hil_guest_kernel || return 1
+    # No vIOMMU: vfio-pci takes the function only in no-IOMMU mode, and our buffers carry
+    # guest-physical addresses (QEMU's controller DMAs to those). Hugepages make every buffer
+    # one physical run.
+    vm_iommu none
+    vm_append vfio.enable_unsafe_noiommu_mode=1 hugepages=128
+    # vfioctl bind refuses a function without an IOMMU group (here it gets a no-IOMMU one only
+    # from vfio-pci): bind through sysfs.
+    hil_env HIL_BIND_WITH sysfs
+    hil_nvme noiommu-nvme - 1:512:32
+}
+
+# Boots on the kernel of scripts/lib/guest-kernel.sh (HIL_GUEST_KERNEL: a bzImage to use instead).
+HIL_GUEST_KERNEL_BOOTS=(iommufd noiommu)
 # Seconds a boot's time limit grows by per NIC pair (bring-ups and runs in three modes under TCG).
 HIL_NIC_TIMEOUT=${HIL_NIC_TIMEOUT:-420}
 HIL_PATTERN_LBA=1001
@@ -173,7 +226,7 @@ record() {
 for boot in "${boots[@]}"; do
     [[ " ${HIL_BOOTS[*]} " == *" $boot "* ]] || vm_die "no boot named $boot (have: ${HIL_BOOTS[*]})"
 done
-((${#boots[@]})) || boots=("${HIL_BOOTS[@]}")
+((${#boots[@]})) || boots=("${HIL_DEFAULT_BOOTS[@]}")
 
 if ((install)); then vm_install --hil; else vm_install --hil --check; fi
 vm_need vng qemu-system-x86_64 timeout truncate dd python3
@@ -183,6 +236,52 @@ kernel=$(vm_default_kernel)
 
 run_start=$SECONDS
 echo "== hil: kernel $kernel, $("${VM_QEMU:-qemu-system-x86_64}" --version | head -n 1), TCG, logs in $VM_WORK"
+
+# --- Guest kernel -------------------------------------------------------------------------
+
+# The boots on the self-built kernel come last, so that its build (nice 19: it takes what the
+# Swift build and the TCG boots before leave idle) overlaps them instead of adding to the run.
+guest_kernel=${HIL_GUEST_KERNEL:-} guest_kernel_pid='' guest_kernel_t0=$SECONDS
+guest_kernel_flags=()
+((install)) || guest_kernel_flags=(--no-install)
+for boot in "${boots[@]}"; do
+    [[ " ${HIL_GUEST_KERNEL_BOOTS[*]} " == *" $boot "* ]] || continue
+    if [ -z "$guest_kernel" ]; then
+        echo "== guest kernel: scripts/lib/guest-kernel.sh in the background, nice 19 (log: $VM_WORK/guest-kernel.log)"
+        # Its own session, so that an interrupt stops make and the compilers with it.
+        setsid "$REPO/scripts/lib/guest-kernel.sh" "${guest_kernel_flags[@]}" \
+            >"$VM_WORK/guest-kernel.out" 2>"$VM_WORK/guest-kernel.log" </dev/null &
+        guest_kernel_pid=$!
+    fi
+    break
+done
+
+stop_guest_kernel_build() {
+    [ -n "$guest_kernel_pid" ] && kill -TERM -- "-$guest_kernel_pid" 2>/dev/null
+    guest_kernel_pid=
+}
+trap 'stop_guest_kernel_build; vm_interrupted' INT TERM
+trap stop_guest_kernel_build EXIT
+
+# guest_kernel_wait: the self-built kernel is ready (waits for the background build the first
+# time and records build/guest-kernel), else status 1.
+guest_kernel_wait() {
+    if [ -n "$guest_kernel_pid" ]; then
+        echo "   waiting for the guest kernel build (started $((SECONDS - guest_kernel_t0)) s ago)"
+        wait "$guest_kernel_pid"
+        local rc=$?
+        guest_kernel_pid=
+        if [ "$rc" -eq 0 ] && guest_kernel=$(tail -n 1 "$VM_WORK/guest-kernel.out") && [ -r "$guest_kernel" ]; then
+            record "PASS build/guest-kernel"
+            echo "    $(grep -m1 'guest-kernel: \(built\|cached\)' "$VM_WORK/guest-kernel.log" | sed 's/^guest-kernel: //'); ready $((SECONDS - guest_kernel_t0)) s after the run started"
+        else
+            guest_kernel=
+            record "FAIL build/guest-kernel: scripts/lib/guest-kernel.sh exit status $rc (log: $VM_WORK/guest-kernel.log)"
+            vm_tail "$VM_WORK/guest-kernel.log" 30
+        fi
+    fi
+    [ -n "$guest_kernel" ] && [ -r "$guest_kernel" ]
+}
 
 # --- Build --------------------------------------------------------------------------------
 
@@ -221,6 +320,15 @@ pattern_block() {
 
 hil_namespace_options=
 hil_nvme_namespace_options() { hil_namespace_options=$1; }
+# hil_env NAME VALUE: a variable for the guest's boot.env (HIL_BACKENDS, HIL_VFIOCTL_NET, ...).
+hil_env() { printf "%s='%s'\n" "$1" "$2" >>"$VM_DIR/boot.extra"; }
+
+# hil_guest_kernel: this boot runs on the guest kernel that scripts/lib/guest-kernel.sh builds
+# (started in the background at the beginning of the run; waited for here).
+hil_guest_kernel() {
+    guest_kernel_wait || return 1
+    vm_kernel "$guest_kernel"
+}
 hil_time() { boot_extra=$((boot_extra + $1)); }
 
 # hil_nvme NAME OPTIONS NAMESPACES [BUS]: see "Adding a boot" in the header.
@@ -283,7 +391,11 @@ for boot in "${boots[@]}"; do
     n_ctrl=0 n_nic=0 boot_extra=0
     : >"$VM_DIR/controllers"
     : >"$VM_DIR/nics"
-    "boot_$boot"
+    : >"$VM_DIR/boot.extra"
+    if ! "boot_$boot"; then
+        record "FAIL $boot: not booted (its guest kernel is missing; see build/guest-kernel)"
+        continue
+    fi
     cat >"$VM_DIR/boot.env" <<EOF
 HIL_BOOT=$boot
 HIL_BIN=$HIL_BIN
@@ -296,6 +408,7 @@ HIL_IOMMU=$VM_IOMMU_MODE
 HIL_QMP=$([ -n "$VM_QMP_SOCKET" ] && echo 1 || echo 0)
 HIL_SRC=$REPO
 EOF
+    cat "$VM_DIR/boot.extra" >>"$VM_DIR/boot.env"
     vm_append swift_vfio_hil=1
     limit=${HIL_BOOT_TIMEOUT:-$((90 + n_ctrl * (HIL_CHECK_TIMEOUT + 180) + n_nic * HIL_NIC_TIMEOUT + boot_extra))}
     echo "   booting (TCG, $VM_NCPUS CPUs, $VM_MEM, kernel $(basename "$VM_KERNEL_PATH"), at most $limit s)"

@@ -29,4 +29,23 @@ struct HILContext: Sendable {
     let environment: [String: String]
     /// Logs go to stderr; stdout carries result lines and `# ` figures for the results file.
     let log: @Sendable (String) -> Void
+
+    /// The backend this run must use (HIL_VFIO_BACKEND: container or iommufd), or nil for the
+    /// automatic choice; a boot that offers both runs vfio-hil once per backend.
+    var requiredBackend: VFIOBackendKind? { environment["HIL_VFIO_BACKEND"].flatMap(VFIOBackendKind.init(rawValue:)) }
+
+    /// HIL_NOIOMMU=1: the boot has no IOMMU and VFIO runs in no-IOMMU mode, so the checks opt in
+    /// (`allowNoIOMMU`) and expect physical addresses instead of IOMMU mappings.
+    var expectsNoIOMMU: Bool { environment["HIL_NOIOMMU"] == "1" }
+
+    /// Every check opens its devices with these, so that the whole run goes through one backend.
+    var deviceOptions: VFIODevice.Options {
+        VFIODevice.Options(allowNoIOMMU: expectsNoIOMMU,
+                           vfioBackend: requiredBackend.flatMap { VFIOBackendPreference(rawValue: $0.rawValue) } ?? .automatic)
+    }
+
+    /// The function under test, opened through the backend this run asks for.
+    func openDevice() throws(VFIOError) -> VFIODevice {
+        try VFIODevice(address: address, options: deviceOptions)
+    }
 }

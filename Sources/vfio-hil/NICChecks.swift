@@ -71,7 +71,7 @@ struct NICRig {
         options.receiveQueues = queues
         options.transmitQueues = queues
         options.interrupts = interrupts
-        nic = try E1000E(device: try VFIODevice(address: context.address), options: options)
+        nic = try E1000E(device: try context.openDevice(), options: options)
         let link = nic.waitForLink(timeoutMilliseconds: 10_000)
         try expect(link.isUp, "link down 10 s after bring-up")
     }

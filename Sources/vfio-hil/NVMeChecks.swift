@@ -61,8 +61,8 @@ func nvmeTarget(_ context: HILContext) -> NVMeTarget<VFIODevice> {
         maximumDataTransferSize: environment["HIL_MDTS"].flatMap { Int($0) },
         maximumQueuePairs: environment["HIL_MAX_IOQPAIRS"].flatMap { Int($0) },
         namespaces: (environment["HIL_NAMESPACES"] ?? "").split(separator: " ").compactMap { NamespaceFact(parsing: $0) })
-    let address = context.address
-    return NVMeTarget(facts: facts, log: context.log) { try VFIODevice(address: address) }
+    let address = context.address, options = context.deviceOptions
+    return NVMeTarget(facts: facts, log: context.log) { try VFIODevice(address: address, options: options) }
 }
 
 func readWholeFile(_ path: String) -> [UInt8]? {

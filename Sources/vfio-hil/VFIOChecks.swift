@@ -20,20 +20,41 @@ let vfioChecks: [HILCheck] = [
         return .pass
     },
 
-    HILCheck("vfio-open", "container (type1v2), group and device fd open; IOMMU info has IOVA ranges") { context in
-        let device = try VFIODevice(address: context.address)
-        guard let container = device.backend as? VFIOContainer, let iommu = container.iommuInfo else {
-            throw ScenarioFailure("the default backend is not a VFIOContainer with IOMMU info")
+    HILCheck("vfio-open", "the device opens through the backend the run asks for (HIL_VFIO_BACKEND) and says which: a type1v2 container with IOVA ranges, an iommufd IOAS with IOVA ranges and the function's cdev attached, or (HIL_NOIOMMU=1) a no-IOMMU container with physical addresses") { context in
+        let device = try context.openDevice()
+        context.log("backend: \(device.backend.summary)")
+        resultInfo("\(context.address) opened through \(device.backend.summary)")
+        if let wanted = context.requiredBackend {
+            try expect(device.backend.kind == wanted, "opened through \(device.backend.kind), HIL_VFIO_BACKEND asks for \(wanted)")
         }
-        context.log("group \(device.iommuGroup); IOMMU model \(iommu.model), page sizes \(hex(iommu.pageSizes)), IOVA ranges \(iommu.iovaRanges.map { "\(hex($0.lowerBound))-\(hex($0.upperBound))" }) (reported: \(iommu.rangesReported)), dma_avail \(iommu.dmaAvailable.map(String.init) ?? "not reported")")
+        if context.expectsNoIOMMU {
+            try expect(device.backend.isNoIOMMU && device.dma.mapper.usesPhysicalAddresses,
+                       "a boot without an IOMMU opened \(device.backend.summary), expected a no-IOMMU container")
+            return .pass
+        }
         try expect(!device.backend.isNoIOMMU, "opened in no-IOMMU mode")
-        try expect(!iommu.iovaRanges.isEmpty, "no IOVA ranges")
-        try expect(iommu.pageSizes & 0x1000 != 0, "4 KiB IOMMU pages unsupported (page sizes \(hex(iommu.pageSizes)))")
+        switch device.backend {
+        case let container as VFIOContainer:
+            guard let iommu = container.iommuInfo else { throw ScenarioFailure("the container has no IOMMU info") }
+            context.log("group \(device.iommuGroup); IOMMU model \(iommu.model), page sizes \(hex(iommu.pageSizes)), IOVA ranges \(iommu.iovaRanges.map { "\(hex($0.lowerBound))-\(hex($0.upperBound))" }) (reported: \(iommu.rangesReported)), dma_avail \(iommu.dmaAvailable.map(String.init) ?? "not reported")")
+            try expect(!iommu.iovaRanges.isEmpty, "no IOVA ranges")
+            try expect(iommu.pageSizes & 0x1000 != 0, "4 KiB IOMMU pages unsupported (page sizes \(hex(iommu.pageSizes)))")
+        case let iommufd as IOMMUFDBackend:
+            let ranges = iommufd.iovaRanges
+            context.log("IOAS \(iommufd.ioasID), IOVA ranges \(ranges.map { "\(hex($0.lowerBound))-\(hex($0.upperBound))" }), alignment \(hex(iommufd.iovaAlignment)), attachments \(iommufd.attachments.map { "\($0.address) \($0.cdev) dev \($0.deviceID) hwpt \($0.pageTableID)" })")
+            try expect(!ranges.isEmpty, "the IOAS has no IOVA ranges")
+            try expect(iommufd.iovaAlignment <= 4096, "the IOAS needs \(iommufd.iovaAlignment)-byte alignment, more than a 4 KiB page")
+            try expect(iommufd.attachments.contains { $0.address == context.address }, "\(context.address) is not among the IOAS's attachments")
+            // The x86 MSI window (0xfee00000) is reserved once a device is attached behind VT-d.
+            try expect(!ranges.contains { $0.contains(0xfee0_0000) }, "the IOVA ranges still include the MSI window 0xfee00000 after the attach")
+        default:
+            throw ScenarioFailure("unknown backend \(device.backend.summary)")
+        }
         return .pass
     },
 
     HILCheck("vfio-region-info", "BAR0 is mmappable memory of at least 16 KiB; config region present; MMIORegion covers registers and admin doorbells") { context in
-        let device = try VFIODevice(address: context.address)
+        let device = try context.openDevice()
         for region in device.regions where region.size > 0 {
             context.log("region \(region.index): size \(hex(region.size)) offset \(hex(region.offset)) r\(region.isReadable ? 1 : 0)w\(region.isWritable ? 1 : 0)m\(region.isMappable ? 1 : 0) sparse \(region.sparseAreas.map { "\($0)" } ?? "none") msix-mappable \(region.msixMappable) caps \(region.capabilities.map(\.id))")
         }
@@ -50,7 +71,7 @@ let vfioChecks: [HILCheck] = [
     },
 
     HILCheck("vfio-bar0-cap-vs", "BAR0 mmap reads CAP and VS; VS major >= 1; 64-bit load equals two 32-bit loads") { context in
-        let device = try VFIODevice(address: context.address)
+        let device = try context.openDevice()
         let bar0 = try device.region(bar: 0)
         // NVMe base 2.0, 3.1.3.1 CAP at 0x00 (64 bits), 3.1.3.2 VS at 0x08.
         let capabilities = Register<UInt64>(offset: 0x00)
@@ -68,7 +89,7 @@ let vfioChecks: [HILCheck] = [
     },
 
     HILCheck("vfio-config-identity", "config space vendor, device and class match sysfs; bus master can be enabled") { context in
-        let device = try VFIODevice(address: context.address)
+        let device = try context.openDevice()
         let info = try PCIDiscovery(lookUpNames: false).function(at: context.address)
         let vendor = try device.readConfig16(at: 0x00), deviceID = try device.readConfig16(at: 0x02)
         let classCode = try device.readConfig32(at: 0x08) >> 8
@@ -82,8 +103,21 @@ let vfioChecks: [HILCheck] = [
         return .pass
     },
 
-    HILCheck("vfio-dma-map", "DMA buffers map at IOVAs inside the kernel's ranges and unmap on release") { context in
-        let device = try VFIODevice(address: context.address)
+    HILCheck("vfio-dma-map", "DMA buffers map at IOVAs inside the kernel's ranges and unmap on release (no-IOMMU: pinned, physically contiguous, at their physical addresses)") { context in
+        let device = try context.openDevice()
+        if device.dma.mapper.usesPhysicalAddresses {
+            let small = try device.dma.allocate(length: 64 << 10)
+            let large = try device.dma.allocate(length: 2 << 20, alignment: 2 << 20)
+            small.whole.bytes.initializeMemory(as: UInt8.self, repeating: 0xa5)
+            large.whole.bytes.initializeMemory(as: UInt8.self, repeating: 0x5a)
+            try expect(small.iova.rawValue != 0 && large.iova.rawValue != 0, "a physical address of 0: \(small.iova), \(large.iova)")
+            try expect(small.iova.rawValue % 4096 == 0 && large.iova.rawValue % (2 << 20) == 0, "physical addresses not aligned: \(small.iova), \(large.iova)")
+            let a = small.iova.rawValue..<(small.iova.rawValue + UInt64(small.length))
+            let b = large.iova.rawValue..<(large.iova.rawValue + UInt64(large.length))
+            try expect(!a.overlaps(b), "the buffers share physical memory: \(a) and \(b)")
+            context.log("pinned 64 KiB at physical \(small.iova) and 2 MiB at physical \(large.iova)")
+            return .pass
+        }
         let ranges = device.dma.mapper.iovaRanges
         do {
             let small = try device.dma.allocate(length: 64 << 10)
@@ -107,7 +141,7 @@ let vfioChecks: [HILCheck] = [
     },
 
     HILCheck("vfio-msix-vectors", "the function offers MSI-X vectors with eventfd support") { context in
-        let device = try VFIODevice(address: context.address)
+        let device = try context.openDevice()
         let count = device.interruptCount(.msix)
         context.log("INTx \(device.interruptCount(.intx)), MSI \(device.interruptCount(.msi)), MSI-X \(count)")
         try expect(count > 0, "no MSI-X vectors")
@@ -115,7 +149,7 @@ let vfioChecks: [HILCheck] = [
     },
 
     HILCheck("vfio-msix-loopback", "loopback (VFIO_IRQ_SET_DATA_BOOL|ACTION_TRIGGER): each triggered MSI-X vector signals its own eventfd, and only it") { context in
-        let device = try VFIODevice(address: context.address)
+        let device = try context.openDevice()
         let count = min(device.interruptCount(.msix), 4)
         guard count > 0 else { return .skip("no MSI-X vectors") }
         try device.enableInterrupts(.msix, count: count)
@@ -141,7 +175,7 @@ let vfioChecks: [HILCheck] = [
     },
 
     HILCheck("vfio-reset", "VFIO_DEVICE_RESET takes an enabled (ready) controller back to disabled") { context in
-        let device = try VFIODevice(address: context.address)
+        let device = try context.openDevice()
         guard device.supportsReset else { return .skip("the function reports no reset") }
         let bar0 = try device.region(bar: 0)
         try device.enableBusMaster()
@@ -166,30 +200,34 @@ let vfioChecks: [HILCheck] = [
         return .pass
     },
 
-    HILCheck("vfio-group-busy", "a second container cannot take the group while a device holds it, and says why") { context in
-        let device = try VFIODevice(address: context.address)
+    HILCheck("vfio-group-busy", "while a device holds the function, a second container cannot take its group and says why (through the cdev too: the kernel blocks the group path while a cdev is open)") { context in
+        let device = try context.openDevice()
         do {
-            let other = try VFIOContainer()
+            let other = try VFIOContainer(allowNoIOMMU: context.expectsNoIOMMU)
             try other.attach(group: device.iommuGroup)
-            throw ScenarioFailure("a second container attached group \(device.iommuGroup) while it was in use")
+            throw ScenarioFailure("a second container attached group \(device.iommuGroup) while \(device.backend.kind) held the device")
         } catch let error as VFIOError {
             try expect(error == .groupBusy(group: device.iommuGroup), "expected groupBusy, got: \(error)")
-            context.log("second container: \(error)")
+            context.log("second container while \(device.backend.kind) holds the device: \(error)")
         }
         return .pass
     },
 
     HILCheck("vfio-reopen", "release leaves the device re-openable: open twice in a row, and again while a DMA buffer of the last opening lives") { context in
         for round in 1...2 {
-            let device = try VFIODevice(address: context.address)
+            let device = try context.openDevice()
             try expect(try device.readConfig16(at: 0) != 0xffff, "round \(round): config space reads all ones")
         }
-        let first = try VFIODevice(address: context.address)
+        let first = try context.openDevice()
         let survivor = try first.dma.allocate(length: 4096)
+        let firstBackend = first.backend as AnyObject
         _ = consume first
-        let second = try VFIODevice(address: context.address)
-        try expect(second.dma.liveMappings == 1, "reopened device sees \(second.dma.liveMappings) mappings, expected the surviving buffer's 1")
-        context.log("surviving buffer at \(survivor.iova) shared the container")
+        let second = try context.openDevice()
+        // No-IOMMU buffers are never mapped, so there is no mapping to count.
+        let expected = second.dma.mapper.usesPhysicalAddresses ? 0 : 1
+        try expect(second.dma.liveMappings == expected, "reopened device sees \(second.dma.liveMappings) mappings, expected \(expected) (the surviving buffer's)")
+        try expect(second.backend as AnyObject === firstBackend, "the reopened device got a new \(second.backend.kind) backend while a buffer of the first still lived")
+        context.log("surviving buffer at \(survivor.iova) shared \(second.backend.summary)")
         return .pass
     },
 ]

@@ -37,7 +37,20 @@ import VFIO
 
     @Test func groupRuleSaysItCoversEveryGroupAndHowToNarrowIt() {
         let text = Sysfs.readText("\(Self.udev)/60-vfio.rules") ?? ""
-        #expect(text.contains("EVERY IOMMU group bound to vfio-pci, including groups bound for virtual"))
+        #expect(text.contains("EVERY IOMMU group and every function bound to vfio-pci,\n# including those bound for virtual machines"))
         #expect(text.contains("SUBSYSTEM==\"vfio\", KERNEL==\"12\", GROUP=\"vfio\""))
+        #expect(text.contains("SUBSYSTEM==\"vfio-dev\", KERNELS==\"0000:01:00.0\", GROUP=\"vfio\""))
+    }
+
+    /// Both backends' nodes go to the vfio group, 0660: the container and group nodes, iommufd's
+    /// /dev/iommu (a misc device named iommu) and the device cdevs (class vfio-dev, vfioN).
+    @Test func accessRulesCoverTheContainerAndTheIOMMUFDNodesForTheVFIOGroupOnly() {
+        let lines = Self.rules("60-vfio.rules")
+        for match in ["SUBSYSTEM==\"misc\", KERNEL==\"vfio\"", "SUBSYSTEM==\"vfio\"", "SUBSYSTEM==\"misc\", KERNEL==\"iommu\"",
+                      "SUBSYSTEM==\"vfio-dev\", KERNEL==\"vfio[0-9]*\""] {
+            let line = lines.first { $0.hasPrefix(match + ",") }
+            #expect(line?.hasSuffix("GROUP=\"vfio\", MODE=\"0660\"") == true, "no rule for \(match): \(lines)")
+        }
+        #expect(lines.allSatisfy { !$0.contains("MODE=\"0666\"") && !$0.contains("MODE=\"0606\"") }, "\(lines)")
     }
 }

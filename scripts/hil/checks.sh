@@ -206,9 +206,27 @@ ck_irq_remapping() {
 }
 
 ck_vfio_pci_module() {
-    modprobe vfio-pci || { echo "modprobe vfio-pci failed"; return 1; }
+    # A kernel with vfio-pci built in (scripts/lib/guest-kernel.sh) has no modules to load.
+    [ -d /sys/bus/pci/drivers/vfio-pci ] || modprobe vfio-pci || { echo "modprobe vfio-pci failed"; return 1; }
     [ -d /sys/bus/pci/drivers/vfio-pci ] || { echo "no /sys/bus/pci/drivers/vfio-pci"; return 1; }
     [ -c /dev/vfio/vfio ] || { echo "no /dev/vfio/vfio container node"; return 1; }
+}
+
+# ck_noiommu_mode: the boot without a vIOMMU asked for vfio's no-IOMMU mode, and the kernel has it.
+ck_noiommu_mode() {
+    _p=/sys/module/vfio/parameters/enable_unsafe_noiommu_mode
+    [ -e "$_p" ] || { echo "no $_p: the kernel lacks CONFIG_VFIO_NOIOMMU"; return 1; }
+    [ "$(value "$_p")" = Y ] || { echo "$_p is $(value "$_p"), expected Y (vfio.enable_unsafe_noiommu_mode=1)"; return 1; }
+    ls /sys/class/iommu/* >/dev/null 2>&1 && { echo "an IOMMU is present: $(ls /sys/class/iommu)"; return 1; }
+    return 0
+}
+
+# ck_iommufd_nodes: iommufd's /dev/iommu and the VFIO device cdev class are there (the kernel has
+# CONFIG_IOMMUFD and CONFIG_VFIO_DEVICE_CDEV), and /dev/vfio/vfio is iommufd's container.
+ck_iommufd_nodes() {
+    [ -c /dev/iommu ] || { echo "/dev/iommu is missing or not a character device"; return 1; }
+    grep -q ' vfio-dev$' /proc/devices || { echo "no vfio-dev in /proc/devices (no VFIO device cdev)"; return 1; }
+    [ -c /dev/vfio/vfio ] || { echo "no /dev/vfio/vfio (iommufd's container compatibility)"; return 1; }
 }
 
 # ck_controller_count N: every NVMe function the host configured is there, and no other.
@@ -306,15 +324,24 @@ ck_iommu_translated() {
     esac
 }
 
+# ck_no_iommu_group BDF: without a vIOMMU the function has no IOMMU group until vfio-pci gives
+# it a no-IOMMU one: this boot really runs without translation.
+ck_no_iommu_group() {
+    [ -e "$SYSPCI/$1/iommu_group" ] && { echo "$1 has IOMMU group $(iommu_group_of "$1")"; return 1; }
+    return 0
+}
+
 ck_bind_vfio() {
     bind_vfio "$1" || { echo "binding $1 to vfio-pci failed"; return 1; }
     _drv=$(driver_of "$1")
     [ "$_drv" = vfio-pci ] || { echo "$1 is bound to '${_drv:-nothing}' after bind"; return 1; }
 }
 
-# ck_vfio_group_node BDF: the group's character device that VFIO_GROUP_* ioctls go to.
+# ck_vfio_group_node BDF: the group's character device that VFIO_GROUP_* ioctls go to
+# (/dev/vfio/noiommu-N in no-IOMMU mode).
 ck_vfio_group_node() {
     _g=$(iommu_group_of "$1") || { echo "$1 has no iommu_group"; return 1; }
+    [ "${HIL_NOIOMMU:-0}" = 1 ] && _g=noiommu-$_g
     [ -c "/dev/vfio/$_g" ] || { echo "/dev/vfio/$_g is missing or not a character device"; return 1; }
 }
 
@@ -371,6 +398,16 @@ ck_kernel_sees_driver_writes() {
 
 # --- vfioctl, the tool, against the bound controller ---------------------------------------
 
+# vfioctl_device ARGS...: vfioctl on a bound function; in a boot without an IOMMU with
+# --allow-noiommu, the opt-in no-IOMMU mode needs.
+vfioctl_device() {
+    if [ "${HIL_NOIOMMU:-0}" = 1 ]; then
+        "$HIL_BIN/vfioctl" "$@" --allow-noiommu
+    else
+        "$HIL_BIN/vfioctl" "$@"
+    fi
+}
+
 # has_vfioctl: the tool is built (its absence is a SKIP, not a FAIL: the build step reports it).
 has_vfioctl() { [ -x "${HIL_BIN:-}/vfioctl" ] || { echo "vfioctl not built"; return 2; }; }
 
@@ -394,7 +431,7 @@ ck_vfioctl_bind_idempotent() {
 # ck_vfioctl_identify BDF SERIAL NAMESPACES: identify through our driver matches QEMU's config.
 ck_vfioctl_identify() {
     has_vfioctl || return $?
-    _json=$("$HIL_BIN/vfioctl" nvme identify --device "$1" --json) || { echo "identify failed"; return 1; }
+    _json=$(vfioctl_device nvme identify --device "$1" --json) || { echo "identify failed"; return 1; }
     printf '%s\n' "$_json" | grep -q "\"serial\": \"$2\"" || { echo "serial is not $2"; return 1; }
     printf '%s\n' "$_json" | grep -q '"model": "QEMU NVMe Ctrl"' || { echo "model is not QEMU NVMe Ctrl"; return 1; }
     for _ns in $3; do
@@ -404,6 +441,23 @@ ck_vfioctl_identify() {
     done
 }
 
+# ck_vfioctl_identify_backend BDF: `identify --json` names the backend vfioctl picked by itself:
+# iommufd where the boot offers it (HIL_BACKENDS), else the container; no-IOMMU when the boot has
+# no IOMMU.
+ck_vfioctl_identify_backend() {
+    has_vfioctl || return $?
+    _json=$(vfioctl_device nvme identify --device "$1" --json) || { echo "identify failed"; return 1; }
+    _want=container
+    case " ${HIL_BACKENDS:-} " in *" iommufd "*) _want=iommufd ;; esac
+    printf '%s\n' "$_json" | grep -q "\"vfio_backend\": \"$_want\"" ||
+        { echo "identify reports $(printf '%s\n' "$_json" | grep '"vfio_backend' | tr -s ' \n' ' '), expected $_want"; return 1; }
+    if [ "${HIL_NOIOMMU:-0}" = 1 ]; then
+        printf '%s\n' "$_json" | grep '"vfio_backend_detail"' | grep -q 'no-IOMMU' ||
+            { echo "identify does not say no-IOMMU: $(printf '%s\n' "$_json" | grep '"vfio_backend_detail"')"; return 1; }
+    fi
+    return 0
+}
+
 # ck_vfioctl_perf BDF MODE BYTES: a short verified random read/write run in one completion
 # mode, confined to the namespace's last eighth (the host's pattern and vfio-hil's handoff
 # blocks live lower and must survive).
@@ -411,7 +465,7 @@ ck_vfioctl_perf() {
     has_vfioctl || return $?
     # shellcheck disable=SC2017 # rounded down to 64 KiB on purpose
     _off=$(($3 / 8 * 7 / 65536 * 65536))
-    _json=$("$HIL_BIN/vfioctl" nvme perf --device "$1" --rw randrw --qd 8 --time 2s --mode "$2" --verify --json \
+    _json=$(vfioctl_device nvme perf --device "$1" --rw randrw --qd 8 --time 2s --mode "$2" --verify --json \
         --offset "$_off" --size $(($3 / 16 / 65536 * 65536))) ||
         { echo "perf --mode $2 failed"; return 1; }
     printf '%s\n' "$_json" | grep -q '"errors": 0,' || { echo "I/O errors"; return 1; }
@@ -429,15 +483,15 @@ ck_vfioctl_write_read() {
     # shellcheck disable=SC2017 # the perf region's start, rounded as ck_vfioctl_perf rounds it
     _lba=$(($3 / 8 * 7 - 65536 / $2))
     head -c 65536 /dev/urandom >"$HIL_SCRATCH/wr.bin"
-    "$HIL_BIN/vfioctl" nvme write --device "$1" --lba "$_lba" --count $((65536 / $2)) --file "$HIL_SCRATCH/wr.bin" || return 1
-    "$HIL_BIN/vfioctl" nvme read --device "$1" --lba "$_lba" --count $((65536 / $2)) --file "$HIL_SCRATCH/rd.bin" || return 1
+    vfioctl_device nvme write --device "$1" --lba "$_lba" --count $((65536 / $2)) --file "$HIL_SCRATCH/wr.bin" || return 1
+    vfioctl_device nvme read --device "$1" --lba "$_lba" --count $((65536 / $2)) --file "$HIL_SCRATCH/rd.bin" || return 1
     same_bytes "$HIL_SCRATCH/wr.bin" "$HIL_SCRATCH/rd.bin"
 }
 
 # ck_vfioctl_lba_out_of_range BDF BLOCKS: an LBA past the end is one clear line and exit 1.
 ck_vfioctl_lba_out_of_range() {
     has_vfioctl || return $?
-    _err=$("$HIL_BIN/vfioctl" nvme read --device "$1" --lba "$2" --count 1 2>&1 >/dev/null)
+    _err=$(vfioctl_device nvme read --device "$1" --lba "$2" --count 1 2>&1 >/dev/null)
     _rc=$?
     [ "$_rc" -eq 1 ] || { echo "exit status $_rc, expected 1"; return 1; }
     case $_err in *"outside namespace"*) ;; *) echo "unexpected message: $_err"; return 1 ;; esac
@@ -449,6 +503,9 @@ ck_vfioctl_lba_out_of_range() {
 ck_vfioctl_refuses_in_use() {
     has_vfioctl || return $?
     command -v mkfs.ext2 >/dev/null 2>&1 || { echo "mkfs.ext2 not available"; return 2; }
+    # Debian's kernel has ext4 as a module; the self-built guest kernel has no ext2 at all.
+    grep -qw 'ext[24]' /proc/filesystems || modprobe -q ext4 2>/dev/null
+    grep -qw 'ext[24]' /proc/filesystems || { echo "this kernel mounts no ext2 (the formats and limits boots cover the check)"; return 2; }
     _dev=$(block_device_of "$1" "$2")
     [ -n "$_dev" ] || { echo "no block device for $1 ns $2"; return 1; }
     mkfs.ext2 -q -F "/dev/$_dev" >/dev/null 2>&1 || { echo "mkfs failed"; return 1; }
@@ -493,4 +550,24 @@ ck_udev_rules() {
     fi
     # The rule binds nothing itself: it runs the guarded helper (udevadm test lists RUN, never runs it).
     printf '%s\n' "$_out" | grep -q "vfioctl bind --udev $1" || { echo "the opt-in rule did not match the marked device"; return 1; }
+}
+
+# ck_udev_rules_iommufd BDF (while BDF is bound): 60-vfio.rules gives /dev/iommu and the function's
+# cdev /dev/vfio/devices/vfioN to the vfio group.
+ck_udev_rules_iommufd() {
+    command -v udevadm >/dev/null 2>&1 || { echo "udevadm not installed"; return 2; }
+    grep -q '^vfio:' /etc/group 2>/dev/null || { echo "no vfio group in /etc/group: udev would drop GROUP=\"vfio\""; return 2; }
+    _cdev=
+    for _c in "$SYSPCI/$1/vfio-dev"/vfio*; do [ -e "$_c" ] && _cdev=${_c##*/}; done
+    [ -n "$_cdev" ] || { echo "$1 has no vfio-dev/vfioN"; return 1; }
+    mkdir -p /run/udev/rules.d
+    cp "$HIL_SRC/udev/60-vfio.rules" /run/udev/rules.d/ || return 1
+    _bad=
+    for _node in /sys/class/misc/iommu "/sys/class/vfio-dev/$_cdev"; do
+        _out=$(udevadm test --action=add "$_node" 2>&1)
+        printf '%s\n' "$_out" | grep -q '60-vfio.rules' || { _bad="udevadm did not apply 60-vfio.rules to $_node"; break; }
+        printf '%s\n' "$_out" | grep -q 'GROUP' || { _bad="no GROUP assignment for $_node"; break; }
+    done
+    rm -f /run/udev/rules.d/60-vfio.rules
+    [ -z "$_bad" ] || { echo "$_bad"; return 1; }
 }

@@ -54,13 +54,21 @@ info "boot $HIL_BOOT: kernel $(uname -r), $(nproc) CPUs, checks start ${up%.*} s
 # --- Boot-level checks --------------------------------------------------------------------
 
 controllers=$(grep -c . "$BOOT_DIR/controllers")
+# A boot without a vIOMMU runs VFIO in no-IOMMU mode: vfio-hil and vfioctl opt in, and expect it.
+HIL_NOIOMMU=0
+[ "${HIL_IOMMU:-intel}" = none ] && HIL_NOIOMMU=1
 # shellcheck disable=SC3045 # dash and busybox sh have ulimit -l
 ulimit -l unlimited
 check "$HIL_BOOT/memlock-unlimited" ck_memlock_unlimited
 if [ "${HIL_IOMMU:-intel}" != none ]; then
     check "$HIL_BOOT/dmar-iommu-enabled" ck_dmar_enabled
     check "$HIL_BOOT/irq-remapping" ck_irq_remapping
+else
+    check "$HIL_BOOT/noiommu-mode-enabled" ck_noiommu_mode
 fi
+case " ${HIL_BACKENDS:-} " in
+*" iommufd "*) check "$HIL_BOOT/iommufd-nodes" ck_iommufd_nodes ;;
+esac
 check "$HIL_BOOT/vfio-pci-module" ck_vfio_pci_module
 check "$HIL_BOOT/nvme-controller-count" ck_controller_count "$controllers"
 [ "${HIL_QMP:-0}" = 1 ] && check "$HIL_BOOT/host-qmp-query-pci" ck_host_qmp_sees_controllers "$controllers"
@@ -88,7 +96,7 @@ run_vfio_hil() {
     info "$_name: vfio-hil --device $_bdf"
     # Own time bound, so that a hang names this function instead of killing the boot.
     {
-        env HIL_SCRATCH="$HIL_SCRATCH" "$@" \
+        env HIL_SCRATCH="$HIL_SCRATCH" HIL_NOIOMMU="$HIL_NOIOMMU" "$@" \
             timeout --kill-after=5 "$_limit" "$HIL_BIN/vfio-hil" --device "$_bdf" </dev/null
         echo $? >"$HIL_SCRATCH/vfio-hil.rc"
     } >"$_out" 2>&1
@@ -113,6 +121,20 @@ run_vfio_hil() {
     elif [ "$_rc" -ne 0 ] && [ "$_fails" -eq 0 ]; then
         emit "FAIL $_name/vfio-hil: exit status $_rc without a FAIL line (guest.log has its output)"
     fi
+}
+
+# run_vfio_hil_backends NAME BDF TIMEOUT [VAR=VALUE...]: run_vfio_hil once per backend of
+# HIL_BACKENDS (boot.env; results named NAME/BACKEND/...), or once with the automatic choice.
+run_vfio_hil_backends() {
+    if [ -z "${HIL_BACKENDS:-}" ]; then
+        run_vfio_hil "$@"
+        return
+    fi
+    _rb_name=$1 _rb_bdf=$2 _rb_limit=$3
+    shift 3
+    for _rb in $HIL_BACKENDS; do
+        run_vfio_hil "$_rb_name/$_rb" "$_rb_bdf" "$_rb_limit" HIL_VFIO_BACKEND="$_rb" "$@"
+    done
 }
 
 # --- Per controller -----------------------------------------------------------------------
@@ -141,12 +163,16 @@ while read -r name bdf serial mdts ioqpairs namespaces <&3; do
             "$HIL_PATTERN_LBA" "$BOOT_DIR/$name/pattern-ns$nsid.bin"
     done
     check "$name/kernel-mdts" ck_kernel_mdts "$bdf" "$first_nsid" "$mdts"
-    check "$name/iommu-translated" ck_iommu_translated "$bdf"
+    if [ "$HIL_NOIOMMU" = 1 ]; then
+        check "$name/no-iommu-group-before-bind" ck_no_iommu_group "$bdf"
+    else
+        check "$name/iommu-translated" ck_iommu_translated "$bdf"
+    fi
 
     if check "$name/bind-vfio-pci" ck_bind_vfio "$bdf"; then
         check "$name/vfio-group-node" ck_vfio_group_node "$bdf"
         check "$name/vfio-group-viable" ck_group_viable "$bdf"
-        run_vfio_hil "$name" "$bdf" "$HIL_CHECK_TIMEOUT" HIL_CONTROLLER="$name" HIL_BDF="$bdf" \
+        run_vfio_hil_backends "$name" "$bdf" "$HIL_CHECK_TIMEOUT" HIL_CONTROLLER="$name" HIL_BDF="$bdf" \
             HIL_SERIAL="$serial" HIL_MDTS="$mdts" HIL_MAX_IOQPAIRS="$ioqpairs" \
             HIL_NAMESPACES="$(echo "$namespaces" | tr , ' ')" \
             HIL_PATTERN_LBA="$HIL_PATTERN_LBA" HIL_PATTERN_BLOCKS="$HIL_PATTERN_BLOCKS" \
@@ -158,6 +184,10 @@ while read -r name bdf serial mdts ioqpairs namespaces <&3; do
         check "$name/vfioctl-list-ready" ck_vfioctl_list_ready "$bdf"
         check "$name/vfioctl-bind-idempotent" ck_vfioctl_bind_idempotent "$bdf"
         check "$name/vfioctl-identify" ck_vfioctl_identify "$bdf" "$serial" "$ns_list"
+        check "$name/vfioctl-identify-backend" ck_vfioctl_identify_backend "$bdf"
+        case " ${HIL_BACKENDS:-} " in
+        *" iommufd "*) check "$name/udev-rules-iommufd" ck_udev_rules_iommufd "$bdf" ;;
+        esac
         check "$name/vfioctl-write-read" ck_vfioctl_write_read "$bdf" "$first_bs" "$first_blocks"
         check "$name/vfioctl-lba-out-of-range" ck_vfioctl_lba_out_of_range "$bdf" "$first_blocks"
         for mode in poll interrupt hybrid; do

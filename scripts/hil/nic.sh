@@ -98,8 +98,84 @@ ck_nic_bind() {
 # smoke test of `vfioctl net`; vfio-hil checks the driver itself).
 ck_vfioctl_net_info() {
     has_vfioctl_net || return $?
-    _out=$("$HIL_BIN/vfioctl" net info --device "$1" 2>&1) || { echo "net info failed: $(printf '%s\n' "$_out" | tail -n 1)"; return 1; }
+    _out=$(vfioctl_device net info --device "$1" 2>&1) || { echo "net info failed: $(printf '%s\n' "$_out" | tail -n 1)"; return 1; }
     case $_out in *"$2"*) ;; *) echo "net info does not show $2: $(printf '%s\n' "$_out" | head -n 1)"; return 1 ;; esac
+}
+
+# net_stat IF NAME: one of the interface's counters.
+net_stat() { value "/sys/class/net/$1/statistics/$2"; }
+stat_at_least() { [ "$(net_stat "$1" "$2")" -ge "$3" ]; }
+has_line() { grep -q "$2" "$1" 2>/dev/null; }
+
+# json_number FILE KEY: the number after "KEY": in vfioctl's JSON.
+json_number() { sed -n "s/.*\"$2\": \([0-9][0-9]*\).*/\1/p" "$1" | head -n 1; }
+
+# ck_vfioctl_net_backend BDF: `net info --json` names the backend vfioctl picked by itself
+# (iommufd where the boot offers it).
+ck_vfioctl_net_backend() {
+    has_vfioctl_net || return $?
+    _want=container
+    case " ${HIL_BACKENDS:-} " in *" iommufd "*) _want=iommufd ;; esac
+    _out=$(vfioctl_device net info --device "$1" --json 2>&1) || { echo "net info failed: $(printf '%s\n' "$_out" | tail -n 1)"; return 1; }
+    printf '%s\n' "$_out" | grep -q "\"vfio_backend\": \"$_want\"" ||
+        { echo "net info reports $(printf '%s\n' "$_out" | grep '"vfio_backend' | tr -s ' \n' ' '), expected $_want"; return 1; }
+}
+
+# ck_vfioctl_net_gen BDF PEER_BDF PEER_MAC: `vfioctl net gen` sends NIC_GEN_COUNT frames to the
+# peer's MAC, and the kernel's e1000e counts them all arriving.
+NIC_GEN_COUNT=2000
+ck_vfioctl_net_gen() {
+    has_vfioctl_net || return $?
+    _if=$(net_if_of "$2")
+    _out=$HIL_SCRATCH/vfioctl-gen.json
+    _rx0=$(net_stat "$_if" rx_packets)
+    vfioctl_device net gen --device "$1" --count "$NIC_GEN_COUNT" --dst-mac "$3" --json \
+        >"$_out" 2>"$_out.err" || { echo "net gen failed: $(tail -n 1 "$_out.err")"; return 1; }
+    # The peer's NAPI drains its ring after our last descriptor is written back: let it catch up.
+    wait_for 10 stat_at_least "$_if" rx_packets $((_rx0 + NIC_GEN_COUNT))
+    _rx1=$(net_stat "$_if" rx_packets)
+    _sent=$(json_number "$_out" packets)
+    [ "${_sent:-0}" -eq "$NIC_GEN_COUNT" ] || { echo "net gen reports ${_sent:-no} packets sent"; return 1; }
+    [ $((_rx1 - _rx0)) -ge "$NIC_GEN_COUNT" ] ||
+        { echo "peer rx_packets rose by $((_rx1 - _rx0)), expected >= $NIC_GEN_COUNT"; return 1; }
+    info "vfioctl net gen on $1: $(tr -s ' \n' ' ' <"$_out" | cut -c1-300)"
+}
+
+# ck_vfioctl_net_echo BDF PEER_BDF: with `vfioctl net echo` answering for NIC_OUR_IP, the kernel's
+# ping from the peer gets every reply, and the peer's counters saw them arrive.
+NIC_PINGS=3
+ck_vfioctl_net_echo() {
+    has_vfioctl_net || return $?
+    command -v busybox >/dev/null 2>&1 || { echo "busybox (for ping) not installed"; return 2; }
+    _if=$(net_if_of "$2")
+    _log=$HIL_SCRATCH/vfioctl-echo.out
+    ip neigh flush dev "$_if" 2>/dev/null
+    vfioctl_device net echo --device "$1" --ip "$NIC_OUR_IP" --time 90s \
+        --replies "$NIC_PINGS" --json >"$_log" 2>&1 &
+    _pid=$!
+    if ! wait_for 60 has_line "$_log" answering; then
+        kill "$_pid" 2>/dev/null
+        wait "$_pid" 2>/dev/null
+        echo "net echo did not start within 60 s: $(tail -n 1 "$_log")"
+        return 1
+    fi
+    _rx0=$(net_stat "$_if" rx_packets)
+    _ping=$(busybox ping -c "$NIC_PINGS" -W 5 "$NIC_OUR_IP" 2>&1)
+    _prc=$?
+    _rx1=$(net_stat "$_if" rx_packets)
+    # echo stops by itself after --replies answers; give it time to print its JSON.
+    _left=100
+    while kill -0 "$_pid" 2>/dev/null && [ "$_left" -gt 0 ]; do sleep 0.2; _left=$((_left - 1)); done
+    kill "$_pid" 2>/dev/null
+    wait "$_pid"
+    _erc=$?
+    printf '%s\n' "$_ping" | tail -n 2
+    [ "$_prc" -eq 0 ] || { echo "ping exit status $_prc"; return 1; }
+    case $_ping in *"$NIC_PINGS packets received"*) ;; *) echo "ping did not get $NIC_PINGS replies"; return 1 ;; esac
+    [ $((_rx1 - _rx0)) -ge "$NIC_PINGS" ] || { echo "peer rx_packets rose by $((_rx1 - _rx0)), expected >= $NIC_PINGS"; return 1; }
+    [ "$_erc" -eq 0 ] || { echo "net echo exit status $_erc: $(tail -n 1 "$_log")"; return 1; }
+    _replies=$(json_number "$_log" icmp_replies)
+    [ "${_replies:-0}" -ge "$NIC_PINGS" ] || { echo "net echo reports ${_replies:-no} ICMP replies"; return 1; }
 }
 
 # ck_nic_unbind BDF: our function goes back to the kernel's e1000e and gets an interface again.
@@ -131,9 +207,16 @@ run_nic_checks() {
         check "$_nname/bind-vfio-pci" ck_nic_bind "$_ours" || continue
         check "$_nname/vfio-group-viable" ck_group_viable "$_ours"
         check "$_nname/vfioctl-net-info" ck_vfioctl_net_info "$_ours" "$_omac"
-        run_vfio_hil "$_nname" "$_ours" "$HIL_NIC_TIMEOUT" HIL_NIC="$_nname" HIL_OUR_MAC="$_omac" \
-            HIL_OUR_IP="$NIC_OUR_IP" HIL_PEER_BDF="$_peer" HIL_PEER_MAC="$_pmac" HIL_PEER_IP="$NIC_PEER_IP" \
-            HIL_PEER_IF="$(net_if_of "$_peer")"
+        # The NIC runs through the boot's first backend only (HIL_BACKENDS; the NVMe checks cover the others).
+        _nb=${HIL_BACKENDS%% *}
+        run_vfio_hil "$_nname${_nb:+/$_nb}" "$_ours" "$HIL_NIC_TIMEOUT" HIL_NIC="$_nname" HIL_OUR_MAC="$_omac" \
+            ${_nb:+HIL_VFIO_BACKEND="$_nb"} HIL_OUR_IP="$NIC_OUR_IP" HIL_PEER_BDF="$_peer" HIL_PEER_MAC="$_pmac" \
+            HIL_PEER_IP="$NIC_PEER_IP" HIL_PEER_IF="$(net_if_of "$_peer")"
+        if [ "${HIL_VFIOCTL_NET:-0}" = 1 ]; then
+            check "$_nname/vfioctl-net-backend" ck_vfioctl_net_backend "$_ours"
+            check "$_nname/vfioctl-net-gen" ck_vfioctl_net_gen "$_ours" "$_peer" "$_pmac"
+            check "$_nname/vfioctl-net-echo" ck_vfioctl_net_echo "$_ours" "$_peer"
+        fi
         check "$_nname/unbind-restores-e1000e" ck_nic_unbind "$_ours"
     done 4<"$BOOT_DIR/nics"
 }

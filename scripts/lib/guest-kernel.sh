@@ -134,13 +134,18 @@ check_config() {
     return 1
 }
 
+# children_cpu_seconds: user + system CPU seconds of this script's finished children (tar, make
+# and every compiler under them): the build's cost whatever else the machine runs meanwhile.
+children_cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{ print int(($16 + $17) / hz) }' "/proc/$$/stat"; }
+
 build() {
-    local key=$1 out=$CACHE/$1 tree=$CACHE/build-$1 tarball src t0 load0
+    local key=$1 out=$CACHE/$1 tree=$CACHE/build-$1 tarball src t0 load0 cpu0
     tarball=$(dpkg -L "$PACKAGE" | grep -m1 '/usr/src/linux-source-.*\.tar\.xz$') ||
         die "$PACKAGE has no source tarball under /usr/src"
     rm -rf "$tree" "$out.partial"
     mkdir -p "$tree" "$out.partial"
     t0=$SECONDS
+    cpu0=$(children_cpu_seconds)
     load0=$(cut -d' ' -f1-3 /proc/loadavg)
     say "cold build of $key: extracting $tarball (nice 19, $JOBS jobs; log: $out.partial/build.log)"
     nice -n 19 tar -xJf "$tarball" -C "$tree"
@@ -161,6 +166,7 @@ key=$key
 package=$PACKAGE $(source_version)
 release=$(cat "$src/include/config/kernel.release" 2>/dev/null || echo unknown)
 seconds=$((SECONDS - t0))
+cpu_seconds=$(($(children_cpu_seconds) - cpu0))
 jobs=$JOBS
 cores=$(nproc)
 load_before=$load0
@@ -170,7 +176,7 @@ EOF
     rm -rf "$out"
     mv "$out.partial" "$out"
     [ "${GUEST_KERNEL_KEEP_TREE:-0}" = 1 ] || rm -rf "$tree"
-    say "built $key in $((SECONDS - t0)) s (load before: $load0; after: $(cut -d' ' -f1-3 /proc/loadavg))"
+    say "built $key in $((SECONDS - t0)) s, $(($(children_cpu_seconds) - cpu0)) CPU s (load before: $load0; after: $(cut -d' ' -f1-3 /proc/loadavg))"
 }
 
 if [ "$mode" = cached ] || [ "$mode" = key ]; then
