@@ -53,11 +53,26 @@ struct Perf: ParsableCommand {
         let json: Bool
         func run<Device: PCIFunction>(_ c: Controller<Device>) throws {
             let runner = WorkloadRunner(controller: c)
+            // The progress line (stderr, redrawn each second) is erased before the figures or an
+            // error are printed, so they start on a line of their own; a run too short to draw one
+            // leaves stderr empty.
+            var drawn = 0
             let progress: (WorkloadProgress) -> Void = { p in
-                printProgress("\r[\(format1(p.elapsedSeconds)) s] \(p.ios) I/Os, \(Int(p.iopsLastInterval)) IOPS   ")
+                let line = "[\(format1(p.elapsedSeconds)) s] \(p.ios) I/Os, \(Int(p.iopsLastInterval)) IOPS"
+                printProgress("\r" + line.padded(drawn))
+                drawn = max(drawn, line.count)
             }
-            let r = try runner.run(spec, progress: json ? nil : progress, shouldStop: { StopSignal.requested })
-            if !json { printProgress("\r" + String(repeating: " ", count: 60) + "\r") }
+            func eraseProgress() {
+                if drawn > 0 { printProgress("\r" + String(repeating: " ", count: drawn) + "\r") }
+            }
+            let r: WorkloadResult
+            do {
+                r = try runner.run(spec, progress: json ? nil : progress, shouldStop: { StopSignal.requested })
+            } catch {
+                eraseProgress()
+                throw error
+            }
+            eraseProgress()
             let endedBy = r.endedBy == .stopped ? StopSignal.signalName ?? "stopped" : r.endedBy == .ios ? "ios" : "time"
             let figures: [(String, JSON)] = [
                 ("device", .string(c.device.name)), ("rw", .string(spec.pattern.rawValue)), ("bs", .int(spec.blockSize)),

@@ -98,6 +98,8 @@ struct VfioctlErrorConventionTests {
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("(10 I/Os in ") && !r.stdout.contains("in 0.0 s"), "\(r.stdout)")
         #expect(r.stdout.contains(" ms)") || r.stdout.contains(" µs)"), "\(r.stdout)")
+        // No progress line was drawn, so none is erased: stderr used to get 60 spaces between two \r.
+        #expect(r.stderr.isEmpty, "\(r.stderr.debugDescription)")
     }
 
     /// `--ios N --time T`: whichever comes first ends the run, and the output says which.
