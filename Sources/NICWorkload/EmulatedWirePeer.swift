@@ -219,7 +219,7 @@ public final class EmulatedWirePeer: Sendable {
         for seq in 1...max(1, count) where !stopping {
             let length = frame.withUnsafeMutableBytes {
                 ICMPEcho.writeRequest(into: $0, from: Self.mac, to: theirMAC, sourceIP: Self.ip, destinationIP: ourIP,
-                                 identifier: 0x5046, sequence: UInt16(seq), payload: 56)
+                                 identifier: 0x5046, sequence: UInt16(truncatingIfNeeded: seq), payload: 56)
             }
             let request = Array(frame[0..<length])
             guard device.inject(frame: request) else { r.injectRefused += 1; continue }

@@ -25,10 +25,14 @@ struct NetEcho: ParsableCommand {
         func run<Device: PCIFunction>(_ nic: E1000E<Device>, peer: EmulatedWirePeer?) throws {
             let ip = spec.ip
             printError("answering ARP and ICMP echo for \(ip) at \(nic.macAddress) on \(nic.device.name), mode \(spec.mode), \(nic.options.receiveQueues) queue(s)\(spec.reflect ? ", reflecting" : "")")
+            let control = NetRunControl(showsProgress: !json, noun: "received")
+            defer { control.endProgress() }  // also when the run throws
             let r = try netRun(linkTimeout: spec.linkTimeoutMilliseconds) { () throws(NICWorkloadError) in
-                try EchoResponder.run(nic, spec, peer: peer)
+                try EchoResponder.run(nic, spec, peer: peer, shouldStop: control.shouldStop, progress: control.progress)
             }
+            control.endProgress()
             let total = r.total
+            let endedBy = control.endedBy(stopped: r.stopped, otherwise: spec.replies.map { total.icmpReplies >= UInt64($0) } == true ? "replies" : "time")
             if json {
                 var fields: [(String, JSON)] = [
                     ("device", .string(nic.device.name)), ("ip", .string(ip.description)), ("mac", .string(r.mac.description)),
@@ -39,11 +43,13 @@ struct NetEcho: ParsableCommand {
                     ("sent", .uint(total.sent)), ("seconds", .double(round6(r.rate.seconds))), ("interrupts", .uint(total.interrupts)),
                     ("cpu_ns_per_packet", .double(round3(r.rate.cpuNanosecondsPerPacket))),
                     ("cycles_per_packet", r.rate.cyclesPerPacket.map { .double($0.rounded()) } ?? .null),
+                    ("ended_by", .string(endedBy)),
                 ]
                 fields += peerFields(r.peer)
                 print(JSON.object(fields).render())
             } else {
                 print("echo for \(ip) at \(r.mac) on \(nic.device.name), mode \(spec.mode), \(r.queues) queue(s), \(formatDuration(r.rate.seconds))")
+                if r.stopped { print(control.stoppedLine(r.rate.seconds)) }
                 print("  received \(total.received): ARP requests for us \(total.arpRequests), ICMP echo requests \(total.icmpRequests), reflected \(total.reflected), ignored \(total.ignored), malformed \(total.malformed)")
                 print("  sent \(total.sent): ARP replies \(total.arpRequests), ICMP echo replies \(total.icmpReplies), reflections \(total.reflected); \(total.interrupts) interrupts")
                 print("  \(Int(r.rate.cpuNanosecondsPerPacket.rounded())) ns CPU per received frame\(r.rate.cyclesPerPacket.map { " (~\(Int($0.rounded())) cycles)" } ?? "")")
@@ -71,6 +77,7 @@ struct NetEcho: ParsableCommand {
                 mode: try target.completionMode(), linkTimeoutMilliseconds: try target.linkTimeoutMilliseconds(),
                 peerPings: emulatedPings ?? replies ?? 5,
                 peerPingIP: try emulatedPingIP.map { try parseIPv4($0, what: "--emu-ping-ip") } ?? address)
+            try StopSignal.install()
             try target.withNIC(Job(spec: spec, json: json))
         }
     }

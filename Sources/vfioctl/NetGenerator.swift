@@ -21,6 +21,7 @@ struct NetGen: ParsableCommand {
             if let count, count <= 0 { throw ValidationFailure("--count must be greater than 0") }
             guard batch >= 1 && batch <= 512 else { throw ValidationFailure("--batch \(batch): use 1...512") }
             let spec = try frame.spec(count: count, seconds: try parseDuration(time, what: "--time"), batch: batch, target: target)
+            try StopSignal.install()
             try target.withNIC(GeneratorJob(spec: spec, json: json, brief: false))
         }
     }
@@ -34,9 +35,13 @@ struct GeneratorJob: NICJob {
     let brief: Bool
 
     func run<Device: PCIFunction>(_ nic: E1000E<Device>, peer: EmulatedWirePeer?) throws {
+        let control = NetRunControl(showsProgress: !json && !brief, noun: "sent")
+        defer { control.endProgress() }  // also when the run throws
         let r = try netRun(linkTimeout: spec.linkTimeoutMilliseconds) { () throws(NICWorkloadError) in
-            try PacketGenerator.run(nic, spec, peer: peer)
+            try PacketGenerator.run(nic, spec, peer: peer, shouldStop: control.shouldStop, progress: control.progress)
         }
+        control.endProgress()
+        let endedBy = control.endedBy(stopped: r.stopped, otherwise: spec.count != nil ? "count" : "time")
         if json {
             var fields: [(String, JSON)] = [("device", .string(nic.device.name)), ("mode", .string(spec.mode.description))]
             if brief {
@@ -54,6 +59,7 @@ struct GeneratorJob: NICJob {
                 fields += [
                     ("device_tx_packets", .uint(r.deviceTransmitted)), ("interrupts", .uint(r.interrupts)),
                     ("backpressure", .uint(r.backpressure)), ("tail_writes", .uint(r.tailWrites)),
+                    ("ended_by", .string(endedBy)),
                 ]
             }
             fields += peerFields(r.peer)
@@ -63,6 +69,7 @@ struct GeneratorJob: NICJob {
                 print("sent \(r.rate.packets) frames of \(r.template.length) bytes to \(r.template.destination) in \(formatDuration(r.rate.seconds)) (mode \(spec.mode)); the NIC counted \(r.deviceTransmitted) (GPTC)")
             } else {
                 print("gen \(r.template.length) B to \(r.template.destination), mode \(spec.mode), \(r.queues) queue(s), batch \(spec.batch) on \(nic.device.name)")
+                if r.stopped { print(control.stoppedLine(r.rate.seconds)) }
                 print("  \(r.rate.text)")
                 print("  NIC counted \(r.deviceTransmitted) sent (GPTC); \(r.tailWrites) tail writes, \(r.interrupts) interrupts")
             }

@@ -24,11 +24,16 @@ struct NetRecv: ParsableCommand {
 
         func run<Device: PCIFunction>(_ nic: E1000E<Device>, peer: EmulatedWirePeer?) throws {
             printError("receiving on \(nic.device.name) (\(nic.macAddress)), mode \(spec.mode), \(nic.options.receiveQueues) queue(s)")
+            // --print writes a line per frame to stdout: no progress line between them.
+            let control = NetRunControl(showsProgress: !json && spec.onFrame == nil, noun: "received")
+            defer { control.endProgress() }  // also when the run throws
             let r = try netRun(linkTimeout: spec.linkTimeoutMilliseconds) { () throws(NICWorkloadError) in
-                try FrameReceiver.run(nic, spec, peer: peer)
+                try FrameReceiver.run(nic, spec, peer: peer, shouldStop: control.shouldStop, progress: control.progress)
             }
+            control.endProgress()
             let total = r.total
             let queues = r.perQueue.count
+            let endedBy = control.endedBy(stopped: r.stopped, otherwise: spec.count.map { total.matched >= UInt64($0) } == true ? "count" : "time")
             if json {
                 var fields: [(String, JSON)] = [("device", .string(nic.device.name)), ("mode", .string(spec.mode.description)), ("queues", .int(queues))]
                 fields += [
@@ -39,11 +44,13 @@ struct NetRecv: ParsableCommand {
                     ("per_queue", .array(r.perQueue.map { .uint($0.frames) })), ("seconds", .double(round6(r.rate.seconds))),
                     ("pps", .double(r.rate.packetsPerSecond.rounded())), ("cpu_ns_per_packet", .double(round3(r.rate.cpuNanosecondsPerPacket))),
                     ("device_rx_packets", .uint(r.deviceReceived)), ("device_missed", .uint(r.deviceMissed)),
+                    ("ended_by", .string(endedBy)),
                 ]
                 fields += peerFields(r.peer)
                 print(JSON.object(fields).render())
             } else {
                 print("received \(total.frames) frames (\(total.bytes) bytes) in \(formatDuration(r.rate.seconds)) on \(nic.device.name), mode \(spec.mode), \(queues) queue(s)\(queues > 1 ? " (per queue: \(r.perQueue.map { String($0.frames) }.joined(separator: ", ")))" : "")")
+                if r.stopped { print(control.stoppedLine(r.rate.seconds)) }
                 if let source = spec.source { print("  from \(source): \(total.matched)") }
                 print("  ARP \(total.arp), ICMP echo requests \(total.icmpEchoRequests), other ICMP \(total.icmpOther), UDP \(total.udp), other IPv4 \(total.otherIPv4), other \(total.other), malformed \(total.malformed)")
                 print("  NIC counted \(r.deviceReceived) received (GPRC), \(r.deviceMissed) missed (MPC); \(total.interrupts) interrupts")
@@ -66,6 +73,7 @@ struct NetRecv: ParsableCommand {
                 count: count, seconds: try parseDuration(time, what: "--time"), source: source, batch: batch,
                 mode: try target.completionMode(), linkTimeoutMilliseconds: try target.linkTimeoutMilliseconds(),
                 peerFrames: emulatedInject ?? count ?? 100, onFrame: printFrames ? printFrame : nil)
+            try StopSignal.install()
             try target.withNIC(Job(spec: spec, json: json))
         }
     }
