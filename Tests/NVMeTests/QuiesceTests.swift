@@ -59,9 +59,9 @@ func isTimeout(_ error: any Error) -> Bool {
     @Test func deleteQueueThatNeverCompletesQuiescesTheControllerBeforeTheQueueMemoryGoes() throws {
         let rig = try QuiesceRig()
         let mappingsBefore = rig.device.iommu.mappingCount
-        var pair: QueuePair<EmulatedNVMeController>? = try rig.controller.makeQueuePair()
+        let pair = try rig.controller.makeQueuePair()
         rig.device.setFaultPlan(FaultPlan(rules: [.admin(.deleteIOSubmissionQueue, .nth(1), .hang)]))
-        pair = nil
+        _ = consume pair  // dropped here: its Delete I/O SQ hangs
         // The Delete hung (admin timeout); the queue still lived on the device, pointing at the
         // pair's rings. Released only after the controller was disabled.
         #expect(rig.controller.status.ready == false)
