@@ -64,8 +64,9 @@ if ! skipped faults; then
         # Issue 16: quiesce before release, bounded admin drain, eventfds, id generations.
         test_item quiesce QuiesceTests 300
         test_item lifecycle-hardening LifecycleHardeningTests 300
+        test_item lifecycle-faults LifecycleFaultTests 300
     else
-        for item in fault-injection hostile-device resource-leaks error-messages quiesce lifecycle-hardening; do
+        for item in fault-injection hostile-device resource-leaks error-messages quiesce lifecycle-hardening lifecycle-faults; do
             fail "$item" "debug build failed: $(grep -m1 'error:' "$logs/build.log" | cut -c1-160) (see $logs/build.log)"
         done
     fi

@@ -218,9 +218,10 @@ extension Controller {
     // MARK: - Shutdown (NVMe base 1.4, 7.6.2)
 
     /// Deletes the remaining I/O queues, shuts the controller down normally (CC.SHN = 01b, wait
-    /// for CSTS.SHST = 10b), clears CC.EN, and disables its interrupts. Idempotent. Queue pairs
-    /// still held by callers become unusable (their waits throw `.closed`); their memory is
-    /// released when they are dropped. DMA memory of the admin queue goes with the last
+    /// for CSTS.SHST = 10b), clears CC.EN (else quiesces: a function reset, bus master off), and
+    /// disables its interrupts, or leaves that to the last queue pair holding a vector. Idempotent.
+    /// Queue pairs still held by callers become unusable (their waits throw `.closed`, on their
+    /// own eventfd, never a reused descriptor); their memory is released when they are dropped. DMA memory of the admin queue goes with the last
     /// reference to the controller.
     public func close() throws(NVMeError) {
         // The default worker pool and the internal pair first: their queue pairs delete their

@@ -81,7 +81,8 @@ public struct QueueStatistics: Sendable, Equatable {
 /// completed the same way. A caller driving `submit`/`reap` itself calls `recoverIfReset(_:)`.
 ///
 /// **Lifetime.** Dropping the pair deletes its SQ and CQ on the controller (Delete I/O SQ, then
-/// CQ), then unmaps its memory, so the device can never write into freed memory. The pair keeps
+/// CQ), then unmaps its memory, so the device can never write into freed memory; if a Delete
+/// fails or never completes, the controller is quiesced first (`Controller.quiesce`). The pair keeps
 /// the controller alive. Outstanding commands should be reaped first; a command in flight when the
 /// pair is dropped is aborted by the queue deletion (status "Command Aborted due to SQ Deletion").
 public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
@@ -99,7 +100,8 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
     public let id: UInt16
     /// The MSI-X vector of the CQ, or nil for a polled-only pair.
     public let interruptVector: Int?
-    /// The vector's eventfd, borrowed from the device (valid until the controller is closed).
+    /// The vector's eventfd, borrowed from the device: valid while this pair lives, since the
+    /// controller disables its vectors only after the last pair holding one is dropped.
     @usableFromInline let interruptEventFD: Int32?
     @usableFromInline unowned(unsafe) let device: Device
     @usableFromInline unowned(unsafe) let controller: Controller<Device>
