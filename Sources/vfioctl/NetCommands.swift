@@ -128,35 +128,28 @@ func peerFields(_ report: EmulatedWirePeer.Report?) -> [(String, JSON)] {
 
 /// How a traffic run (`net gen`, `recv`, `echo`) meets the user while it runs: SIGINT or SIGTERM
 /// asks the engine to stop (it checks ten times a second, then the queues stop and the NIC is
-/// closed as on any other end), and in text mode a progress line on stderr, redrawn each second
-/// and ended with a newline before the figures (or an error) are printed, so that nothing else
-/// lands on it.
+/// closed as on any other end), and in text mode the progress line on stderr.
 final class NetRunControl {
-    private let showsProgress: Bool
+    private let progressLine: ProgressLine?
     private let noun: String
-    private var progressShown = false
 
     /// `noun`: what the progress line counts ("sent", "received").
     init(showsProgress: Bool, noun: String) {
-        self.showsProgress = showsProgress
+        progressLine = showsProgress ? ProgressLine() : nil
         self.noun = noun
     }
 
     let shouldStop: () -> Bool = { StopSignal.requested }
 
     var progress: ((RunProgress) -> Void)? {
-        guard showsProgress else { return nil }
-        return { [self] p in
-            progressShown = true
-            printProgress("\r[\(format1(p.elapsedSeconds)) s] \(p.frames) frames \(noun), \(Int(p.framesPerSecond.rounded())) pps   ")
+        guard let progressLine else { return nil }
+        return { [noun] p in
+            progressLine.draw("[\(format1(p.elapsedSeconds)) s] \(p.frames) frames \(noun), \(Int(p.framesPerSecond.rounded())) pps")
         }
     }
 
-    /// Ends the progress line, if one was drawn, so that what follows starts on a line of its own.
-    func endProgress() {
-        if progressShown { printProgress("\n") }
-        progressShown = false
-    }
+    /// Erases the progress line, if one was drawn, before the figures or an error.
+    func endProgress() { progressLine?.erase() }
 
     /// The `ended_by` figure: the signal that stopped the run, else what the caller says ended it.
     func endedBy(stopped: Bool, otherwise: String) -> String {

@@ -53,26 +53,13 @@ struct Perf: ParsableCommand {
         let json: Bool
         func run<Device: PCIFunction>(_ c: Controller<Device>) throws {
             let runner = WorkloadRunner(controller: c)
-            // The progress line (stderr, redrawn each second) is erased before the figures or an
-            // error are printed, so they start on a line of their own; a run too short to draw one
-            // leaves stderr empty.
-            var drawn = 0
+            let progressLine = ProgressLine()
+            defer { progressLine.erase() }  // also when the run throws
             let progress: (WorkloadProgress) -> Void = { p in
-                let line = "[\(format1(p.elapsedSeconds)) s] \(p.ios) I/Os, \(Int(p.iopsLastInterval)) IOPS"
-                printProgress("\r" + line.padded(drawn))
-                drawn = max(drawn, line.count)
+                progressLine.draw("[\(format1(p.elapsedSeconds)) s] \(p.ios) I/Os, \(Int(p.iopsLastInterval)) IOPS")
             }
-            func eraseProgress() {
-                if drawn > 0 { printProgress("\r" + String(repeating: " ", count: drawn) + "\r") }
-            }
-            let r: WorkloadResult
-            do {
-                r = try runner.run(spec, progress: json ? nil : progress, shouldStop: { StopSignal.requested })
-            } catch {
-                eraseProgress()
-                throw error
-            }
-            eraseProgress()
+            let r = try runner.run(spec, progress: json ? nil : progress, shouldStop: { StopSignal.requested })
+            progressLine.erase()
             let endedBy = r.endedBy == .stopped ? StopSignal.signalName ?? "stopped" : r.endedBy == .ios ? "ios" : "time"
             let figures: [(String, JSON)] = [
                 ("device", .string(c.device.name)), ("rw", .string(spec.pattern.rawValue)), ("bs", .int(spec.blockSize)),

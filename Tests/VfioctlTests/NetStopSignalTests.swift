@@ -3,8 +3,8 @@ import NICEmulator
 import Testing
 
 /// SIGINT (Ctrl-C) and SIGTERM end a long `net gen`, `net recv` or `net echo` cleanly: the
-/// queues stop, the NIC is closed, the figures so far are printed (text or --json) with the
-/// progress line ended, and the exit status is 128 + the signal. The process used to die at
+/// queues stop, the NIC is closed, the figures so far are printed (text or --json) after the
+/// progress line is erased, and the exit status is 128 + the signal. The process used to die at
 /// once with no output.
 @Suite(.enabled(if: vfioctlPath != nil, "vfioctl is not built next to the tests; run swift build --build-tests"),
        .enabled(if: EmulatedE1000E.unavailableReason == nil, "the emulated e1000e cannot run in this process (ThreadSanitizer, or not x86-64)"))
@@ -18,9 +18,10 @@ struct NetStopSignalTests {
         let peer = r.stdout.split(separator: "\n").first { $0.hasPrefix("  peer: received ") }.map(String.init) ?? ""
         let words = peer.split(separator: " ")
         #expect(words.count > 4 && words[2] == words[4], "\(r.stdout)")
-        // The progress line was drawn (the run lasted seconds) and ended with a newline; no error.
-        #expect(r.stderr.contains("frames sent, "), "\(r.stderr.debugDescription)")
-        #expect(r.stderr.hasSuffix("\n") && !r.stderr.contains("vfioctl:"), "\(r.stderr.debugDescription)")
+        // The progress line was drawn (the run lasted seconds) and erased; no error.
+        #expect(r.stderr.hasPrefix("\r[") && r.stderr.contains(" frames sent, "), "\(r.stderr.debugDescription)")
+        #expect(r.stderr.hasSuffix("\r") && r.stderr.split(separator: "\r").last?.allSatisfy { $0 == " " } == true, "\(r.stderr.debugDescription)")
+        #expect(!r.stderr.contains("vfioctl:"), "\(r.stderr.debugDescription)")
     }
 
     @Test(arguments: [(SIGINT, "SIGINT", Int32(130)), (SIGTERM, "SIGTERM", Int32(143))])
