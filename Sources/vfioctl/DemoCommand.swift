@@ -63,11 +63,14 @@ struct Demo: ParsableCommand {
                 let spec = WorkloadSpec(pattern: .randread, blockSize: ioBytes, queueDepth: queueDepth,
                                         queuePairs: 1, seconds: seconds, mode: mode, verify: true, namespaceID: ns.id,
                                         workingSetBytes: min(ns.info.bytes, 16 << 20))
-                let r = try runner.run(spec)
-                rows.append([mode.description, "\(Int(r.iops.rounded()))", micro(r.latencyP50), micro(r.latencyP99),
+                // Ctrl-C (SIGINT) or SIGTERM ends the run in progress and skips the rest (StopSignal).
+                guard !StopSignal.requested else { break }
+                let r = try runner.run(spec, shouldStop: { StopSignal.requested })
+                rows.append([mode.description + (r.endedBy == .stopped ? " (stopped)" : ""), "\(Int(r.iops.rounded()))", micro(r.latencyP50), micro(r.latencyP99),
                              "\(Int(r.driverCPUPerIO.rounded()))", humanBytes(r.verifiedBytes)])
             }
             printTable(["mode", "IOPS", "p50 µs", "p99 µs", "driver CPU ns/I/O", "verified"], rows, rightAligned: [1, 2, 3, 4, 5])
+            if let signal = StopSignal.signalName { print("stopped by \(signal): the table covers the runs until then") }
         }
     }
 
@@ -75,6 +78,7 @@ struct Demo: ParsableCommand {
         try reportingErrors {
             try validateSeconds()
             try checkWhatItOverwrites()
+            try StopSignal.install()
             try target.withController(Job(seconds: seconds))
         }
     }

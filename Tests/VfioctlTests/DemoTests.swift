@@ -78,6 +78,20 @@ struct VfioctlDemoTests {
         #expect(try vfioctl(["nvme", "read", "--emu-file", image, "--lba", "0", "--count", "8"]).output != data)
     }
 
+    /// Ctrl-C during the demo's perf runs killed it with no table; now the run in progress
+    /// stops, the table so far is printed and the exit status is 130, as for nvme perf.
+    @Test func sigintPrintsTheTableSoFarAndExits130() throws {
+        // 4 s: identify, the 1 MiB read-back and the 16 MiB pattern take well under that; the
+        // 20 s poll run is under way.
+        let r = try vfioctl(["demo", "--seconds", "20", "--emu-size", "16M"], send: DelayedSignal(signal: SIGINT, afterSeconds: 4))
+        #expect(r.status == 130, "\(r.stderr)")
+        #expect(r.stdout.contains("\nmode "), "\(r.stdout)")
+        #expect(r.stdout.contains("\npoll (stopped) "), "\(r.stdout)")
+        #expect(!r.stdout.contains("\ninterrupt "), "\(r.stdout)")
+        #expect(r.stdout.hasSuffix("stopped by SIGINT: the table covers the runs until then\n"), "\(r.stdout)")
+        #expect(r.stderr.isEmpty, "\(r.stderr)")
+    }
+
     @Test func aRunTimeThatIsNotPositiveIsAOneLineError() throws {
         for value in ["0", "-1", "nan"] {
             let r = try vfioctl(["demo", "--seconds=\(value)"])
