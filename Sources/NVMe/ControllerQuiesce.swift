@@ -11,9 +11,14 @@ public enum QuietProof: Sendable, Equatable, CustomStringConvertible {
     case functionReset
     /// PCI_COMMAND.MASTER reads back clear: the function may not master the bus (PCI 3.0, 6.2.2).
     case busMasterOff
+    /// Config space reads all ones (vendor and device ID): the function is gone from the bus
+    /// (surprise removal, a dead link) and can master nothing; Linux's `nvme_remove` frees such a
+    /// device's memory at once (`pci_device_is_present`).
+    case functionGone
 
     public var description: String {
         switch self {
+        case .functionGone: return "function gone (config space reads all ones)"
         case .controllerDisabled: return "controller disabled (CC.EN = 0, CSTS.RDY = 0)"
         case .functionReset: return "function level reset"
         case .busMasterOff: return "bus master off (PCI_COMMAND.MASTER = 0)"
@@ -31,10 +36,14 @@ public enum QuietProof: Sendable, Equatable, CustomStringConvertible {
 // given up, counted and logged once, rather than handed to its next owner under a live device.
 
 extension Controller {
-    /// CC.EN = 0 within CAP.TO; else a function level reset; else bus master off. Returns the
-    /// step that worked, or nil when none did (then nothing of the device's DMA memory is ever
-    /// unmapped again). Static, so bring-up can use it before `self` exists.
+    /// Nothing if the function is gone; else CC.EN = 0 within CAP.TO; else a function level
+    /// reset; else bus master off. Returns the step that worked, or nil when none did (then
+    /// nothing of the device's DMA memory is ever unmapped again). Static, so bring-up can use it
+    /// before `self` exists.
     static func quiesceDevice(registers: MMIORegion, device: Device, readyTimeout: Int, reason: String, logger: Logger) -> QuietProof? {
+        // First: on a missing function every register and config read is all ones, so no later
+        // step could be read back, and none is needed.
+        if functionIsGone(device) { return .functionGone }
         do {
             try disable(registers: registers, device: device, timeoutMilliseconds: readyTimeout)
             return .controllerDisabled
@@ -55,6 +64,12 @@ extension Controller {
             "NVMe \(device.name): could not quiesce the device after \(reason) (CC.EN = 0, function level reset and bus master off all failed); its DMA memory stays mapped until the process exits")
         device.dma.keepMappings(because: "NVMe \(device.name) could not be quiesced after \(reason)")
         return nil
+    }
+
+    /// True when the vendor and device ID read all ones, as config reads of a missing PCIe
+    /// function complete (Linux `pci_device_is_present`); false when config space cannot be read.
+    static func functionIsGone(_ device: Device) -> Bool {
+        (try? device.readConfig32(at: 0)) == UInt32.max
     }
 
     /// Clears PCI_COMMAND.MASTER through config space (vfio-pci passes it to the function) and

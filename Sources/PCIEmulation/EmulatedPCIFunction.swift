@@ -1,4 +1,7 @@
 import VFIO
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The state of an emulated device behind its lock: the PCI side every function shares
 /// (`PCIFunctionState`) and whatever the device itself is.
@@ -47,6 +50,11 @@ extension EmulatedPCIEngine {
     /// MSI-X entries saved, the function reset, then both restored, so bus mastering and the
     /// vectors come back as they were and only the device's own state starts over.
     public mutating func resetThroughVFIO() throws(VFIOError) {
+        // A function gone from the bus does not come back by a reset: the kernel's FLR waits in
+        // vain for it to answer config reads (`pci_dev_wait`) and VFIO_DEVICE_RESET fails.
+        if isRemoved {
+            throw .system(operation: "VFIO_DEVICE_RESET of the emulated function (it is gone from the bus)", errno: ENODEV)
+        }
         if case .fails(let errno) = pci.resetFault {
             throw .system(operation: "VFIO_DEVICE_RESET of the emulated function (FLR did not complete)", errno: errno)
         }

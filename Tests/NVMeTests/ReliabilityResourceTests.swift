@@ -194,6 +194,8 @@ let builtVfioctl: String? = {
             pair.ringSubmissionDoorbell()
             #expect(throws: NVMeError.deviceGone) { _ = try pair.waitForCompletions(timeoutMilliseconds: 5000) { _ in } }
             try? controller.close()
+            // Proven by its config space, not by a reset read back (the emulator's thread would race it).
+            #expect(controller.lastQuietProof == .functionGone)
         }
         #expect(device.dma.liveMappings == 0 && device.iommu.mappingCount == 0)
         #expect(device.interruptEventFD(vector: 0) == nil)
