@@ -24,8 +24,9 @@ public final class EmulatedWirePeer: Sendable {
         /// length, bytes) and per queue consecutive sequence numbers.
         case sink(UDPTemplate)
         /// Send `count` ICMP echo requests to `ourMAC`/`ourIP`, `interval` microseconds apart,
-        /// once the command is ready; take whatever comes back.
-        case inject(count: Int, ourMAC: MACAddress, ourIP: IPv4Address, intervalMicroseconds: UInt32)
+        /// once the command is ready; take whatever comes back. With `wakeCauses` (MSI-X), the
+        /// first two frames each wait until IMS holds all of them (`waitArmed`).
+        case inject(count: Int, ourMAC: MACAddress, ourIP: IPv4Address, intervalMicroseconds: UInt32, wakeCauses: InterruptCause = [])
         /// Play `ping`: resolve `ourIP` by ARP, then send `count` echo requests one at a time and
         /// check each reply (addresses, identifier, sequence, payload); a second without a reply
         /// counts as lost.
@@ -111,6 +112,21 @@ public final class EmulatedWirePeer: Sendable {
 
     private var stopping: Bool { stopRequested.load(ordering: .acquiring) }
 
+    /// Waits until the device has written `landed` frames into its rings and then IMS holds every cause in
+    /// `causes` (false: stopped first). Frame 0 then lands on an armed cause and is signalled;
+    /// waiting again before frame 1 means a queue re-armed after that message (EIAC cleared its
+    /// cause as it fired, in the step that wrote the frame), and the drain that follows every
+    /// re-arm counts it. Without this, a receiver whose thread starts late finds every frame
+    /// already there and rightly takes no interrupt.
+    private func waitArmed(_ causes: InterruptCause, landed: Int) -> Bool {
+        while device.statistics.framesReceived < landed
+            || !InterruptCause(rawValue: device.peekRegister(E1000ERegister.interruptMaskSet.offset)).isSuperset(of: causes) {
+            if stopping { return false }
+            usleep(50)
+        }
+        return true
+    }
+
     private func run(_ script: Script, _ r: inout Report) {
         switch script {
         case .sink(let template):
@@ -126,10 +142,12 @@ public final class EmulatedWirePeer: Sendable {
             }
             scriptDone.store(true, ordering: .releasing)
 
-        case .inject(let count, let ourMAC, let ourIP, let interval):
+        case .inject(let count, let ourMAC, let ourIP, let interval, let wakeCauses):
             guard waitReady() else { return }
             var frame = [UInt8](repeating: 0, count: 128)
+            let landedBefore = device.statistics.framesReceived
             for n in 0..<count where !stopping {
+                if n < 2 && !wakeCauses.isEmpty && !waitArmed(wakeCauses, landed: landedBefore + n) { break }
                 // Sixteen source addresses, so that RSS (which hashes the IPv4 addresses) has
                 // flows to spread over two queues.
                 let source = IPv4Address(10, 77, 1, UInt8(n % 16 + 1))

@@ -124,9 +124,16 @@ public enum FrameReceiver {
         let queues = nic.options.receiveQueues
         var before = NICStatistics()
         let tallies = PerQueue(queues, FrameTally())
+        // In the interrupt modes the peer's first frames wait for our queues to arm their causes,
+        // so that the run takes an interrupt however late its threads start.
+        var wakeCauses: InterruptCause = []
+        if spec.mode.kind != .poll && nic.interruptKind == .msix {
+            for q in 0..<queues { wakeCauses.formUnion(.receiveQueue(q)) }
+        }
         let outcome = try QueueRun.run(
             queues: queues, seconds: spec.seconds, peer: peer,
-            script: .inject(count: spec.peerFrames, ourMAC: nic.macAddress, ourIP: EmulatedWirePeer.ourIP, intervalMicroseconds: 100),
+            script: .inject(count: spec.peerFrames, ourMAC: nic.macAddress, ourIP: EmulatedWirePeer.ourIP, intervalMicroseconds: 100,
+                            wakeCauses: wakeCauses),
             shouldStop: shouldStop, progress: progress
         ) { () throws(NICWorkloadError) in
             let receiveQueues = try QueueRun.handOffs(queues) { q throws(NICError) in try nic.makeReceiveQueue(q) }
