@@ -172,7 +172,8 @@ struct EmulatedImage {
             throw ValidationFailure("--emu-size \(sizeOption ?? "") conflicts with \(path), which is \(existing) bytes (\(humanBytes(existing))): an existing image keeps its size; leave out --emu-size or use another file")
         }
         guard existing % blockSize == 0 else {
-            throw ValidationFailure("\(path) is \(existing) bytes, not a multiple of the \(blockSize)-byte block size; give --emu-block-size 512 or use another file")
+            let fix = existing % 512 == 0 ? "give --emu-block-size 512 or use another file" : "use another file (an image is whole 512-byte blocks)"
+            throw ValidationFailure("\(path) is \(existing) bytes, not a multiple of the \(blockSize)-byte block size; \(fix)")
         }
         guard existing <= Self.largestSize else {
             throw ValidationFailure("\(path) is \(existing) bytes, more than the emulated namespace can hold")

@@ -80,6 +80,33 @@ struct VfioctlEmulatedImageTests {
         }
     }
 
+    /// A file that cannot be a namespace is refused in one line before anything is created or
+    /// changed. A 1000-byte image was told "give --emu-block-size 512", the block size it had.
+    @Test func anImageThatCannotBeANamespaceIsAOneLineError() throws {
+        let dir = temporaryPath("images")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func write(_ name: String, bytes: Int) -> String {
+            let path = dir + "/" + name
+            _ = FileManager.default.createFile(atPath: path, contents: Data(count: bytes))
+            return path
+        }
+        let empty = write("empty.img", bytes: 0), odd = write("odd.img", bytes: 1000), halfK = write("halfk.img", bytes: 2048 + 512)
+        for (arguments, message) in [
+            (["nvme", "identify", "--emu-file", dir + "/missing.img"], "\(dir)/missing.img does not exist; create it first with nvme write"),
+            (["nvme", "read", "--emu-file", empty, "--lba", "0", "--count", "1"], "\(empty) is empty; write to it first (nvme write) so it has a size"),
+            (["nvme", "smart", "--emu-file", dir], "\(dir) is not a regular file; give --emu-file a path to an image file"),
+            (["nvme", "identify", "--emu-file", odd], "\(odd) is 1000 bytes, not a multiple of the 512-byte block size; use another file (an image is whole 512-byte blocks)"),
+            (["nvme", "identify", "--emu-file", halfK, "--emu-block-size", "4096"], "\(halfK) is 2560 bytes, not a multiple of the 4096-byte block size; give --emu-block-size 512 or use another file"),
+        ] {
+            let r = try vfioctl(arguments)
+            #expect(r.status == 1 && r.stderrLines.count == 1, "\(arguments): \(r.stderr)")
+            #expect(r.stderr.hasPrefix("vfioctl: \(message)") && r.stderr.hasSuffix("\n"), "\(arguments): \(r.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/missing.img"))
+        #expect(Self.fileSize(empty) == 0 && Self.fileSize(odd) == 1000 && Self.fileSize(halfK) == 2560)
+    }
+
     func chattr(_ flag: String, _ path: String) -> Bool {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/chattr")
