@@ -220,6 +220,8 @@ public final class Controller<Device: PCIFunction>: Sendable {
         } catch {
             logger.warning("NVMe \(device.name): shutdown at release failed: \(error)")
         }
+        // No queue pair is left to use a vector (the ones that keep the controller alive are gone).
+        releaseVectors()
     }
 
     /// CAP is device data: check every field the driver sizes or waits with.

@@ -145,7 +145,7 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
     deinit {
         // Delete the queues on the device before their memory is unmapped (members are destroyed
         // after this body runs).
-        controller.retireQueuePair(id: id, outstanding: commands.inFlightCount, usedVector: interruptEventFD != nil)
+        controller.retireQueuePair(id: id, outstanding: commands.inFlightCount, usedVector: interruptVector != nil)
         commands.deallocate()
     }
 

@@ -93,6 +93,9 @@ func isTimeout(_ error: any Error) -> Bool {
     @Test func blockingReadNeverReturnsWithItsCommandInFlight() throws {
         let rig = try QuiesceRig()
         let ns = try rig.controller.namespace(1)
+        // Blocks that are not zero, so late data would show wherever it lands.
+        let pattern = try patternBuffer(rig.device.dma, bytes: 4096, seed: 30)
+        try ns.write(lba: 0, blocks: 8, from: pattern.whole)
         rig.loseWithLateData { .io(.read, $0, $1) }
         let buffer = try rig.device.dma.allocate(length: 4096)
         #expect { try ns.read(lba: 0, blocks: 8, into: buffer.whole) } throws: { isTimeout($0) }
