@@ -2,7 +2,8 @@
 # Reliability and security checks of swift-vfio, from a fresh clone:
 #   - fault injection (every fault of the emulator's FaultPlan: error, retry or reset, bounded
 #     time, data intact), a hostile device (forged completions and Identify data), resource leaks
-#     (fds, DMA mappings, eventfds, a child killed mid-I/O) and the user-facing error messages;
+#     (fds, DMA mappings, eventfds, a child killed mid-I/O), the user-facing error messages, DMA
+#     lifetime (IOVA quarantine, failed unmaps, buffer ownership) and NIC queue teardown;
 #   - libFuzzer targets, each for a bounded time (Fuzz/run.sh);
 #   - the whole test suite under ThreadSanitizer and under AddressSanitizer (+ LeakSanitizer).
 # Prints one line per item, "PASS name" or "FAIL name: reason", then "N passed, N failed";
@@ -65,8 +66,14 @@ if ! skipped faults; then
         test_item quiesce QuiesceTests 300
         test_item lifecycle-hardening LifecycleHardeningTests 300
         test_item lifecycle-faults LifecycleFaultTests 300
+        # Issue 16: freed DMA memory is quarantined, a buffer belongs to its device's IOMMU
+        # domain, NIC packet buffers recycle FIFO, and a dropped NIC queue is stopped in the
+        # device before its memory goes.
+        test_item dma-quarantine 'IOVAAllocatorTests|DMAQuarantineTests|PacketBufferRecyclingTests' 300
+        test_item dma-ownership DMAOwnershipTests 300
+        test_item nic-queue-teardown QueueTeardownTests 300
     else
-        for item in fault-injection hostile-device resource-leaks error-messages quiesce lifecycle-hardening lifecycle-faults; do
+        for item in fault-injection hostile-device resource-leaks error-messages quiesce lifecycle-hardening lifecycle-faults dma-quarantine dma-ownership nic-queue-teardown; do
             fail "$item" "debug build failed: $(grep -m1 'error:' "$logs/build.log" | cut -c1-160) (see $logs/build.log)"
         done
     fi

@@ -332,14 +332,7 @@ public final class E1000E<Device: PCIFunction>: @unchecked Sendable {
                 let word = UInt32(key[4 * i]) | UInt32(key[4 * i + 1]) << 8 | UInt32(key[4 * i + 2]) << 16 | UInt32(key[4 * i + 3]) << 24
                 registers.write(E1000ERegister.rssKey(i), word)
             }
-            for i in 0..<RedirectionTable.registerCount {
-                var word: UInt32 = 0
-                for b in 0..<4 {
-                    let entry = RedirectionTable.entry(queue: (4 * i + b) % options.receiveQueues)
-                    word |= UInt32(entry) << (8 * b)
-                }
-                registers.write(E1000ERegister.redirectionTable(i), word)
-            }
+            writeRedirectionTable(registers: registers, queues: Array(0..<options.receiveQueues))
             var mrqc = MultipleReceiveQueuesCommand(rawValue: 0)
             mrqc.rssEnabled = true
             mrqc.hashIPv4 = true
@@ -351,6 +344,19 @@ public final class E1000E<Device: PCIFunction>: @unchecked Sendable {
             registers.write(E1000ERegister.multipleReceiveQueuesCommand, MultipleReceiveQueuesCommand(rawValue: 0))
         }
         return rctl
+    }
+
+    /// RETA: entry n sends its flows to `queues[n % queues.count]`, so RSS spreads over exactly
+    /// those queues (both at bring-up; the one left when the other is dropped).
+    static func writeRedirectionTable(registers: MMIORegion, queues: [Int]) {
+        precondition(!queues.isEmpty)
+        for i in 0..<RedirectionTable.registerCount {
+            var word: UInt32 = 0
+            for b in 0..<4 {
+                word |= UInt32(RedirectionTable.entry(queue: queues[(4 * i + b) % queues.count])) << (8 * b)
+            }
+            registers.write(E1000ERegister.redirectionTable(i), word)
+        }
     }
 
     /// Transmit set-up, transmitter still off: pad short frames, full-duplex collision distance,

@@ -1,13 +1,15 @@
 import VFIO
 
-/// Preallocated packet buffers, 2 KiB each, carved from one DMA mapping, with a stack of free
+/// Preallocated packet buffers, 2 KiB each, carved from one DMA mapping, with a FIFO of free
 /// indices (ixy's mempool, Linux's page pool in spirit).
 ///
-/// `allocate()` and `free(_:)` are a pop and a push on arrays made at creation: no allocation, no
-/// lock, no reference counting per packet. A queue owns its pool (`~Copyable`, one thread). The
-/// queue takes a buffer back only after the device has written back DD for the descriptor that
-/// referenced it, so memory the device may still read or write is never handed out twice;
-/// `free` traps on a double free, which would break that rule.
+/// `allocate()` and `free(_:)` take from the front and append to the back of a ring made at
+/// creation: no allocation, no lock, no reference counting per packet. A queue owns its pool
+/// (`~Copyable`, one thread). The queue takes a buffer back only after the device has written back
+/// DD for the descriptor that referenced it, so memory the device may still read or write is never
+/// handed out twice; `free` traps on a double free, which would break that rule. FIFO rather than
+/// a stack, so a freed buffer is the last to be handed out again: a late device write through a
+/// stale descriptor then finds it idle for as long as possible, not already refilled.
 public struct PacketBufferPool: ~Copyable {
     /// Bytes per buffer: RCTL.BSIZE 2048 (BSEX clear), enough for a 1522-byte frame.
     public static let bufferSize = 2048
@@ -16,7 +18,9 @@ public struct PacketBufferPool: ~Copyable {
     public let capacity: Int
     @usableFromInline let base: UnsafeMutableRawPointer
     @usableFromInline let baseIOVA: UInt64
-    @usableFromInline let freeStack: UnsafeMutablePointer<Int32>
+    /// Free indices, `freeCount` of them from `freeHead` on, wrapping at `capacity`.
+    @usableFromInline let freeRing: UnsafeMutablePointer<Int32>
+    @usableFromInline var freeHead = 0
     @usableFromInline var freeCount: Int
     /// One byte per buffer: 1 while handed out. Catches double frees and frees of buffers never
     /// allocated, either of which could give the device's memory to someone else.
@@ -30,28 +34,30 @@ public struct PacketBufferPool: ~Copyable {
         base = memory.address
         baseIOVA = memory.iova.rawValue
         capacity = count
-        freeStack = .allocate(capacity: count)
+        freeRing = .allocate(capacity: count)
         inUse = .allocate(capacity: count)
         inUse.initialize(repeating: 0, count: count)
-        // Lowest index on top, so a fresh pool hands out buffers in address order.
-        for i in 0..<count { freeStack[i] = Int32(count - 1 - i) }
+        // A fresh pool hands out buffers in address order.
+        for i in 0..<count { freeRing[i] = Int32(i) }
         freeCount = count
     }
 
     deinit {
-        freeStack.deallocate()
+        freeRing.deallocate()
         inUse.deallocate()
     }
 
     /// Buffers not handed out.
     @inlinable public var available: Int { freeCount }
 
-    /// Takes a free buffer's index, or nil when every buffer is in use (backpressure).
+    /// Takes the longest-free buffer's index, or nil when every buffer is in use (backpressure).
     @inlinable @inline(__always)
     public mutating func allocate() -> Int? {
         guard freeCount > 0 else { return nil }
         freeCount &-= 1
-        let index = Int(freeStack[freeCount])
+        let index = Int(freeRing[freeHead])
+        freeHead &+= 1
+        if freeHead == capacity { freeHead = 0 }
         inUse[index] = 1
         return index
     }
@@ -61,7 +67,9 @@ public struct PacketBufferPool: ~Copyable {
     public mutating func free(_ index: Int) {
         precondition(index >= 0 && index < capacity && inUse[index] == 1, "packet buffer freed twice or never allocated")
         inUse[index] = 0
-        freeStack[freeCount] = Int32(truncatingIfNeeded: index)
+        var back = freeHead &+ freeCount
+        if back >= capacity { back &-= capacity }
+        freeRing[back] = Int32(truncatingIfNeeded: index)
         freeCount &+= 1
     }
 

@@ -339,6 +339,10 @@ extension E1000E {
                                  extended: extendedReceiveDescriptors, eventFD: eventFD)
         queue.refill()
         state.withLock { s in
+            // RSS spreads over the queues that exist, this one now included.
+            if extendedReceiveDescriptors {
+                Self.writeRedirectionTable(registers: registers, queues: (0..<2).filter { s.receiveQueueLive[$0] })
+            }
             var rctl = s.receiveControl
             rctl.enable = true
             s.receiveControl = rctl
@@ -347,24 +351,47 @@ extension E1000E {
         return queue
     }
 
-    /// Called by a dropped receive queue before its memory goes: receiver off if no other
-    /// receive queue is live, ring registers cleared, posted writes flushed.
+    /// Called by a dropped receive queue before its memory goes; afterwards the device neither
+    /// steers frames to the ring nor writes into it. With the other queue still live, RSS first
+    /// sends every flow to that one. Then the receive unit stops (RCTL.EN clear) for
+    /// `receiveStopMilliseconds`: the 82574 has no per-queue receive enable (RXDCTL holds only
+    /// thresholds), and stopping the unit is what ends the frame in flight and drops the
+    /// descriptors the device had already fetched into its cache, which clearing the ring
+    /// registers alone does not (Linux `e1000_configure_rx` and `e1000e_down` likewise clear
+    /// RCTL.EN and sleep 10 ms before touching rings). The ring registers are cleared, and the
+    /// receiver restarts for the other queue; frames arriving in that window are missed (MPC).
     func retireReceiveQueue(_ index: Int) {
         state.withLock { s in
             s.receiveQueueLive[index] = false
             let ring = E1000ERegister.receiveQueue(index)
-            if !s.receiveQueueLive.contains(true) {
-                var rctl = s.receiveControl
-                rctl.enable = false
-                s.receiveControl = rctl
-                registers.write(E1000ERegister.receiveControl, rctl)
+            let live = (0..<2).filter { s.receiveQueueLive[$0] }
+            if !live.isEmpty && extendedReceiveDescriptors {
+                Self.writeRedirectionTable(registers: registers, queues: live)
             }
+            var rctl = s.receiveControl
+            rctl.enable = false
+            registers.write(E1000ERegister.receiveControl, rctl)
+            _ = registers.read(E1000ERegister.deviceStatus)  // the stop is posted: flush it
+            let stop = Deadline(milliseconds: Self.receiveStopMilliseconds)
+            var backoff = Backoff(startMicroseconds: 100, capMicroseconds: 2000)
+            repeat {
+                device.service()
+                backoff.sleep()
+            } while !stop.hasPassed
             registers.write(ring.length, 0)
             registers.write(ring.baseAddressLow, 0)
             registers.write(ring.baseAddressHigh, 0)
             registers.write(ring.head, 0)
             registers.write(ring.tail, 0)
+            if !live.isEmpty && !s.closed {
+                registers.write(E1000ERegister.receiveControl, s.receiveControl)
+            } else {
+                s.receiveControl.enable = false
+            }
             _ = registers.read(E1000ERegister.deviceStatus)
         }
     }
+
+    /// How long the receive unit stays stopped when a queue is dropped (Linux e1000e: 10 ms).
+    static var receiveStopMilliseconds: Int { 10 }
 }

@@ -325,11 +325,17 @@ extension E1000E {
         return queue
     }
 
-    /// Called by a dropped transmit queue: transmitter off if no other transmit queue is live,
-    /// ring registers cleared, posted writes flushed.
+    /// Called by a dropped transmit queue, after its outstanding descriptors were waited for:
+    /// afterwards the device no longer fetches from the ring. The queue is taken out of
+    /// arbitration (TARC.ENABLE clear: the 82574's per-queue transmit enable, which QEMU checks
+    /// before each transmission; TXDCTL holds only thresholds) and, when it was the last queue,
+    /// the transmitter stops; then the device gets up to `transmitStopMilliseconds` to reach the
+    /// tail it was given (TDH == TDT) before the ring registers are cleared.
     func retireTransmitQueue(_ index: Int) {
         state.withLock { s in
             s.transmitQueueLive[index] = false
+            let arbitration = E1000ERegister.transmitArbitration(index)
+            registers.write(arbitration, registers.read(arbitration) & ~E1000ERegister.transmitArbitrationEnable)
             if !s.transmitQueueLive.contains(true) {
                 var tctl = s.transmitControl
                 tctl.enable = false
@@ -337,6 +343,9 @@ extension E1000E {
                 registers.write(E1000ERegister.transmitControl, tctl)
             }
             let ring = E1000ERegister.transmitQueue(index)
+            _ = Self.poll(milliseconds: Self.transmitStopMilliseconds, device: device) {
+                registers.read(ring.head) == registers.read(ring.tail)
+            }
             registers.write(ring.length, 0)
             registers.write(ring.baseAddressLow, 0)
             registers.write(ring.baseAddressHigh, 0)
@@ -345,4 +354,7 @@ extension E1000E {
             _ = registers.read(E1000ERegister.deviceStatus)
         }
     }
+
+    /// How long a dropped transmit queue waits for the device to reach its tail.
+    static var transmitStopMilliseconds: Int { 10 }
 }

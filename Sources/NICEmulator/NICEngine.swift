@@ -44,6 +44,10 @@ public struct NICEngine: EmulatedPCIEngine {
     var itrGuest: UInt32 = 0
     var eitrGuest = Array(repeating: UInt32(0), count: NICEngine.vectorCount)
 
+    // Receive.
+    /// Descriptors fetched per receive queue (`ReceiveDescriptorCache`).
+    var receiveCache = [ReceiveDescriptorCache(), ReceiveDescriptorCache()]
+
     // Transmit.
     var transmitRequested = [false, false]
     var assembly = [TransmitAssembly(), TransmitAssembly()]
@@ -124,6 +128,7 @@ public struct NICEngine: EmulatedPCIEngine {
         throttles = Array(repeating: Throttle(), count: Self.vectorCount + 1)
         transmitRequested = [false, false]
         assembly = [TransmitAssembly(), TransmitAssembly()]
+        flushReceiveDescriptorCaches()
         updateLink(raiseChange: false)
     }
 
@@ -266,6 +271,9 @@ public struct NICEngine: EmulatedPCIEngine {
             let v = (offset - Offset.eitr0) / 4
             eitrGuest[v] = value & 0xFFFF
             store(offset, max(eitrGuest[v], Self.minimumThrottleInterval))
+        case Offset.rctl:
+            store(offset, value)
+            if !ReceiveControl(rawValue: value).enable { flushReceiveDescriptorCaches() }
         case Offset.tctl:
             store(offset, value)
             requestTransmit(0)

@@ -133,7 +133,7 @@ extension NICEngine {
         let posted = postedDescriptors(ring)
         // Room for the whole frame or nothing (QEMU `e1000e_has_rxbufs`); the 82574 then drops it
         // and counts MPC (QEMU instead keeps the frame queued until RDT moves).
-        guard posted.free * bufferSize >= total else {
+        guard usableReceiveDescriptors(rss.queue, posted: posted.free) * bufferSize >= total else {
             increment(0x4010)  // MPC
             increment(0x40A0)  // RNBC
             statistics.framesDroppedNoDescriptor += 1
@@ -149,19 +149,21 @@ extension NICEngine {
         if fcs != 0 { frame += [0, 0, 0, 0] }  // the FCS the 82574 stores unless RCTL.SECRC (QEMU writes zeros)
         let extended = ReceiveFilterControl(rawValue: load(Offset.rfctl)).extendedStatus
         let checksumDisabled = ReceiveChecksumControl(rawValue: load(Offset.rxcsum)).packetChecksumDisable
-        var head = posted.head
         var offset = 0
         repeat {
-            guard head != posted.tail else {
-                // Only null-address descriptors were left: the rest of the frame is lost.
-                statistics.framesDroppedNoDescriptor += 1
+            // From the descriptor cache: fetched earlier, or now from RDH.
+            let next = nextReceiveDescriptor(rss.queue)
+            guard let fetched = next.entry else {
+                if next.faulted {
+                    statistics.framesDroppedDMAError += 1
+                } else {
+                    // Only null-address descriptors were left: the rest of the frame is lost.
+                    statistics.framesDroppedNoDescriptor += 1
+                }
                 return
             }
-            let address = base + UInt64(head * 16)
-            guard let (buffer, _) = readDescriptor(address) else {
-                statistics.framesDroppedDMAError += 1
-                return
-            }
+            let address = fetched.descriptor
+            let buffer = fetched.buffer
             var written = 0
             var isLast = false
             if buffer != 0 {
@@ -184,9 +186,7 @@ extension NICEngine {
                 statistics.framesDroppedDMAError += 1
                 return
             }
-            head += 1
-            if head >= posted.slots { head = 0 }
-            store(ring.head.offset, UInt32(head))
+            store(ring.head.offset, UInt32(fetched.slot + 1 == fetched.slots ? 0 : fetched.slot + 1))
         } while offset < total
 
         let size = frame.count - fcs

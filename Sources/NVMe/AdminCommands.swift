@@ -22,6 +22,9 @@ extension Controller {
         if closedFlag.load(ordering: .acquiring) { throw .closed }
         if let failure = recoveryFailure { throw failure }
         try checkNotQuiesced()
+        if let data, data.domain != device.dma.domain {
+            throw .foreignDMAMemory(iova: data.iova.rawValue, buffer: data.domain, device: device.dma.domain)
+        }
         let generation = resetGeneration.load(ordering: .acquiring)
         do {
             return try executeAdmin(command, data: data, name: name, onSuccess: onSuccess)

@@ -17,7 +17,7 @@ extension QueuePair {
         }
         let bytes = blocks &<< namespace.blockShift
         guard buffer.length >= bytes else { throw .bufferTooSmall(needed: bytes, actual: buffer.length) }
-        return DMASlice(address: buffer.address, iova: buffer.iova, length: bytes)
+        return buffer.prefix(bytes)
     }
 
     /// Read (opcode 02h): `blocks` blocks from `lba` into `buffer`.

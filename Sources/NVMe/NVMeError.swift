@@ -31,6 +31,9 @@ public enum NVMeError: Error, Sendable, Equatable, CustomStringConvertible {
     case misalignedBuffer(iova: UInt64)
     /// A buffer is smaller than the blocks it must hold.
     case bufferTooSmall(needed: Int, actual: Int)
+    /// A data slice mapped in another IOVA space (another device's IOMMU domain) than the
+    /// controller's: its IOVA would name this device's own memory.
+    case foreignDMAMemory(iova: UInt64, buffer: DMADomain, device: DMADomain)
     /// An LBA range outside the namespace (checked on the host before anything is submitted).
     case lbaOutOfRange(namespace: UInt32, lba: UInt64, blocks: Int, capacity: UInt64)
     /// No active namespace with this id.
@@ -82,6 +85,8 @@ public enum NVMeError: Error, Sendable, Equatable, CustomStringConvertible {
             return "buffer IOVA 0x\(String(iova, radix: 16)) is not 4-byte aligned as PRP entries require; use a dword-aligned DMA slice"
         case .bufferTooSmall(let needed, let actual):
             return "buffer holds \(actual) bytes but the transfer needs \(needed); pass a larger DMA slice"
+        case .foreignDMAMemory(let iova, let buffer, let device):
+            return "the buffer at IOVA 0x\(String(iova, radix: 16)) is mapped in \(buffer), not this controller's \(device) (there it would name other memory); allocate it from this controller's device.dma, or copy it"
         case .lbaOutOfRange(let ns, let lba, let blocks, let capacity):
             guard blocks > 0 else {
                 return "\(blocks) blocks at LBA \(lba) of namespace \(ns) (\(capacity) blocks): a transfer moves 1 or more blocks; pass a positive count"

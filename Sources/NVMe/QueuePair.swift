@@ -96,6 +96,8 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
     @usableFromInline var stats = QueueStatistics()
     /// Largest data transfer of one command (MDTS, capped at one PRP list page's reach).
     public let maximumTransferBytes: Int
+    /// The IOVA space of this controller's device: a data slice from any other is refused.
+    @usableFromInline let dmaDomain: DMADomain
     /// Queue id (1...), the same for the SQ and its CQ.
     public let id: UInt16
     /// The MSI-X vector of the CQ, or nil for a polled-only pair.
@@ -131,6 +133,7 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
         self.interruptVector = interruptVector
         self.interruptEventFD = interruptVector.flatMap { controller.device.interruptEventFD(vector: $0) }
         self.maximumTransferBytes = maximumTransferBytes
+        self.dmaDomain = submissionMemory.domain
         submission = SubmissionRing(
             slots: submissionMemory.address, size: entries, doorbell: doorbells.submissionTail(queue: id))
         completion = CompletionRing(
@@ -168,8 +171,9 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
     /// Writes `command` into the next SQ slot with a fresh command id and PRPs for `data`, without
     /// ringing the doorbell (call `ringSubmissionDoorbell()` once for a batch). Returns the id.
     ///
-    /// Throws `.submissionQueueFull` or `.noFreeCommandID` (backpressure: reap, then retry), or
-    /// a PRP error for a misaligned or oversized buffer. Nothing is written when it throws.
+    /// Throws `.submissionQueueFull` or `.noFreeCommandID` (backpressure: reap, then retry), a PRP
+    /// error for a misaligned or oversized buffer, or `.foreignDMAMemory` for a slice mapped for
+    /// another device (its IOVA would name this device's own memory). Nothing is written when it throws.
     ///
     /// Always inlined, so that the 64-byte entry is built in its slot instead of copied there from
     /// the caller's stack (the measured cost: docs/design-notes.md).
@@ -187,6 +191,10 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
         entry.commandID = cid
         let tracker = commands.trackers + commands.slot(cid)
         if let data {
+            guard data.domain == dmaDomain else {
+                commands.release(cid)
+                throw .foreignDMAMemory(iova: data.iova.rawValue, buffer: data.domain, device: dmaDomain)
+            }
             guard data.length <= maximumTransferBytes else {
                 commands.release(cid)
                 throw .transferTooLarge(bytes: data.length, maximum: maximumTransferBytes)

@@ -50,6 +50,8 @@ public final class EmulatedIOMMU: DMAMapper {
         @usableFromInline var faultCount = 0
         /// Index of the last mapping hit: consecutive accesses usually fall in the same buffer.
         @usableFromInline var lastHit = 0
+        /// Unmaps still to refuse (`failUnmaps`).
+        @usableFromInline var failingUnmaps = 0
 
         @usableFromInline init() {}
 
@@ -106,6 +108,10 @@ public final class EmulatedIOMMU: DMAMapper {
 
     public func unmap(iova: IOVA, length: Int) throws(VFIOError) {
         try locked { (t) throws(VFIOError) in
+            if t.failingUnmaps > 0 {
+                t.failingUnmaps -= 1
+                throw .system(operation: "emulated VFIO_IOMMU_UNMAP_DMA at \(iova) (\(length) bytes): injected failure, mapping kept", errno: 5)  // EIO
+            }
             guard let index = t.mappings.firstIndex(where: { $0.iova == iova.rawValue }),
                   t.mappings[index].length == UInt64(length) else {
                 throw .system(operation: "emulated VFIO_IOMMU_UNMAP_DMA at \(iova) (\(length) bytes): no such mapping", errno: 2)  // ENOENT
@@ -114,6 +120,20 @@ public final class EmulatedIOMMU: DMAMapper {
             t.lastHit = 0
         }
     }
+
+    /// Makes the next `count` unmaps fail and keep their mapping, as an unmap the kernel refuses
+    /// would: the driver must then neither reuse the IOVA nor free the memory.
+    public func failUnmaps(_ count: Int) {
+        locked { $0.failingUnmaps = max(0, count) }
+    }
+
+    /// Whether a mapping starts at `iova` (for tests).
+    public func isMapped(_ iova: IOVA) -> Bool {
+        locked { t in t.mappings.contains { $0.iova == iova.rawValue } }
+    }
+
+    /// The IOVA ranges mapped now, in order (for tests).
+    public var mappedRanges: [Range<UInt64>] { locked { t in t.mappings.map { $0.iova..<$0.end } } }
 
     /// Live mappings (for tests).
     public var mappingCount: Int { locked { $0.mappings.count } }

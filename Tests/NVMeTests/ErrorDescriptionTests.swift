@@ -15,7 +15,8 @@ import VFIO
             .commandFailed(command: "", status: NVMeStatus(rawValue: .max)),
             .timedOut(what: "", milliseconds: .min), .deviceMisbehaved(""), .controllerFatal(during: ""), .deviceGone,
             .unsupported(""), .submissionQueueFull(queue: .max), .noFreeCommandID(queue: .max),
-            .misalignedBuffer(iova: .max), .noSuchNamespace(.max, available: []), .namespaceUnusable(.max, reason: ""),
+            .misalignedBuffer(iova: .max), .foreignDMAMemory(iova: .max, buffer: .init(rawValue: .max), device: .init(rawValue: 0)),
+            .noSuchNamespace(.max, available: []), .namespaceUnusable(.max, reason: ""),
             .invalidArgument(""), .noInterruptVector(queue: .max), .closed, .malformedData(""), .recoveryFailed(reason: ""), .quiesced(reason: ""),
         ]
         for n in extremeInts {

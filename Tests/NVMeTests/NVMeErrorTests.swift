@@ -17,6 +17,7 @@ import VFIO
         .transferTooLarge(bytes: 1 << 22, maximum: 1 << 21),
         .misalignedBuffer(iova: 0x1002),
         .bufferTooSmall(needed: 4096, actual: 512),
+        .foreignDMAMemory(iova: 0x20_0000, buffer: DMADomain(rawValue: 2), device: DMADomain(rawValue: 1)),
         .lbaOutOfRange(namespace: 1, lba: 100, blocks: 8, capacity: 104),
         .noSuchNamespace(9, available: [1, 2]),
         .namespaceUnusable(2, reason: "extended-LBA metadata"),

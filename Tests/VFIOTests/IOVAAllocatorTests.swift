@@ -33,6 +33,7 @@ import VFIO
                         return start < r.upperBound && r.upperBound - start >= UInt64(length)
                     }
                     #expect(!fits, "allocation of \(length) aligned \(alignment) failed although a free range fits")
+                    #expect(allocator.quarantine.isEmpty, "an allocation failed while quarantined ranges were left")
                     failures += 1
                 }
             } else {
@@ -42,7 +43,7 @@ import VFIO
             try checkInvariants(allocator, live, total: UInt64(total))
         }
         for entry in live { allocator.release(IOVA(entry.start), length: Int(entry.length)) }
-        #expect(allocator.free == [0x1000..<0x40_0000, 0x50_0000..<0x80_0000, 0x100_0000..<0x140_0000])
+        #expect(Self.coalesced(allocator.free + allocator.quarantine) == [0x1000..<0x40_0000, 0x50_0000..<0x80_0000, 0x100_0000..<0x140_0000])
         #expect(allocator.bytesInUse == 0 && allocator.liveCount == 0)
         #expect(failures > 0, "the sequence never exhausted the space; the test would not prove exhaustion")
     }
@@ -63,13 +64,66 @@ import VFIO
         for (a, b) in zip(free, free.dropFirst()) {
             #expect(a.upperBound < b.lowerBound, "free list not sorted, disjoint and coalesced")
         }
+        #expect(allocator.quarantine.count <= allocator.quarantineLimit)
         for entry in live {
-            #expect(!free.contains { $0.overlaps(entry.start..<(entry.start + entry.length)) }, "a live allocation is also free")
+            #expect(!(free + allocator.quarantine).contains { $0.overlaps(entry.start..<(entry.start + entry.length)) },
+                    "a live allocation is also free or quarantined")
+        }
+        for q in allocator.quarantine {
+            #expect(!free.contains { $0.overlaps(q) }, "a quarantined range is also free")
         }
         let inUse = live.reduce(0) { $0 + $1.length }
         #expect(allocator.bytesInUse == inUse)
         #expect(allocator.liveCount == live.count)
-        #expect(free.reduce(0) { $0 + UInt64($1.count) } + inUse == total, "bytes lost or invented")
+        #expect(free.reduce(0) { $0 + UInt64($1.count) } + allocator.quarantinedBytes + inUse == total, "bytes lost or invented")
+    }
+
+    /// Sorted, adjacent ranges merged.
+    static func coalesced(_ ranges: [Range<UInt64>]) -> [Range<UInt64>] {
+        var merged: [Range<UInt64>] = []
+        for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = merged.last, last.upperBound == r.lowerBound {
+                merged[merged.count - 1] = last.lowerBound..<r.upperBound
+            } else {
+                merged.append(r)
+            }
+        }
+        return merged
+    }
+
+    @Test func releasedRangesWaitInQuarantineBeforeTheyAreReused() throws {
+        var allocator = IOVAAllocator(ranges: [0x1000..<0x10_0000], quarantineLimit: 2)
+        let a = try allocator.allocate(length: 4096)
+        let b = try allocator.allocate(length: 4096)
+        let c = try allocator.allocate(length: 4096)
+        allocator.release(a, length: 4096)
+        // First fit alone would hand `a` straight back.
+        let d = try allocator.allocate(length: 4096)
+        #expect(d != a && d.rawValue > c.rawValue)
+        allocator.release(b, length: 4096)
+        #expect(allocator.quarantine == [a.rawValue..<(a.rawValue + 4096), b.rawValue..<(b.rawValue + 4096)])
+        // A third release pushes the oldest (a) out of the quarantine: free again.
+        allocator.release(c, length: 4096)
+        #expect(allocator.quarantine.count == 2)
+        #expect(try allocator.allocate(length: 4096) == a)
+    }
+
+    @Test func quarantineGivesWayOldestFirstWhenNothingElseFits() throws {
+        var allocator = IOVAAllocator(ranges: [0x1000..<0x4000])
+        let iovas = try (0..<3).map { _ in try allocator.allocate(length: 4096) }
+        allocator.release(iovas[1], length: 4096)
+        allocator.release(iovas[0], length: 4096)
+        #expect(try allocator.allocate(length: 4096) == iovas[1])
+        #expect(try allocator.allocate(length: 4096) == iovas[0])
+        #expect(throws: VFIOError.iovaExhausted(requested: 4096)) { try allocator.allocate(length: 4096) }
+    }
+
+    @Test func aNeverMappedRangeSkipsTheQuarantine() throws {
+        var allocator = IOVAAllocator(ranges: [0x1000..<0x10_0000])
+        let a = try allocator.allocate(length: 4096)
+        allocator.release(a, length: 4096, quarantined: false)
+        #expect(allocator.quarantine.isEmpty)
+        #expect(try allocator.allocate(length: 4096) == a)
     }
 
     @Test func exhaustionThrowsAndFreeingMakesRoomAgain() throws {
@@ -81,7 +135,7 @@ import VFIO
     }
 
     @Test func freedRangeIsReusedAndCoalesced() throws {
-        var allocator = IOVAAllocator(ranges: [0x1000..<0x10_0000])
+        var allocator = IOVAAllocator(ranges: [0x1000..<0x10_0000], quarantineLimit: 0)
         let a = try allocator.allocate(length: 0x4000)
         let b = try allocator.allocate(length: 0x4000)
         allocator.release(a, length: 0x4000)

@@ -30,6 +30,8 @@ public struct DMAMemoryPolicy: Sendable {
 public final class DMAAllocator: Sendable {
     public let mapper: any DMAMapper
     public let policy: DMAMemoryPolicy
+    /// The IOVA space this allocator hands out: every buffer and slice it makes carries it.
+    public let domain: DMADomain
     private let state: TSanVisibleMutex<State>
     /// Where the allocator logs (the small-page fallback); quiet by default.
     public let logger: Logger
@@ -53,6 +55,7 @@ public final class DMAAllocator: Sendable {
         self.mapper = mapper
         self.policy = policy
         self.logger = logger
+        self.domain = .next()
         self.state = TSanVisibleMutex(State(iovas: IOVAAllocator(ranges: mapper.iovaRanges, mappingLimit: mapper.mappingLimit)))
     }
 
@@ -86,6 +89,8 @@ public final class DMAAllocator: Sendable {
             logger.warning("DMA memory stays mapped and is never reused from now on: \(reason)")
         }
     }
+    /// Released IOVA ranges waiting in the quarantine (`IOVAAllocator`).
+    public var quarantinedRanges: [Range<UInt64>] { state.withLock { $0.iovas.quarantine } }
 
     /// Allocates, zeroes, pins and maps `length` bytes (rounded up to the page size), aligned to at
     /// least `alignment` in both virtual and IOVA space.
@@ -114,7 +119,7 @@ public final class DMAAllocator: Sendable {
             try mapper.map(address: memory, length: size, iova: iova)
         } catch {
             state.withLock { s in
-                s.iovas.release(iova, length: size)
+                s.iovas.release(iova, length: size, quarantined: false)  // never mapped: the device cannot reach it
                 s.pinnedBytes -= UInt64(size)
             }
             _ = shim_munmap(memory, size)
@@ -159,7 +164,7 @@ public final class DMAAllocator: Sendable {
     }
 
     /// Called by `DMABuffer.deinit`: unmap from the IOMMU first (the device can no longer reach the
-    /// memory), then give back the IOVA, then the memory.
+    /// memory), then give back the IOVA (into the quarantine, `IOVAAllocator`), then the memory.
     func release(address: UnsafeMutableRawPointer, iova: IOVA, length: Int) {
         if keepInsteadOfRelease(length: length, unmapFailed: false) { return }
         if mapper.usesPhysicalAddresses { return releasePhysical(address: address, length: length) }

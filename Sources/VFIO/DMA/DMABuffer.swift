@@ -7,12 +7,15 @@ public struct DMABuffer: ~Copyable, @unchecked Sendable {
     public let address: UnsafeMutableRawPointer
     public let iova: IOVA
     public let length: Int
+    /// The IOVA space the buffer is mapped in (its allocator's).
+    public let domain: DMADomain
     @usableFromInline let allocator: DMAAllocator
 
     init(address: UnsafeMutableRawPointer, iova: IOVA, length: Int, allocator: DMAAllocator) {
         self.address = address
         self.iova = iova
         self.length = length
+        self.domain = allocator.domain
         self.allocator = allocator
     }
 
@@ -33,27 +36,32 @@ public struct DMABuffer: ~Copyable, @unchecked Sendable {
     @inlinable
     public func slice(offset: Int, length: Int) -> DMASlice {
         precondition(offset >= 0 && length >= 0 && offset + length <= self.length, "slice outside the DMA buffer")
-        return DMASlice(address: address + offset, iova: iova + offset, length: length)
+        return DMASlice(address: address + offset, iova: iova + offset, length: length, domain: domain)
     }
 
     /// The whole buffer as a view.
     @inlinable
-    public var whole: DMASlice { DMASlice(address: address, iova: iova, length: length) }
+    public var whole: DMASlice { DMASlice(address: address, iova: iova, length: length, domain: domain) }
 }
 
-/// A non-owning view of mapped memory: address, IOVA and length. Valid only while the owning
-/// `DMABuffer` lives; the driver keeps the owner borrowed for the I/O's duration.
+/// A non-owning view of mapped memory: address, IOVA, length and the IOVA space (`DMADomain`) the
+/// IOVA belongs to. Valid only while the owning `DMABuffer` lives; the driver keeps the owner
+/// borrowed for the I/O's duration. Only a `DMABuffer` makes one (the initializer is internal),
+/// so a slice's domain is always the one its IOVA was mapped in.
 @frozen
 public struct DMASlice: @unchecked Sendable {
     public let address: UnsafeMutableRawPointer
     public let iova: IOVA
     public let length: Int
+    /// The IOVA space `iova` belongs to: a driver refuses a slice of another device's domain.
+    public let domain: DMADomain
 
     @inlinable
-    public init(address: UnsafeMutableRawPointer, iova: IOVA, length: Int) {
+    init(address: UnsafeMutableRawPointer, iova: IOVA, length: Int, domain: DMADomain) {
         self.address = address
         self.iova = iova
         self.length = length
+        self.domain = domain
     }
 
     @inlinable
@@ -62,6 +70,13 @@ public struct DMASlice: @unchecked Sendable {
     @inlinable
     public func slice(offset: Int, length: Int) -> DMASlice {
         precondition(offset >= 0 && length >= 0 && offset + length <= self.length, "slice outside the DMA slice")
-        return DMASlice(address: address + offset, iova: iova + offset, length: length)
+        return DMASlice(address: address + offset, iova: iova + offset, length: length, domain: domain)
+    }
+
+    /// The first `length` bytes.
+    @inlinable
+    public func prefix(_ length: Int) -> DMASlice {
+        precondition(length >= 0 && length <= self.length, "prefix longer than the DMA slice")
+        return DMASlice(address: address, iova: iova, length: length, domain: domain)
     }
 }

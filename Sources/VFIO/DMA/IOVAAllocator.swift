@@ -5,9 +5,20 @@
 /// the number of mappings (`dma_avail`, from `vfio_iommu_type1 dma_entry_limit`). First fit over a
 /// sorted free list; freed ranges coalesce with their neighbours. Not thread-safe: `DMAAllocator`
 /// guards it with a lock. Used at buffer allocation time, never per I/O.
+///
+/// **Quarantine.** A released range is not free at once: it waits behind the last
+/// `quarantineLimit` releases (FIFO), so that a late device write through a stale IOVA hits
+/// unmapped space and the IOMMU faults, instead of landing in the next owner's memory (first fit
+/// alone hands the same IOVA straight back). When nothing else fits, the oldest quarantined
+/// ranges are freed early rather than failing. (A range whose unmap failed is never released:
+/// `DMAAllocator` keeps it live.)
 public struct IOVAAllocator: Sendable {
     /// Free ranges, sorted and disjoint, never adjacent (always coalesced).
     public private(set) var free: [Range<UInt64>]
+    /// Released ranges not yet free again, oldest first.
+    public private(set) var quarantine: [Range<UInt64>] = []
+    /// How many released ranges the quarantine holds before the oldest becomes free.
+    public let quarantineLimit: Int
     /// Mappings still allowed, when the kernel reports a limit.
     public private(set) var mappingsAvailable: Int?
     /// Bytes currently handed out.
@@ -21,7 +32,10 @@ public struct IOVAAllocator: Sendable {
     ///   - ranges: valid IOVA apertures; overlapping ones are merged. The page at 0 is never handed
     ///     out, so that a zero IOVA in a descriptor is always a bug the IOMMU catches.
     ///   - mappingLimit: the kernel's `dma_avail`, if known.
-    public init(ranges: [Range<UInt64>], mappingLimit: Int? = nil) {
+    ///   - quarantineLimit: released ranges held back before reuse (0: reuse at once).
+    public init(ranges: [Range<UInt64>], mappingLimit: Int? = nil, quarantineLimit: Int = IOVAAllocator.defaultQuarantineLimit) {
+        precondition(quarantineLimit >= 0)
+        self.quarantineLimit = quarantineLimit
         var sorted = ranges.map { r -> Range<UInt64> in
             r.lowerBound < 0x1000 ? Swift.min(0x1000, r.upperBound)..<r.upperBound : r
         }.filter { !$0.isEmpty }.sorted { $0.lowerBound < $1.lowerBound }
@@ -38,11 +52,25 @@ public struct IOVAAllocator: Sendable {
         self.mappingsAvailable = mappingLimit
     }
 
+    /// Releases held back by default: enough that a buffer's IOVA outlives a burst of frees
+    /// (a queue pair's rings and slabs), small enough that the list stays short.
+    public static let defaultQuarantineLimit = 64
+
     /// Allocates `length` bytes aligned to `alignment` (a power of two). Throws `.iovaExhausted`
-    /// when no free range fits or the mapping limit is reached.
+    /// when no free range fits, even after emptying the quarantine, or the mapping limit is reached.
     public mutating func allocate(length: Int, alignment: Int = 4096) throws(VFIOError) -> IOVA {
         precondition(length > 0 && alignment > 0 && alignment & (alignment - 1) == 0)
         if let available = mappingsAvailable, available <= 0 { throw .iovaExhausted(requested: length) }
+        while true {
+            if let iova = firstFit(length: length, alignment: alignment) { return iova }
+            // Out of fresh space: the oldest quarantined range goes back first.
+            guard !quarantine.isEmpty else { throw .iovaExhausted(requested: length) }
+            makeFree(quarantine.removeFirst())
+        }
+    }
+
+    /// First fit over the free list, or nil.
+    private mutating func firstFit(length: Int, alignment: Int) -> IOVA? {
         let size = UInt64(length)
         let mask = UInt64(alignment) - 1
         for (index, range) in free.enumerated() {
@@ -60,19 +88,36 @@ public struct IOVAAllocator: Sendable {
             if let available = mappingsAvailable { mappingsAvailable = available - 1 }
             return IOVA(start)
         }
-        throw .iovaExhausted(requested: length)
+        return nil
     }
 
-    /// Returns a range handed out by `allocate`. Freeing anything else is a programming error.
-    public mutating func release(_ iova: IOVA, length: Int) {
+    /// Returns a range handed out by `allocate`, after its unmap. It is quarantined (see the type),
+    /// unless `quarantined` is false: a range that was never mapped (its map failed) is free at once.
+    /// Freeing anything else is a programming error.
+    public mutating func release(_ iova: IOVA, length: Int, quarantined: Bool = true) {
+        let range = takeLive(iova, length: length)
+        if let available = mappingsAvailable { mappingsAvailable = available + 1 }
+        guard quarantined && quarantineLimit > 0 else { return makeFree(range) }
+        quarantine.append(range)
+        if quarantine.count > quarantineLimit { makeFree(quarantine.removeFirst()) }
+    }
+
+    /// Bytes released but still quarantined.
+    public var quarantinedBytes: UInt64 { quarantine.reduce(0) { $0 + UInt64($1.count) } }
+
+    /// Removes a live allocation's record; traps for a range that is not one.
+    private mutating func takeLive(_ iova: IOVA, length: Int) -> Range<UInt64> {
         let start = iova.rawValue
         guard let size = live.removeValue(forKey: start), size == UInt64(length) else {
             preconditionFailure("IOVA \(iova) (\(length) bytes) was not allocated")
         }
         bytesInUse -= size
-        if let available = mappingsAvailable { mappingsAvailable = available + 1 }
-        let range = start..<(start + size)
-        // After `restrict`, only the part still inside the allowed ranges is free again.
+        return start..<(start + size)
+    }
+
+    /// Makes a released range free. After `restrict`, only the part still inside the allowed
+    /// ranges is free again.
+    private mutating func makeFree(_ range: Range<UInt64>) {
         for allowed in allowedRanges ?? [range] where allowed.overlaps(range) {
             insertFree(Swift.max(range.lowerBound, allowed.lowerBound)..<Swift.min(range.upperBound, allowed.upperBound))
         }
