@@ -245,13 +245,17 @@ public final class EmulatedWirePeer: Sendable {
             r.pingsSent += 1
             let deadline = MonotonicClock.nanoseconds() + 1_000_000_000
             var answered = false
-            while !answered && MonotonicClock.nanoseconds() < deadline && !stopping {
+            while !answered && MonotonicClock.nanoseconds() < deadline {
+                // Read before looking: a reply sent before the stop is still seen, however long
+                // this thread waited for a CPU after its last sleep.
+                let last = stopping
                 for f in device.takeTransmittedFrames() {
                     r.framesTaken += 1
                     if isEchoReply(f.bytes, to: request, from: theirMAC) { answered = true } else if f.bytes.count >= 14 && f.bytes[12] == 0x08 && f.bytes[13] == 0x00 {
                         r.problem("an IPv4 frame that is not the reply to echo request \(seq)")
                     }
                 }
+                if last { break }
                 if !answered { usleep(100) }
             }
             if answered { r.pingsAnswered += 1 }
