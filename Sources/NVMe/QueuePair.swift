@@ -179,6 +179,7 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
     /// the caller's stack (the measured cost: docs/design-notes.md).
     @inlinable @inline(__always)
     public mutating func submit(_ command: SubmissionQueueEntry, data: DMASlice? = nil, token: UInt64) throws(NVMeError) -> UInt16 {
+        if let data, data.domain != dmaDomain { throw refuseForeign(data) }
         guard !submission.isFull else {
             stats.backpressure &+= 1
             throw .submissionQueueFull(queue: id)
@@ -191,10 +192,6 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
         entry.commandID = cid
         let tracker = commands.trackers + commands.slot(cid)
         if let data {
-            guard data.domain == dmaDomain else {
-                commands.release(cid)
-                throw .foreignDMAMemory(iova: data.iova.rawValue, buffer: data.domain, device: dmaDomain)
-            }
             guard data.length <= maximumTransferBytes else {
                 commands.release(cid)
                 throw .transferTooLarge(bytes: data.length, maximum: maximumTransferBytes)
@@ -218,6 +215,14 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
         }
         enqueue(entry, tracker: tracker, token: token)
         return cid
+    }
+
+    /// `submit`'s refusal of another domain's slice, out of line and before a command id is taken,
+    /// so the inlined I/O path keeps only the compare and its branch (callgrind, QD1: 204 driver
+    /// instructions per I/O against 202 without the check; inline after the id, 208).
+    @usableFromInline @inline(never)
+    func refuseForeign(_ data: DMASlice) -> NVMeError {
+        return .foreignDMAMemory(iova: data.iova.rawValue, buffer: data.domain, device: dmaDomain)
     }
 
     /// Records the tracker and pushes the entry (its command id and data pointer already set).
