@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 // Request numbers of CShimsIOMMUFD.h. Where the build machine's headers have the real
 // definitions (linux-libc-dev 6.2+ for iommufd, 6.6+ for the cdev ioctls), they are checked
 // against ours at compile time.

@@ -12,6 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 shellcheck -x scripts/*.sh scripts/*/*.sh .ci/run
+# Every Swift and C source starts with the licence header (README, License).
+scripts/license-headers.sh --check
 
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT

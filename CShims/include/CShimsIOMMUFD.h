@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// The iommufd uapi (`<linux/iommufd.h>`, Linux 6.2+) and the VFIO device cdev ioctls
 /// (`<linux/vfio.h>`, Linux 6.6+), which Debian 12's headers (linux-libc-dev 6.1) lack.
 ///

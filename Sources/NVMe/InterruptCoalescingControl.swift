@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// Interrupt coalescing (NVMe base 1.4, 5.21.1.8-9): fewer interrupts for more latency. The
 /// emulated controller's tests measure the effect (one message per threshold instead of one per
 /// completion); QEMU 7.2 ignores the feature.

@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// The features a caller set through `Controller.setFeature`, latest value first set first, to be
 /// replayed after a controller reset. Per-vector features (Interrupt Vector Configuration, whose
 /// CDW11 names the vector) are remembered per vector; Number of Queues is left to the driver.

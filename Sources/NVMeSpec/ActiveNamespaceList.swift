@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// Active Namespace ID list, Identify CNS 02h (NVMe base 1.4, 5.15.2): up to 1024 NSIDs greater
 /// than the command's NSID, in increasing order, the rest of the 4096 bytes zero.
 @frozen

@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// A 16-byte completion queue entry (NVMe base 1.4, 4.6 "Completion Queue Entry").
 ///
 /// Stored in spec order so the in-memory layout is the wire layout on little-endian hosts (the

@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// Optional NVM commands supported, Identify Controller ONCS (NVMe base 1.4, 5.15.2.1, bytes 521:520).
 @frozen
 public struct OptionalNVMCommands: OptionSet, Hashable, Sendable {

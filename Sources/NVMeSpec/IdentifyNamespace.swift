@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// One LBA Format entry of Identify Namespace (NVMe base 1.4, 5.15.2.2, bytes 128 + 4*n):
 /// MS bits 15:0, LBADS bits 23:16, RP bits 25:24.
 @frozen

@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// Why a spec data structure could not be decoded from (or encoded into) a buffer.
 ///
 /// Decoding is the common case: identify data, log pages and completions come from the device and

@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// One Namespace Identification Descriptor (NVMe base 1.4, 5.15.2, CNS 03h): NIDT (byte 0),
 /// NIDL (byte 1), two reserved bytes, then NIDL bytes of identifier.
 @frozen

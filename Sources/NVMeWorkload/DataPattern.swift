@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// The bytes a verified workload writes to each block: a function of the LBA and the seed only,
 /// so any read of a block written by this workload (or its prefill) knows what it must contain,
 /// whatever order the writes completed in. Every 8-byte word differs, which catches misplaced

@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// Ethernet II framing (IEEE 802.3 clause 3.2): destination, source, EtherType; 14 bytes, no
 /// VLAN tag. Lengths here are without the 4-byte FCS, which the NIC appends and strips.
 public enum Ethernet {

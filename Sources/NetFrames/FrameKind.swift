@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// What a received Ethernet frame is, as far as `vfioctl net recv` and `net echo` care: ARP,
 /// ICMP echo, UDP, other IPv4, another EtherType, or malformed. Classifying reads the frame in
 /// place and allocates nothing; every length and offset taken from the frame is checked against

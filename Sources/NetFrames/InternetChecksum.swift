@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// The Internet checksum (RFC 1071): the one's complement of the one's-complement sum of the
 /// data taken as 16-bit big-endian words, an odd last byte padded with a zero byte. IPv4 headers,
 /// ICMP messages and the UDP and TCP checksums (with their pseudo-headers) all use it.

@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 // Big-endian (network order, RFC 1700) loads and stores at byte offsets of a frame. The caller
 // checks the frame's length first; every parser in this module does so against the length the
 // frame arrived with, never against a length field read from it.

@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// What a NIC's receive offloads learn from a frame's headers: the network and transport
 /// protocols, the addresses and ports that receive side scaling hashes, and whether the IPv4
 /// header and TCP/UDP checksums add up (QEMU's net_rx_pkt, reduced to Ethernet II, IPv4 and IPv6

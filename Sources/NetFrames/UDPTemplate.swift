@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// The test frame of `vfioctl net send` and `net gen`: IPv4/UDP from port 42 to port 9
 /// (discard), the payload a 32-bit sequence number then byte i = i (mod 256); `length` bytes
 /// without the FCS (60...1514). The template is written once; each frame sent is a copy with its

@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// Recognises what the first bytes of a disk hold: a partition table, a filesystem, a volume
 /// manager, RAID or cache label. A disk that carries one holds someone's data, so binding it to
 /// vfio-pci (where our driver may write it) is refused unless forced, as SPDK's `setup.sh` skips

@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// The progress line of a long run (`nvme perf`, `net gen|recv|echo` in text mode): drawn on
 /// stderr and redrawn in place each second with `\r`, then erased before the figures or an error
 /// are printed, so that they start on a line of their own. A run too short to draw one leaves

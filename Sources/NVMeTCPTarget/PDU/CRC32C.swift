@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// CRC32C (Castagnoli, reflected polynomial 0x82F63B78), the header and data digest of NVMe/TCP
 /// (NVMe/TCP 1.0, 3.6.4 "Digests"; the same CRC and conventions as iSCSI, RFC 3720 B.4: initial
 /// value all ones, final value inverted, sent little-endian).

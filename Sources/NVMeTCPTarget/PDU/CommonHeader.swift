@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// The 8-byte common header every PDU starts with (NVMe/TCP 1.0, 3.6.2; Linux `struct nvme_tcp_hdr`):
 /// PDU-Type, FLAGS, HLEN, PDO, PLEN. Decoded raw: the type byte may be unknown and the lengths
 /// inconsistent; `PDUFramer` checks them before anything is read past the header.

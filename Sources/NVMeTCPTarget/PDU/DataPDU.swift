@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// The PDU specific header shared by H2CData and C2HData (NVMe/TCP 1.0, 3.6.2.8 and 3.6.2.9;
 /// Linux `struct nvme_tcp_data_pdu`): which command, which transfer, where in its data.
 @frozen

@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// Digest types of ICReq/ICResp DGST (byte 11; Linux `enum nvme_tcp_digest_option`).
 @frozen
 public struct DigestOptions: OptionSet, Hashable, Sendable {

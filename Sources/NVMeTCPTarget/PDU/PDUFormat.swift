@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// How PDUs look in one direction of a connection, as ICReq/ICResp negotiated it (NVMe/TCP 1.0,
 /// 3.6.2.2-3): digests on or off (the same both ways), and the data alignment the receiver asked
 /// for (CPDA for what the host sends, HPDA for what the controller sends).

@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// PDU types, common header byte 0 (NVMe/TCP transport specification 1.0, 3.6.1 "PDU Types";
 /// Linux `enum nvme_tcp_pdu_type` in include/linux/nvme-tcp.h). Case names are the spec's.
 public enum PDUType: UInt8, Sendable, CaseIterable, CustomStringConvertible {

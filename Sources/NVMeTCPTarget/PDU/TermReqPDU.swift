@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// H2CTermReq / C2HTermReq, a termination request (NVMe/TCP 1.0, 3.6.2.4-5; Linux
 /// `struct nvme_tcp_term_pdu`): FES, FEI, and as data up to 128 bytes of the PDU header that
 /// caused the error. No digests, whatever was negotiated; the sender closes the connection after it.

@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// A fatal transport error: the connection is terminated with a C2HTermReq carrying `status`
 /// (FES) and `information` (FEI), then closed (NVMe/TCP 1.0, 3.6.2.9 and 7.4.1; Linux
 /// `enum nvme_tcp_fatal_error_status`). Never a trap: every malformed or out-of-sequence PDU ends here.

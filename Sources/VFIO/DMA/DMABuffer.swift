@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// Memory the device can reach: a virtual address for the CPU, an IOVA for the device.
 ///
 /// `~Copyable`, so exactly one owner releases it: `deinit` unmaps it from the IOMMU, frees the IOVA

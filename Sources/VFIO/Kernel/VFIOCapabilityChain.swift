@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// The capability chains that VFIO appends to `VFIO_IOMMU_GET_INFO` and
 /// `VFIO_DEVICE_GET_REGION_INFO` answers (`struct vfio_info_cap_header` in `<linux/vfio.h>`):
 /// `{ u16 id; u16 version; u32 next; }`, `next` an offset from the start of the info buffer,

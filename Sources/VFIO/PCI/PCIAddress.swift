@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// A PCI function address (bus/device/function with a segment), e.g. `0000:01:00.0`.
 ///
 /// Parsing is strict: hex digits only, exact field widths, device ≤ 0x1f, function ≤ 7. Both the

@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// One PCI function's node in sysfs (`<sysfsRoot>/bus/pci/devices/<BDF>`), read-only: what
 /// `VFIODevice` checks before it opens anything (bound driver, IOMMU group, NUMA node), and the
 /// other members of its IOMMU group, which a "not viable" error names. Discovery and binding

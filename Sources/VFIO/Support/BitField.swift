@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// Bit-field helpers for typed registers, commands and descriptors. Ranges are spec bit numbers,
 /// half-open (`0..<16` is bits 15:00, `16..<18` bits 17:16). Setters mask the value to the
 /// field width. Used by the spec modules of every device.

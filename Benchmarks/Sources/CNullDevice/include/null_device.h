@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// The null NVMe device's completion engine: for each new SQE it posts a successful CQE (right
 /// command id, SQ id, SQ head, phase tag) and touches no data. Both the Swift driver benchmark
 /// (through `NullNVMeController.service()`) and the C reference use this same code, so the device

@@ -1,3 +1,16 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
 /// A C reference for the Swift driver's I/O path: the same submit/reap ring protocol over the same
 /// memory layout, written the way a careful C driver would write it, so that Swift's cost per I/O
 /// can be given as a ratio to C's.
