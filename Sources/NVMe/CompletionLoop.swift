@@ -24,12 +24,10 @@ extension QueuePair {
     /// deadline passes the commands stay outstanding (their ids and PRP pages are not reused) and
     /// can be aborted with `Controller.abort`.
     ///
-    /// Idle checks are paced by elapsed time (`IdleCheckPacer`, 1 ms by the coarse
-    /// clock), not by spin count: a check costs an MMIO read of CSTS and clock reads, and a
-    /// poll loop paced by spins ran them on every slow I/O (QEMU under TCG: 1024 spins took less
-    /// than one I/O's latency), each an exit to the device model. The deadline is likewise taken
-    /// from the coarse clock, so starting a wait reads no clock device; the wait ends at most one
-    /// coarse tick after `timeoutMilliseconds`, never before.
+    /// Idle checks are paced by elapsed time (`IdleCheckPacer`, 1 ms by the coarse clock), not by
+    /// spin count, because a check is an MMIO read and clock reads, costly on a slow device; the
+    /// deadline also comes from the coarse clock, so the wait ends at most one coarse tick after
+    /// `timeoutMilliseconds`, never before (measurements: docs/performance.md).
     @inlinable
     public mutating func waitForCompletions(
         atLeast minimum: Int = 1, mode: CompletionMode = .poll, timeoutMilliseconds: Int,

@@ -231,8 +231,7 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
     }
 
     /// `submit`'s refusal of another domain's slice, out of line and before a command id is taken,
-    /// so the inlined I/O path keeps only the compare and its branch (callgrind, QD1: 204 driver
-    /// instructions per I/O against 202 without the check; inline after the id, 208).
+    /// so the inlined I/O path keeps only the compare and its branch (the cost: docs/design-notes.md).
     @usableFromInline @inline(never)
     func refuseForeign(_ data: DMASlice) -> NVMeError {
         return .foreignDMAMemory(iova: data.iova.rawValue, buffer: data.domain, device: dmaDomain)
@@ -259,9 +258,9 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
     /// The device's progress hook (`PCIFunction.service()`), called by every wait loop.
     ///
     /// Through `Unmanaged`, because calling a method on the `unowned(unsafe)` reference inside a
-    /// `mutating` method makes the compiler take a strong copy: one retain and one release per
-    /// call, on every spin of a poll loop (seen in callgrind). The queue pair's controller keeps
-    /// the device alive, so the guaranteed reference is sound.
+    /// `mutating` method makes the compiler take a strong copy: a retain and a release on every
+    /// spin of a poll loop (docs/design-notes.md). The queue pair's controller keeps the device
+    /// alive, so the guaranteed reference is sound.
     @inlinable @inline(__always)
     func serviceDevice() {
         Unmanaged.passUnretained(device)._withUnsafeGuaranteedRef { $0.service() }

@@ -78,9 +78,9 @@ public struct Deadline: Sendable {
 
 /// Paces the idle checks of a wait loop by elapsed time on the coarse clock, not by spin count.
 ///
-/// An idle check (a device status read, clock reads, timeouts) is an MMIO read and more; paced by
-/// spins, a poll loop ran them on every slow I/O (QEMU under TCG: 1024 spins took less than one
-/// I/O's latency), each an exit to the device model. Reading the coarse clock is a few loads.
+/// An idle check (a device status read, clock reads, timeouts) is an MMIO read and more, and on a
+/// slow device a spin count passes within one I/O; reading the coarse clock is a few loads
+/// (measurements: docs/performance.md).
 @frozen
 public struct IdleCheckPacer: Sendable {
     /// Coarse-clock time of the last idle check (or of the wait's start).
