@@ -139,7 +139,7 @@ let package = Package(
         .testTarget(name: "PCIEmulationTests", dependencies: ["PCIEmulation", "VFIO"]),
         .testTarget(name: "NVMeEmulatorTests", dependencies: ["NVMeEmulator", "NVMeSpec", "VFIO"]),
         .testTarget(name: "NICEmulatorTests", dependencies: ["NICEmulator", "E1000ESpec", "NetFrames", "VFIO"]),
-        .testTarget(name: "VfioctlTests", dependencies: ["vfioctl", "VFIO", "VFIOHost", "NICEmulator", "VFIOTestSupport"]),
+        .testTarget(name: "VfioctlTests", dependencies: ["vfioctl", "VFIO", "VFIOHost", "NVMe", "NVMeWorkload", "NIC", "NICWorkload", "NICEmulator", "VFIOTestSupport"]),
         .testTarget(name: "NVMeSpecTests", dependencies: ["NVMeSpec", "VFIO"]),
         .testTarget(name: "E1000ESpecTests", dependencies: ["E1000ESpec", "NetFrames", "VFIO"]),
         .testTarget(name: "NVMeTests", dependencies: ["NVMe", "NVMeEmulator", "NIC", "NICEmulator", "VFIO", .product(name: "Logging", package: "swift-log")]),

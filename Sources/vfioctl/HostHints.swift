@@ -23,7 +23,7 @@ import VFIOHost
 func toolMessage(for error: any Error) -> String {
     if let host = error as? HostError { return toolMessage(for: host) }
     if let vfio = underlyingVFIOError(error) { return toolMessage(for: vfio) ?? "\(error)" }
-    return "\(error)"
+    return driverMessage(for: error) ?? "\(error)"
 }
 
 /// The VFIOError inside a driver's or the host layer's error, if that is what it is.
