@@ -23,7 +23,7 @@
 # configuration is the base). A lock makes concurrent callers wait for one build.
 #
 # The build runs under `nice -n 19` with GUEST_KERNEL_JOBS jobs (default: the number of cores).
-# Measured cold build time: see README (Testing) and build-info in the cache.
+# Measured cold build time: see docs/testing.md and build-info in the cache.
 set -euo pipefail
 
 RECIPE=1
