@@ -30,10 +30,8 @@ struct QueueInterrupt {
     @usableFromInline let shared: Bool
     /// INTx: level-triggered, masked by VFIO when it fires until the driver unmasks it.
     @usableFromInline let level: Bool
-    /// Hybrid mode: the cause is masked and the queue is being polled.
-    @usableFromInline var polling = false
-    /// Empty polls in the current polling phase.
-    @usableFromInline var idlePolls = 0
+    /// Hybrid mode's phase, kept between waits: a caller that keeps coming back keeps polling.
+    @usableFromInline var phase = HybridPhase()
 
     @inlinable
     init(cause: InterruptCause, eventFD: Int32?, registers: MMIORegion, shared: Bool = false, level: Bool = false) {
@@ -53,43 +51,29 @@ struct QueueInterrupt {
         registers.write(E1000ERegister.interruptMaskSet, cause)
     }
 
-    /// After a wake-up on a shared vector: clear the cause from ICR, so a level-triggered INTx
-    /// line drops before it is unmasked (QEMU 7.2 clears ICR on read only when IMS is 0).
+    /// After the eventfd was drained. On a wake-up on a shared vector: clear the cause from ICR,
+    /// so a level-triggered INTx line drops before it is unmasked (QEMU 7.2 clears ICR on read
+    /// only when IMS is 0). INTx, after a wake-up or an arm: VFIO masked the line when it fired;
+    /// with the cause cleared it may listen again.
     @inlinable @inline(__always)
-    func acknowledge() {
-        if shared { registers.write(E1000ERegister.interruptCauseRead, cause) }
+    func acknowledge<Device: PCIFunction>(afterWakeUp: Bool, device: Device) {
+        if afterWakeUp && shared { registers.write(E1000ERegister.interruptCauseRead, cause) }
+        if level { try? device.unmaskINTx() }
     }
 
     /// IMC: keep the cause from raising its vector (it still latches in ICR).
     @inlinable @inline(__always)
     func mask() { registers.write(E1000ERegister.interruptMaskClear, cause) }
-
-    /// Sleeps on the eventfd until signalled or `milliseconds` pass. True when signalled.
-    @inlinable
-    func sleep(milliseconds: Int32) -> Bool {
-        guard let fd = eventFD else { return false }
-        return EventFD.wait(fd, milliseconds: milliseconds)
-    }
-
-    /// Reads and resets the eventfd: the messages since the last drain.
-    @inlinable
-    func drain() -> UInt64 {
-        guard let fd = eventFD else { return 0 }
-        return EventFD.drain(fd)
-    }
 }
 
-/// Counters of one queue's waits, shared by receive and transmit queues.
-@frozen
-public struct InterruptStatistics: Sendable, Equatable {
-    /// Messages drained from the vector's eventfd.
-    public var interrupts: UInt64 = 0
-    /// Sleeps on the eventfd that ended with a signal.
-    public var wakeups: UInt64 = 0
-    /// Hybrid mode: polling phases entered after an interrupt (cause masked).
-    public var pollingPhases: UInt64 = 0
-    /// Times the cause was re-armed with IMS before sleeping.
-    public var rearms: UInt64 = 0
-
-    public init() {}
+extension InterruptStatistics {
+    /// Adds one wait's counters.
+    @inlinable
+    mutating func add(_ wait: InterruptStatistics) {
+        interrupts &+= wait.interrupts
+        wakeups &+= wait.wakeups
+        pollingPhases &+= wait.pollingPhases
+        rearms &+= wait.rearms
+        emptyPolls &+= wait.emptyPolls
+    }
 }

@@ -233,11 +233,11 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
     }
 
     /// Waits until at least one frame has arrived or `timeoutMilliseconds` pass, in the given
-    /// completion mode, then hands up to `batch` frames to `body`. Returns how many (0 on timeout).
+    /// completion mode (VFIO's `WaitLoop`), handing up to `batch` frames to `body` on each look.
+    /// Returns how many (0 on timeout, at most one coarse clock tick after it).
     ///
     /// - poll: spins on the next descriptor's DD bit.
-    /// - interrupt: re-arms the queue's cause (IMS), looks once more, sleeps on the vector's
-    ///   eventfd, drains it, receives.
+    /// - interrupt: re-arms the queue's cause (IMS), drains the eventfd, looks once more, sleeps.
     /// - hybrid: after an interrupt the cause stays masked (IMC) and later calls poll; after
     ///   `idlePolls` empty polls in a row the cause is re-armed, the eventfd drained, the ring
     ///   looked at once more, and the queue sleeps again (NAPI).
@@ -246,62 +246,29 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
         batch: Int = 32, mode: CompletionMode, timeoutMilliseconds: Int, _ body: (ReceivedPacket) -> Void
     ) throws(NICError) -> Int {
         if mode.kind != .poll && interrupt.eventFD == nil { throw .noInterruptVector(kind: "receive", queue: index) }
-        let deadline = Deadline(milliseconds: timeoutMilliseconds)
-        var spins = 0
-        var sleepMilliseconds: Int32 = 1
-        while true {
-            let n = try receive(batch: batch, body)
-            if n > 0 {
-                if mode.kind == .hybrid { interrupt.idlePolls = 0 }
-                return n
-            }
-            switch mode.kind {
-            case .poll:
-                spins &+= 1
-                if spins & 1023 == 0 && deadline.hasPassed { return 0 }
-                Barrier.cpuPause()
-                continue
-            case .hybrid where interrupt.polling:
-                interrupt.idlePolls &+= 1
-                if interrupt.idlePolls < mode.idlePolls {
-                    if interrupt.idlePolls & 1023 == 0 && deadline.hasPassed { return 0 }
-                    Barrier.cpuPause()
-                    continue
-                }
-                // Budget spent: leave polling. The re-arm below is followed by a last look,
-                // which closes the race with a frame that landed while the cause was masked.
-                interrupt.polling = false
-                fallthrough
-            case .interrupt, .hybrid:
-                interrupt.arm()
-                stats.interrupts.rearms &+= 1
-                stats.interrupts.interrupts &+= interrupt.drain()
-                // INTx: VFIO masked the line when it fired; with the cause cleared it may listen again.
-                if interrupt.level { try? device.unmaskINTx() }
-                let late = try receive(batch: batch, body)
-                if late > 0 { return late }
-                let remaining = deadline.remainingMilliseconds
-                if remaining == 0 { return 0 }
-                // The sleep is bounded so the emulated device's stepped mode is serviced and a
-                // lost message costs at most a few milliseconds.
-                if interrupt.sleep(milliseconds: Int32(min(remaining, Int(sleepMilliseconds)))) {
-                    stats.interrupts.wakeups &+= 1
-                    stats.interrupts.interrupts &+= interrupt.drain()
-                    interrupt.acknowledge()
-                    if interrupt.level { try? device.unmaskINTx() }
-                    sleepMilliseconds = 1
-                    if mode.kind == .hybrid {
-                        interrupt.mask()
-                        interrupt.polling = true
-                        interrupt.idlePolls = 0
-                        stats.interrupts.pollingPhases &+= 1
-                    }
-                } else {
-                    sleepMilliseconds = min(sleepMilliseconds * 2, 10)
-                }
-            }
+        var wait = WaitLoop(
+            mode: mode, target: 1, timeoutMilliseconds: timeoutMilliseconds,
+            coarseStart: MonotonicClock.coarseNanoseconds(), phase: interrupt.phase)
+        defer {
+            interrupt.phase = wait.phase
+            stats.interrupts.add(wait.statistics)
         }
+        try wait.run(&self) { (queue: inout Self) throws(NICError) -> Int in
+            try queue.receive(batch: batch, body)
+        } idleCheck: { (_: inout Self, _: UInt64) throws(NICError) -> Int in 0 }
+        return wait.done
     }
+}
+
+extension ReceiveQueue: WaitableQueue {
+    /// The vector's eventfd (the queue's own MSI-X vector, or the shared MSI/INTx one).
+    public var interruptEventFD: Int32? { interrupt.eventFD }
+    /// IMS (after clearing ICR on a shared vector): the device masks the cause itself when its
+    /// vector fires (EIAC), so every sleep is preceded by this.
+    public mutating func armInterrupt(afterPolling: Bool) { interrupt.arm() }
+    /// IMC: the cause latches in ICR but raises nothing while hybrid mode polls.
+    public mutating func disarmInterrupt() { interrupt.mask() }
+    public mutating func acknowledgeInterrupt(afterWakeUp: Bool) { interrupt.acknowledge(afterWakeUp: afterWakeUp, device: device) }
 }
 
 extension E1000E {

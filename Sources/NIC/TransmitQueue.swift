@@ -223,64 +223,36 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
     }
 
     /// Waits until every queued frame's descriptor is done (and reclaimed), in the given
-    /// completion mode, or throws `transmitTimedOut`.
+    /// completion mode (VFIO's `WaitLoop`), or throws `transmitTimedOut`.
     @inlinable
     public mutating func flush(mode: CompletionMode = .poll, timeoutMilliseconds: Int) throws(NICError) {
         if mode.kind != .poll && interrupt.eventFD == nil { throw .noInterruptVector(kind: "transmit", queue: index) }
-        let deadline = Deadline(milliseconds: timeoutMilliseconds)
-        var spins = 0
-        var sleepMilliseconds: Int32 = 1
-        while true {
-            _ = try reclaim()
-            if outstanding == 0 {
-                if interrupt.polling { interrupt.polling = false }
-                return
-            }
-            switch mode.kind {
-            case .poll:
-                spins &+= 1
-                if spins & 1023 == 0 && deadline.hasPassed {
-                    throw .transmitTimedOut(queue: index, outstanding: outstanding, milliseconds: timeoutMilliseconds)
-                }
-                Barrier.cpuPause()
-            case .hybrid where interrupt.polling:
-                interrupt.idlePolls &+= 1
-                if interrupt.idlePolls < mode.idlePolls {
-                    Barrier.cpuPause()
-                    continue
-                }
-                interrupt.polling = false
-                fallthrough
-            case .interrupt, .hybrid:
-                interrupt.arm()
-                stats.interrupts.rearms &+= 1
-                stats.interrupts.interrupts &+= interrupt.drain()
-                // INTx: VFIO masked the line when it fired; with the cause cleared it may listen again.
-                if interrupt.level { try? device.unmaskINTx() }
-                _ = try reclaim()
-                if outstanding == 0 { return }
-                let remaining = deadline.remainingMilliseconds
-                if remaining == 0 {
-                    throw .transmitTimedOut(queue: index, outstanding: outstanding, milliseconds: timeoutMilliseconds)
-                }
-                if interrupt.sleep(milliseconds: Int32(min(remaining, Int(sleepMilliseconds)))) {
-                    stats.interrupts.wakeups &+= 1
-                    stats.interrupts.interrupts &+= interrupt.drain()
-                    interrupt.acknowledge()
-                    if interrupt.level { try? device.unmaskINTx() }
-                    sleepMilliseconds = 1
-                    if mode.kind == .hybrid {
-                        interrupt.mask()
-                        interrupt.polling = true
-                        interrupt.idlePolls = 0
-                        stats.interrupts.pollingPhases &+= 1
-                    }
-                } else {
-                    sleepMilliseconds = min(sleepMilliseconds * 2, 10)
-                }
-            }
+        var wait = WaitLoop(
+            mode: mode, target: outstanding, timeoutMilliseconds: timeoutMilliseconds,
+            coarseStart: MonotonicClock.coarseNanoseconds(), phase: interrupt.phase)
+        defer {
+            interrupt.phase = wait.phase
+            stats.interrupts.add(wait.statistics)
         }
+        try wait.run(&self) { (queue: inout Self) throws(NICError) -> Int in
+            try queue.reclaim()
+        } idleCheck: { (_: inout Self, _: UInt64) throws(NICError) -> Int in 0 }
+        if wait.timedOut {
+            throw .transmitTimedOut(queue: index, outstanding: outstanding, milliseconds: timeoutMilliseconds)
+        }
+        // Nothing left to poll for: the next flush arms the cause before it sleeps.
+        wait.phase.polling = false
     }
+}
+
+extension TransmitQueue: WaitableQueue {
+    /// The vector's eventfd (the queue's own MSI-X vector, or the shared MSI/INTx one).
+    public var interruptEventFD: Int32? { interrupt.eventFD }
+    /// IMS (after clearing ICR on a shared vector), before every sleep.
+    public mutating func armInterrupt(afterPolling: Bool) { interrupt.arm() }
+    /// IMC while hybrid mode polls for done descriptors.
+    public mutating func disarmInterrupt() { interrupt.mask() }
+    public mutating func acknowledgeInterrupt(afterWakeUp: Bool) { interrupt.acknowledge(afterWakeUp: afterWakeUp, device: device) }
 }
 
 extension E1000E {

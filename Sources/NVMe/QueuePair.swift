@@ -117,7 +117,7 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
     public let interruptVector: Int?
     /// The vector's eventfd, borrowed from the device: valid while this pair lives, since the
     /// controller disables its vectors only after the last pair holding one is dropped.
-    @usableFromInline let interruptEventFD: Int32?
+    public let interruptEventFD: Int32?
     @usableFromInline unowned(unsafe) let device: Device
     @usableFromInline unowned(unsafe) let controller: Controller<Device>
 

@@ -104,12 +104,12 @@ extension QueuePair {
 
     // MARK: - The idle check of the wait loops
 
-    /// What a wait loop does when it finds nothing to reap for a while: rebuild after a reset,
-    /// check CSTS (reset on CFS when recovery is enabled), abort and escalate timed-out commands,
-    /// and give up at the wait's deadline. Returns completions it delivered through `body`.
-    /// Outside the I/O path: called only when idle, after `refreshClock()`.
+    /// What a wait finds to do when the CQ stays empty (`WaitLoop`'s idle check): rebuild after a
+    /// reset, check CSTS (reset on CFS when recovery is enabled), abort and escalate timed-out
+    /// commands. Returns completions it delivered through `body`; the loop checks the deadline.
+    /// Outside the I/O path: called only when idle, after `now` was refreshed.
     @usableFromInline
-    mutating func idleCheck(_ wait: WaitState, done: Int, _ body: (Completion) -> Void) throws(NVMeError) -> Int {
+    mutating func idleCheck(_ body: (Completion) -> Void) throws(NVMeError) -> Int {
         stats.idleChecks &+= 1
         var delivered = try recoverIfReset(body)
         let policy = controller.options.recovery
@@ -121,12 +121,6 @@ extension QueuePair {
         }
         if policy.enabled && outstanding > 0 {
             delivered &+= try checkCommandTimeouts(policy, body)
-        }
-        // `now` was refreshed (precise clock) just before this check.
-        if done &+ delivered < wait.target && now >= wait.deadline.nanoseconds {
-            throw .timedOut(
-                what: "\(wait.target - done - delivered) of \(wait.target) completions on I/O queue \(id) (\(outstanding) commands outstanding)",
-                milliseconds: wait.timeoutMilliseconds)
         }
         return delivered
     }

@@ -1,0 +1,114 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+
+import VFIO
+
+extension QueuePair {
+    /// Waits until at least `minimum` commands have completed (at most the number outstanding),
+    /// calling `body` for each, in the given completion mode. Returns how many completed.
+    ///
+    /// The wait is VFIO's `WaitLoop`: every look calls `device.service()` first, so the emulated
+    /// device in stepped mode makes progress on this thread, and idle checks, paced by the coarse
+    /// clock, run the rebuild after a controller reset, CSTS (fatal status, a vanished device),
+    /// per-command timeouts with Abort and reset when `RecoveryPolicy` is enabled, and the
+    /// deadline. When the deadline passes the commands stay outstanding (their ids and PRP pages
+    /// are not reused) and can be aborted with `Controller.abort`. The wait ends at most one coarse
+    /// tick after `timeoutMilliseconds`, never before.
+    @inlinable
+    public mutating func waitForCompletions(
+        atLeast minimum: Int = 1, mode: CompletionMode = .poll, timeoutMilliseconds: Int,
+        _ body: (Completion) -> Void
+    ) throws(NVMeError) -> Int {
+        try waitForCompletions(atLeast: minimum, mode: mode, timeoutMilliseconds: timeoutMilliseconds, wakeUpFD: nil, body)
+    }
+
+    /// The same, also returning early (possibly with fewer completions) when `wakeUpFD` becomes
+    /// readable: how a worker thread sleeping for completions learns about new requests.
+    @inlinable
+    mutating func waitForCompletions(
+        atLeast minimum: Int, mode: CompletionMode, timeoutMilliseconds: Int, wakeUpFD: Int32?,
+        _ body: (Completion) -> Void
+    ) throws(NVMeError) -> Int {
+        let target = min(max(minimum, 0), outstanding)
+        let invalidBefore = stats.invalidCompletions
+        defer {
+            if stats.invalidCompletions != invalidBefore { reportInvalidCompletions(since: invalidBefore) }
+        }
+        if mode.kind == .hybrid && interruptVector == nil || mode.kind != .poll && interruptEventFD == nil {
+            throw .noInterruptVector(queue: id)
+        }
+        // Poll mode looks at the CQ at once and is done when that found enough: the QD1 path.
+        var done = 0
+        if mode.kind == .poll {
+            serviceDevice()
+            done = reap(body)
+            if done >= target { return done }
+        }
+        var wait = WaitLoop(
+            mode: mode, target: target, done: done, timeoutMilliseconds: timeoutMilliseconds,
+            coarseStart: MonotonicClock.coarseNanoseconds(), wakeUpFD: wakeUpFD)
+        defer {
+            // A pair starts every wait armed: a wait that ends (or throws) while polling unmasks.
+            if wait.phase.polling {
+                armInterrupt(afterPolling: true)
+                if let fd = interruptEventFD { wait.statistics.interrupts &+= EventFD.drain(fd) }
+            }
+            stats.interrupts &+= wait.statistics.interrupts
+            stats.interruptWakeups &+= wait.statistics.wakeups
+            stats.pollingPhases &+= wait.statistics.pollingPhases
+            stats.emptyPolls &+= wait.statistics.emptyPolls
+        }
+        try wait.run(&self) { (pair: inout Self) throws(NVMeError) -> Int in
+            pair.serviceDevice()
+            return pair.reap(body)
+        } idleCheck: { (pair: inout Self, now: UInt64) throws(NVMeError) -> Int in
+            pair.now = now
+            return try pair.idleCheck(body)
+        }
+        if wait.timedOut {
+            throw .timedOut(
+                what: "\(target - wait.done) of \(target) completions on I/O queue \(id) (\(outstanding) commands outstanding)",
+                milliseconds: timeoutMilliseconds)
+        }
+        return wait.done
+    }
+
+    @usableFromInline
+    func reportInvalidCompletions(since before: UInt64) {
+        let count = stats.invalidCompletions - before
+        let last = stats.lastInvalidCompletion.map {
+            "command id \($0.commandID), SQ id \($0.submissionQueueID), SQ head \($0.submissionQueueHead)"
+        } ?? "?"
+        controller.logger.warning(
+            "\(device.name): rejected \(count) invalid completion(s) on I/O queue \(id) (last: \(last)); the device is misbehaving")
+    }
+}
+
+extension QueuePair: WaitableQueue {
+    /// The CQ's vector is masked only by a hybrid wait's polling phase; nothing to do otherwise.
+    @inlinable
+    public mutating func armInterrupt(afterPolling: Bool) {
+        if afterPolling, let vector = interruptVector { device.setInterruptMasked(vector: vector, false) }
+    }
+
+    /// Masks the CQ's MSI-X vector: completions are found by polling, not by messages.
+    @inlinable
+    public mutating func disarmInterrupt() {
+        if let vector = interruptVector { device.setInterruptMasked(vector: vector, true) }
+    }
+
+    /// An MSI-X message needs no acknowledgement.
+    @inlinable
+    public mutating func acknowledgeInterrupt(afterWakeUp: Bool) {}
+}
