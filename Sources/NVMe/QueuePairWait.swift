@@ -48,10 +48,11 @@ extension QueuePair {
         if mode.kind == .hybrid && interruptVector == nil || mode.kind != .poll && interruptEventFD == nil {
             throw .noInterruptVector(queue: id)
         }
+        serviceDevice()
         // Poll mode looks at the CQ at once and is done when that found enough: the QD1 path.
+        // The interrupt modes start at their eventfd (`WaitLoop`), so interrupts are consumed.
         var done = 0
         if mode.kind == .poll {
-            serviceDevice()
             done = reap(body)
             if done >= target { return done }
         }

@@ -66,7 +66,8 @@ public struct HybridPhase: Sendable {
 ///
 /// - poll: look, pause, look again. Every 64 empty looks the coarse clock (a few loads) says
 ///   whether an idle check is due (`IdleCheckPacer`); `idleCheckSpinLimit` empty looks force one.
-/// - interrupt: arm the cause, drain the eventfd, look once more (an item that arrived before the
+/// - interrupt: drain the eventfd first (a message there is consumed before its items); then
+///   look, and when nothing is there arm the cause, drain the eventfd, look once more (an item that arrived before the
 ///   arm raised nothing to wake for), sleep on the eventfd, drain, acknowledge, look.
 /// - hybrid (NAPI): as interrupt, but a wake-up disarms the cause and the queue is polled until
 ///   `idlePolls` looks in a row found nothing; then the cause is armed again, followed by the
@@ -126,6 +127,13 @@ public struct WaitLoop {
     ) throws(Failure) {
         var spins: UInt32 = 0
         var backoff = Backoff(startMicroseconds: 1000, capMicroseconds: 10_000)
+        // The interrupt modes start at the eventfd, so messages are consumed (and counted) before
+        // the items they announce; one already there starts hybrid mode's polling phase.
+        if mode.kind != .poll && !phase.polling, let fd = queue.interruptEventFD {
+            let signals = EventFD.drain(fd)
+            statistics.interrupts &+= signals
+            if signals != 0 { interrupted(&queue) }
+        }
         while true {
             let n = try look(&queue)
             if n != 0 {
@@ -181,20 +189,27 @@ public struct WaitLoop {
             if signalled {
                 statistics.wakeups &+= 1
                 statistics.interrupts &+= EventFD.drain(fd)
-                queue.acknowledgeInterrupt(afterWakeUp: true)
                 backoff = Backoff(startMicroseconds: 1000, capMicroseconds: 10_000)
-                if mode.kind == .hybrid {
-                    queue.disarmInterrupt()
-                    phase.polling = true
-                    phase.idlePolls = 0
-                    statistics.pollingPhases &+= 1
-                }
+                interrupted(&queue)
             }
             if wake {
                 done &+= try look(&queue)
                 wokenUp = true
                 return
             }
+        }
+    }
+
+    /// After the eventfd was drained of a message: acknowledge it; in hybrid mode disarm the cause
+    /// and poll (NAPI: the interrupt schedules the poll).
+    @inlinable
+    mutating func interrupted<Queue: WaitableQueue & ~Copyable>(_ queue: inout Queue) {
+        queue.acknowledgeInterrupt(afterWakeUp: true)
+        if mode.kind == .hybrid {
+            queue.disarmInterrupt()
+            phase.polling = true
+            phase.idlePolls = 0
+            statistics.pollingPhases &+= 1
         }
     }
 
