@@ -72,59 +72,33 @@ public struct ReceiveQueueStatistics: Sendable, Equatable {
 /// the last queue, ring registers cleared, a register read to flush) before the ring and buffers
 /// are unmapped, so the device cannot write into freed memory.
 public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
-    @usableFromInline let ring: UnsafeMutableRawPointer
-    @usableFromInline let entries: Int
+    /// The ring, its tail (RDT), buffers, doorbell and interrupt cause.
+    @usableFromInline var ring: DescriptorRing<Device>
     @usableFromInline var next = 0
-    @usableFromInline var tail = 0
     @usableFromInline var posted = 0
-    /// Buffer index per slot, -1 when the slot is not posted.
-    @usableFromInline let slotBuffer: UnsafeMutablePointer<Int32>
-    @usableFromInline var pool: PacketBufferPool
-    @usableFromInline let doorbell: Doorbell
     /// Extended descriptors: status/error dword at byte 8, length at 12, RSS in bytes 0-7.
     /// Legacy: status, errors and special at byte 12 (one dword), length at 8.
     @usableFromInline let extended: Bool
     /// Where the device writes the status dword and the length back, for this queue's format.
     @usableFromInline let statusOffset: Int
     @usableFromInline let lengthOffset: Int
-    @usableFromInline var interrupt: QueueInterrupt
     @usableFromInline var stats = ReceiveQueueStatistics()
     /// Queue number (0 or 1).
     public let index: Int
-    /// The device, unretained: the queue's `owner` keeps it alive, and a strong or `unowned`
-    /// reference would cost a retain/release around every `service()` call.
-    @usableFromInline let deviceRef: Unmanaged<Device>
-    @usableFromInline var device: Device { deviceRef.takeUnretainedValue() }
-
     let owner: E1000E<Device>
-    let ringMemory: DMABuffer
 
-    init(owner: E1000E<Device>, index: Int, entries: Int, ringMemory: consuming DMABuffer, pool: consuming PacketBufferPool,
-         extended: Bool, eventFD: Int32?) {
-        let shared = owner.interruptKind != nil && owner.interruptKind != .msix
+    init(owner: E1000E<Device>, index: Int, ring: consuming DescriptorRing<Device>, extended: Bool) {
         self.owner = owner
-        self.deviceRef = Unmanaged.passUnretained(owner.device)
         self.index = index
-        self.entries = entries
-        self.ring = ringMemory.address
-        self.ringMemory = ringMemory
-        self.pool = pool
+        self.ring = ring
         self.extended = extended
         self.statusOffset = extended ? ExtendedReceiveDescriptor.statusOffset : LegacyReceiveDescriptor.statusOffset
         self.lengthOffset = extended ? ExtendedReceiveDescriptor.lengthOffset : LegacyReceiveDescriptor.lengthOffset
-        self.slotBuffer = .allocate(capacity: entries)
-        self.slotBuffer.initialize(repeating: -1, count: entries)
-        let ringRegisters = E1000ERegister.receiveQueue(index)
-        self.doorbell = owner.registers.doorbell(at: ringRegisters.tail.offset)
-        // MSI-X: RXQn on the queue's own vector; a shared vector: RXT0 (both queues).
-        self.interrupt = QueueInterrupt(cause: shared ? .receiveTimer : .receiveQueue(index), eventFD: eventFD,
-                                        registers: owner.registers, shared: shared, level: owner.interruptKind == .intx)
     }
 
     deinit {
-        interrupt.mask()
+        ring.interrupt.mask()
         owner.retireReceiveQueue(index)
-        slotBuffer.deallocate()
     }
 
     /// Counters so far.
@@ -132,11 +106,11 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
     /// Descriptors handed to the device and not yet written back.
     public var postedDescriptors: Int { posted }
     /// Descriptors in the ring.
-    public var ringEntries: Int { entries }
+    public var ringEntries: Int { ring.entries }
     /// Pool buffers not on the ring and not lent out.
-    public var freeBuffers: Int { pool.available }
+    public var freeBuffers: Int { ring.pool.available }
     /// Whether this queue has an interrupt vector (interrupt and hybrid modes need one).
-    public var hasInterrupt: Bool { interrupt.eventFD != nil }
+    public var hasInterrupt: Bool { ring.interrupt.eventFD != nil }
 
     // MARK: - Receive
 
@@ -149,12 +123,12 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
     /// throwing after the frames before it were delivered; the queue stays usable.
     @inlinable
     public mutating func receive(batch: Int = 32, _ body: (ReceivedPacket) -> Void) throws(NICError) -> Int {
-        deviceRef._withUnsafeGuaranteedRef { $0.service() }
+        ring.serviceDevice()
         var count = 0
         var failure: NICError? = nil
         while count < batch && posted > 0 {
             let slot = next
-            let descriptor = ring + slot &* LegacyReceiveDescriptor.size
+            let descriptor = ring.descriptor(slot)
             // DD first, re-read on every pass (acquire load); the rest only after dma_rmb().
             let statusWord = DMAWord.load32(descriptor + statusOffset)
             guard statusWord & 1 != 0 else { break }
@@ -164,17 +138,17 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
             let errors = ReceiveDescriptorErrors(rawValue: UInt8(truncatingIfNeeded: extended ? statusWord >> 24 : statusWord >> 8))
             let rssHash = extended ? descriptor.load(fromByteOffset: ExtendedReceiveDescriptor.rssHashOffset, as: UInt32.self) : 0
             let rssType = extended ? UInt8(descriptor.load(fromByteOffset: ExtendedReceiveDescriptor.multipleReceiveQueuesOffset, as: UInt32.self) & 0xF) : 0
-            let buffer = Int(slotBuffer[slot])
+            let buffer = Int(ring.slotBuffer[slot])
             // The slot is ours again: forget its buffer and clear the write-back, so a done bit
             // seen here later can only come from a device writing where it was not asked to.
-            slotBuffer[slot] = -1
+            ring.slotBuffer[slot] = -1
             descriptor.storeBytes(of: 0, toByteOffset: 8, as: UInt64.self)
-            next = (slot &+ 1) & (entries &- 1)
+            next = ring.slot(after: slot)
             posted &-= 1
             // Device values, checked before use: the length must fit the buffer we posted, and
             // with 2 KiB buffers and no long-packet mode every frame ends in its first descriptor.
             if !status.contains(.endOfPacket) || length == 0 || length > PacketBufferPool.bufferSize {
-                pool.free(buffer)
+                ring.pool.free(buffer)
                 stats.invalidDescriptors &+= 1
                 failure = .invalidReceiveDescriptor(
                     queue: index, index: slot,
@@ -184,26 +158,22 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
                 break
             }
             if !errors.intersection(.frameErrors).isEmpty {
-                pool.free(buffer)
+                ring.pool.free(buffer)
                 stats.errorFrames &+= 1
                 continue
             }
             body(ReceivedPacket(
-                bytes: UnsafeRawBufferPointer(start: pool.address(of: buffer), count: length),
+                bytes: UnsafeRawBufferPointer(start: ring.pool.address(of: buffer), count: length),
                 queue: index, rssHash: rssHash, rssType: rssType))
-            pool.free(buffer)
+            ring.pool.free(buffer)
             stats.packets &+= 1
             stats.bytes &+= UInt64(length)
             count &+= 1
         }
-        if failure == nil && posted < entries {
-            // The first slot not posted must not be done: the device would have overrun RDT.
-            let descriptor = ring + tail &* LegacyReceiveDescriptor.size
-            if DMAWord.load32(descriptor + statusOffset) & 1 != 0 {
-                descriptor.storeBytes(of: 0, toByteOffset: 8, as: UInt64.self)
-                stats.invalidDescriptors &+= 1
-                failure = .unpostedDescriptorCompleted(kind: "receive", queue: index, index: tail)
-            }
+        // The first slot not posted must not be done: the device would have overrun RDT.
+        if failure == nil && ring.unpostedSlotIsDone(posted: posted, statusOffset: statusOffset) {
+            stats.invalidDescriptors &+= 1
+            failure = .unpostedDescriptorCompleted(kind: "receive", queue: index, index: ring.tail)
         }
         refill()
         if let failure { throw failure }
@@ -215,20 +185,18 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
     @inlinable
     mutating func refill() {
         var added = 0
-        while posted < entries &- 1, let buffer = pool.allocate() {
-            let descriptor = ring + tail &* LegacyReceiveDescriptor.size
+        while posted < ring.entries &- 1, let buffer = ring.pool.allocate() {
+            let descriptor = ring.descriptor(ring.tail)
             // Read format for both layouts: buffer address, then zero (legacy write-back fields
             // or the extended format's reserved/DD dword).
-            descriptor.storeBytes(of: pool.iova(of: buffer).littleEndian, toByteOffset: 0, as: UInt64.self)
+            descriptor.storeBytes(of: ring.pool.iova(of: buffer).littleEndian, toByteOffset: 0, as: UInt64.self)
             descriptor.storeBytes(of: 0, toByteOffset: 8, as: UInt64.self)
-            slotBuffer[tail] = Int32(truncatingIfNeeded: buffer)
-            tail = (tail &+ 1) & (entries &- 1)
+            ring.post(buffer)
             posted &+= 1
             added &+= 1
         }
         guard added > 0 else { return }
-        Barrier.write()
-        doorbell.ring(UInt32(truncatingIfNeeded: tail))
+        ring.publishTail()
         stats.tailWrites &+= 1
     }
 
@@ -245,12 +213,12 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
     public mutating func receive(
         batch: Int = 32, mode: CompletionMode, timeoutMilliseconds: Int, _ body: (ReceivedPacket) -> Void
     ) throws(NICError) -> Int {
-        if mode.kind != .poll && interrupt.eventFD == nil { throw .noInterruptVector(kind: "receive", queue: index) }
+        if mode.kind != .poll && ring.interrupt.eventFD == nil { throw .noInterruptVector(kind: "receive", queue: index) }
         var wait = WaitLoop(
             mode: mode, target: 1, timeoutMilliseconds: timeoutMilliseconds,
-            coarseStart: MonotonicClock.coarseNanoseconds(), phase: interrupt.phase)
+            coarseStart: MonotonicClock.coarseNanoseconds(), phase: ring.interrupt.phase)
         defer {
-            interrupt.phase = wait.phase
+            ring.interrupt.phase = wait.phase
             stats.interrupts.add(wait.statistics)
         }
         try wait.run(&self) { (queue: inout Self) throws(NICError) -> Int in
@@ -262,13 +230,13 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
 
 extension ReceiveQueue: WaitableQueue {
     /// The vector's eventfd (the queue's own MSI-X vector, or the shared MSI/INTx one).
-    public var interruptEventFD: Int32? { interrupt.eventFD }
+    public var interruptEventFD: Int32? { ring.interrupt.eventFD }
     /// IMS (after clearing ICR on a shared vector): the device masks the cause itself when its
     /// vector fires (EIAC), so every sleep is preceded by this.
-    public mutating func armInterrupt(afterPolling: Bool) { interrupt.arm() }
+    public mutating func armInterrupt(afterPolling: Bool) { ring.interrupt.arm() }
     /// IMC: the cause latches in ICR but raises nothing while hybrid mode polls.
-    public mutating func disarmInterrupt() { interrupt.mask() }
-    public mutating func acknowledgeInterrupt(afterWakeUp: Bool) { interrupt.acknowledge(afterWakeUp: afterWakeUp, device: device) }
+    public mutating func disarmInterrupt() { ring.interrupt.mask() }
+    public mutating func acknowledgeInterrupt(afterWakeUp: Bool) { ring.interrupt.acknowledge(afterWakeUp: afterWakeUp, device: ring.device) }
 }
 
 extension E1000E {
@@ -276,47 +244,12 @@ extension E1000E {
     /// of `ringEntries` 2 KiB buffers, all but one posted; the receiver is enabled. One thread
     /// owns the result; each queue can exist once at a time.
     public func makeReceiveQueue(_ index: Int = 0) throws(NICError) -> ReceiveQueue<Device> {
-        guard index >= 0 && index < options.receiveQueues else {
-            throw .queueUnavailable(kind: "receive", index: index, reason: "the NIC was brought up with \(options.receiveQueues) receive queue(s)")
-        }
-        try state.withLock { (s) throws(NICError) in
-            guard !s.closed else { throw .queueUnavailable(kind: "receive", index: index, reason: "the NIC is closed") }
-            guard !s.receiveQueueLive[index] else { throw .queueUnavailable(kind: "receive", index: index, reason: "it already exists") }
-            s.receiveQueueLive[index] = true
-        }
-        let entries = options.ringEntries
-        let ringMemory: DMABuffer
-        do {
-            ringMemory = try device.dma.allocate(length: entries * LegacyReceiveDescriptor.size, alignment: 4096)
-        } catch {
-            state.withLock { $0.receiveQueueLive[index] = false }
-            throw .vfio(error)
-        }
-        let pool: PacketBufferPool
-        do {
-            pool = try PacketBufferPool(allocator: device.dma, count: entries)
-        } catch {
-            state.withLock { $0.receiveQueueLive[index] = false }
-            throw .vfio(error)
-        }
-        let ring = E1000ERegister.receiveQueue(index)
-        let iova = ringMemory.iova.rawValue
-        registers.write(ring.baseAddressLow, UInt32(truncatingIfNeeded: iova))
-        registers.write(ring.baseAddressHigh, UInt32(truncatingIfNeeded: iova >> 32))
-        registers.write(ring.length, UInt32(entries * LegacyReceiveDescriptor.size))
-        registers.write(ring.head, 0)
-        registers.write(ring.tail, 0)
-        var control = DescriptorQueueControl(rawValue: 0)
-        control.descriptorGranularity = true
-        control.writeBackThreshold = 1
-        registers.write(ring.control, control)
-        let eventFD: Int32? = switch interruptKind {
-        case .msix: device.interruptEventFD(vector: Self.vector(for: index == 0 ? .receiveQueue0 : .receiveQueue1))
-        case .msi, .intx: device.interruptEventFD(vector: 0)
-        case nil: nil
-        }
-        var queue = ReceiveQueue(owner: self, index: index, entries: entries, ringMemory: ringMemory, pool: pool,
-                                 extended: extendedReceiveDescriptors, eventFD: eventFD)
+        // MSI-X: RXQn on the queue's own vector; a shared vector: RXT0 (both queues).
+        let ring = try makeRing(
+            kind: "receive", index: index, available: options.receiveQueues, live: \.receiveQueueLive,
+            registers: E1000ERegister.receiveQueue(index), cause: .receiveQueue(index), sharedCause: .receiveTimer,
+            source: index == 0 ? .receiveQueue0 : .receiveQueue1)
+        var queue = ReceiveQueue(owner: self, index: index, ring: ring, extended: extendedReceiveDescriptors)
         queue.refill()
         state.withLock { s in
             // RSS spreads over the queues that exist, this one now included.
@@ -358,11 +291,7 @@ extension E1000E {
                 device.service()
                 backoff.sleep()
             } while !stop.hasPassed
-            registers.write(ring.length, 0)
-            registers.write(ring.baseAddressLow, 0)
-            registers.write(ring.baseAddressHigh, 0)
-            registers.write(ring.head, 0)
-            registers.write(ring.tail, 0)
+            clearRing(ring)
             if !live.isEmpty && !s.closed {
                 registers.write(E1000ERegister.receiveControl, s.receiveControl)
             } else {

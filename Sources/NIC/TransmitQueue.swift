@@ -49,42 +49,19 @@ public struct TransmitQueueStatistics: Sendable, Equatable {
 /// **Lifetime.** Dropping the queue waits (bounded) for outstanding descriptors, turns the ring
 /// off in the device, then unmaps the ring and buffers.
 public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
-    @usableFromInline let ring: UnsafeMutableRawPointer
-    @usableFromInline let entries: Int
+    /// The ring, its tail (TDT), buffers, doorbell and interrupt cause.
+    @usableFromInline var ring: DescriptorRing<Device>
     @usableFromInline var clean = 0
-    @usableFromInline var tail = 0
     @usableFromInline var outstanding = 0
-    @usableFromInline let slotBuffer: UnsafeMutablePointer<Int32>
-    @usableFromInline var pool: PacketBufferPool
-    @usableFromInline let doorbell: Doorbell
-    @usableFromInline var interrupt: QueueInterrupt
     @usableFromInline var stats = TransmitQueueStatistics()
     /// Queue number (0 or 1).
     public let index: Int
-    /// The device, unretained: the queue's `owner` keeps it alive, and a strong or `unowned`
-    /// reference would cost a retain/release around every `service()` call.
-    @usableFromInline let deviceRef: Unmanaged<Device>
-    @usableFromInline var device: Device { deviceRef.takeUnretainedValue() }
-
     let owner: E1000E<Device>
-    let ringMemory: DMABuffer
 
-    init(owner: E1000E<Device>, index: Int, entries: Int, ringMemory: consuming DMABuffer, pool: consuming PacketBufferPool,
-         eventFD: Int32?) {
-        let shared = owner.interruptKind != nil && owner.interruptKind != .msix
+    init(owner: E1000E<Device>, index: Int, ring: consuming DescriptorRing<Device>) {
         self.owner = owner
-        self.deviceRef = Unmanaged.passUnretained(owner.device)
         self.index = index
-        self.entries = entries
-        self.ring = ringMemory.address
-        self.ringMemory = ringMemory
-        self.pool = pool
-        self.slotBuffer = .allocate(capacity: entries)
-        self.slotBuffer.initialize(repeating: -1, count: entries)
-        self.doorbell = owner.registers.doorbell(at: E1000ERegister.transmitQueue(index).tail.offset)
-        // MSI-X: TXQn on the queue's own vector; a shared vector: TXDW (both queues).
-        self.interrupt = QueueInterrupt(cause: shared ? .transmitDescriptorWritten : .transmitQueue(index), eventFD: eventFD,
-                                        registers: owner.registers, shared: shared, level: owner.interruptKind == .intx)
+        self.ring = ring
     }
 
     deinit {
@@ -93,16 +70,16 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
         let deadline = Deadline(milliseconds: 1000)
         var done = outstanding == 0
         while !done && !deadline.hasPassed {
-            deviceRef._withUnsafeGuaranteedRef { $0.service() }
-            done = DMAWord.load32(ring + ((tail &- 1) & (entries &- 1)) &* LegacyTransmitDescriptor.size + LegacyTransmitDescriptor.statusOffset) & 1 != 0
+            ring.serviceDevice()
+            let newest = ring.descriptor((ring.tail &- 1) & (ring.entries &- 1))
+            done = DMAWord.load32(newest + LegacyTransmitDescriptor.statusOffset) & 1 != 0
             if !done { Barrier.cpuPause() }
         }
         if !done {
-            owner.logger.warning("82574L \(device.name): transmit queue \(index) dropped with \(outstanding) descriptor(s) not done")
+            owner.logger.warning("82574L \(ring.device.name): transmit queue \(index) dropped with \(outstanding) descriptor(s) not done")
         }
-        interrupt.mask()
+        ring.interrupt.mask()
         owner.retireTransmitQueue(index)
-        slotBuffer.deallocate()
     }
 
     /// Counters so far.
@@ -110,11 +87,11 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
     /// Descriptors handed to the device and not yet reclaimed.
     public var outstandingDescriptors: Int { outstanding }
     /// Descriptors in the ring.
-    public var ringEntries: Int { entries }
+    public var ringEntries: Int { ring.entries }
     /// Pool buffers free for new frames.
-    public var freeBuffers: Int { pool.available }
+    public var freeBuffers: Int { ring.pool.available }
     /// Whether this queue has an interrupt vector (its own MSI-X one, or the shared MSI/INTx one).
-    public var hasInterrupt: Bool { interrupt.eventFD != nil }
+    public var hasInterrupt: Bool { ring.interrupt.eventFD != nil }
     /// Largest frame one buffer holds.
     public static var maximumFrameLength: Int { PacketBufferPool.bufferSize }
 
@@ -132,30 +109,29 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
     public mutating func send(
         count: Int, _ fill: (_ index: Int, _ buffer: UnsafeMutableRawBufferPointer) -> Int
     ) throws(NICError) -> Int {
-        deviceRef._withUnsafeGuaranteedRef { $0.service() }
+        ring.serviceDevice()
         // A device that marked a free slot done is not given more frames.
         if let hostile = reclaimDone() { throw hostile }
         var failure: NICError? = nil
         var queued = 0
-        while queued < count && outstanding < entries &- 1 {
-            guard let buffer = pool.allocate() else { break }
-            let address = pool.address(of: buffer)
+        while queued < count && outstanding < ring.entries &- 1 {
+            guard let buffer = ring.pool.allocate() else { break }
+            let address = ring.pool.address(of: buffer)
             let length = fill(queued, UnsafeMutableRawBufferPointer(start: address, count: PacketBufferPool.bufferSize))
             guard length > 0 && length <= PacketBufferPool.bufferSize else {
-                pool.free(buffer)
+                ring.pool.free(buffer)
                 if length != 0 && failure == nil {
                     failure = .invalidArgument("frame length \(length); a frame is 1...\(PacketBufferPool.bufferSize) bytes")
                 }
                 break
             }
-            let descriptor = ring + tail &* LegacyTransmitDescriptor.size
+            let descriptor = ring.descriptor(ring.tail)
             // Legacy descriptor: address; length, CSO 0, CMD (EOP | IFCS | RS); status 0, CSS 0,
             // special 0. Written as two little-endian quadwords.
             let command = TransmitDescriptorCommand([.endOfPacket, .insertFCS, .reportStatus]).rawValue
-            descriptor.storeBytes(of: pool.iova(of: buffer).littleEndian, toByteOffset: 0, as: UInt64.self)
+            descriptor.storeBytes(of: ring.pool.iova(of: buffer).littleEndian, toByteOffset: 0, as: UInt64.self)
             descriptor.storeBytes(of: (UInt64(length) | UInt64(command) << 24).littleEndian, toByteOffset: 8, as: UInt64.self)
-            slotBuffer[tail] = Int32(truncatingIfNeeded: buffer)
-            tail = (tail &+ 1) & (entries &- 1)
+            ring.post(buffer)
             outstanding &+= 1
             queued &+= 1
             stats.bytes &+= UInt64(length)
@@ -163,8 +139,7 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
         if queued < count && failure == nil { stats.backpressure &+= 1 }
         if queued > 0 {
             // Descriptors and frames visible before the device can see the new tail.
-            Barrier.write()
-            doorbell.ring(UInt32(truncatingIfNeeded: tail))
+            ring.publishTail()
             stats.tailWrites &+= 1
             stats.packets &+= UInt64(queued)
         }
@@ -188,7 +163,7 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
     /// the first without DD. Returns how many; throws if a free slot was marked done.
     @inlinable
     public mutating func reclaim() throws(NICError) -> Int {
-        deviceRef._withUnsafeGuaranteedRef { $0.service() }
+        ring.serviceDevice()
         let before = stats.reclaimed
         if let failure = reclaimDone() { throw failure }
         return Int(stats.reclaimed &- before)
@@ -198,26 +173,22 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
     @inlinable
     mutating func reclaimDone() -> NICError? {
         while outstanding > 0 {
-            let descriptor = ring + clean &* LegacyTransmitDescriptor.size
+            let descriptor = ring.descriptor(clean)
             // STA (byte 12); the acquire load of its dword is re-read on every pass.
             guard DMAWord.load32(descriptor + LegacyTransmitDescriptor.statusOffset) & 1 != 0 else { break }
             Barrier.dmaRead()
             // Clear the write-back so a done bit here later can only be a device writing a slot
             // it was not given.
             descriptor.storeBytes(of: 0, toByteOffset: LegacyTransmitDescriptor.statusOffset, as: UInt32.self)
-            pool.free(Int(slotBuffer[clean]))
-            slotBuffer[clean] = -1
-            clean = (clean &+ 1) & (entries &- 1)
+            ring.pool.free(Int(ring.slotBuffer[clean]))
+            ring.slotBuffer[clean] = -1
+            clean = ring.slot(after: clean)
             outstanding &-= 1
             stats.reclaimed &+= 1
         }
-        if outstanding < entries {
-            let descriptor = ring + tail &* LegacyTransmitDescriptor.size
-            if DMAWord.load32(descriptor + LegacyTransmitDescriptor.statusOffset) & 1 != 0 {
-                descriptor.storeBytes(of: 0, toByteOffset: LegacyTransmitDescriptor.statusOffset, as: UInt32.self)
-                stats.invalidDescriptors &+= 1
-                return .unpostedDescriptorCompleted(kind: "transmit", queue: index, index: tail)
-            }
+        if ring.unpostedSlotIsDone(posted: outstanding, statusOffset: LegacyTransmitDescriptor.statusOffset) {
+            stats.invalidDescriptors &+= 1
+            return .unpostedDescriptorCompleted(kind: "transmit", queue: index, index: ring.tail)
         }
         return nil
     }
@@ -226,12 +197,12 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
     /// completion mode (VFIO's `WaitLoop`), or throws `transmitTimedOut`.
     @inlinable
     public mutating func flush(mode: CompletionMode = .poll, timeoutMilliseconds: Int) throws(NICError) {
-        if mode.kind != .poll && interrupt.eventFD == nil { throw .noInterruptVector(kind: "transmit", queue: index) }
+        if mode.kind != .poll && ring.interrupt.eventFD == nil { throw .noInterruptVector(kind: "transmit", queue: index) }
         var wait = WaitLoop(
             mode: mode, target: outstanding, timeoutMilliseconds: timeoutMilliseconds,
-            coarseStart: MonotonicClock.coarseNanoseconds(), phase: interrupt.phase)
+            coarseStart: MonotonicClock.coarseNanoseconds(), phase: ring.interrupt.phase)
         defer {
-            interrupt.phase = wait.phase
+            ring.interrupt.phase = wait.phase
             stats.interrupts.add(wait.statistics)
         }
         try wait.run(&self) { (queue: inout Self) throws(NICError) -> Int in
@@ -247,60 +218,26 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
 
 extension TransmitQueue: WaitableQueue {
     /// The vector's eventfd (the queue's own MSI-X vector, or the shared MSI/INTx one).
-    public var interruptEventFD: Int32? { interrupt.eventFD }
+    public var interruptEventFD: Int32? { ring.interrupt.eventFD }
     /// IMS (after clearing ICR on a shared vector), before every sleep.
-    public mutating func armInterrupt(afterPolling: Bool) { interrupt.arm() }
+    public mutating func armInterrupt(afterPolling: Bool) { ring.interrupt.arm() }
     /// IMC while hybrid mode polls for done descriptors.
-    public mutating func disarmInterrupt() { interrupt.mask() }
-    public mutating func acknowledgeInterrupt(afterWakeUp: Bool) { interrupt.acknowledge(afterWakeUp: afterWakeUp, device: device) }
+    public mutating func disarmInterrupt() { ring.interrupt.mask() }
+    public mutating func acknowledgeInterrupt(afterWakeUp: Bool) { ring.interrupt.acknowledge(afterWakeUp: afterWakeUp, device: ring.device) }
 }
 
 extension E1000E {
     /// Creates transmit queue `index` (0 or 1, below `options.transmitQueues`): its ring and a
     /// pool of `ringEntries` 2 KiB buffers; the transmitter is enabled. One thread owns the result.
     public func makeTransmitQueue(_ index: Int = 0) throws(NICError) -> TransmitQueue<Device> {
-        guard index >= 0 && index < options.transmitQueues else {
-            throw .queueUnavailable(kind: "transmit", index: index, reason: "the NIC was brought up with \(options.transmitQueues) transmit queue(s)")
-        }
-        try state.withLock { (s) throws(NICError) in
-            guard !s.closed else { throw .queueUnavailable(kind: "transmit", index: index, reason: "the NIC is closed") }
-            guard !s.transmitQueueLive[index] else { throw .queueUnavailable(kind: "transmit", index: index, reason: "it already exists") }
-            s.transmitQueueLive[index] = true
-        }
-        let entries = options.ringEntries
-        let ringMemory: DMABuffer
-        do {
-            ringMemory = try device.dma.allocate(length: entries * LegacyTransmitDescriptor.size, alignment: 4096)
-        } catch {
-            state.withLock { $0.transmitQueueLive[index] = false }
-            throw .vfio(error)
-        }
-        let pool: PacketBufferPool
-        do {
-            pool = try PacketBufferPool(allocator: device.dma, count: entries)
-        } catch {
-            state.withLock { $0.transmitQueueLive[index] = false }
-            throw .vfio(error)
-        }
-        let ring = E1000ERegister.transmitQueue(index)
-        let iova = ringMemory.iova.rawValue
-        registers.write(ring.baseAddressLow, UInt32(truncatingIfNeeded: iova))
-        registers.write(ring.baseAddressHigh, UInt32(truncatingIfNeeded: iova >> 32))
-        registers.write(ring.length, UInt32(entries * LegacyTransmitDescriptor.size))
-        registers.write(ring.head, 0)
-        registers.write(ring.tail, 0)
-        var control = DescriptorQueueControl(rawValue: 0)
-        control.descriptorGranularity = true
-        control.writeBackThreshold = 1
-        registers.write(ring.control, control)
+        // MSI-X: TXQn on the queue's own vector; a shared vector: TXDW (both queues).
+        let ring = try makeRing(
+            kind: "transmit", index: index, available: options.transmitQueues, live: \.transmitQueueLive,
+            registers: E1000ERegister.transmitQueue(index), cause: .transmitQueue(index),
+            sharedCause: .transmitDescriptorWritten, source: index == 0 ? .transmitQueue0 : .transmitQueue1)
         let tarc = registers.read(E1000ERegister.transmitArbitration(index))
         registers.write(E1000ERegister.transmitArbitration(index), tarc | E1000ERegister.transmitArbitrationEnable)
-        let eventFD: Int32? = switch interruptKind {
-        case .msix: device.interruptEventFD(vector: Self.vector(for: index == 0 ? .transmitQueue0 : .transmitQueue1))
-        case .msi, .intx: device.interruptEventFD(vector: 0)
-        case nil: nil
-        }
-        let queue = TransmitQueue(owner: self, index: index, entries: entries, ringMemory: ringMemory, pool: pool, eventFD: eventFD)
+        let queue = TransmitQueue(owner: self, index: index, ring: ring)
         state.withLock { s in
             var tctl = s.transmitControl
             tctl.enable = true
@@ -331,11 +268,7 @@ extension E1000E {
             _ = Self.poll(milliseconds: Self.transmitStopMilliseconds, device: device) {
                 registers.read(ring.head) == registers.read(ring.tail)
             }
-            registers.write(ring.length, 0)
-            registers.write(ring.baseAddressLow, 0)
-            registers.write(ring.baseAddressHigh, 0)
-            registers.write(ring.head, 0)
-            registers.write(ring.tail, 0)
+            clearRing(ring)
             _ = registers.read(E1000ERegister.deviceStatus)
         }
     }
