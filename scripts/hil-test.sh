@@ -19,7 +19,8 @@
 #   formats  lba512     one namespace, 512 B blocks, at 0000:00:10.0
 #            lba4k-2ns  namespace 1 with 4 KiB blocks, namespace 2 with 512 B blocks, behind a
 #                       pcie-root-port (the guest finds it by its serial number); the host's QMP
-#                       socket and hook answer the guest's qmp-query-pci signal
+#                       socket and hook answer the guest's qmp-query-pci signal, and read CC and
+#                       CSTS for vfio-hil's nvme-quiet-after-giving-up (HMP xp at BAR0)
 #   limits   mdts2      MDTS 2 (16 KiB per command with 4 KiB pages)
 #            ioqpairs2  max_ioqpairs=2
 #            e1000e     NIC pair: two Intel 82574L (`-device e1000e`) on one QEMU hub; ours at
@@ -96,6 +97,9 @@
 #                         ns<N>-lba<L>.bin (the bytes written from LBA L, whole blocks); after
 #                         the kernel's nvme driver is back, the guest reads each one with dd and
 #                         reports kernel-sees-driver-writes (SKIP when the folder is empty).
+#     HIL_QUIET_PROBE     a command (boots with the QMP hook; empty elsewhere): `$HIL_QUIET_PROBE
+#                         BDF` prints PCI_COMMAND and CC/CSTS as another process sees them
+#                         (scripts/hil/quiet-probe.sh), for nvme-quiet-after-giving-up
 #   environment, NIC (our function; the peer is the kernel's):
 #     HIL_NIC             pair name; HIL_OUR_MAC, HIL_OUR_IP; HIL_PEER_BDF, HIL_PEER_MAC,
 #                         HIL_PEER_IP, HIL_PEER_IF (the peer's interface, up with HIL_PEER_IP/24)

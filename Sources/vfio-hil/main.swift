@@ -30,7 +30,7 @@ import VFIO
 
 /// Every table of checks per PCI class, run in this order. A layer adds its table here.
 let checkTables: [(classCode: String, kind: String, checks: [HILCheck])] = [
-    ("0x010802", "NVMe", vfioChecks + nvmeChecks),
+    ("0x010802", "NVMe", vfioChecks + nvmeChecks + quietChecks),
     ("0x020000", "Ethernet", nicChecks),
 ]
 let allChecks = checkTables.flatMap { $0.checks }

@@ -139,6 +139,11 @@ run_vfio_hil_backends() {
 
 # --- Per controller -----------------------------------------------------------------------
 
+# vfio-hil's nvme-quiet-after-giving-up asks this observer (another process) what the function
+# does; it reads CC and CSTS through the host's QMP hook, so only boots with one get it.
+quiet_probe=
+[ "${HIL_QMP:-0}" = 1 ] && quiet_probe="sh $HERE/quiet-probe.sh $BOOT_DIR"
+
 # fd 3: dd, vfioctl or vfio-hil reading stdin must not eat the rest of the list.
 while read -r name bdf serial mdts ioqpairs namespaces <&3; do
     [ -n "$name" ] || continue
@@ -176,7 +181,8 @@ while read -r name bdf serial mdts ioqpairs namespaces <&3; do
             HIL_SERIAL="$serial" HIL_MDTS="$mdts" HIL_MAX_IOQPAIRS="$ioqpairs" \
             HIL_NAMESPACES="$(echo "$namespaces" | tr , ' ')" \
             HIL_PATTERN_LBA="$HIL_PATTERN_LBA" HIL_PATTERN_BLOCKS="$HIL_PATTERN_BLOCKS" \
-            HIL_PATTERN_DIR="$BOOT_DIR/$name" HIL_HANDOFF_DIR="$BOOT_DIR/$name/handoff"
+            HIL_PATTERN_DIR="$BOOT_DIR/$name" HIL_HANDOFF_DIR="$BOOT_DIR/$name/handoff" \
+            HIL_QUIET_PROBE="$quiet_probe"
         first_bs=${ns_list#*:}
         first_bs=${first_bs%%:*}
         first_blocks=${ns_list%% *}
