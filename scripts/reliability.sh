@@ -118,9 +118,13 @@ if ! skipped tsan; then
 fi
 if ! skipped asan; then
     # Leaks of the test harnesses themselves (XCTest's suite objects, Foundation.Process's weak
-    # side tables), not of this project's code.
-    printf 'leak:libXCTest.so\nleak:libFoundation.so\n' >"$scratch/lsan.supp"
-    export LSAN_OPTIONS="suppressions=$scratch/lsan.supp"
+    # side tables), not of this project's code; and ArgumentParser's InputKey.fullPath array when
+    # an option's value does not parse (`vfioctl nvme read --count abc`: 48 bytes, at exit, in
+    # its own parser): LeakSanitizer does not see Swift references kept in enum payloads with
+    # spare bits set (llvm/llvm-project#56751).
+    printf 'leak:libXCTest.so\nleak:libFoundation.so\nleak:s14ArgumentParser8InputKeyV8fullPath\n' >"$scratch/lsan.supp"
+    # print_suppressions=0: a vfioctl run by the tests must keep its stderr to its one line.
+    export LSAN_OPTIONS="suppressions=$scratch/lsan.supp:print_suppressions=0"
     sanitizer_item asan address 'ERROR: (AddressSanitizer|LeakSanitizer)'
 fi
 
