@@ -52,7 +52,9 @@ struct DescriptorRing<Device: PCIFunction>: ~Copyable {
         self.slotBuffer.initialize(repeating: -1, count: entries)
     }
 
-    deinit { slotBuffer.deallocate() }
+    // @inlinable: the queues' `ring` setters are inlinable code; Swift 6.3's -O inliner asserts
+    // ("inlining a resilient function into a fragile function") on a deinit that is not.
+    @inlinable deinit { slotBuffer.deallocate() }
 
     /// Every 82574 descriptor format (legacy and extended receive, legacy transmit) is 16 bytes.
     @inlinable static var descriptorSize: Int { LegacyTransmitDescriptor.size }
