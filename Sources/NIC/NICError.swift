@@ -38,6 +38,9 @@ public enum NICError: Error, Sendable, CustomStringConvertible {
     case unpostedDescriptorCompleted(kind: String, queue: Int, index: Int)
     /// A transmit queue did not finish its descriptors in time (closing or flushing).
     case transmitTimedOut(queue: Int, outstanding: Int, milliseconds: Int)
+    /// The NIC was removed: the kernel asked for it back (the device request interrupt) or its
+    /// registers read all ones. Frames the device had not finished are not counted as sent.
+    case deviceRemoved(name: String)
 
     public var description: String {
         switch self {
@@ -61,6 +64,8 @@ public enum NICError: Error, Sendable, CustomStringConvertible {
             return "\(kind) queue \(queue): descriptor \(index) came back done but was never posted; the device is misbehaving"
         case .transmitTimedOut(let queue, let outstanding, let ms):
             return "transmit queue \(queue): \(outstanding) descriptor(s) not done after \(ms) ms; is TCTL.EN set and the link up?"
+        case .deviceRemoved(let name):
+            return "\(name): the NIC was removed (the kernel asked for it back, or its registers read all ones); frames not yet sent are lost; drop its queues and close it, and once it is back, bind it (vfioctl bind) and open it again"
         }
     }
 }

@@ -223,7 +223,11 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
         }
         try wait.run(&self) { (queue: inout Self) throws(NICError) -> Int in
             try queue.receive(batch: batch, body)
-        } idleCheck: { (_: inout Self, _: UInt64) throws(NICError) -> Int in 0 }
+        } idleCheck: { (queue: inout Self, _: UInt64) throws(NICError) -> Int in
+            // A removed NIC (all ones, or the kernel asking for it back) ends the wait.
+            try queue.ring.checkPresent()
+            return 0
+        }
         return wait.done
     }
 }

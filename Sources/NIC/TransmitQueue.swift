@@ -67,15 +67,17 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
     deinit {
         // Let the device finish what it was given (bounded), so it never reads freed memory.
         // The device works through the ring in order, so the newest descriptor done means all are.
+        // A function gone from the bus (all ones) reads nothing any more: no wait, no warning.
+        let gone = outstanding > 0 && ring.deviceGone
         let deadline = Deadline(milliseconds: 1000)
-        var done = outstanding == 0
+        var done = outstanding == 0 || gone
         while !done && !deadline.hasPassed {
             ring.serviceDevice()
             let newest = ring.descriptor((ring.tail &- 1) & (ring.entries &- 1))
             done = DMAWord.load32(newest + LegacyTransmitDescriptor.statusOffset) & 1 != 0
             if !done { Barrier.cpuPause() }
         }
-        if !done {
+        if !done && !gone {
             owner.logger.warning("82574L \(ring.device.name): transmit queue \(index) dropped with \(outstanding) descriptor(s) not done")
         }
         ring.interrupt.mask()
@@ -207,7 +209,11 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
         }
         try wait.run(&self) { (queue: inout Self) throws(NICError) -> Int in
             try queue.reclaim()
-        } idleCheck: { (_: inout Self, _: UInt64) throws(NICError) -> Int in 0 }
+        } idleCheck: { (queue: inout Self, _: UInt64) throws(NICError) -> Int in
+            // A removed NIC (all ones, or the kernel asking for it back) ends the wait.
+            try queue.ring.checkPresent()
+            return 0
+        }
         if wait.timedOut {
             throw .transmitTimedOut(queue: index, outstanding: outstanding, milliseconds: timeoutMilliseconds)
         }

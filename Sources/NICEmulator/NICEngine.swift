@@ -171,6 +171,8 @@ public struct NICEngine: EmulatedPCIEngine {
 
     /// A driver load, with the register's read side effects (QEMU `e1000e_macreg_readops`).
     mutating func readRegister(_ offset: Int) -> UInt32 {
+        // A function gone from the bus answers every read with all ones, without side effects.
+        if pci.removed { return .max }
         updateNow()
         serviceThrottles()
         statistics.registerAccesses += 1
@@ -244,6 +246,8 @@ public struct NICEngine: EmulatedPCIEngine {
 
     /// A driver store, with the register's side effects (QEMU `e1000e_macreg_writeops`).
     mutating func writeRegister(_ offset: Int, _ value: UInt32) {
+        // Writes to a missing function go nowhere.
+        if pci.removed { return }
         updateNow()
         serviceThrottles()
         statistics.registerAccesses += 1
@@ -377,6 +381,7 @@ public struct NICEngine: EmulatedPCIEngine {
     /// Does the device's work: transmissions the driver asked for, then delayed interrupts.
     /// Returns whether anything happened.
     mutating func step() -> Bool {
+        if pci.removed { return false }
         updateNow()
         var worked = serviceThrottles()
         for q in 0..<2 where transmitRequested[q] {
@@ -391,6 +396,12 @@ public struct NICEngine: EmulatedPCIEngine {
     /// space and MSI-X are `PCIFunctionState`'s).
     public mutating func resetDevice() {
         resetRegisters()
+    }
+
+    /// Surprise removal: registers read all ones (`readRegister`), nothing is transmitted or
+    /// received any more; frames from the wire are dropped (`receive`).
+    public mutating func functionRemoved() {
+        for q in 0..<2 { transmitRequested[q] = false }
     }
 
     /// INTx is level-triggered: unmasked while a cause is still pending and enabled, it is

@@ -39,6 +39,9 @@ public enum NICFault: Sendable, Hashable {
     case linkDown
     /// The frame is handled, but its interrupt cause is not raised.
     case withholdInterrupt
+    /// The function leaves the bus before the frame (a hot-unplug, with the request interrupt;
+    /// `simulateSurpriseRemoval`): it and every later frame are lost, those before stand.
+    case surpriseRemoval
 }
 
 /// When and on what a fault fires.

@@ -109,7 +109,7 @@ extension NICEngine {
         updateNow()
         serviceThrottles()
         let rctl = ReceiveControl(rawValue: load(Offset.rctl))
-        guard linkUp, rctl.enable, pci.config.busMasterEnabled, input.count >= 14 else {
+        guard !pci.removed, linkUp, rctl.enable, pci.config.busMasterEnabled, input.count >= 14 else {
             statistics.framesDroppedReceiverOff += 1
             return
         }
@@ -131,6 +131,10 @@ extension NICEngine {
         }
         let injected = faults.faults(receive: true)
         statistics.faultsInjected += injected.count
+        if injected.contains(.surpriseRemoval) {
+            leaveBus(notify: true)
+            return
+        }
         if injected.contains(.linkDown) {
             cableConnected = false
             updateLink()

@@ -30,7 +30,7 @@ extension NICEngine {
         // Checked again here because the work is deferred to the step: QEMU transmits inside the
         // TDT/TCTL write, when both are looked at.
         let tarc = q == 0 ? Offset.tarc0 : Offset.tarc1
-        guard TransmitControl(rawValue: load(Offset.tctl)).enable,
+        guard !pci.removed, TransmitControl(rawValue: load(Offset.tctl)).enable,
               load(tarc) & E1000ERegister.transmitArbitrationEnable != 0 else { return }
         let ring = E1000ERegister.transmitQueue(q)
         let slots = Int(load(ring.length.offset)) / 16
@@ -68,6 +68,10 @@ extension NICEngine {
                 if command.contains(.endOfPacket) {
                     let injected = faults.faults(receive: false)
                     statistics.faultsInjected += injected.count
+                    if injected.contains(.surpriseRemoval) {
+                        leaveBus(notify: true)
+                        return
+                    }
                     if injected.contains(.linkDown) {
                         cableConnected = false
                         updateLink()

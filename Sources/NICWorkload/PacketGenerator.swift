@@ -159,6 +159,7 @@ public enum PacketGenerator {
         let queueTag = UInt32(queue) << 24
         let cpuStart = CPUTime.thread()
         var sent = 0
+        var removalPacer = IdleCheckPacer(start: MonotonicClock.coarseNanoseconds())
         do throws(NICError) {
             while !run.stopping {
                 let want: Int
@@ -178,6 +179,9 @@ public enum PacketGenerator {
                 run.count(n)
                 if n < want {
                     if mode.kind == .poll {
+                        // A full ring that never drains: the NIC may be gone (the other modes
+                        // notice in `flush`).
+                        if removalPacer.isDue() { try tx.checkPresent() }
                         Barrier.cpuPause()
                     } else {
                         try tx.flush(mode: mode, timeoutMilliseconds: 5000)

@@ -65,8 +65,8 @@ extension Controller {
                 }
             }
             quiesce(reason: "\(name): \(error)")
-        case .deviceGone:
-            markFailed(.deviceGone)
+        case .deviceRemoved:
+            markFailed(.deviceRemoved)
             quiesce(reason: "\(name): \(error)")
         default:
             break

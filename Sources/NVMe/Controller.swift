@@ -119,7 +119,7 @@ public final class Controller<Device: PCIFunction>: Sendable {
             throw .deviceMisbehaved("BAR0 is \(registers.length) bytes, smaller than the NVMe register set (0x1008)")
         }
         let capabilities = registers.read(ControllerRegister.capabilities)
-        guard capabilities.rawValue != .max else { throw .deviceGone }
+        guard capabilities.rawValue != .max else { throw .deviceRemoved }
         try Self.validate(capabilities)
         let doorbells = DoorbellStride(registers: registers, exponent: Int(capabilities.doorbellStride))
         guard doorbells.highestQueueID >= 1 else {
@@ -277,7 +277,7 @@ public final class Controller<Device: PCIFunction>: Sendable {
     /// resets the controller's queues, so nothing from a previous owner is left running.
     static func disable(registers: MMIORegion, device: Device, timeoutMilliseconds: Int) throws(NVMeError) {
         var configuration = registers.read(ControllerRegister.configuration)
-        if configuration.rawValue == .max { throw .deviceGone }
+        if configuration.rawValue == .max { throw .deviceRemoved }
         if configuration.enable {
             configuration.enable = false
             registers.write(ControllerRegister.configuration, configuration)
@@ -314,7 +314,7 @@ public final class Controller<Device: PCIFunction>: Sendable {
         while true {
             device.service()
             let status = registers.read(ControllerRegister.status)
-            if status.looksDisconnected { throw .deviceGone }
+            if status.looksDisconnected { throw .deviceRemoved }
             if status.ready == ready { return }
             if ready && status.controllerFatalStatus { throw .controllerFatal(during: "enable (waiting for CSTS.RDY = 1)") }
             if deadline.hasPassed {

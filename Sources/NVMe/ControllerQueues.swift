@@ -217,10 +217,12 @@ extension Controller {
         if let failure = recoveryFailure { throw failure }
         try checkNotQuiesced()
         let status = registers.read(ControllerRegister.status)
-        if status.looksDisconnected {
-            // Surprise removal or a dead link: nothing will ever complete; fail for good.
-            markFailed(.deviceGone)
-            throw .deviceGone
+        // Surprise removal or a dead link (all ones), or the kernel asking for the device back
+        // (the request interrupt: it waits for us to let go): nothing more is submitted, the
+        // waits throw and their callers quiesce what is in flight before it is released.
+        if status.looksDisconnected || device.removalRequested {
+            markFailed(.deviceRemoved)
+            throw .deviceRemoved
         }
         if status.controllerFatalStatus { throw .controllerFatal(during: what) }
     }
@@ -301,7 +303,7 @@ extension Controller {
     /// CC.SHN normal, then CSTS.SHST complete within RTD3E (if reported) or 10 s.
     func shutdown() throws(NVMeError) {
         var configuration = registers.read(ControllerRegister.configuration)
-        if configuration.rawValue == .max { throw .deviceGone }
+        if configuration.rawValue == .max { throw .deviceRemoved }
         guard configuration.enable else { return }
         // A controller in fatal state will not complete a shutdown; the disable that follows
         // (a controller reset) is what it needs.
@@ -315,7 +317,7 @@ extension Controller {
         while true {
             device.service()
             let status = registers.read(ControllerRegister.status)
-            if status.looksDisconnected { throw .deviceGone }
+            if status.looksDisconnected { throw .deviceRemoved }
             if status.shutdownStatus == .complete {
                 logger.debug("NVMe \(device.name): shut down (CC.SHN normal, CSTS.SHST complete)")
                 return

@@ -128,7 +128,8 @@ extension Controller {
         if let proof {
             if state.quiesced == nil { state.quiesced = reason }
             quiescedFlag.store(true, ordering: .releasing)
-            logger.warning("NVMe \(device.name): quiesced after \(reason): \(proof)")
+            // After a removal this is the expected way out, which the error itself reports.
+            logger.log(level: state.failure == .deviceRemoved ? .info : .warning, "NVMe \(device.name): quiesced after \(reason): \(proof)")
         } else if state.failure == nil {
             state.failure = .recoveryFailed(reason: "the device could not be quiesced after \(reason); its DMA memory stays mapped")
             failedFlag.store(true, ordering: .releasing)

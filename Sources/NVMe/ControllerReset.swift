@@ -46,7 +46,7 @@ extension NVMeStatus {
 //     resetting ──(EN=0, RDY=0 ≤ CAP.TO [else FLR], admin rings re-initialised,
 //                  EN=1, RDY=1, Number of Queues)──▶ live, generation + 1
 //     resetting ──(any step fails)──▶ failed (terminal: every call throws the reason)
-//     any ──(registers read all ones)──▶ failed (.deviceGone)
+//     any ──(registers read all ones)──▶ failed (.deviceRemoved)
 //     live | failed ──close()──▶ closed
 //
 // and per queue pair, in its idle checks (never on submit or reap):
@@ -123,7 +123,7 @@ extension Controller {
                 state.quiesced = nil
                 logger.notice("NVMe \(device.name): controller reset done (\(state.resets) so far); queue pairs rebuild at their next wait")
             case .failure(let error):
-                let failure: NVMeError = error == .deviceGone ? .deviceGone : .recoveryFailed(reason: "reset after \(reason) failed: \(error)")
+                let failure: NVMeError = error == .deviceRemoved ? .deviceRemoved : .recoveryFailed(reason: "reset after \(reason) failed: \(error)")
                 state.failure = failure
                 failedFlag.store(true, ordering: .releasing)
                 logger.error("NVMe \(device.name): \(failure)")

@@ -30,8 +30,10 @@ public enum NVMeError: Error, Sendable, Equatable, CustomStringConvertible {
     case deviceMisbehaved(String)
     /// CSTS.CFS is set: the controller hit a fatal error (NVMe base 1.4, 10.5); only a reset helps.
     case controllerFatal(during: String)
-    /// Registers read all ones: the device is gone (surprise removal or a dead link).
-    case deviceGone
+    /// The device was removed: the kernel asked for it back (the device request interrupt,
+    /// a hot-unplug or an unbind) or its registers read all ones (surprise removal, a dead
+    /// link). Commands in flight fail with this; the controller is failed for good.
+    case deviceRemoved
     /// The controller lacks something the driver needs (e.g. the NVM command set, 4 KiB pages).
     case unsupported(String)
     /// A submission queue has no free slot: reap completions, then submit again (backpressure).
@@ -84,8 +86,8 @@ public enum NVMeError: Error, Sendable, Equatable, CustomStringConvertible {
             return "device misbehaved: \(what); the value was rejected, not used; reset the controller or check the hardware"
         case .controllerFatal(let during):
             return "controller fatal status (CSTS.CFS) set during \(during); reset the controller (CC.EN off and on) or power-cycle the device"
-        case .deviceGone:
-            return "controller registers read all ones: the device was removed or its link is down; re-scan the bus and rebind it"
+        case .deviceRemoved:
+            return "device removed (the kernel asked for it back, or its registers read all ones): commands in flight failed, completed ones stand; close the controller, and once the device is back, bind it (vfioctl bind) and open it again"
         case .unsupported(let what):
             return "controller not supported: \(what); use the kernel's nvme driver for this device"
         case .submissionQueueFull(let queue):

@@ -42,6 +42,10 @@ extension ControllerEngine {
     mutating func execute(_ sqe: SubmissionQueueEntry, queue sqid: UInt16) {
         let effects = faults.isEmpty ? FaultEffects() : faults.evaluate(sqid: sqid, opcode: sqe.opcode)
         if !staleCompletions.isEmpty { repostStaleCompletion(sqid: sqid, commandID: sqe.commandID) }
+        if effects.removal {
+            leaveBus(notify: true)
+            return
+        }
         if effects.stop {
             halted = true
             return

@@ -44,9 +44,6 @@ public struct ControllerEngine: EmulatedPCIEngine {
     var shutdownInProgress = false
     /// Set by a fatal error or the stop-responding fault: nothing is fetched or posted until reset.
     var halted = false
-    /// Surprise removal (`EmulatedNVMeController.simulateSurpriseRemoval()`): the function is gone,
-    /// its BAR reads all ones, and nothing runs any more, not even a reset.
-    var removed = false
     /// Test controls for the driver's reset path (`EmulatedNVMeController.setResetBehaviour`):
     /// a CSTS.RDY delay replacing the configured one, and a controller that ignores CC.EN 1 → 0
     /// (only a function level reset resets it).
@@ -150,7 +147,7 @@ public struct ControllerEngine: EmulatedPCIEngine {
     /// Processes everything pending: register changes, doorbells, due completions, interrupts.
     mutating func step() -> DeviceWork {
         var result = DeviceWork()
-        if removed {
+        if pci.removed {
             // Register writes the driver made since land in plain memory; a missing function reads
             // all ones. Only the controller registers (CAP to ACQ, 0x00-0x37) are restored per step:
             // they are what a driver reads; the whole BAR was filled at removal.
@@ -360,7 +357,12 @@ public struct ControllerEngine: EmulatedPCIEngine {
         publishStatus()
     }
 
-    public var isRemoved: Bool { removed }
+    /// Surprise removal (`simulateSurpriseRemoval()`): the controller stops, its BAR reads all
+    /// ones (refilled at every step), and nothing runs any more, not even a reset.
+    public mutating func functionRemoved() {
+        halted = true
+        fillBARWithOnes()
+    }
 
     /// An unmasked vector may release coalesced or held interrupts at once.
     public mutating func interruptUnmasked(vector: Int) {

@@ -115,17 +115,6 @@ public final class EmulatedNVMeController: EmulatedPCIFunction {
         core.withEngine { $0.events.append(AsynchronousEvent(type: type, info: info, logPage: logPage)) }
     }
 
-    /// Surprise removal (a hot-unplug or a dead link): from now on every BAR0 and config space read
-    /// returns all ones, as reads of a missing PCIe function complete; the driver's writes are
-    /// wiped at the next step, and the controller does nothing, whatever is written. Not undoable.
-    public func simulateSurpriseRemoval() {
-        core.withEngine { e in
-            e.removed = true
-            e.halted = true
-            e.fillBARWithOnes()
-        }
-    }
-
     /// Changes how the controller takes a reset, to test a driver's recovery: `readyDelayNanoseconds`
     /// replaces the configured CSTS.RDY delay for later enables (nil: back to the configured one);
     /// `ignoresDisable` makes it ignore CC.EN 1 → 0 (CSTS.RDY stays 1), so only a function level

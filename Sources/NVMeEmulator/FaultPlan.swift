@@ -119,6 +119,10 @@ public enum FaultAction: Sendable, Hashable {
     /// its id was handed out again (a driver that reuses a freed id at once gives the next command
     /// the same id; one with id generations, as Linux since 5.15, does not).
     case staleCompletionOnReuse
+    /// The function leaves the bus as this command is fetched (a hot-unplug, with the request
+    /// interrupt; `simulateSurpriseRemoval`): it and every later command never complete, those
+    /// completed before stand. For tests of removal during I/O, e.g. after the nth write.
+    case surpriseRemoval
 
     public var kind: FaultKind {
         switch self {
@@ -136,6 +140,7 @@ public enum FaultAction: Sendable, Hashable {
         case .lateData: return .lateData
         case .floodAdminCompletions: return .floodAdminCompletions
         case .staleCompletionOnReuse: return .staleCompletionOnReuse
+        case .surpriseRemoval: return .surpriseRemoval
         }
     }
 }
@@ -144,7 +149,7 @@ public enum FaultAction: Sendable, Hashable {
 public enum FaultKind: Int, Sendable, Hashable, CaseIterable {
     case dropCompletion, delayCompletion, completeWithStatus, duplicateCompletion, badCommandID
     case corruptPhase, controllerFatalStatus, stopResponding, dmaFault, withholdInterrupt
-    case hang, lateData, floodAdminCompletions, staleCompletionOnReuse
+    case hang, lateData, floodAdminCompletions, staleCompletionOnReuse, surpriseRemoval
 }
 
 /// How many faults of each kind were injected.
@@ -176,6 +181,7 @@ struct FaultEffects {
     var lateDataNanoseconds: UInt64?
     var flood = false
     var staleOnReuse = false
+    var removal = false
 }
 
 /// What fault rules are evaluated on: a command just fetched from an SQ.
@@ -223,6 +229,7 @@ struct FaultInjector {
             case .lateData(let ns): effects.lateDataNanoseconds = ns
             case .floodAdminCompletions: effects.flood = true
             case .staleCompletionOnReuse: effects.staleOnReuse = true
+            case .surpriseRemoval: effects.removal = true
             }
         }
         self.counters = counters

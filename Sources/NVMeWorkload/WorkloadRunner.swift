@@ -168,7 +168,7 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
                 total.merge(r)
             }
         }
-        if spec.verify && spec.pattern.writes && !stopped {
+        if spec.verify && spec.pattern.writes && !stopped && !total.deviceRemoved {
             try readBack(spec, ns, units: units, into: &total, shouldStop: stopRequested)
             stopped = stopRequested()
         }
@@ -185,7 +185,7 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
             errors: total.errors, verifiedBytes: total.verifiedBytes, interrupts: total.interrupts,
             submissionDoorbells: total.doorbells, invalidCompletions: total.invalid,
             emptyPolls: total.emptyPolls, idleChecks: total.idleChecks,
-            endedBy: stopped ? .stopped : total.endedByTime ? .time : .ios)
+            endedBy: total.deviceRemoved ? .deviceRemoved : stopped ? .stopped : total.endedByTime ? .time : .ios)
     }
 
     // MARK: - The per-thread loop
@@ -266,7 +266,9 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
             }
             if batch > 0 { pair.ringSubmissionDoorbell() }
             if pair.outstanding == 0 { break }
-            let reaped = try pair.waitForCompletions(atLeast: 1, mode: spec.mode, timeoutMilliseconds: controller.options.ioTimeoutMilliseconds) { c in
+            let reaped: Int
+            do throws(NVMeError) {
+            reaped = try pair.waitForCompletions(atLeast: 1, mode: spec.mode, timeoutMilliseconds: controller.options.ioTimeoutMilliseconds) { c in
                 let slot = Int(c.token)
                 let now = MonotonicClock.nanoseconds()
                 _ = result.histogram.record(now &- slotStart[slot])
@@ -284,6 +286,18 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
                 freeSlots[freeCount] = Int32(slot)
                 freeCount += 1
                 result.completed += 1
+            }
+            } catch {
+                // The slab's buffers may still be written by commands in flight: the device is
+                // made quiet before they go (a removed function is quiet by absence).
+                if pair.outstanding > 0 {
+                    controller.quiesce(reason: "perf gave up with \(pair.outstanding) I/O(s) in flight (\(error))")
+                }
+                guard error == .deviceRemoved else { throw error }
+                // What completed stands; the run ends with its figures so far.
+                result.deviceRemoved = true
+                shared.stop.store(true, ordering: .relaxed)
+                break
             }
             shared.add(UInt64(reaped))
             if !timeUp && issued < limit {
@@ -402,6 +416,8 @@ struct ThreadResult: Sendable {
     var idleChecks: UInt64 = 0
     /// The deadline ended this thread's run before its share of `ios`.
     var endedByTime = false
+    /// The device was removed during the run (`NVMeError.deviceRemoved`).
+    var deviceRemoved = false
 
     mutating func merge(_ o: ThreadResult) {
         completed += o.completed
@@ -416,6 +432,7 @@ struct ThreadResult: Sendable {
         emptyPolls += o.emptyPolls
         idleChecks += o.idleChecks
         endedByTime = endedByTime || o.endedByTime
+        deviceRemoved = deviceRemoved || o.deviceRemoved
     }
 }
 

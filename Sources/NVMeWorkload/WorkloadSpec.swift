@@ -113,6 +113,9 @@ public enum WorkloadEnd: String, Sendable {
     case time
     /// The caller's `shouldStop` asked for it (vfioctl: SIGINT or SIGTERM).
     case stopped
+    /// The device was removed (`NVMeError.deviceRemoved`): the figures count the I/Os it
+    /// completed before; those in flight failed and are not counted.
+    case deviceRemoved
 }
 
 extension WorkloadResult {

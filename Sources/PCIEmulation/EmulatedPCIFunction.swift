@@ -29,13 +29,17 @@ public protocol EmulatedPCIEngine {
     /// messages held in the PBA are already sent by then.
     mutating func interruptUnmasked(vector: Int)
 
-    /// True once the function is gone (surprise removal): config reads return all ones.
-    var isRemoved: Bool { get }
+    /// The function just left the bus (`PCIFunctionState.remove`): the device stops for good
+    /// and its BAR reads all ones from now on.
+    mutating func functionRemoved()
 }
 
 extension EmulatedPCIEngine {
     public mutating func interruptUnmasked(vector: Int) {}
-    public var isRemoved: Bool { false }
+    public mutating func functionRemoved() {}
+
+    /// True once the function is gone (surprise removal): config reads return all ones.
+    public var isRemoved: Bool { pci.removed }
 
     /// A config space write and its side effects: an FLR through Device Control, and messages
     /// held for vectors that a cleared function mask releases.
@@ -48,6 +52,13 @@ extension EmulatedPCIEngine {
             pci.config.setCommand(PCIConfigSpace.commandBusMaster, true)
         }
         _ = pci.deliverUnmaskedPending()
+    }
+
+    /// The function leaves the bus (`EmulatedPCIFunction.simulateSurpriseRemoval`, or a device's
+    /// own fault plan): the PCI side stops, then the device.
+    public mutating func leaveBus(notify: Bool) {
+        pci.remove(notify: notify)
+        functionRemoved()
     }
 
     /// A function level reset as the function performs it (PCIe base 4.0, 6.6.2): config space
@@ -99,6 +110,24 @@ public protocol EmulatedPCIFunction: PCIFunction {
 
 extension EmulatedPCIFunction {
     public var numaNode: Int? { nil }
+
+    /// The request eventfd the emulated vfio-pci signals (`requestRemoval`, `simulateSurpriseRemoval`).
+    public var removalRequestEventFD: Int32? { withEngine { $0.pci.requestEventFD?.eventFD.rawValue } }
+
+    /// The kernel asks the driver to let the device go (an orderly hot-unplug through the slot's
+    /// attention button, or an unbind): the request interrupt fires; the device still works.
+    public func requestRemoval() {
+        withEngine { $0.pci.requestRelease() }
+    }
+
+    /// Surprise removal (a hot-unplug or a dead link): from now on every BAR and config space
+    /// read returns all ones, as reads of a missing PCIe function complete; the device does no
+    /// more DMA and sends no interrupt, whatever is written. With `notify` (the default: what
+    /// vfio-pci does when the hotplug driver removes the function) the request interrupt fires
+    /// too; without it the driver can only notice the all-ones. Not undoable.
+    public func simulateSurpriseRemoval(notify: Bool = true) {
+        withEngine { $0.leaveBus(notify: notify) }
+    }
 
     public func readConfig32(at offset: Int) throws(VFIOError) -> UInt32 {
         try PCIConfigSpace.check(offset, width: 4)

@@ -40,13 +40,42 @@ public struct PCIFunctionState: Sendable {
     /// PCI_COMMAND.MASTER ignores being cleared (a function that cannot be stopped from config
     /// space): with a reset fault and a controller that ignores CC.EN, nothing can prove it quiet.
     public var busMasterStuck = false
+    /// The function is gone from the bus (surprise removal): config space and BAR reads return
+    /// all ones, no DMA happens and no interrupt is sent. Not undoable; a re-added device is a
+    /// new function.
+    public private(set) var removed = false
+    /// The device request interrupt (`VFIO_PCI_REQ_IRQ_INDEX`): the eventfd vfio-pci signals to
+    /// ask the driver to release the device before a removal completes. Armed from the start,
+    /// as `VFIODevice` arms it at open; nil only when the process is out of descriptors.
+    public let requestEventFD: VectorEventFD?
 
     /// The MSI-X table starts out masked and empty, as after reset.
     public init(config: PCIConfigSpace, msix: MSIXTable, iommu: EmulatedIOMMU) {
         self.config = config
         self.msix = msix
         self.iommu = iommu
+        do {
+            self.requestEventFD = VectorEventFD(try EventFD())
+        } catch {
+            self.requestEventFD = nil
+        }
         msix.reset()
+    }
+
+    // MARK: - Removal (the hotplug controller's and the kernel's side)
+
+    /// What vfio-pci does when the device is to be unplugged or unbound (`vfio_pci_core_request`):
+    /// signals the request eventfd; the device itself still works until it is gone.
+    public func requestRelease() {
+        requestEventFD?.eventFD.signal()
+    }
+
+    /// The function leaves the bus: from now on it reads all ones, masters nothing and sends
+    /// no message. `notify` signals the request eventfd as well (a hotplug slot with attention
+    /// or presence detection); without it the driver can only see the all-ones (a dead link).
+    public mutating func remove(notify: Bool) {
+        removed = true
+        if notify { requestRelease() }
     }
 
     // MARK: - Enabling (the kernel's side)
@@ -124,7 +153,7 @@ public struct PCIFunctionState: Sendable {
     /// Sends vector `vector`'s message, or sets its PBA bit while it is masked. Nothing happens
     /// unless MSI-X is active; a vector with no eventfd is counted as unrouted.
     public mutating func signal(vector: Int) {
-        guard msixActive else { return }
+        guard msixActive, !removed else { return }
         guard vector >= 0, vector < eventFDs.count, vector < msix.vectors else {
             counters.unrouted += 1
             return
@@ -147,7 +176,7 @@ public struct PCIFunctionState: Sendable {
     /// Sends the messages held for vectors no longer masked (their entry, or the function mask,
     /// was cleared) and clears their PBA bits. True if it sent any.
     public mutating func deliverUnmaskedPending() -> Bool {
-        guard mayHavePending, msixActive else { return false }
+        guard mayHavePending, msixActive, !removed else { return false }
         var sent = false
         var still = false
         for v in 0..<min(eventFDs.count, msix.vectors) where msix.isPending(v) {
@@ -167,7 +196,7 @@ public struct PCIFunctionState: Sendable {
     /// Asserts INTx: signals its eventfd and masks the line (vfio's automask); while the line is
     /// masked or PCI_COMMAND.INTX_DISABLE is set, the assertion is held instead.
     public mutating func raiseINTx() {
-        guard interruptKind == .intx, let fd = eventFDs.first else { return }
+        guard interruptKind == .intx, !removed, let fd = eventFDs.first else { return }
         if config.intxDisabled || intxAutomasked {
             holdINTx()
             return
@@ -197,6 +226,8 @@ public struct PCIFunctionState: Sendable {
     /// may not, the access it attempted is recorded as a `.busMasterDisabled` fault and must not
     /// happen: this is what makes clearing bus master a way to quiesce a device.
     public func mayAccess(_ iova: UInt64, length: Int, _ direction: DMAFault.Direction) -> Bool {
+        // A function gone from the bus reaches no memory, and the IOMMU sees nothing to fault.
+        if removed { return false }
         guard config.busMasterEnabled else {
             iommu.recordFault(DMAFault(iova: iova, length: length, direction: direction, reason: .busMasterDisabled))
             return false

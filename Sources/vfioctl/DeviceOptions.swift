@@ -124,7 +124,11 @@ struct DeviceOptions: ParsableArguments {
             maxIOQueuePairs: emulatedQueues, msixVectors: emulatedQueues + 1,
             commandLatencyNanoseconds: UInt64(emulatedLatency) * 1000, mode: .threaded)
         if let problem = configuration.validationErrors().first { throw ValidationFailure("emulated controller: \(problem)") }
-        return configuration
+        var faulty = configuration
+        if let n = emulatedRemovalAfter() {
+            faulty.faultPlan.rules.append(FaultRule(queue: .anyIO, trigger: .nth(n + 1), action: .surpriseRemoval, limit: 1))
+        }
+        return faulty
     }
 
     private func run<Device: PCIFunction>(_ job: some ControllerJob, on device: Device, options: ControllerOptions) throws {
@@ -226,4 +230,12 @@ func parseDuration(_ text: String, what: String) throws -> Double {
     }
     guard seconds > 0 else { throw ValidationFailure("\(what) \(text) is too short; give a duration greater than 0, e.g. 10s") }
     return seconds
+}
+
+/// A test hook, not an option: `VFIOCTL_EMU_REMOVE_AFTER=N` makes the emulated device leave the
+/// bus (with the request interrupt) when it fetches its I/O command (NVMe) or frame (NIC) N + 1,
+/// so the tests of the built binary can remove a device during a run.
+func emulatedRemovalAfter() -> Int? {
+    guard let raw = getenv("VFIOCTL_EMU_REMOVE_AFTER"), let n = Int(String(cString: raw)), n >= 0 else { return nil }
+    return n
 }

@@ -87,7 +87,11 @@ struct NetDeviceOptions: ParsableArguments {
             let mac = try parseMAC(emulatedMAC, what: "--emu-mac")
             let emulated: EmulatedE1000E
             do {
-                emulated = try EmulatedE1000E(configuration: EmulatedE1000EConfiguration(mode: .threaded, macAddress: mac))
+                var configuration = EmulatedE1000EConfiguration(mode: .threaded, macAddress: mac)
+                if let n = emulatedRemovalAfter() {
+                    configuration.faultPlan.rules.append(NICFaultRule(.any, .nth(n + 1), .surpriseRemoval, limit: 1))
+                }
+                emulated = try EmulatedE1000E(configuration: configuration)
             } catch {
                 throw ValidationFailure("emulated e1000e: \(error)")
             }

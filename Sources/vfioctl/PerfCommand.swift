@@ -73,7 +73,13 @@ struct Perf: ParsableCommand {
             }
             let r = try runner.run(spec, progress: json ? nil : progress, shouldStop: { StopSignal.requested })
             progressLine.erase()
-            let endedBy = r.endedBy == .stopped ? StopSignal.signalName ?? "stopped" : r.endedBy == .ios ? "ios" : "time"
+            let endedBy: String
+            switch r.endedBy {
+            case .stopped: endedBy = StopSignal.signalName ?? "stopped"
+            case .ios: endedBy = "ios"
+            case .time: endedBy = "time"
+            case .deviceRemoved: endedBy = "device_removed"
+            }
             let figures: [(String, JSON)] = [
                 ("device", .string(c.device.name)), ("rw", .string(spec.pattern.rawValue)), ("bs", .int(spec.blockSize)),
                 ("qd", .int(spec.queueDepth)), ("queues", .int(spec.queuePairs)), ("mode", .string(spec.mode.description)),
@@ -92,6 +98,7 @@ struct Perf: ParsableCommand {
                 print("\(spec.pattern.rawValue) bs=\(spec.blockSize) qd=\(spec.queueDepth) queues=\(spec.queuePairs) mode=\(spec.mode) on \(c.device.name)")
                 switch r.endedBy {
                 case .stopped: print("  stopped:   by \(endedBy) after \(formatDuration(r.seconds)); the figures cover the run until then")
+                case .deviceRemoved: print("  removed:   the device went away after \(formatDuration(r.seconds)); the figures cover the I/Os it completed")
                 case .time where spec.ios != nil: print("  ended:     --time \(formatDuration(spec.seconds)) passed before --ios \(spec.ios ?? 0) completed")
                 case .ios where spec.seconds.isFinite: print("  ended:     --ios \(spec.ios ?? 0) completed before --time \(formatDuration(spec.seconds)) passed")
                 default: break
@@ -104,6 +111,12 @@ struct Perf: ParsableCommand {
                 print("  polling:   \(r.emptyPolls) empty polls, \(r.idleChecks) idle checks (CSTS and clock reads)")
                 if spec.verify { print("  verify:    \(r.verifiedBytes) bytes checked, all correct\(r.endedBy == .stopped && spec.pattern.writes ? " (the read-back after the run was skipped)" : "")") }
                 if r.errors > 0 { print("  errors:    \(r.errors) I/Os completed with an error status") }
+            }
+            // The figures above count what the device completed before it went; the I/Os in
+            // flight failed and are not in them.
+            if r.endedBy == .deviceRemoved {
+                throw ValidationFailure(
+                    "\(c.device.name) was removed during the run after \(r.ios) completed I/Os in \(formatDuration(r.seconds)) (the I/Os in flight failed); once it is back, bind it (vfioctl bind) and run again")
             }
             if r.errors > 0 { throw ValidationFailure("\(r.errors) I/Os failed") }
         }

@@ -31,6 +31,7 @@ import VFIO
         (.invalidReceiveDescriptor(queue: 0, index: 7, reason: "length 4000 outside 1...2048"), ["queue 0", "descriptor 7", "4000", "misbehaving"]),
         (.unpostedDescriptorCompleted(kind: "transmit", queue: 1, index: 3), ["transmit queue 1", "descriptor 3", "never posted"]),
         (.transmitTimedOut(queue: 0, outstanding: 5, milliseconds: 1000), ["transmit queue 0", "5 descriptor", "TCTL.EN", "link"]),
+        (.deviceRemoved(name: "0000:00:03.0"), ["0000:00:03.0", "removed", "all ones", "vfioctl bind"]),
     ]
 
     @Test func everyMessageIsOneLineNamingCauseAndContext() {

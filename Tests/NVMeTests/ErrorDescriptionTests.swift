@@ -26,7 +26,7 @@ import VFIO
     static var nvmeErrors: [NVMeError] {
         var all: [NVMeError] = [
             .commandFailed(command: "", status: NVMeStatus(rawValue: .max)),
-            .timedOut(what: "", milliseconds: .min), .deviceMisbehaved(""), .controllerFatal(during: ""), .deviceGone,
+            .timedOut(what: "", milliseconds: .min), .deviceMisbehaved(""), .controllerFatal(during: ""), .deviceRemoved,
             .unsupported(""), .submissionQueueFull(queue: .max), .noFreeCommandID(queue: .max),
             .misalignedBuffer(iova: .max), .foreignDMAMemory(iova: .max, buffer: .init(rawValue: .max), device: .init(rawValue: 0)),
             .noSuchNamespace(.max, available: []), .namespaceUnusable(.max, reason: ""),

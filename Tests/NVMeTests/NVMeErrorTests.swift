@@ -23,7 +23,7 @@ import VFIO
         .timedOut(what: "CSTS.RDY to become 1 (CAP.TO)", milliseconds: 10_000),
         .deviceMisbehaved("CAP.MQES is 0"),
         .controllerFatal(during: "enable"),
-        .deviceGone,
+        .deviceRemoved,
         .unsupported("no NVM command set"),
         .submissionQueueFull(queue: 3),
         .noFreeCommandID(queue: 3),

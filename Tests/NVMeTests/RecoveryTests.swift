@@ -333,13 +333,13 @@ func millisecondsTaken(_ body: () throws -> Void) rethrows -> UInt64 {
         rig.device.simulateSurpriseRemoval()
         pair.ringSubmissionDoorbell()
         let ms = millisecondsTaken {
-            #expect(throws: NVMeError.deviceGone) { _ = try pair.waitForCompletions(atLeast: 1, timeoutMilliseconds: 10_000) { _ in } }
+            #expect(throws: NVMeError.deviceRemoved) { _ = try pair.waitForCompletions(atLeast: 1, timeoutMilliseconds: 10_000) { _ in } }
         }
         #expect(ms < timeBound(2000), "took \(ms) ms")
-        #expect(rig.controller.failure == .deviceGone)
-        #expect(throws: NVMeError.deviceGone) { _ = try rig.controller.identifyController() }
-        #expect(throws: NVMeError.deviceGone) { try rig.namespace.read(lba: 0, blocks: 1, into: buffer.whole) }
-        #expect(throws: NVMeError.deviceGone) { try rig.controller.reset() }
+        #expect(rig.controller.failure == .deviceRemoved)
+        #expect(throws: NVMeError.deviceRemoved) { _ = try rig.controller.identifyController() }
+        #expect(throws: NVMeError.deviceRemoved) { try rig.namespace.read(lba: 0, blocks: 1, into: buffer.whole) }
+        #expect(throws: NVMeError.deviceRemoved) { try rig.controller.reset() }
         // The command never completed and is still accounted for; close does not wait on the dead device.
         #expect(pair.outstanding == 1)
         let closeMs = millisecondsTaken { try? rig.controller.close() }

@@ -225,6 +225,7 @@ final class DeviceRefusingMSIX: PCIFunction {
     }
     func disableInterrupts() throws(VFIOError) { try inner.disableInterrupts() }
     func interruptEventFD(vector: Int) -> Int32? { inner.interruptEventFD(vector: vector) }
+    var removalRequestEventFD: Int32? { inner.removalRequestEventFD }
     func setInterruptMasked(vector: Int, _ masked: Bool) { inner.setInterruptMasked(vector: vector, masked) }
     func unmaskINTx() throws(VFIOError) { try inner.unmaskINTx() }
     func reset() throws(VFIOError) { try inner.reset() }

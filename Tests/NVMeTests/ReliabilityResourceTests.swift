@@ -205,7 +205,7 @@ let builtVfioctl: String? = {
             try pair.submitRead(namespace: controller.namespaces[0], lba: 0, blocks: 8, into: buffer.whole, token: 0)
             device.simulateSurpriseRemoval()
             pair.ringSubmissionDoorbell()
-            #expect(throws: NVMeError.deviceGone) { _ = try pair.waitForCompletions(timeoutMilliseconds: 5000) { _ in } }
+            #expect(throws: NVMeError.deviceRemoved) { _ = try pair.waitForCompletions(timeoutMilliseconds: 5000) { _ in } }
             try? controller.close()
             // Proven by its config space, not by a reset read back (the emulator's thread would race it).
             #expect(controller.lastQuietProof == .functionGone)

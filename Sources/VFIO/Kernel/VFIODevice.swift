@@ -93,6 +93,8 @@ public final class VFIODevice: PCIFunction {
         /// Owned eventfds of the enabled vectors, closed by `disableInterrupts` and `deinit`.
         var eventFDs: [Int32] = []
         var masked: [Bool] = []
+        /// The device request interrupt's eventfd, armed at open (`armRemovalRequest`).
+        var requestEventFD: Int32?
     }
 
     public var name: String { address.description }
@@ -145,6 +147,7 @@ public final class VFIODevice: PCIFunction {
         self.pageSize = UInt64(max(4096, sysconf(Int32(_SC_PAGESIZE))))
         self.state = Mutex(State())
         self.deviceFD = device.relinquishOwnership()
+        armRemovalRequest()
         logger.debug("opened \(address) through \(backend.summary): group \(group), \(regions.count) regions, MSI-X \(irqs.count > 2 ? irqs[2].count : 0) vectors, reset \(supportsReset)")
     }
 
@@ -161,6 +164,7 @@ public final class VFIODevice: PCIFunction {
                 }
             }
             for eventFD in s.eventFDs { _ = Glibc.close(eventFD) }
+            Self.disarmRemovalRequest(&s, fd: fd, logger: logger)
             for mapping in s.mappings.values { _ = shim_munmap(mapping.base, mapping.length) }
             s = State()
         }

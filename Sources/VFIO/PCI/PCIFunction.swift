@@ -82,8 +82,23 @@ public protocol PCIFunction: AnyObject, Sendable {
     /// Function-level reset (`VFIO_DEVICE_RESET`), when the device supports it.
     func reset() throws(VFIOError)
 
+    /// The device request interrupt's eventfd (`VFIO_PCI_REQ_IRQ_INDEX`, a borrowed descriptor
+    /// valid while the device is open): signalled when the kernel asks the process to release
+    /// the device (a hot-unplug, an unbind), which it then waits for. Nil where the device or
+    /// kernel offers none; drivers then notice a removal only by registers reading all ones.
+    var removalRequestEventFD: Int32? { get }
+
     /// Lets the device make progress on the caller's thread. A real device needs nothing (an empty
     /// inlined call); the emulated device in stepped mode processes doorbells here, which is what
     /// makes single-threaded tests deterministic. Wait loops call it before each poll or sleep.
     func service()
+}
+
+extension PCIFunction {
+    /// Whether the kernel has asked for the device back (the request eventfd is readable; not
+    /// drained, so every waiter sees it). One `poll` call: for idle checks, never per I/O.
+    public var removalRequested: Bool {
+        guard let fd = removalRequestEventFD else { return false }
+        return EventFD.isSignalled(fd)
+    }
 }
