@@ -105,7 +105,7 @@ import VFIOHost
     /// Every other case's library fix already fits a CLI user, and stays as the library words it.
     @Test func errorsWhoseFixFitsTheCLIKeepTheLibrarysWords() {
         let kept: [NVMeError] = [
-            .deviceGone, .unsupported("no NVM command set"), .noSuchNamespace(7, available: [1]),
+            .deviceRemoved, .unsupported("no NVM command set"), .noSuchNamespace(7, available: [1]),
             .lbaOutOfRange(namespace: 1, lba: 10, blocks: 1, capacity: 8), .closed,
         ]
         for error in kept {
