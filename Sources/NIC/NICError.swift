@@ -65,7 +65,7 @@ public enum NICError: Error, Sendable, CustomStringConvertible {
         case .transmitTimedOut(let queue, let outstanding, let ms):
             return "transmit queue \(queue): \(outstanding) descriptor(s) not done after \(ms) ms; is TCTL.EN set and the link up?"
         case .deviceRemoved(let name):
-            return "\(name): the NIC was removed (the kernel asked for it back, or its registers read all ones); frames not yet sent are lost; drop its queues and close it, and once it is back, bind it (vfioctl bind) and open it again"
+            return "\(name): the NIC was removed (the kernel asked for it back, or its registers read all ones); frames not yet sent are lost; once it is back, bind it (vfioctl bind) and open it again"
         }
     }
 }

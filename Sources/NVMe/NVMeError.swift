@@ -87,7 +87,7 @@ public enum NVMeError: Error, Sendable, Equatable, CustomStringConvertible {
         case .controllerFatal(let during):
             return "controller fatal status (CSTS.CFS) set during \(during); reset the controller (CC.EN off and on) or power-cycle the device"
         case .deviceRemoved:
-            return "device removed (the kernel asked for it back, or its registers read all ones): commands in flight failed, completed ones stand; close the controller, and once the device is back, bind it (vfioctl bind) and open it again"
+            return "device removed (the kernel asked for it back, or its registers read all ones): commands in flight failed, completed ones stand; once the device is back, bind it (vfioctl bind) and open it again"
         case .unsupported(let what):
             return "controller not supported: \(what); use the kernel's nvme driver for this device"
         case .submissionQueueFull(let queue):
