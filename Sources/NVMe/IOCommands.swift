@@ -98,15 +98,15 @@ extension QueuePair {
         guard ranges.count >= 1, ranges.count <= 256 else {
             throw .invalidArgument("Dataset Management takes 1...256 ranges, not \(ranges.count)")
         }
-        guard !submission.isFull else {
+        guard let nextTail = submission.nextTail else {
             stats.backpressure &+= 1
             throw .submissionQueueFull(queue: id)
         }
-        guard let cid = commands.acquire() else {
+        guard let (cid, slot) = commands.acquire() else {
             stats.backpressure &+= 1
             throw .noFreeCommandID(queue: id)
         }
-        let tracker = commands.trackers + commands.slot(cid)
+        let tracker = commands.trackers + slot
         let page = UnsafeMutableRawPointer(tracker.pointee.prpList)
         for (i, range) in ranges.enumerated() {
             // NVMe base 1.4, Figure 364: context attributes, length in blocks, starting LBA.
@@ -117,7 +117,7 @@ extension QueuePair {
         var entry = SubmissionQueueEntry.datasetManagement(namespaceID: namespace.id, ranges: ranges.count, deallocate: true)
         entry.commandID = cid
         entry.prp1 = tracker.pointee.prpListIOVA
-        enqueue(entry, tracker: tracker, token: token)
+        enqueue(entry, tracker: tracker, token: token, nextTail: nextTail)
         return cid
     }
 }

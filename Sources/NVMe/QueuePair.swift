@@ -193,25 +193,25 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
     @inlinable @inline(__always)
     public mutating func submit(_ command: SubmissionQueueEntry, data: DMASlice? = nil, token: UInt64) throws(NVMeError) -> UInt16 {
         if let data, data.domain != dmaDomain { throw refuseForeign(data) }
-        guard !submission.isFull else {
+        guard let nextTail = submission.nextTail else {
             stats.backpressure &+= 1
             throw .submissionQueueFull(queue: id)
         }
-        guard let cid = commands.acquire() else {
+        guard let (cid, slot) = commands.acquire() else {
             stats.backpressure &+= 1
             throw .noFreeCommandID(queue: id)
         }
         var entry = command
         entry.commandID = cid
-        let tracker = commands.trackers + commands.slot(cid)
+        let tracker = commands.trackers + slot
         if let data {
             guard data.length <= maximumTransferBytes else {
-                commands.release(cid)
+                commands.release(slot: slot)
                 throw .transferTooLarge(bytes: data.length, maximum: maximumTransferBytes)
             }
             let iova = data.iova.rawValue
             guard iova & 3 == 0 else {
-                commands.release(cid)
+                commands.release(slot: slot)
                 throw .misalignedBuffer(iova: iova)
             }
             if data.length > 0 {
@@ -226,7 +226,7 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
                 entry.prp2 = 0
             }
         }
-        enqueue(entry, tracker: tracker, token: token)
+        enqueue(entry, tracker: tracker, token: token, nextTail: nextTail)
         return cid
     }
 
@@ -239,12 +239,14 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
 
     /// Records the tracker and pushes the entry (its command id and data pointer already set).
     @inlinable @inline(__always)
-    mutating func enqueue(_ entry: SubmissionQueueEntry, tracker: UnsafeMutablePointer<CommandTracker>, token: UInt64) {
+    mutating func enqueue(
+        _ entry: SubmissionQueueEntry, tracker: UnsafeMutablePointer<CommandTracker>, token: UInt64, nextTail: UInt32
+    ) {
         tracker.pointee.token = token
-        tracker.pointee.inFlight = true
+        CommandTable.markSubmitted(tracker, entry.commandID)
         tracker.pointee.opcode = entry.opcode
         tracker.pointee.submittedAt = now
-        submission.push(entry)
+        submission.push(entry, nextTail: nextTail)
         stats.submitted &+= 1
     }
 
@@ -298,12 +300,12 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
         var count: UInt32 = 0
         var examined: UInt32 = 0
         while examined < size, Int(count) < limit {
-            let slot = cqEntries + Int(cqHead) &* 16
-            let word = DMAWord.load16(slot + 14)
+            let cqe = cqEntries + Int(cqHead) &* 16
+            let word = DMAWord.load16(cqe + 14)
             guard word & 1 == phase else { break }
             // dma_rmb: the phase tag was seen; only now read the rest of the entry.
             Barrier.dmaRead()
-            let entry = CompletionRing.entry(at: UnsafeRawPointer(slot), statusAndPhase: word)
+            let entry = CompletionRing.entry(at: UnsafeRawPointer(cqe), statusAndPhase: word)
             cqHead &+= 1
             if cqHead == size {
                 cqHead = 0
@@ -315,17 +317,21 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
             // SQHD: below the ring size, and forward from the last head by at most the entries
             // we have in the SQ (4.1); anything else is a corrupt or stale CQE.
             let advance = reported >= sqHead ? reported &- sqHead : reported &+ size &- sqHead
-            guard commands.isOutstanding(cid), entry.submissionQueueID == id, reported < size, advance <= sqOccupied else {
+            let slot = commands.slot(cid)
+            let tracker = commands.trackers + slot
+            // The command id names its slot's current generation, in flight (`CommandTable`).
+            guard CommandTable.isInFlight(tracker, as: cid),
+                entry.submissionQueueID == id, reported < size, advance <= sqOccupied
+            else {
                 stats.invalidCompletions &+= 1
                 stats.lastInvalidCompletion = entry
                 continue
             }
             sqHead = reported
             sqOccupied &-= advance
-            let tracker = commands.trackers + commands.slot(cid)
-            tracker.pointee.inFlight = false
+            CommandTable.markCompleted(tracker, cid)
             let token = tracker.pointee.token
-            commands.release(cid)
+            commands.release(slot: slot)
             count &+= 1
             body(Completion(token: token, commandID: cid, status: entry.status, commandSpecific: entry.commandSpecific))
         }

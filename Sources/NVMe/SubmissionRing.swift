@@ -44,6 +44,22 @@ struct SubmissionRing {
     /// `size` is at least 2 (Create I/O SQ takes 2...65536 entries), so `size - 1` cannot wrap.
     @inlinable var isFull: Bool { occupied == size &- 1 }
 
+    /// The tail after one more entry, or nil when the queue is full (the same test as `isFull`,
+    /// with the next tail kept for `push(_:nextTail:)`).
+    @inlinable @inline(__always)
+    var nextTail: UInt32? {
+        let next = tail &+ 1 == size ? 0 : tail &+ 1
+        return next == head ? nil : next
+    }
+
+    /// Stores an entry at the tail and advances it to `next` (from `nextTail`).
+    @inlinable @inline(__always)
+    mutating func push(_ entry: SubmissionQueueEntry, nextTail next: UInt32) {
+        (slots + Int(tail) &* 64).storeBytes(of: entry, as: SubmissionQueueEntry.self)
+        tail = next
+        unpublished &+= 1
+    }
+
     /// Stores an entry at the tail and advances it. The caller checked `isFull`.
     @inlinable @inline(__always)
     mutating func push(_ entry: SubmissionQueueEntry) {

@@ -110,6 +110,34 @@ import VFIO
         #expect(outstanding.isEmpty && pair.outstanding == 0)
     }
 
+    /// A depth that is a power of two (16) fills its tag field but for the all-ones tag, which
+    /// names no slot: every id keeps its slot's tag, each reuse of a slot bumps the generation by
+    /// one step (32: five tag bits), an id comes back only after all 2048 generations, and none is
+    /// 0xFFFF ("no command" in the Error Information log), with no test for it on the I/O path.
+    @Test func everyReuseOfASlotBumpsItsGenerationAndNoIDIsFFFF() throws {
+        let rig = try Rig()
+        var pair = try rig.controller.makeQueuePair(entries: 17, interrupts: false)
+        #expect(pair.depth == 16)
+        var last = [UInt16?](repeating: nil, count: 16)
+        var first = [UInt16?](repeating: nil, count: 16)
+        for round in 0..<2049 {
+            for _ in 0..<16 {
+                let cid = try pair.submitFlush(namespace: rig.namespace, token: 0)
+                let tag = Int(cid & 31)
+                #expect(tag < 16 && cid != 0xFFFF)
+                if let previous = last[tag] { #expect(cid == previous &+ 32, "round \(round), tag \(tag)") }
+                if round == 2048 { #expect(cid == first[tag], "an id repeats after 2048 generations") }
+                if first[tag] == nil { first[tag] = cid }
+                last[tag] = cid
+            }
+            pair.ringSubmissionDoorbell()
+            rig.device.service()
+            var failed = 0
+            let reaped = pair.reap { if !$0.status.isSuccess { failed += 1 } }
+            #expect(reaped == 16 && failed == 0)
+        }
+    }
+
     @Test func completionWithUnknownCommandIDIsRejected() throws {
         let rig = try Rig()
         var pair = try rig.controller.makeQueuePair()
