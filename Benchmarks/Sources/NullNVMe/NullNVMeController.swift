@@ -331,6 +331,9 @@ public final class NullNVMeController: PCIFunction, @unchecked Sendable {
     public func setInterruptMasked(vector: Int, _ masked: Bool) {}
     public func unmaskINTx() throws(VFIOError) {}
 
+    /// The null device is never unplugged: no removal request to signal.
+    public var removalRequestEventFD: Int32? { nil }
+
     public func reset() throws(VFIOError) {
         resetQueues()
         lastConfiguration = 0
