@@ -69,6 +69,15 @@ public final class SwiftIOPath: @unchecked Sendable {
     }
 
     public var statistics: QueueStatistics { pair.statistics }
+
+    /// Empty polls: one Read written to the SQ but never published (no doorbell), so the null
+    /// device never sees it, and one poll-mode wait on the empty CQ until its deadline. Returns
+    /// the wait's empty polls; the caller times it (scripts/bench.sh: ns and instructions per
+    /// empty poll, for each `SpinPolicy`). Leaves the Read outstanding: the path's last use.
+    public func emptyPolls(milliseconds: Int, spinsBeforePause: UInt32?) -> (polls: UInt64, policy: String) {
+        let spin = spinsBeforePause.map { SpinPolicy(spinsBeforePause: $0) } ?? .default
+        return (swiftIOPathEmptyPolls(&pair, namespace, buffer.slice(offset: 0, length: transferBytes), milliseconds, spin), "\(spin)")
+    }
 }
 
 /// The expected checksum of `count` I/Os with tokens 0..<count.
@@ -167,4 +176,20 @@ func swiftIOPathBatched(
         if reaped != n { return .max }
     }
     return failures == 0 ? sum : .max
+}
+
+@inline(never) @_silgen_name("swift_iopath_empty_poll")
+func swiftIOPathEmptyPolls(
+    _ pair: inout QueuePair<NullNVMeController>, _ ns: NamespaceInfo, _ buffer: DMASlice, _ milliseconds: Int,
+    _ spin: SpinPolicy
+) -> UInt64 {
+    let before = pair.statistics.emptyPolls
+    do throws(NVMeError) {
+        try pair.submitRead(namespace: ns, lba: 0, blocks: buffer.length >> ns.blockShift, into: buffer, token: 0)
+        _ = try pair.waitForCompletions(atLeast: 1, mode: .poll(spin: spin), timeoutMilliseconds: milliseconds) { _ in }
+        return 0  // completed: the null device saw an unpublished command
+    } catch {
+        guard case .timedOut = error else { return 0 }
+    }
+    return pair.statistics.emptyPolls - before
 }

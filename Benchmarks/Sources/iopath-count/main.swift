@@ -23,6 +23,8 @@ import IOPathBench
 ///
 ///     iopath-count <path> <count> [--transfer BYTES] [--entries N] [--time REPEATS]
 ///     paths: swift-qd1, swift-qd1-wait, swift-batch32, c-qd1, c-batch32
+///     iopath-count empty-poll <milliseconds> [--spins-before-pause N|max]: one poll-mode wait on
+///     an empty CQ; prints its empty polls and ns per empty poll
 
 func fail(_ message: String) -> Never {
     var text = Array("iopath-count: \(message)\n".utf8)
@@ -37,6 +39,24 @@ func nanoseconds() -> UInt64 {
 }
 
 var arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.first == "empty-poll" {
+    var spin: UInt32? = nil
+    if let i = arguments.firstIndex(of: "--spins-before-pause"), i + 1 < arguments.count {
+        let value = arguments[i + 1]
+        guard let n = value == "max" ? UInt32.max : UInt32(value) else { fail("--spins-before-pause needs a number or max") }
+        spin = n
+        arguments.removeSubrange(i...(i + 1))
+    }
+    guard arguments.count == 2, let ms = Int(arguments[1]), ms > 0 else { fail("usage: iopath-count empty-poll <milliseconds> [--spins-before-pause N|max]") }
+    let io: SwiftIOPath
+    do { io = try SwiftIOPath() } catch { fail("setting up the Swift path: \(error)") }
+    let start = nanoseconds()
+    let (polls, policy) = io.emptyPolls(milliseconds: ms, spinsBeforePause: spin)
+    let elapsed = nanoseconds() - start
+    guard polls > 0 else { fail("empty-poll: the wait did not time out on an empty CQ") }
+    print("path=empty-poll spin=\"\(policy)\" empty_polls=\(polls) ns=\(elapsed) ns_per_empty_poll=\(String(format2: Double(elapsed) / Double(polls)))")
+    exit(0)
+}
 func option(_ name: String, in arguments: inout [String], default value: Int) -> Int {
     guard let i = arguments.firstIndex(of: name) else { return value }
     guard i + 1 < arguments.count, let v = Int(arguments[i + 1]), v > 0 else { fail("\(name) needs a positive number") }

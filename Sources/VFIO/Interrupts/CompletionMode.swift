@@ -16,7 +16,9 @@
 /// Shared by every driver on this framework, so a user picks the mode the same way for a disk
 /// and a NIC.
 ///
-/// - `poll`: spin on the CQ's phase tag with the CPU's pause hint. Lowest latency, one core busy.
+/// - `poll`: spin on the CQ's phase tag; the first `spin.spinsBeforePause` empty checks of a wait
+///   without the CPU's pause hint, the later ones with it (`SpinPolicy`). Lowest latency, one core
+///   busy.
 /// - `interrupt`: sleep on the CQ's MSI-X eventfd; the "top half" (the kernel's, or the emulated
 ///   device's, eventfd signal) only wakes the thread, whose "bottom half" reaps and drains.
 /// - `hybrid`: NAPI style (Linux `napi_schedule`/`napi_complete_done`): an interrupt wakes the
@@ -34,14 +36,24 @@ public struct CompletionMode: Sendable, Equatable, CustomStringConvertible {
     public let kind: Kind
     /// Hybrid only: consecutive empty polls (each a `pause`, ~40 ns to ~140 ns) before re-arming.
     public let idlePolls: Int
+    /// Poll only: how an empty check spends its time (`SpinPolicy.default`: 4096 free spins, then
+    /// the pause hint). Hybrid mode's polling phase pauses on every empty check: its budget
+    /// `idlePolls` is counted in pauses.
+    public let spin: SpinPolicy
 
     @usableFromInline
-    init(kind: Kind, idlePolls: Int) {
+    init(kind: Kind, idlePolls: Int, spin: SpinPolicy = .default) {
         self.kind = kind
         self.idlePolls = idlePolls
+        self.spin = spin
     }
 
     public static let poll = CompletionMode(kind: .poll, idlePolls: 0)
+
+    /// Poll with a chosen spin policy (`.alwaysPause` is the loop before the policy existed).
+    public static func poll(spin: SpinPolicy) -> CompletionMode {
+        CompletionMode(kind: .poll, idlePolls: 0, spin: spin)
+    }
     public static let interrupt = CompletionMode(kind: .interrupt, idlePolls: 0)
     /// Hybrid with a budget of 2000 empty polls (tens of microseconds) before sleeping again.
     public static let hybrid = CompletionMode(kind: .hybrid, idlePolls: 2000)
@@ -56,7 +68,7 @@ public struct CompletionMode: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch kind {
-        case .poll: return "poll"
+        case .poll: return spin == .default ? "poll" : "poll(spin: \(spin))"
         case .interrupt: return "interrupt"
         case .hybrid: return idlePolls == CompletionMode.hybrid.idlePolls ? "hybrid" : "hybrid(idlePolls: \(idlePolls))"
         }

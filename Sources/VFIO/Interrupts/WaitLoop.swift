@@ -64,7 +64,7 @@ public struct HybridPhase: Sendable {
 /// descriptors) were consumed, the deadline passes, or `wakeUpFD` is signalled, in a
 /// `CompletionMode`.
 ///
-/// - poll: look, pause, look again. Every 64 empty looks the coarse clock (a few loads) says
+/// - poll: look, spin (the mode's `SpinPolicy`: free spins, then the pause hint), look again. Every 64 empty looks the coarse clock (a few loads) says
 ///   whether an idle check is due (`IdleCheckPacer`); `idleCheckSpinLimit` empty looks force one.
 /// - interrupt: drain the eventfd first (a message there is consumed before its items); then
 ///   look, and when nothing is there arm the cause, drain the eventfd, look once more (an item that arrived before the
@@ -126,6 +126,7 @@ public struct WaitLoop {
         idleCheck: (inout Queue, _ now: UInt64) throws(Failure) -> Int
     ) throws(Failure) {
         var spins: UInt32 = 0
+        var spinner = Spinner(mode.spin)
         var backoff = Backoff(startMicroseconds: 1000, capMicroseconds: 10_000)
         // The interrupt modes start at the eventfd, so messages are consumed (and counted) before
         // the items they announce; one already there starts hybrid mode's polling phase.
@@ -139,6 +140,7 @@ public struct WaitLoop {
             if n != 0 {
                 done &+= n
                 phase.idlePolls = 0
+                spinner.found()
             }
             if done >= target { return }
             if n != 0 { continue }
@@ -147,7 +149,7 @@ public struct WaitLoop {
             case .poll:
                 statistics.emptyPolls &+= 1
                 if try pacedIdleCheck(&spins, &queue, idleCheck) { return }
-                Barrier.cpuPause()
+                spinner.empty()
                 continue
             case .hybrid where phase.polling:
                 phase.idlePolls &+= 1
