@@ -161,6 +161,34 @@ static inline __attribute__((always_inline)) void shim_cpu_pause(void) {
 #endif
 }
 
+// MARK: - Time-stamp counter (measurement ticks: TickClock in Swift)
+
+/// The CPU's time-stamp counter (`rdtsc`, unserialised: for intervals, as SPDK and fio read it);
+/// 0 where there is none (not x86-64).
+static inline __attribute__((always_inline)) uint64_t shim_rdtsc(void) {
+#if defined(__x86_64__)
+    uint32_t lo, hi;
+    __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+#else
+    return 0;
+#endif
+}
+
+/// 1 when the TSC is invariant (CPUID 8000_0007h EDX bit 8: constant rate in every P-, C- and
+/// T-state), else 0 (also when the leaf is missing, or not x86-64).
+static inline int shim_has_invariant_tsc(void) {
+#if defined(__x86_64__)
+    uint32_t a, b, c, d;
+    __asm__ __volatile__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000000u), "c"(0));
+    if (a < 0x80000007u) return 0;
+    __asm__ __volatile__("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000007u), "c"(0));
+    return (d >> 8) & 1;
+#else
+    return 0;
+#endif
+}
+
 // MARK: - Volatile MMIO accessors
 //
 // One access per call, never merged, split, elided or hoisted: the pointer is volatile. The access

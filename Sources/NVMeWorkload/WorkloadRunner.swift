@@ -225,6 +225,8 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
         // read only for latency (twice per I/O), as fio does; under an emulator whose clocksource
         // is the HPET each precise read is a system call and an emulated MMIO read.
         let deadline = MonotonicClock.coarseNanoseconds().addingSaturated(nanoseconds: spec.seconds)
+        // Per-I/O latency from the TSC where it is invariant (no clocksource read per I/O).
+        let ticks = TickClock.shared
         let cpuStart = threadCPUNanoseconds()
         var timeUp = false
 
@@ -248,7 +250,7 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
                 }
                 slotLBA[slot] = lba
                 slotIsRead[slot] = isRead
-                slotStart[slot] = MonotonicClock.nanoseconds()
+                slotStart[slot] = ticks.now()
                 do {
                     if isRead {
                         try pair.submitRead(namespace: ns, lba: lba, blocks: blocks, into: buffer, token: UInt64(slot))
@@ -270,8 +272,7 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
             do throws(NVMeError) {
             reaped = try pair.waitForCompletions(atLeast: 1, mode: spec.mode, timeoutMilliseconds: controller.options.ioTimeoutMilliseconds) { c in
                 let slot = Int(c.token)
-                let now = MonotonicClock.nanoseconds()
-                _ = result.histogram.record(now &- slotStart[slot])
+                _ = result.histogram.record(ticks.nanoseconds(ticks.now() &- slotStart[slot]))
                 if !c.status.isSuccess {
                     result.errors += 1
                 } else if spec.verify && slotIsRead[slot] {

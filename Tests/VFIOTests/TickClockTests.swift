@@ -1,0 +1,58 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+import Testing
+import VFIO
+
+@Suite struct TickClockTests {
+    @Test func ticksNeverGoBackwards() {
+        let clock = TickClock.shared
+        var last = clock.now()
+        for _ in 0..<100_000 {
+            let t = clock.now()
+            #expect(t >= last)
+            last = t
+        }
+    }
+
+    @Test func aCalibratedClockMeasuresAnIntervalLikeTheMonotonicClock() {
+        let clock = TickClock.detect(invariantTSC: TickClock.hasInvariantTSC)
+        let t0 = clock.now()
+        let n0 = MonotonicClock.nanoseconds()
+        while MonotonicClock.nanoseconds() - n0 < 20_000_000 {}
+        let measured = clock.nanoseconds(clock.now() &- t0)
+        let reference = MonotonicClock.nanoseconds() - n0
+        // Within 5 % (the TSC's rate is calibrated against this clock over 10 ms).
+        #expect(measured > reference * 95 / 100 && measured < reference * 105 / 100, "\(measured) ns against \(reference) ns")
+        if clock.source == .tsc { #expect(clock.frequency > 1e8 && clock.frequency < 2e10) }
+    }
+
+    @Test func withoutAnInvariantTSCTheMonotonicClockIsUsed() {
+        let clock = TickClock.detect(invariantTSC: false)
+        #expect(clock.source == .monotonic)
+        #expect(clock.nanoseconds(123_456_789) == 123_456_789)
+        let before = MonotonicClock.nanoseconds()
+        let t = clock.now()
+        #expect(t >= before && t <= MonotonicClock.nanoseconds())
+    }
+
+    @Test func anInsaneCalibrationIsRefused() {
+        #expect(TickClock.calibrated(ticks: 0, nanoseconds: 10_000_000) == nil)
+        #expect(TickClock.calibrated(ticks: 10, nanoseconds: 10_000_000) == nil)  // 1 kHz
+        #expect(TickClock.calibrated(ticks: 1 << 62, nanoseconds: 1) == nil)
+        let ghz3 = TickClock.calibrated(ticks: 30_000_000, nanoseconds: 10_000_000)
+        #expect(ghz3?.source == .tsc)
+        let second = ghz3?.nanoseconds(3_000_000_000) ?? 0
+        #expect(second >= 999_999_999 && second <= 1_000_000_001)
+    }
+}
