@@ -48,10 +48,7 @@ enum StopSignal {
         var set = signals
         let masked = pthread_sigmask(SIG_BLOCK, &set, nil)
         guard masked == 0 else { throw VFIOError.system(operation: "pthread_sigmask(SIGINT, SIGTERM)", errno: masked) }
-        var thread = pthread_t()
-        let started = pthread_create(&thread, nil, { _ in StopSignal.takeSignals() }, nil)
-        guard started == 0 else { throw VFIOError.system(operation: "pthread_create for the signal thread", errno: started) }
-        pthread_detach(thread)
+        try OSThread(name: "the signal thread") { StopSignal.takeSignals() }.detach()
     }
 
     /// True once SIGINT or SIGTERM arrived.

@@ -50,6 +50,13 @@ public struct OSThread: ~Copyable, Sendable {
         discard self
     }
 
+    /// Lets the thread run on unowned (`pthread_detach`): for a thread that lives as long as the
+    /// process, such as a tool's signal thread.
+    public consuming func detach() {
+        _ = pthread_detach(thread)
+        discard self
+    }
+
     deinit {
         _ = pthread_join(thread, nil)
     }
