@@ -17,7 +17,7 @@ import VFIO
 
 /// The engine behind its lock, the wire side (inbox, outbox, cable) and the register window:
 /// what the device object, its thread and the trap handler share.
-final class NICCore: TrappedRegisterFile, DeviceWorker {
+final class NICCore: TrappedRegisterFile, LockedEngineWorker {
     let engine: TSanVisibleMutex<NICEngine>
     /// Frames from the wire waiting for the device (bounded by `inboxLimit`).
     let inbox = TSanVisibleMutex<[[UInt8]]>([])
@@ -31,10 +31,6 @@ final class NICCore: TrappedRegisterFile, DeviceWorker {
     init(engine: consuming sending NICEngine, inboxLimit: Int) {
         self.engine = TSanVisibleMutex(engine)
         self.inboxLimit = inboxLimit
-    }
-
-    func withEngine<R: Sendable>(_ body: (inout NICEngine) -> R) -> R {
-        engine.withLock { (e: inout sending NICEngine) -> sending R in body(&e) }
     }
 
     // MARK: - Trapped register accesses

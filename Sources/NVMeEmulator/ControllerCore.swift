@@ -17,18 +17,13 @@ import VFIO
 /// The engine behind its lock and the BAR memory it works on: what the controller thread shares
 /// with the controller object. The BAR is unmapped when the last of the two lets go, so the
 /// thread can never touch freed register memory.
-final class ControllerCore: DeviceWorker {
+final class ControllerCore: LockedEngineWorker {
     let engine: TSanVisibleMutex<ControllerEngine>
     let bar: EmulatedBAR
 
     init(engine: consuming sending ControllerEngine, bar: EmulatedBAR) {
         self.engine = TSanVisibleMutex(engine)
         self.bar = bar
-    }
-
-    /// Runs `body` with the engine locked. Everything that touches the engine goes through here.
-    func withEngine<R: Sendable>(_ body: (inout ControllerEngine) -> R) -> R {
-        engine.withLock { (e: inout sending ControllerEngine) -> sending R in body(&e) }
     }
 
     /// One step: register changes, doorbells, due completions, interrupts.

@@ -36,6 +36,21 @@ public protocol DeviceWorker: AnyObject, Sendable {
     func serviceOnce() -> DeviceWork
 }
 
+/// A `DeviceWorker` whose device model (the engine) sits behind a lock ThreadSanitizer sees: the
+/// device thread, the driver's MMIO traps and the tests reach it only through `withEngine`.
+public protocol LockedEngineWorker: DeviceWorker {
+    associatedtype Engine
+    var engine: TSanVisibleMutex<Engine> { get }
+}
+
+extension LockedEngineWorker {
+    /// Runs `body` with the engine locked. Everything that touches the engine goes through here.
+    @inlinable
+    public func withEngine<R: Sendable>(_ body: (inout Engine) -> R) -> R {
+        engine.withLock { (e: inout sending Engine) -> sending R in body(&e) }
+    }
+}
+
 /// A device's own thread (`EmulationMode.threaded`): it works while there is work; when idle it
 /// keeps polling with the pause hint for `spinNanoseconds`, because a doorbell usually follows
 /// soon and a sleeping thread on a loaded machine waits for the scheduler (measured:
