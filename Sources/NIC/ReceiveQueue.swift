@@ -35,26 +35,6 @@ public struct ReceivedPacket {
     }
 }
 
-/// Counters of one receive queue, updated with plain adds by its one thread.
-@frozen
-public struct ReceiveQueueStatistics: Sendable, Equatable {
-    /// Frames handed to the caller.
-    public var packets: UInt64 = 0
-    /// Their bytes.
-    public var bytes: UInt64 = 0
-    /// RDT stores: one per batch that reposted buffers, far fewer than `packets` under load.
-    public var tailWrites: UInt64 = 0
-    /// Descriptors written back with impossible values (length, missing EOP) or a done bit on a
-    /// slot never posted: consumed, never delivered.
-    public var invalidDescriptors: UInt64 = 0
-    /// Frames the device flagged with a receive error (CRC, symbol, sequence, data): dropped.
-    public var errorFrames: UInt64 = 0
-    /// Waits on the queue's interrupt.
-    public var interrupts = InterruptStatistics()
-
-    public init() {}
-}
-
 /// A receive descriptor ring and its buffers (82574 datasheet 7.1), owned by one thread.
 ///
 /// **Ring.** `next` is the oldest descriptor handed to the device, `tail` the first one not

@@ -13,27 +13,6 @@
 
 import VFIO
 
-/// Counters of one transmit queue, updated with plain adds by its one thread.
-@frozen
-public struct TransmitQueueStatistics: Sendable, Equatable {
-    /// Frames handed to the device.
-    public var packets: UInt64 = 0
-    /// Their bytes.
-    public var bytes: UInt64 = 0
-    /// TDT stores: one per batch.
-    public var tailWrites: UInt64 = 0
-    /// Descriptors the device finished (DD seen) and whose buffers went back to the pool.
-    public var reclaimed: UInt64 = 0
-    /// `send` calls that found the ring or the pool full and queued less than asked.
-    public var backpressure: UInt64 = 0
-    /// Done bits on descriptors that were never posted.
-    public var invalidDescriptors: UInt64 = 0
-    /// Waits on the queue's interrupt.
-    public var interrupts = InterruptStatistics()
-
-    public init() {}
-}
-
 /// A transmit descriptor ring and its buffers (82574 datasheet 7.2), owned by one thread.
 ///
 /// **Ring.** `clean` is the oldest descriptor the device may still be working on, `tail` the
