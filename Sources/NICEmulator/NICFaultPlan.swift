@@ -94,3 +94,22 @@ struct NICFaultInjector {
         return result
     }
 }
+
+extension NICEngine {
+    /// The faults the plan injects into this frame, counted, with the two that act on the device
+    /// itself done here: a surprise removal leaves the bus (nil: the frame goes no further) and
+    /// a link drop pulls the cable.
+    mutating func frameFaults(receive: Bool) -> [NICFault]? {
+        let injected = faults.faults(receive: receive)
+        statistics.faultsInjected += injected.count
+        if injected.contains(.surpriseRemoval) {
+            leaveBus(notify: true)
+            return nil
+        }
+        if injected.contains(.linkDown) {
+            cableConnected = false
+            updateLink()
+        }
+        return injected
+    }
+}

@@ -129,15 +129,8 @@ extension NICEngine {
             statistics.framesDroppedByFilter += 1
             return
         }
-        let injected = faults.faults(receive: true)
-        statistics.faultsInjected += injected.count
-        if injected.contains(.surpriseRemoval) {
-            leaveBus(notify: true)
-            return
-        }
+        guard let injected = frameFaults(receive: true) else { return }
         if injected.contains(.linkDown) {
-            cableConnected = false
-            updateLink()
             statistics.framesDroppedReceiverOff += 1
             return
         }

@@ -66,16 +66,7 @@ extension NICEngine {
                     assembly[q].fragments += 1
                 }
                 if command.contains(.endOfPacket) {
-                    let injected = faults.faults(receive: false)
-                    statistics.faultsInjected += injected.count
-                    if injected.contains(.surpriseRemoval) {
-                        leaveBus(notify: true)
-                        return
-                    }
-                    if injected.contains(.linkDown) {
-                        cableConnected = false
-                        updateLink()
-                    }
+                    guard let injected = frameFaults(receive: false) else { return }
                     if injected.contains(.dmaFault) {
                         iommu.recordFault(DMAFault(iova: buffer, length: length, direction: .deviceRead, reason: .injected))
                         assembly[q].skip = true
