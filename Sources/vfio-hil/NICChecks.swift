@@ -99,6 +99,16 @@ struct NICRig {
         }
     }
 
+    /// The payload of a UDP datagram from the kernel peer to our address and port, or nil.
+    func peerDatagram(_ frame: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        guard FrameKind(frame) == .udp, MACAddress(reading: frame, at: 6) == peer.mac,
+              let ip = IPv4Header(frame, at: Ethernet.headerLength), ip.source == peer.ip, ip.destination == ourIP
+        else { return nil }
+        let udp = ip.payloadOffset
+        guard ip.totalLength - ip.headerLength >= 8, frame.be16(udp + 2) == NICRig.udpPort else { return nil }
+        return UnsafeRawBufferPointer(rebasing: frame[(udp + 8)..<(ip.offset + ip.totalLength)])
+    }
+
     /// Receives in `mode` for up to `milliseconds`, handing each frame to `body` until it returns
     /// true, and answers the ARP requests for our address that arrive meanwhile (the kernel asks
     /// before it sends to us, and again to confirm). True when `body` was satisfied.
@@ -195,11 +205,7 @@ func receiveLateDatagram(_ rig: NICRig, _ rx: inout ReceiveQueue<VFIODevice>, _ 
         try? peer.sendDatagrams([payload], to: ourIP, port: NICRig.udpPort)
     }
     let received = try rig.receive(&rx, &tx, mode: mode, milliseconds: 3000) { frame in
-        guard FrameKind(frame) == .udp, let ip = IPv4Header(frame, at: Ethernet.headerLength), ip.source == peer.ip,
-              ip.totalLength - ip.headerLength >= 8 + payload.count
-        else { return false }
-        let data = ip.payloadOffset + 8
-        return UnsafeRawBufferPointer(rebasing: frame[data..<(data + payload.count)]).elementsEqual(payload)
+        rig.peerDatagram(frame)?.elementsEqual(payload) == true
     }
     sender.join()
     try expect(received, "the peer's late datagram \(index) did not arrive within 3 s")
@@ -315,12 +321,7 @@ func receiveFromPeer(_ context: HILContext, mode: CompletionMode) throws -> Scen
     try peer.sendDatagrams(payloads, to: rig.ourIP, port: NICRig.udpPort)
     var seen = Set<Int>()
     _ = try rig.receive(&rx, &tx, mode: mode, milliseconds: 30_000) { frame in
-        guard FrameKind(frame) == .udp, MACAddress(reading: frame, at: 6) == peer.mac,
-              let ip = IPv4Header(frame, at: Ethernet.headerLength), ip.source == peer.ip, ip.destination == rig.ourIP
-        else { return false }
-        let udp = ip.payloadOffset
-        guard ip.totalLength - ip.headerLength >= 8, frame.be16(udp + 2) == NICRig.udpPort else { return false }
-        let data = UnsafeRawBufferPointer(rebasing: frame[(udp + 8)..<(ip.offset + ip.totalLength)])
+        guard let data = rig.peerDatagram(frame) else { return false }
         guard let index = payloads.firstIndex(where: { $0.elementsEqual(data) }) else {
             throw ScenarioFailure("a datagram to port \(NICRig.udpPort) of \(data.count) bytes matches none the kernel was given")
         }
