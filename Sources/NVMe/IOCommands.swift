@@ -98,14 +98,7 @@ extension QueuePair {
         guard ranges.count >= 1, ranges.count <= 256 else {
             throw .invalidArgument("Dataset Management takes 1...256 ranges, not \(ranges.count)")
         }
-        guard let nextTail = submission.nextTail else {
-            stats.backpressure &+= 1
-            throw .submissionQueueFull(queue: id)
-        }
-        guard let (cid, slot) = commands.acquire() else {
-            stats.backpressure &+= 1
-            throw .noFreeCommandID(queue: id)
-        }
+        let (nextTail, cid, slot) = try reserveSlot()
         let tracker = commands.trackers + slot
         let page = UnsafeMutableRawPointer(tracker.pointee.prpList)
         for (i, range) in ranges.enumerated() {

@@ -193,14 +193,7 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
     @inlinable @inline(__always)
     public mutating func submit(_ command: SubmissionQueueEntry, data: DMASlice? = nil, token: UInt64) throws(NVMeError) -> UInt16 {
         if let data, data.domain != dmaDomain { throw refuseForeign(data) }
-        guard let nextTail = submission.nextTail else {
-            stats.backpressure &+= 1
-            throw .submissionQueueFull(queue: id)
-        }
-        guard let (cid, slot) = commands.acquire() else {
-            stats.backpressure &+= 1
-            throw .noFreeCommandID(queue: id)
-        }
+        let (nextTail, cid, slot) = try reserveSlot()
         var entry = command
         entry.commandID = cid
         let tracker = commands.trackers + slot
@@ -235,6 +228,21 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
     @usableFromInline @inline(never)
     func refuseForeign(_ data: DMASlice) -> NVMeError {
         return .foreignDMAMemory(iova: data.iova.rawValue, buffer: data.domain, device: dmaDomain)
+    }
+
+    /// The next SQ slot and a free command id, or the backpressure error (counted): what every
+    /// submission takes before it writes anything, so that a refusal leaves the queue untouched.
+    @inlinable @inline(__always)
+    mutating func reserveSlot() throws(NVMeError) -> (nextTail: UInt32, commandID: UInt16, slot: Int) {
+        guard let nextTail = submission.nextTail else {
+            stats.backpressure &+= 1
+            throw .submissionQueueFull(queue: id)
+        }
+        guard let (cid, slot) = commands.acquire() else {
+            stats.backpressure &+= 1
+            throw .noFreeCommandID(queue: id)
+        }
+        return (nextTail, cid, slot)
     }
 
     /// Records the tracker and pushes the entry (its command id and data pointer already set).
