@@ -16,7 +16,8 @@ import NVMeSpec
 extension ControllerEngine {
     /// Admin command set (NVMe base 1.4, 5). Unknown or unsupported opcodes: Invalid Command Opcode.
     mutating func executeAdmin(_ sqe: SubmissionQueueEntry) -> CommandOutcome {
-        // FUSES is 0 and SGLS is 0: fused commands and SGL data pointers are invalid fields.
+        // FUSES is 0: fused commands are invalid fields; admin commands take PRPs only (SGLs are for
+        // I/O commands over PCIe, NVMe base 1.4, 4.4), so PSDT must be 00b here.
         guard sqe.fusedOperation == 0, sqe.dataPointerType == 0 else {
             return CommandOutcome(status: .invalidFieldInCommand)
         }

@@ -88,6 +88,8 @@ public struct ControllerEngine: EmulatedPCIEngine {
     // Scratch space reused by every command, so the I/O path does not allocate.
     var segments: [(iova: UInt64, length: Int)] = []
     var hostBuffers: [UnsafeMutableRawBufferPointer] = []
+    /// Where bit bucket bytes of a read go (`walkSGL`).
+    let discardPage = DiscardPage()
 
     static let errorLogEntries = 64
     static let eventRequestLimit = 4

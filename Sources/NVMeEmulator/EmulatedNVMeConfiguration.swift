@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+import NVMeSpec
 import PCIEmulation
 
 /// One namespace of the emulated controller.
@@ -60,6 +61,10 @@ public struct EmulatedNVMeConfiguration: Sendable {
     public var readyDelayNanoseconds: UInt64
     /// Identify Controller MDTS: 2^MDTS minimum pages per command; 0 = no limit.
     public var maxDataTransferSize: UInt8
+    /// Identify Controller SGLS: SGL data pointers for I/O commands (`walkSGL`). Empty by default,
+    /// a PRP-only controller; `.qemu` is what QEMU 7.2 advertises (SGLs without alignment rules,
+    /// bit buckets).
+    public var sgls = SGLSupport(rawValue: 0)
     /// I/O queue pairs Set Features Number of Queues can grant.
     public var maxIOQueuePairs: Int
     /// MSI-X table size.

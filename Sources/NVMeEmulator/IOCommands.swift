@@ -17,7 +17,10 @@ extension ControllerEngine {
     /// NVM command set I/O commands (NVMe base 1.4, 6; NVM command set section of the base spec):
     /// Read, Write, Compare, Flush, Write Zeroes, Dataset Management.
     mutating func executeIO(_ sqe: SubmissionQueueEntry, queue sqid: UInt16) -> CommandOutcome {
-        guard sqe.fusedOperation == 0, sqe.dataPointerType == 0 else {
+        // PSDT 01b only where Identify Controller SGLS advertises SGLs (`walkDataPointer`).
+        let psdt = sqe.dataPointerType
+        guard sqe.fusedOperation == 0, psdt == DataPointerType.prp.rawValue
+            || (psdt == DataPointerType.sgl.rawValue && configuration.sgls.supported) else {
             return CommandOutcome(status: .invalidFieldInCommand.withDoNotRetry())
         }
         guard let opcode = sqe.ioOpcode else { return CommandOutcome(status: .invalidCommandOpcode.withDoNotRetry()) }

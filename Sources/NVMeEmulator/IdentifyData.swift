@@ -83,6 +83,7 @@ extension ControllerEngine {
         id.maxcmd = 0
         id.numberOfNamespaces = UInt32(namespaces.count)
         id.oncs = [.compare, .datasetManagement, .writeZeroes]
+        id.sgls = configuration.sgls.rawValue
         // VWC bits 2:1 = 11b: Flush with NSID FFFFFFFFh applies to all namespaces (5.15.2.1).
         id.volatileWriteCache = configuration.volatileWriteCache ? 0x07 : 0x00
         id.subsystemNQN = "nqn.2024-01.io.swift-vfio:emulated:\(configuration.serialNumber)"

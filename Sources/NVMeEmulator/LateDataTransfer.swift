@@ -70,7 +70,8 @@ extension ControllerEngine {
             var offset = 0
             for (iova, n) in write.segments {
                 defer { offset += n }
-                guard pci.mayAccess(iova, length: n, .deviceWrite) else { continue }
+                // A bit bucket's bytes go nowhere (`walkSGL`).
+                guard iova != Self.bitBucketIOVA, pci.mayAccess(iova, length: n, .deviceWrite) else { continue }
                 pci.iommu.withTranslation { t in
                     guard let p = t.translate(iova, length: n, direction: .deviceWrite) else { return }
                     write.data.withUnsafeBytes { p.copyMemory(from: $0.baseAddress! + offset, byteCount: n) }

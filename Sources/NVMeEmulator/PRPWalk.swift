@@ -80,13 +80,23 @@ extension ControllerEngine {
         return .success
     }
 
-    /// Walks the PRPs and translates every piece, leaving host pointers in `hostBuffers`.
-    mutating func mapData(prp1: UInt64, prp2: UInt64, length: Int, direction: TransferDirection,
+    /// Walks the PRPs or SGL and translates every piece, leaving host pointers in `hostBuffers`
+    /// (a bit bucket's bytes land in the discard page, one page at a time).
+    mutating func mapData(_ sqe: SubmissionQueueEntry, length: Int, direction: TransferDirection,
                           translator t: inout EmulatedIOMMU.Translator) -> NVMeStatus {
         hostBuffers.removeAll(keepingCapacity: true)
-        let walked = walkPRP(prp1: prp1, prp2: prp2, length: length, translator: &t)
+        let walked = walkDataPointer(sqe, length: length, direction: direction, translator: &t)
         guard walked.isSuccess else { return walked }
         for (iova, n) in segments {
+            if iova == Self.bitBucketIOVA {
+                var left = n
+                while left > 0 {
+                    let piece = min(left, DiscardPage.size)
+                    hostBuffers.append(UnsafeMutableRawBufferPointer(start: discardPage.bytes, count: piece))
+                    left -= piece
+                }
+                continue
+            }
             guard let p = t.translate(iova, length: n, direction: direction.dma) else { return .dataTransferError }
             hostBuffers.append(UnsafeMutableRawBufferPointer(start: p, count: n))
         }
@@ -102,13 +112,13 @@ extension ControllerEngine {
         if direction == .toHost, let delay = lateDataNanoseconds {
             // FaultAction.lateData: the PRP list is read now, the data written after the completion.
             return iommu.withTranslation { t in
-                let walked = self.walkPRP(prp1: sqe.prp1, prp2: sqe.prp2, length: length, translator: &t)
+                let walked = self.walkDataPointer(sqe, length: length, direction: direction, translator: &t)
                 guard walked.isSuccess else { return walked }
                 return self.captureLateData(length: length, delay: delay, body)
             }
         }
         return iommu.withTranslation { t in
-            let mapped = self.mapData(prp1: sqe.prp1, prp2: sqe.prp2, length: length, direction: direction, translator: &t)
+            let mapped = self.mapData(sqe, length: length, direction: direction, translator: &t)
             guard mapped.isSuccess else { return mapped }
             return body(&self)
         }
