@@ -31,6 +31,8 @@ public struct ControllerEngine: EmulatedPCIEngine {
     /// MDTS in bytes (2^MDTS units of CAP.MPSMIN), nil for no limit.
     let maxTransferBytes: Int?
     let namespaces: [NamespaceStorage]
+    /// Per namespace, its metadata (MetadataTransfer.swift), nil for a namespace without.
+    let metadataStores: [NamespaceStorage?]
 
     /// Config space, MSI-X (table and PBA in BAR0), interrupt eventfds, the IOMMU.
     public var pci: PCIFunctionState
@@ -97,12 +99,13 @@ public struct ControllerEngine: EmulatedPCIEngine {
     static let lostHistory = 4096
 
     init(configuration: EmulatedNVMeConfiguration, layout: BARLayout, bar: BARMemory, iommu: EmulatedIOMMU,
-         namespaces: [NamespaceStorage]) {
+         namespaces: [NamespaceStorage], metadata: [NamespaceStorage?] = []) {
         self.configuration = configuration
         self.layout = layout
         self.bar = bar
         self.iommu = iommu
         self.namespaces = namespaces
+        self.metadataStores = metadata
         var cap = Capabilities(rawValue: 0)
         cap.maxQueueEntries = configuration.maxQueueEntries
         cap.contiguousQueuesRequired = true

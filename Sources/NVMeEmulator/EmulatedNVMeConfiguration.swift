@@ -34,11 +34,49 @@ public struct EmulatedNamespace: Sendable, Hashable {
     /// NSZE = NCAP, in blocks.
     public var capacityInBlocks: UInt64
     public var backing: Backing
+    /// LBAF.MS: metadata bytes per block, 0 (none), 8, 16 or 64. Kept beside the data (in memory,
+    /// or in `<path>.metadata` next to a backing file).
+    public var metadataSize: Int
+    /// FLBAS.MSET: metadata travels after each block in the data buffer (extended LBA), else in
+    /// the separate buffer at MPTR.
+    public var extendedLBA: Bool
+    /// DPS: end-to-end protection type, and whether the tuple is first in the metadata.
+    public var protection: ProtectionType
+    public var protectionFirst: Bool
+    /// ELBAF.PIF: the 16-bit or 64-bit guard (QEMU `nvme-ns pif=0|2`).
+    public var guardFormat: GuardFormat
 
-    public init(blockSize: Int = 512, capacityInBlocks: UInt64, backing: Backing = .memory) {
+    public init(
+        blockSize: Int = 512, capacityInBlocks: UInt64, backing: Backing = .memory, metadataSize: Int = 0,
+        extendedLBA: Bool = false, protection: ProtectionType = .disabled, protectionFirst: Bool = false,
+        guardFormat: GuardFormat = .crc16
+    ) {
         self.blockSize = blockSize
         self.capacityInBlocks = capacityInBlocks
         self.backing = backing
+        self.metadataSize = metadataSize
+        self.extendedLBA = extendedLBA
+        self.protection = protection
+        self.protectionFirst = protectionFirst
+        self.guardFormat = guardFormat
+    }
+
+    /// How protection information is computed, or nil when the namespace has none.
+    public var protectionFormat: ProtectionFormat? {
+        protection == .disabled
+            ? nil
+            : ProtectionFormat(type: protection, guardFormat: guardFormat, metadataSize: metadataSize, tupleFirst: protectionFirst)
+    }
+
+    /// Sentences for what is inconsistent in the metadata and protection settings.
+    func formatErrors(_ number: Int) -> [String] {
+        var errors: [String] = []
+        if ![0, 8, 16, 64].contains(metadataSize) { errors.append("namespace \(number): metadata size \(metadataSize) is not 0, 8, 16 or 64") }
+        if extendedLBA && metadataSize == 0 { errors.append("namespace \(number): extended LBA needs metadata") }
+        if protection != .disabled && metadataSize < guardFormat.tupleSize {
+            errors.append("namespace \(number): \(protection) protection with the \(guardFormat) needs \(guardFormat.tupleSize) metadata bytes per block")
+        }
+        return errors
     }
 }
 
@@ -123,6 +161,7 @@ public struct EmulatedNVMeConfiguration: Sendable {
         for (i, ns) in namespaces.enumerated() {
             if ns.blockSize != 512 && ns.blockSize != 4096 { errors.append("namespace \(i + 1): block size \(ns.blockSize) is not 512 or 4096") }
             if ns.capacityInBlocks == 0 { errors.append("namespace \(i + 1): capacity is zero") }
+            errors += ns.formatErrors(i + 1)
             if ns.capacityInBlocks > (UInt64(1) << 52) || ns.capacityInBlocks > UInt64(Int64.max) / UInt64(max(1, ns.blockSize)) {
                 errors.append("namespace \(i + 1): capacity over 2^52 blocks or 2^63 bytes")
             }

@@ -47,7 +47,11 @@ public final class EmulatedNVMeController: EmulatedPCIFunction {
             doorbellStrideExponent: Int(configuration.doorbellStride), maxIOQueuePairs: configuration.maxIOQueuePairs,
             msixVectors: configuration.msixVectors)
         var storage: [NamespaceStorage] = []
-        for namespace in configuration.namespaces { storage.append(try NamespaceStorage(namespace)) }
+        var metadata: [NamespaceStorage?] = []
+        for namespace in configuration.namespaces {
+            storage.append(try NamespaceStorage(namespace))
+            metadata.append(try NamespaceStorage(metadataOf: namespace))
+        }
         let bar: EmulatedBAR
         do {
             bar = try EmulatedBAR(length: layout.size)
@@ -56,7 +60,8 @@ public final class EmulatedNVMeController: EmulatedPCIFunction {
         }
         let iommu = EmulatedIOMMU()
         let engine = ControllerEngine(
-            configuration: configuration, layout: layout, bar: BARMemory(region: bar.region), iommu: iommu, namespaces: storage)
+            configuration: configuration, layout: layout, bar: BARMemory(region: bar.region), iommu: iommu, namespaces: storage,
+            metadata: metadata)
         let core = ControllerCore(engine: engine, bar: bar)
         self.configuration = configuration
         self.iommu = iommu

@@ -70,6 +70,7 @@ extension ControllerEngine {
     }
 
     mutating func readWrite(_ sqe: SubmissionQueueEntry, write: Bool) -> CommandOutcome {
+        if let index = hasMetadata(sqe) { return transferWithMetadata(sqe, index: index, write ? .write : .read) }
         guard let (index, bytes, offset) = checkDataCommand(sqe) else { return dataCommandError(sqe) }
         let store = namespaces[index]
         let status = withData(sqe, length: bytes, direction: write ? .fromHost : .toHost) { engine in
@@ -88,6 +89,7 @@ extension ControllerEngine {
 
     /// Compare (6.x): Compare Failure (SCT 2, SC 85h) if any byte differs.
     mutating func compare(_ sqe: SubmissionQueueEntry) -> CommandOutcome {
+        if let index = hasMetadata(sqe) { return transferWithMetadata(sqe, index: index, .compare) }
         guard let (index, bytes, offset) = checkDataCommand(sqe) else { return dataCommandError(sqe) }
         let store = namespaces[index]
         let status = withData(sqe, length: bytes, direction: .fromHost) { engine in
@@ -121,7 +123,9 @@ extension ControllerEngine {
             return failed(.lbaOutOfRange.withDoNotRetry(), sqe, lba: sqe.startingLBA)
         }
         let blockSize = UInt64(configuration.namespaces[index].blockSize)
-        guard namespaces[index].zero(at: sqe.startingLBA * blockSize, length: UInt64(sqe.blockCount) * blockSize) else {
+        guard namespaces[index].zero(at: sqe.startingLBA * blockSize, length: UInt64(sqe.blockCount) * blockSize),
+            eraseMetadata(index, lba: sqe.startingLBA, blocks: UInt64(sqe.blockCount))
+        else {
             return failed(.writeFault, sqe, lba: sqe.startingLBA)
         }
         return .success
@@ -150,7 +154,9 @@ extension ControllerEngine {
         }
         let blockSize = UInt64(configuration.namespaces[index].blockSize)
         for range in ranges where range.lengthInBlocks > 0 {
-            guard namespaces[index].zero(at: range.startingLBA * blockSize, length: UInt64(range.lengthInBlocks) * blockSize) else {
+            guard namespaces[index].zero(at: range.startingLBA * blockSize, length: UInt64(range.lengthInBlocks) * blockSize),
+                eraseMetadata(index, lba: range.startingLBA, blocks: UInt64(range.lengthInBlocks))
+            else {
                 return failed(.writeFault, sqe, lba: range.startingLBA)
             }
         }

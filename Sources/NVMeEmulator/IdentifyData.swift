@@ -25,6 +25,10 @@ extension ControllerEngine {
             encode(identifyNamespace(index), into: &data)
             // DLFEAT (byte 33): deallocated blocks read as zeroes (001b), Write Zeroes may deallocate (bit 3).
             data[33] = 0x09
+        case 0x05 where sqe.cdw11 >> 24 == 0:
+            // I/O command set specific namespace, NVM command set (CSI 00h): ELBAF0's guard format.
+            guard let index = activeNamespaceIndex(nsid) else { return CommandOutcome(status: .invalidNamespaceOrFormat.withDoNotRetry()) }
+            encode(identifyNVMNamespace(index), into: &data)
         case IdentifyCNS.controller.rawValue:
             encode(identifyController(), into: &data)
         case IdentifyCNS.activeNamespaceList.rawValue:
@@ -84,6 +88,8 @@ extension ControllerEngine {
         id.numberOfNamespaces = UInt32(namespaces.count)
         id.oncs = [.compare, .datasetManagement, .writeZeroes]
         id.sgls = configuration.sgls.rawValue
+        // CTRATT bit 15 (ELBAS): Identify CNS 05h reports each namespace's guard format.
+        id.ctratt |= 1 << 15
         // VWC bits 2:1 = 11b: Flush with NSID FFFFFFFFh applies to all namespaces (5.15.2.1).
         id.volatileWriteCache = configuration.volatileWriteCache ? 0x07 : 0x00
         id.subsystemNQN = "nqn.2024-01.io.swift-vfio:emulated:\(configuration.serialNumber)"
@@ -100,11 +106,25 @@ extension ControllerEngine {
         id.numberOfLBAFormats = 0
         id.formattedLBASize = 0
         var formats = id.lbaFormats
-        formats[0] = LBAFormat(lbaDataSize: ns.blockSize == 4096 ? 12 : 9)
+        formats[0] = LBAFormat(metadataSize: UInt16(ns.metadataSize), lbaDataSize: ns.blockSize == 4096 ? 12 : 9)
         id.lbaFormats = formats
+        id.extendedLBA = ns.extendedLBA
+        if ns.metadataSize > 0 {
+            id.metadataCapabilities = 0x3  // MC: extended and separate metadata
+            id.dataProtectionCapabilities = 0x1F  // DPC: types 1-3, tuple first or last
+            id.dataProtectionSettings = IdentifyNamespace.dataProtectionSettings(ns.protection, first: ns.protectionFirst)
+        }
         let ids = namespaceIdentifiers(index)
         id.nguid = ids.nguid
         id.eui64 = ids.eui64
+        return id
+    }
+
+    /// CNS 05h, CSI 00h: PIC says both guards are offered, ELBAF0 which one the namespace uses.
+    func identifyNVMNamespace(_ index: Int) -> IdentifyNVMNamespace {
+        var id = IdentifyNVMNamespace()
+        id.protectionInformationCapabilities = 0b101
+        id.extendedFormats[0] = ExtendedLBAFormat(protectionInformationFormat: configuration.namespaces[index].guardFormat.rawValue)
         return id
     }
 

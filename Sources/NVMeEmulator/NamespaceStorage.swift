@@ -32,6 +32,18 @@ enum NamespaceStorage {
         }
     }
 
+    /// The metadata of `namespace` (`metadataSize` bytes per block), or nil if it has none: in
+    /// memory, or in `<path>.metadata` beside a backing file, so it outlives the process with the data.
+    init?(metadataOf namespace: EmulatedNamespace) throws(EmulatorError) {
+        guard namespace.metadataSize > 0 else { return nil }
+        let bytes = namespace.capacityInBlocks * UInt64(namespace.metadataSize)
+        switch namespace.backing {
+        case .memory: self = .memory(SparseMemoryStorage(size: bytes))
+        case .sparseFile(let path, let readOnly):
+            self = .file(try SparseFileStorage(path: path + ".metadata", size: bytes, readOnly: readOnly))
+        }
+    }
+
     /// Reads `buffer.count` bytes at `offset` into host memory. False on an I/O error.
     func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
         switch self {

@@ -259,10 +259,16 @@ extension NVMeStatus {
     public static let invalidQueueDeletion = commandSpecific(0x0C)
     public static let featureIdentifierNotSaveable = commandSpecific(0x0D)
     public static let featureNotChangeable = commandSpecific(0x0E)
+    /// Read/Write/Compare: PRINFO or the tags ask for something the format cannot do (type 1
+    /// with a reference tag other than the LBA, NVMe base 1.4, 8.3.1.4).
+    public static let invalidProtectionInformation = commandSpecific(0x81)
 
     // SCT 2: media and data integrity errors (4.6.1.2.3).
     public static let writeFault = media(0x80)
     public static let unrecoveredReadError = media(0x81)
+    public static let endToEndGuardCheckError = media(0x82)
+    public static let endToEndApplicationTagCheckError = media(0x83)
+    public static let endToEndReferenceTagCheckError = media(0x84)
     public static let compareFailure = media(0x85)
     public static let accessDenied = media(0x86)
     public static let deallocatedOrUnwrittenLogicalBlock = media(0x87)
