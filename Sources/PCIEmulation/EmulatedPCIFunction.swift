@@ -168,8 +168,7 @@ extension EmulatedPCIFunction {
         guard count >= 1, count <= available else {
             throw .interruptsUnavailable(kind: kind.description, requested: count, available: available)
         }
-        var fds: [VectorEventFD] = []
-        for _ in 0..<count { fds.append(VectorEventFD(try EventFD())) }
+        let fds = try VectorEventFD.make(count: count, for: "\(kind) of \(name)")
         let old = withEngine { $0.pci.enableInterrupts(kind, eventFDs: fds) }
         _ = old  // closed here, outside the lock
     }

@@ -262,13 +262,6 @@ public struct PCIFunctionState: Sendable {
     }
 }
 
-/// An eventfd owned by the device while its vector is enabled (a class, so an array can hold the
-/// non-copyable `EventFD`; closed when the last reference goes).
-public final class VectorEventFD: Sendable {
-    public let eventFD: EventFD
-    public init(_ eventFD: consuming EventFD) { self.eventFD = eventFD }
-}
-
 /// What the interrupt side of a function did, for the device's statistics.
 public struct InterruptCounters: Sendable, Hashable {
     /// Messages sent to an eventfd (MSI-X or INTx).

@@ -182,8 +182,12 @@ let vfioChecks: [HILCheck] = [
             let bytes = Glibc.read(device.interruptEventFD(vector: vector)!, &value, 8)
             try expect(bytes == 8 && value == 1, "eventfd of vector \(vector) read \(bytes) bytes, counter \(value)")
         }
+        let fds = (0..<count).compactMap { device.interruptEventFD(vector: $0) }
         try device.disableInterrupts()
         try expect(device.interruptEventFD(vector: 0) == nil, "eventfds still present after disable")
+        // The device owned them: taken off the index, they are closed (no descriptor leaks).
+        let open = fds.filter { fcntl($0, F_GETFD) >= 0 }
+        try expect(open.isEmpty, "eventfds \(open) still open after disable")
         return .pass
     },
 

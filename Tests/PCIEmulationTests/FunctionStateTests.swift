@@ -42,7 +42,7 @@ struct CountingEngine: EmulatedPCIEngine {
 }
 
 func eventFDs(_ n: Int) throws -> [VectorEventFD] {
-    try (0..<n).map { _ in VectorEventFD(try EventFD()) }
+    try VectorEventFD.make(count: n, for: "a test")
 }
 
 /// MSI-X and INTx delivery, bus master gating, and both kinds of reset, on `PCIFunctionState`.

@@ -34,6 +34,21 @@ import VFIO
         #expect(none == 0, "draining an idle eventfd must not block or invent signals")
     }
 
+    /// `VFIODevice` and the emulated functions drop a vector table to close its eventfds: the
+    /// descriptors must be shut when the last reference goes, and not before.
+    @Test func vectorEventFDsCloseWhenTheLastReferenceGoes() throws {
+        var vectors: [VectorEventFD]? = try VectorEventFD.make(count: 3, for: "a test")
+        let fds = vectors!.map(\.rawValue)
+        #expect(Set(fds).count == 3)
+        let kept = vectors![1]
+        vectors = nil
+        #expect(fcntl(fds[0], F_GETFD) == -1 && errno == EBADF, "vector 0's eventfd is still open")
+        #expect(fcntl(fds[2], F_GETFD) == -1 && errno == EBADF, "vector 2's eventfd is still open")
+        #expect(fcntl(fds[1], F_GETFD) >= 0, "vector 1's eventfd closed while still referenced")
+        kept.eventFD.signal()
+        #expect(EventFD.drain(kept.rawValue) == 1)
+    }
+
     @Test func signalsAccumulateUntilDrained() throws {
         let event = try EventFD()
         for _ in 0..<3 { event.signal() }

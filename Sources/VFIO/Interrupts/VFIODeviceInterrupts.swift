@@ -13,9 +13,6 @@
 
 import CShims
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A VFIO device's interrupts (`VFIO_DEVICE_SET_IRQS`): one eventfd per vector of one kind
 /// (INTx, MSI or MSI-X) at a time, the soft mask the wait loops read, INTx unmasking, and the
@@ -37,25 +34,12 @@ extension VFIODevice {
         let address = address
         try state.withLock { (s) throws(VFIOError) in
             try Self.disable(&s, fd: fd, address: address)
-            var eventFDs: [Int32] = []
-            for _ in 0..<count {
-                let eventFD = shim_eventfd(0, 1)
-                guard eventFD >= 0 else {
-                    let e = shim_errno()
-                    for opened in eventFDs { _ = Glibc.close(opened) }
-                    throw .system(operation: "eventfd for \(kind) of \(address)", errno: e)
-                }
-                eventFDs.append(eventFD)
-            }
-            let data = eventFDs.withUnsafeBytes { Array($0) }
+            // On a throw below, the new eventfds close as `eventFDs` goes out of scope.
+            let eventFDs = try VectorEventFD.make(count: count, for: "\(kind) of \(address)")
+            let data = eventFDs.map(\.rawValue).withUnsafeBytes { Array($0) }
             let request = Self.irqSetRequest(flags: UInt32(VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER),
                                              index: kind.rawValue, start: 0, count: count, data: data)
-            do throws(VFIOError) {
-                try Self.setIRQs(fd: fd, request, "enabling \(count) \(kind) vectors of \(address)")
-            } catch {
-                for opened in eventFDs { _ = Glibc.close(opened) }
-                throw error
-            }
+            try Self.setIRQs(fd: fd, request, "enabling \(count) \(kind) vectors of \(address)")
             s.interruptKind = kind
             s.eventFDs = eventFDs
             s.masked = [Bool](repeating: false, count: count)
@@ -74,14 +58,13 @@ extension VFIODevice {
         let request = irqSetRequest(flags: UInt32(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER),
                                     index: kind.rawValue, start: 0, count: 0)
         try setIRQs(fd: fd, request, "disabling \(kind) of \(address)")
-        for eventFD in s.eventFDs { _ = Glibc.close(eventFD) }
         s.interruptKind = nil
-        s.eventFDs = []
+        s.eventFDs = []  // closes them: the index no longer signals them
         s.masked = []
     }
 
     public func interruptEventFD(vector: Int) -> Int32? {
-        state.withLock { s in s.eventFDs.indices.contains(vector) ? s.eventFDs[vector] : nil }
+        state.withLock { s in s.eventFDs.indices.contains(vector) ? s.eventFDs[vector].rawValue : nil }
     }
 
     /// The kind enabled now, if any.

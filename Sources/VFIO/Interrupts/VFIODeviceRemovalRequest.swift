@@ -13,9 +13,6 @@
 
 import CShims
 import Logging
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The device request interrupt (`VFIO_PCI_REQ_IRQ_INDEX`): how vfio-pci asks a userspace driver
 /// to let a device go. When the function is hot-unplugged or unbound, the kernel signals this
@@ -25,7 +22,7 @@ import Glibc
 extension VFIODevice {
     /// The request eventfd, or nil when the device or the kernel has no request interrupt
     /// (`VFIO_DEVICE_GET_IRQ_INFO` reports no such index, or no vector in it).
-    public var removalRequestEventFD: Int32? { state.withLock { $0.requestEventFD } }
+    public var removalRequestEventFD: Int32? { state.withLock { $0.requestEventFD?.rawValue } }
 
     /// `VFIO_DEVICE_SET_IRQS` with `DATA_EVENTFD | ACTION_TRIGGER` on the request index, after
     /// checking that the index exists and can signal an eventfd. A failure is logged, not thrown:
@@ -36,18 +33,19 @@ extension VFIODevice {
             logger.debug("\(address) has no device request interrupt; a removal is noticed only by all-ones reads")
             return
         }
-        let eventFD = shim_eventfd(0, 1)
-        guard eventFD >= 0 else {
-            logger.warning("\(address): no eventfd for the device request interrupt (errno \(shim_errno())); a removal is noticed only by all-ones reads")
+        let eventFD: VectorEventFD
+        do {
+            eventFD = VectorEventFD(try EventFD(for: "the device request interrupt of \(address)"))
+        } catch {
+            logger.warning("\(error); a removal is noticed only by all-ones reads")
             return
         }
-        let data = withUnsafeBytes(of: eventFD) { Array($0) }
+        let data = withUnsafeBytes(of: eventFD.rawValue) { Array($0) }
         let request = Self.irqSetRequest(flags: UInt32(VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER),
                                          index: index, start: 0, count: 1, data: data)
         do {
             try Self.setIRQs(fd: deviceFD, request, "arming the device request interrupt of \(address)")
         } catch {
-            _ = Glibc.close(eventFD)
             logger.warning("\(error); a removal is noticed only by all-ones reads")
             return
         }
@@ -56,13 +54,12 @@ extension VFIODevice {
 
     /// Disarms the request index and closes its eventfd (at release, before the device fd goes).
     static func disarmRemovalRequest(_ s: inout State, fd: Int32, logger: Logger) {
-        guard let eventFD = s.requestEventFD else { return }
+        guard s.requestEventFD != nil else { return }
         let request = irqSetRequest(flags: UInt32(VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER),
                                     index: Int(VFIO_PCI_REQ_IRQ_INDEX), start: 0, count: 0)
         do { try setIRQs(fd: fd, request, "disarming the device request interrupt") } catch {
             logger.debug("\(error)")
         }
-        _ = Glibc.close(eventFD)
-        s.requestEventFD = nil
+        s.requestEventFD = nil  // closes it, now that the index no longer signals it
     }
 }

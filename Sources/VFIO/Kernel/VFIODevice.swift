@@ -90,11 +90,12 @@ public final class VFIODevice: PCIFunction {
     struct State {
         var mappings: [Int: Mapping] = [:]
         var interruptKind: InterruptKind?
-        /// Owned eventfds of the enabled vectors, closed by `disableInterrupts` and `deinit`.
-        var eventFDs: [Int32] = []
+        /// The enabled vectors' eventfds, closed when `disableInterrupts` or `deinit` drops them
+        /// after taking them off the index.
+        var eventFDs: [VectorEventFD] = []
         var masked: [Bool] = []
         /// The device request interrupt's eventfd, armed at open (`armRemovalRequest`).
-        var requestEventFD: Int32?
+        var requestEventFD: VectorEventFD?
     }
 
     public var name: String { address.description }
@@ -163,7 +164,6 @@ public final class VFIODevice: PCIFunction {
                     logger.warning("\(error)")
                 }
             }
-            for eventFD in s.eventFDs { _ = Glibc.close(eventFD) }
             Self.disarmRemovalRequest(&s, fd: fd, logger: logger)
             for mapping in s.mappings.values { _ = shim_munmap(mapping.base, mapping.length) }
             s = State()

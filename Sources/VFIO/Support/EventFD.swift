@@ -26,9 +26,10 @@ import Glibc
 public struct EventFD: ~Copyable, Sendable {
     public let descriptor: FileDescriptor
 
-    public init() throws(VFIOError) {
+    /// A new eventfd; `purpose`, if given, names it in the error (`eventfd for <purpose>`).
+    public init(for purpose: String? = nil) throws(VFIOError) {
         let fd = shim_eventfd(0, 1)
-        guard fd >= 0 else { throw .system(operation: "eventfd", errno: shim_errno()) }
+        guard fd >= 0 else { throw .system(operation: purpose.map { "eventfd for \($0)" } ?? "eventfd", errno: shim_errno()) }
         descriptor = FileDescriptor(owning: fd)
     }
 
