@@ -202,13 +202,15 @@ extension Controller {
 
     /// The active namespace `id` with its geometry, for the blocking and async APIs.
     public func namespace(_ id: UInt32) throws(NVMeError) -> Namespace<Device> {
-        guard let info = namespaces.first(where: { $0.id == id }) else {
-            if let reason = unusableNamespaces[id] { throw .namespaceUnusable(id, reason: reason) }
-            throw .noSuchNamespace(id, available: namespaces.map(\.id))
+        let table = namespaceTable.withLock { $0 }
+        guard let info = table.usable.first(where: { $0.id == id }) else {
+            if let reason = table.unusable[id] { throw .namespaceUnusable(id, reason: reason) }
+            if table.removed.contains(id) { throw .namespaceNotAttached(id) }
+            throw .noSuchNamespace(id, available: table.usable.map(\.id))
         }
         return Namespace(controller: self, info: info)
     }
 
-    /// Identify Namespace data captured at bring-up.
-    public func identifyData(namespace id: UInt32) -> IdentifyNamespace? { identifyNamespaceData[id] }
+    /// Identify Namespace data captured at bring-up or the last rescan.
+    public func identifyData(namespace id: UInt32) -> IdentifyNamespace? { namespaceTable.withLock { $0.identify[id] } }
 }

@@ -31,6 +31,9 @@ struct AdminQueue: ~Copyable {
     /// its default, 5.21.1). Guarded by the admin lock like the rest of this struct, so a reset
     /// sees exactly the features whose Set Features completed before it.
     var featuresToRestore = RememberedFeatures()
+    /// Asynchronous Event Requests the device holds, and those it completed that nobody has
+    /// handled yet (`AsynchronousEventRequests.swift`).
+    var eventRequests = AsynchronousEventRequests()
     let submissionMemory: DMABuffer
     let completionMemory: DMABuffer
     let listPage: DMABuffer
@@ -57,6 +60,8 @@ struct AdminQueue: ~Copyable {
         completionMemory.bytes.initializeMemory(as: UInt8.self, repeating: 0)
         submission = SubmissionRing(slots: submission.slots, size: Int(submission.size), doorbell: submission.doorbell)
         completion = CompletionRing(entries: completion.entries, size: Int(completion.size), doorbell: completion.doorbell)
+        // The reset ended the Asynchronous Event Requests the device held (7.3.2).
+        eventRequests.forgetOutstanding()
     }
 
     /// Submits one admin command and polls for its completion, calling `device.service()` before
@@ -73,8 +78,7 @@ struct AdminQueue: ~Copyable {
             // Only possible when earlier commands timed out and still occupy slots.
             throw .timedOut(what: "the admin queue to drain before \(name) (earlier commands never completed)", milliseconds: 0)
         }
-        let cid = nextCommandID
-        nextCommandID = cid == 0xFFFE ? 0 : cid + 1
+        let cid = takeCommandID()
         var entry = command
         entry.commandID = cid
         if let data {
@@ -104,6 +108,8 @@ struct AdminQueue: ~Copyable {
                 if cqe.commandID == cid, cqe.submissionQueueID == 0, submission.acceptsHead(UInt32(cqe.submissionQueueHead)) {
                     submission.head = UInt32(cqe.submissionQueueHead)
                     found = cqe
+                } else if acceptEventCompletion(cqe) {
+                    // Kept for the event handler; the command being waited for goes on waiting.
                 } else {
                     unexpectedCompletions += 1
                 }

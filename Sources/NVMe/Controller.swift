@@ -49,10 +49,11 @@ public final class Controller<Device: PCIFunction>: Sendable {
     public let ioQueueEntries: Int
     /// MSI-X vectors enabled: vector 0 for the admin queue, vector q for I/O queue q. 0: none.
     public let interruptVectors: Int
-    /// Active namespaces the driver can do I/O to, by increasing NSID.
-    public let namespaces: [NamespaceInfo]
+    /// Active namespaces the driver can do I/O to, by increasing NSID (as of bring-up or the last
+    /// rescan: a Namespace Attribute Changed event or `rescanNamespaces()`).
+    public var namespaces: [NamespaceInfo] { namespaceTable.withLock { $0.usable } }
     /// Active namespaces it cannot use, and why (e.g. extended-LBA metadata).
-    public let unusableNamespaces: [UInt32: String]
+    public var unusableNamespaces: [UInt32: String] { namespaceTable.withLock { $0.unusable } }
     public let options: ControllerOptions
 
     let registers: MMIORegion
@@ -62,7 +63,8 @@ public final class Controller<Device: PCIFunction>: Sendable {
     let shared: TSanVisibleMutex<SharedQueuePair<Device>>
     /// The async API's default worker pool, created on first use.
     let defaultPool = TSanVisibleMutex<IOWorkerPool<Device>?>(nil)
-    let identifyNamespaceData: [UInt32: IdentifyNamespace]
+    /// The namespaces as last scanned. A leaf lock: taken alone, or inside the admin lock by a rescan.
+    let namespaceTable: TSanVisibleMutex<NamespaceTable>
     /// Set once by `close()`; read by wait loops, outside the I/O path.
     let closedFlag = Atomic<Bool>(false)
     /// Bumped by every controller reset (after the device's queues are gone). A queue pair
@@ -138,9 +140,7 @@ public final class Controller<Device: PCIFunction>: Sendable {
         let identity: IdentifyController
         let maximumTransfer: Int
         let granted: Int
-        var usable: [NamespaceInfo] = []
-        var unusable: [UInt32: String] = [:]
-        var identifyData: [UInt32: IdentifyNamespace] = [:]
+        var table = NamespaceTable()
         do throws(NVMeError) {
             try Self.enable(registers: registers, device: device, timeoutMilliseconds: readyTimeout)
 
@@ -174,27 +174,9 @@ public final class Controller<Device: PCIFunction>: Sendable {
 
             let ids = try Self.activeNamespaceIDs(
                 admin: &admin, device: device, registers: registers, timeout: timeout, identity: identity, logger: options.logger)
-            // One bad namespace (its Identify refused or malformed, its geometry impossible) is
-            // listed as unusable with the reason; the others work. A controller that stops
-            // answering still fails bring-up.
-            for id in ids {
-                do throws(NVMeError) {
-                    let data = try Self.identifyNamespace(
-                        id, admin: &admin, device: device, registers: registers, timeout: timeout, logger: options.logger)
-                    identifyData[id] = data
-                    usable.append(try NamespaceInfo.validated(id: id, identify: data, maximumTransferBytes: maximumTransfer))
-                } catch {
-                    switch error {
-                    case .namespaceUnusable(_, let reason):
-                        unusable[id] = reason
-                    case .commandFailed, .malformedData, .deviceMisbehaved:
-                        unusable[id] = "its Identify Namespace data could not be used (\(error))"
-                        options.logger.warning("NVMe \(device.name): namespace \(id) is unusable: \(error)")
-                    default:
-                        throw error
-                    }
-                }
-            }
+            try Self.scanNamespaces(
+                ids, into: &table, admin: &admin, device: device, registers: registers, timeout: timeout,
+                maximumTransferBytes: maximumTransfer, logger: options.logger)
         } catch {
             // Quiet before the admin queue's memory goes (it goes when this initialiser returns).
             _ = Self.quiesceDevice(
@@ -212,9 +194,7 @@ public final class Controller<Device: PCIFunction>: Sendable {
         self.grantedQueuePairs = granted
         self.ioQueueEntries = max(2, min(options.ioQueueEntries, capabilities.maxQueueEntryCount, 65536))
         self.interruptVectors = vectorsEnabled
-        self.namespaces = usable
-        self.unusableNamespaces = unusable
-        self.identifyNamespaceData = identifyData
+        self.namespaceTable = TSanVisibleMutex(table)
         self.options = options
         self.registers = registers
         self.doorbells = doorbells
@@ -224,7 +204,7 @@ public final class Controller<Device: PCIFunction>: Sendable {
         self.recovery = TSanVisibleMutex(RecoveryState())
         self.recreatableQueuePairs = Atomic(granted)
         options.logger.info(
-            "NVMe \(device.name): \(identity.modelNumber) fw \(identity.firmwareRevision), \(granted) I/O queue pairs, \(usable.count) namespaces, max transfer \(maximumTransfer) B")
+            "NVMe \(device.name): \(identity.modelNumber) fw \(identity.firmwareRevision), \(granted) I/O queue pairs, \(table.usable.count) namespaces, max transfer \(maximumTransfer) B")
     }
 
     deinit {

@@ -176,6 +176,8 @@ extension Controller {
             timeoutMilliseconds: options.adminTimeoutMilliseconds)
         let allocated = NumberOfQueues(dword: answer.commandSpecific)
         try restoreFeatures(&queue)
+        // The reset ended the Asynchronous Event Requests the device held: keep as many outstanding as before.
+        queue.armEventRequests()
         return min(requested, allocated.submissionQueues, allocated.completionQueues)
     }
 

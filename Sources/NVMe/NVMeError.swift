@@ -53,6 +53,9 @@ public enum NVMeError: Error, Sendable, Equatable, CustomStringConvertible {
     case lbaOutOfRange(namespace: UInt32, lba: UInt64, blocks: Int, capacity: UInt64)
     /// No active namespace with this id.
     case noSuchNamespace(UInt32, available: [UInt32])
+    /// The namespace was active and is no longer attached to this controller (detached or deleted
+    /// while the driver ran: a rescan or the device said so); its I/O fails with this.
+    case namespaceNotAttached(UInt32)
     /// The namespace exists but the driver cannot do I/O to it (e.g. extended-LBA metadata).
     case namespaceUnusable(UInt32, reason: String)
     /// An argument outside what the API accepts.
@@ -112,6 +115,8 @@ public enum NVMeError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noSuchNamespace(let id, let available):
             let list = available.isEmpty ? "none" : available.map { String($0) }.joined(separator: ", ")
             return "no active namespace \(id) (active: \(list)); pick one of those"
+        case .namespaceNotAttached(let id):
+            return "namespace \(id) is no longer attached to this controller (it was detached or deleted while in use); attach it again (vfioctl nvme ns attach --nsid \(id)) or use an active namespace"
         case .namespaceUnusable(let id, let reason):
             return "namespace \(id) cannot be used: \(reason); reformat it with a supported LBA format"
         case .invalidArgument(let what):

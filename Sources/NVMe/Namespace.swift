@@ -167,6 +167,7 @@ public struct Namespace<Device: PCIFunction>: Sendable {
         // gone (this also ends commands an earlier call left behind when the controller reset).
         _ = try pair.recoverIfReset { _ in }
         try requireIdle(pair)
+        try controller.checkNamespaceAttached(id)
         guard total > 0 else { return }
         let retries = controller.options.recovery.enabled ? controller.options.recovery.retries : 0
         let waitLimit = controller.ioWaitMilliseconds
@@ -222,7 +223,7 @@ public struct Namespace<Device: PCIFunction>: Sendable {
             }
             if failure != nil { next = total }
         }
-        if let failure { throw failure }
+        if let failure { throw controller.explainNamespaceFailure(failure, namespace: id) }
     }
 
     /// One wait of the pipeline (a seam, so the quiesce on giving up covers every wait).

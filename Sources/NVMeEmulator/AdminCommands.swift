@@ -33,6 +33,7 @@ extension ControllerEngine {
         case .getLogPage: return getLogPage(sqe)
         case .abort: return abort(sqe)
         case .asynchronousEventRequest: return asynchronousEventRequest(sqe)
+        case .namespaceAttachment: return namespaceAttachment(sqe)
         default: return CommandOutcome(status: .invalidCommandOpcode)
         }
     }

@@ -79,6 +79,10 @@ public struct ControllerEngine: EmulatedPCIEngine {
     var events: [AsynchronousEvent] = []
     /// Log pages with an event reported and not yet read; further events for them wait (5.2).
     var maskedEventLogPages: Set<UInt8> = []
+    /// Attached namespaces, their sizes, and the Changed Namespace List (`NamespaceChanges.swift`).
+    var attachment = NamespaceAttachmentState()
+    /// SMART / Health Critical Warning bits the health log reports (`setCriticalWarning`).
+    var criticalWarning: UInt8 = 0
 
     var errorLog: [ErrorInformationEntry] = []
     var errorCount: UInt64 = 0

@@ -104,6 +104,7 @@ extension ControllerEngine {
             }
             page = healthLogPage()
         case .firmwareSlot: page = firmwareSlotLogPage()
+        case .changedNamespaceList: page = changedNamespaceListPage(clear: false)
         default: return CommandOutcome(status: .invalidLogPage.withDoNotRetry())
         }
         guard offset & 3 == 0, offset < UInt64(page.count) else { return CommandOutcome(status: .invalidFieldInCommand.withDoNotRetry()) }
@@ -113,7 +114,10 @@ extension ControllerEngine {
         let available = min(length, page.count - Int(offset))
         data.replaceSubrange(0..<available, with: page[Int(offset)..<Int(offset) + available])
         let status = data.withUnsafeBytes { copyToHost(sqe, $0) }
-        if status.isSuccess && !retainEvent { maskedEventLogPages.remove(sqe.logPageIdentifier) }
+        if status.isSuccess && !retainEvent {
+            maskedEventLogPages.remove(sqe.logPageIdentifier)
+            if sqe.logPageIdentifier == LogPageIdentifier.changedNamespaceList.rawValue { _ = changedNamespaceListPage(clear: true) }
+        }
         return CommandOutcome(status: status, bytes: status.isSuccess ? length : 0)
     }
 
@@ -134,6 +138,7 @@ extension ControllerEngine {
 
     func healthLogPage() -> [UInt8] {
         var log = SMARTHealthLog()
+        log.criticalWarning = SMARTHealthLog.CriticalWarning(rawValue: criticalWarning)
         log.compositeTemperature = 313
         log.availableSpare = 100
         log.availableSpareThreshold = 10

@@ -35,12 +35,12 @@ extension ControllerEngine {
         }
     }
 
-    /// NSID 0, broadcast and unknown ids: Invalid Namespace or Format.
+    /// NSID 0, broadcast and unknown ids: Invalid Namespace or Format; a detached one: Invalid Field.
     func namespaceOrError(_ sqe: SubmissionQueueEntry) -> Int? { activeNamespaceIndex(sqe.namespaceID) }
 
     /// SLBA + NLB within NSZE (LBA Out of Range), without overflow for any 64-bit SLBA.
     func lbaRangeValid(_ index: Int, lba: UInt64, blocks: Int) -> Bool {
-        let size = configuration.namespaces[index].capacityInBlocks
+        let size = namespaceBlocks(index)
         return lba < size && UInt64(blocks) <= size - lba
     }
 
@@ -63,7 +63,7 @@ extension ControllerEngine {
     }
 
     func dataCommandError(_ sqe: SubmissionQueueEntry) -> CommandOutcome {
-        guard let index = namespaceOrError(sqe) else { return failed(.invalidNamespaceOrFormat.withDoNotRetry(), sqe) }
+        guard let index = namespaceOrError(sqe) else { return failed(inactiveNamespaceStatus(sqe.namespaceID), sqe) }
         let bytes = sqe.blockCount * configuration.namespaces[index].blockSize
         if let limit = maxTransferBytes, bytes > limit { return failed(.invalidFieldInCommand.withDoNotRetry(), sqe) }
         return failed(.lbaOutOfRange.withDoNotRetry(), sqe, lba: sqe.startingLBA)
@@ -111,14 +111,14 @@ extension ControllerEngine {
             for store in namespaces where !store.flush() { return failed(.writeFault, sqe) }
             return .success
         }
-        guard let index = namespaceOrError(sqe) else { return failed(.invalidNamespaceOrFormat.withDoNotRetry(), sqe) }
+        guard let index = namespaceOrError(sqe) else { return failed(inactiveNamespaceStatus(sqe.namespaceID), sqe) }
         return namespaces[index].flush() ? .success : failed(.writeFault, sqe)
     }
 
     /// Write Zeroes: no data transfer, so MDTS does not apply; the blocks read as zeroes after,
     /// with or without DEAC (the storage frees them either way).
     mutating func writeZeroes(_ sqe: SubmissionQueueEntry) -> CommandOutcome {
-        guard let index = namespaceOrError(sqe) else { return failed(.invalidNamespaceOrFormat.withDoNotRetry(), sqe) }
+        guard let index = namespaceOrError(sqe) else { return failed(inactiveNamespaceStatus(sqe.namespaceID), sqe) }
         guard lbaRangeValid(index, lba: sqe.startingLBA, blocks: sqe.blockCount) else {
             return failed(.lbaOutOfRange.withDoNotRetry(), sqe, lba: sqe.startingLBA)
         }
@@ -135,7 +135,7 @@ extension ControllerEngine {
     /// deallocated and reads as zeroes after (DLFEAT 001b). Every range is checked before any is
     /// applied, so an out-of-range entry changes nothing.
     mutating func datasetManagement(_ sqe: SubmissionQueueEntry) -> CommandOutcome {
-        guard let index = namespaceOrError(sqe) else { return failed(.invalidNamespaceOrFormat.withDoNotRetry(), sqe) }
+        guard let index = namespaceOrError(sqe) else { return failed(inactiveNamespaceStatus(sqe.namespaceID), sqe) }
         let count = sqe.datasetManagementRangeCount
         var raw = [UInt8](repeating: 0, count: count * DatasetManagementRange.encodedSize)
         let status = raw.withUnsafeMutableBytes { copyFromHost(sqe, into: $0) }

@@ -21,10 +21,13 @@ extension ControllerEngine {
         var data = [UInt8](repeating: 0, count: 4096)
         switch sqe.identifyCNS {
         case IdentifyCNS.namespace.rawValue:
-            guard let index = activeNamespaceIndex(nsid) else { return CommandOutcome(status: .invalidNamespaceOrFormat.withDoNotRetry()) }
-            encode(identifyNamespace(index), into: &data)
-            // DLFEAT (byte 33): deallocated blocks read as zeroes (001b), Write Zeroes may deallocate (bit 3).
-            data[33] = 0x09
+            if let index = activeNamespaceIndex(nsid) {
+                encode(identifyNamespace(index), into: &data)
+                // DLFEAT (byte 33): deallocated blocks read as zeroes (001b), Write Zeroes may deallocate (bit 3).
+                data[33] = 0x09
+            } else if !isAllocatedNamespace(nsid) {
+                return CommandOutcome(status: .invalidNamespaceOrFormat.withDoNotRetry())
+            }  // An allocated, inactive (detached) NSID reads as zeroes (5.15.2.2), as in QEMU.
         case 0x05 where sqe.cdw11 >> 24 == 0:
             // I/O command set specific namespace, NVM command set (CSI 00h): ELBAF0's guard format.
             guard let index = activeNamespaceIndex(nsid) else { return CommandOutcome(status: .invalidNamespaceOrFormat.withDoNotRetry()) }
@@ -33,7 +36,7 @@ extension ControllerEngine {
             encode(identifyController(), into: &data)
         case IdentifyCNS.activeNamespaceList.rawValue:
             guard nsid < 0xFFFF_FFFE else { return CommandOutcome(status: .invalidNamespaceOrFormat.withDoNotRetry()) }
-            let ids = (1...UInt32(namespaces.count)).filter { $0 > nsid }
+            let ids = (1...UInt32(namespaces.count)).filter { $0 > nsid && !attachment.detached.contains($0) }
             encode(ActiveNamespaceList(namespaceIDs: Array(ids.prefix(ActiveNamespaceList.capacity))), into: &data)
         case IdentifyCNS.namespaceIdentificationDescriptors.rawValue:
             guard let index = activeNamespaceIndex(nsid) else { return CommandOutcome(status: .invalidNamespaceOrFormat.withDoNotRetry()) }
@@ -51,9 +54,10 @@ extension ControllerEngine {
         return CommandOutcome(status: status, bytes: status.isSuccess ? 4096 : 0)
     }
 
-    /// The array index of an active NSID (1...NN), or nil for 0, broadcast and unknown ids.
+    /// The array index of an active NSID (1...NN, attached), or nil for 0, broadcast, unknown
+    /// and detached ids.
     func activeNamespaceIndex(_ nsid: UInt32) -> Int? {
-        guard nsid >= 1, nsid <= UInt32(namespaces.count) else { return nil }
+        guard isAllocatedNamespace(nsid), !attachment.detached.contains(nsid) else { return nil }
         return Int(nsid) - 1
     }
 
@@ -74,10 +78,13 @@ extension ControllerEngine {
         id.recommendedArbitrationBurst = 6
         id.ieeeOUI = 0x525400
         id.mdts = configuration.maxDataTransferSize
-        id.controllerID = 1
+        id.controllerID = Self.controllerID
         id.version = .v1_4
         id.abortCommandLimit = UInt8(Self.abortLimit - 1)
         id.asyncEventRequestLimit = UInt8(Self.eventRequestLimit - 1)
+        // OAES bit 8: Namespace Attribute Notices; CMIC bit 1: the controller may be one of several.
+        id.oaes = 1 << 8
+        id.cmic = 0x02
         id.frmw = 0x03
         id.errorLogPageEntries = UInt8(Self.errorLogEntries - 1)
         id.wctemp = 343
@@ -99,9 +106,10 @@ extension ControllerEngine {
     func identifyNamespace(_ index: Int) -> IdentifyNamespace {
         let ns = configuration.namespaces[index]
         var id = IdentifyNamespace()
-        id.size = ns.capacityInBlocks
-        id.capacity = ns.capacityInBlocks
-        id.utilization = min(ns.capacityInBlocks, namespaces[index].allocatedBytes / UInt64(ns.blockSize))
+        let blocks = namespaceBlocks(index)
+        id.size = blocks
+        id.capacity = blocks
+        id.utilization = min(blocks, namespaces[index].allocatedBytes / UInt64(ns.blockSize))
         id.features = 0x01  // thin provisioned: NUSE counts what is allocated
         id.numberOfLBAFormats = 0
         id.formattedLBASize = 0

@@ -16,6 +16,7 @@ public enum LogPageIdentifier: UInt8, Sendable, CaseIterable {
     case errorInformation = 0x01
     case smartHealth = 0x02
     case firmwareSlot = 0x03
+    case changedNamespaceList = 0x04
 }
 
 /// A 128-bit log counter stored as two little-endian 64-bit halves (SMART data units, commands...).

@@ -48,6 +48,9 @@ struct DeviceOptions: ParsableArguments {
     @Option(name: .customLong("emu-namespaces"), help: "Number of emulated namespaces (the second uses FILE.2, and so on).")
     var emulatedNamespaces: Int = 1
 
+    @Option(name: .customLong("emu-detached"), help: "Emulated namespace (NSID) that starts detached from the controller, like QEMU's detached=on; attach it with nvme ns attach.")
+    var emulatedDetached: [UInt32] = []
+
     @Option(name: .customLong("io-queues"), help: "I/O queue pairs to ask the controller for (default 4; perf asks for at least what --queues needs).")
     var ioQueues: Int?
 
@@ -78,6 +81,7 @@ struct DeviceOptions: ParsableArguments {
         if device == "emulated" {
             let emulated = try EmulatedNVMeController(configuration: try emulatedConfiguration(images: images))
             defer { emulated.close() }
+            for nsid in emulatedDetached { emulated.setNamespaceAttached(nsid, false, notify: false) }
             try run(job, on: emulated, options: options)
         } else {
             let address = try PCIAddress(parsing: device)
@@ -106,6 +110,9 @@ struct DeviceOptions: ParsableArguments {
         }
         guard (1...64).contains(emulatedNamespaces) else {
             throw ValidationFailure("--emu-namespaces \(emulatedNamespaces) is out of range: 1...64")
+        }
+        for nsid in emulatedDetached where nsid < 1 || nsid > UInt32(emulatedNamespaces) {
+            throw ValidationFailure("--emu-detached \(nsid) is not an emulated namespace: give an NSID in 1...\(emulatedNamespaces) (see --emu-namespaces)")
         }
         guard (1...2047).contains(emulatedQueues) else {
             throw ValidationFailure("--emu-queues \(emulatedQueues) is out of range: 1...2047")

@@ -105,6 +105,15 @@ enum JSON: Sendable {
     static func optional(_ value: String?) -> JSON { value.map { .string($0) } ?? .null }
     static func optional(_ value: Int?) -> JSON { value.map { .int($0) } ?? .null }
 
+    /// One line, no spaces: for streams of objects, one per line (`nvme events --json`).
+    func renderLine() -> String {
+        switch self {
+        case .array(let items): return "[" + items.map { $0.renderLine() }.joined(separator: ",") + "]"
+        case .object(let fields): return "{" + fields.map { JSON.quote($0.0) + ":" + $0.1.renderLine() }.joined(separator: ",") + "}"
+        default: return render()
+        }
+    }
+
     func render(indent: Int = 0) -> String {
         let pad = String(repeating: "  ", count: indent)
         let inner = String(repeating: "  ", count: indent + 1)

@@ -34,6 +34,7 @@ import VFIO
         .lbaOutOfRange(namespace: 1, lba: 100, blocks: 8, capacity: 104),
         .noSuchNamespace(9, available: [1, 2]),
         .namespaceUnusable(2, reason: "extended-LBA metadata"),
+        .namespaceNotAttached(2),
         .invalidArgument("x"),
         .noQueuePairAvailable(granted: 4),
         .noInterruptVector(queue: 5),
