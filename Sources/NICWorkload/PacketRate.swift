@@ -14,14 +14,15 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import VFIO
 
 /// Packet rate figures as ixy reports them: packets per second, Mbit/s, CPU cycles per packet.
 ///
-/// Cycles per packet are the queue threads' CPU time (CLOCK_THREAD_CPUTIME_ID) times the clock
-/// rate the kernel reports in /proc/cpuinfo ("cpu MHz", the TSC rate on x86): an estimate without
-/// a cycle counter (Swift cannot issue `rdtsc`, and perf counters are often unavailable in VMs
-/// and containers). For a busy-polling thread this equals ixy's figure, clock rate / packets per
-/// second on one core; in interrupt mode it counts only the time the thread ran.
+/// Cycles per packet are the queue threads' CPU time (CLOCK_THREAD_CPUTIME_ID) times the TSC
+/// rate: an estimate without reading a cycle counter around every packet (perf counters are
+/// often unavailable in VMs and containers). For a busy-polling thread this equals ixy's figure,
+/// clock rate / packets per second on one core; in interrupt mode it counts only the time the
+/// thread ran.
 public struct PacketRate: Sendable {
     public var packets: UInt64
     public var bytes: UInt64
@@ -44,8 +45,12 @@ public struct PacketRate: Sendable {
     public var cpuNanosecondsPerPacket: Double { packets > 0 ? Double(cpuNanoseconds) / Double(packets) : 0 }
     public var cyclesPerPacket: Double? { cpuMHz.map { cpuNanosecondsPerPacket * $0 / 1000 } }
 
-    /// The first "cpu MHz" line of /proc/cpuinfo, or nil.
+    /// The invariant TSC's rate as `TickClock` calibrated it against the monotonic clock (the
+    /// same rate the NVMe workload's latencies are counted in); without one, the first "cpu MHz"
+    /// line of /proc/cpuinfo (what the kernel estimated at boot), or nil.
     public static func cpuMegahertz() -> Double? {
+        let ticks = TickClock.shared
+        if ticks.source == .tsc { return ticks.frequency / 1e6 }
         guard let file = fopen("/proc/cpuinfo", "r") else { return nil }
         defer { fclose(file) }
         var line: UnsafeMutablePointer<CChar>?

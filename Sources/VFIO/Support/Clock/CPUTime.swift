@@ -20,9 +20,5 @@ import Glibc
 public enum CPUTime {
     /// The calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID).
     @inlinable
-    public static func thread() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-    }
+    public static func thread() -> UInt64 { MonotonicClock.read(CLOCK_THREAD_CPUTIME_ID) }
 }

@@ -11,8 +11,49 @@
 //
 //===----------------------------------------------------------------------===//
 
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 import VFIO
+
+/// The clock set in `Sources/VFIO/Support/Clock`: the precise and coarse monotonic readings and
+/// the thread CPU time go through one `clock_gettime` reader, so they must agree with each other
+/// and with the kernel's own reading.
+@Suite struct MonotonicClockTests {
+    @Test func preciseReadingMatchesTheKernelsClockMonotonic() {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        let kernel = UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+        let ours = MonotonicClock.nanoseconds()
+        #expect(ours >= kernel && ours - kernel < 1_000_000_000, "\(ours) against \(kernel)")
+    }
+
+    @Test func coarseReadingLagsThePreciseOneByAtMostOneStep() {
+        #expect(MonotonicClock.coarseResolution >= 1 && MonotonicClock.coarseResolution <= 100_000_000)
+        for _ in 0..<1000 {
+            let coarse = MonotonicClock.coarseNanoseconds()
+            let precise = MonotonicClock.nanoseconds()
+            #expect(coarse <= precise)
+            // One step, plus scheduling slack between the two reads on a loaded machine.
+            #expect(precise - coarse <= MonotonicClock.coarseResolution + 50_000_000)
+        }
+    }
+
+    @Test func threadCPUTimeGrowsWithWorkButNotWithSleep() {
+        let start = CPUTime.thread()
+        let wallStart = MonotonicClock.nanoseconds()
+        var spins: UInt64 = 0
+        while MonotonicClock.nanoseconds() - wallStart < 5_000_000 { spins &+= 1 }
+        let worked = CPUTime.thread() - start
+        #expect(worked > 0 && spins > 0)
+        #expect(worked <= MonotonicClock.nanoseconds() - wallStart + 1_000_000)
+        let beforeSleep = CPUTime.thread()
+        var ts = timespec(tv_sec: 0, tv_nsec: 20_000_000)
+        nanosleep(&ts, nil)
+        #expect(CPUTime.thread() - beforeSleep < 10_000_000, "a sleeping thread used CPU time")
+    }
+}
 
 @Suite struct TickClockTests {
     @Test func ticksNeverGoBackwards() {

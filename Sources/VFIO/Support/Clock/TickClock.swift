@@ -21,7 +21,9 @@ import CShims
 /// emulated register read, which cost `vfioctl nvme perf` 2-3x its IOPS at QD32 under TCG. SPDK
 /// and libvfn read the TSC. Only an invariant TSC (CPUID 8000_0007h EDX bit 8: constant rate in
 /// every P-, C- and T-state) is used, so ticks convert to nanoseconds by one calibrated factor.
-/// For intervals on one machine, not for wall-clock time; deadlines keep `MonotonicClock`.
+/// For intervals on one machine, not for wall-clock time; deadlines keep `MonotonicClock`, which
+/// is also its calibration base and its fallback, so a tick interval and a `MonotonicClock`
+/// interval measure the same time.
 @frozen
 public struct TickClock: Sendable {
     public enum Source: Sendable, Equatable {
