@@ -28,6 +28,7 @@
 #                       0000:00:19.0 stays with the kernel's e1000e and answers from the other
 #                       side (ARP, ping, UDP; its /sys/class/net counters see our frames).
 #                       Generator figures come back as `#` lines.
+#   queues   sharedvec  msix_qsize=2, max_ioqpairs=4: four I/O queue pairs on one shared vector
 #   iommufd  iommufd-nvme    on the kernel scripts/lib/guest-kernel.sh builds from Debian's
 #                            linux-source-6.12 (Debian's own kernels lack all of this): vfio-hil
 #                            runs once through iommufd and the device cdev, once through the
@@ -138,7 +139,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$REPO/scripts/lib/vm.sh"
 vm_tool hil-test.sh
 
-HIL_BOOTS=(formats limits iommufd noiommu)
+HIL_BOOTS=(formats limits queues iommufd noiommu)
 
 boot_formats() {
     hil_nvme lba512 - 1:512:64
@@ -153,6 +154,13 @@ boot_limits() {
     hil_nvme mdts2 mdts=2 1:512:32
     hil_nvme ioqpairs2 max_ioqpairs=2 1:4096:32
     hil_nic_pair e1000e 0x18 52:54:00:5f:00:01 0x19 52:54:00:5f:00:02
+}
+
+# Where the I/O queues live and how they interrupt (issue 18): fewer MSI-X vectors than queue
+# pairs (msix_qsize=2: the admin queue's and one that four I/O CQs share; vfio-hil's
+# shared-vector-* scenarios).
+boot_queues() {
+    hil_nvme sharedvec msix_qsize=2,max_ioqpairs=4 1:512:32
 }
 
 # The two VFIO generations Debian's kernels lack, on the kernel scripts/lib/guest-kernel.sh builds

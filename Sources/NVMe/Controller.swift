@@ -47,7 +47,8 @@ public final class Controller<Device: PCIFunction>: Sendable {
     public let grantedQueuePairs: Int
     /// Default entries per I/O queue (options, capped by CAP.MQES + 1).
     public let ioQueueEntries: Int
-    /// MSI-X vectors enabled: vector 0 for the admin queue, vector q for I/O queue q. 0: none.
+    /// MSI-X vectors enabled: vector 0 for the admin queue, the others for the I/O queues, shared
+    /// when there are fewer than queues (`interruptVector(forQueue:)`). 0: none.
     public let interruptVectors: Int
     /// Active namespaces the driver can do I/O to, by increasing NSID (as of bring-up or the last
     /// rescan: a Namespace Attribute Changed event or `rescanNamespaces()`).
@@ -65,6 +66,8 @@ public final class Controller<Device: PCIFunction>: Sendable {
     let defaultPool = TSanVisibleMutex<IOWorkerPool<Device>?>(nil)
     /// The namespaces as last scanned. A leaf lock: taken alone, or inside the admin lock by a rescan.
     let namespaceTable: TSanVisibleMutex<NamespaceTable>
+    /// The vectors several I/O queues interrupt on (InterruptVectorSharing.swift).
+    let sharedVectors: [Int: SharedInterruptVector]
     /// Set once by `close()`; read by wait loops, outside the I/O path.
     let closedFlag = Atomic<Bool>(false)
     /// Bumped by every controller reset (after the device's queues are gone). A queue pair
@@ -195,6 +198,7 @@ public final class Controller<Device: PCIFunction>: Sendable {
         self.ioQueueEntries = max(2, min(options.ioQueueEntries, capabilities.maxQueueEntryCount, 65536))
         self.interruptVectors = vectorsEnabled
         self.namespaceTable = TSanVisibleMutex(table)
+        self.sharedVectors = Self.sharedVectors(device: device, vectors: vectorsEnabled, queuePairs: granted)
         self.options = options
         self.registers = registers
         self.doorbells = doorbells

@@ -27,8 +27,9 @@ extension Controller {
     ///
     /// - Parameters:
     ///   - entries: ring size (2...CAP.MQES + 1); defaults to `ioQueueEntries`. Depth is one less.
-    ///   - interrupts: give the CQ its own MSI-X vector (needed by the interrupt and hybrid
-    ///     modes). Nil: if a vector is available.
+    ///   - interrupts: give the CQ an MSI-X vector (needed by the interrupt and hybrid modes),
+    ///     shared with other queues' CQs when the controller has fewer vectors than queues.
+    ///     Nil: if a vector is available.
     public func makeQueuePair(entries: Int? = nil, interrupts: Bool? = nil) throws(NVMeError) -> QueuePair<Device> {
         try makeQueuePair(entries: entries, interrupts: interrupts, keepsControllerAlive: true)
     }
@@ -53,9 +54,18 @@ extension Controller {
             return free
         }
         do throws(NVMeError) {
-            let vectorAvailable = Int(id) < interruptVectors
-            if interrupts == true && !vectorAvailable { throw .noInterruptVector(queue: id) }
-            let vector: Int? = (interrupts ?? true) && vectorAvailable ? Int(id) : nil
+            let available = interruptVector(forQueue: id)
+            if interrupts == true && available == nil { throw .noInterruptVector(queue: id) }
+            let vector = (interrupts ?? true) ? available : nil
+            // A shared vector's message is handed on to every CQ on it: this pair joins it.
+            var sharing: SharedInterruptVector.Member?
+            if let vector, let shared = sharedVectors[vector] {
+                do {
+                    sharing = try shared.join()
+                } catch {
+                    throw .vfio(error)
+                }
+            }
 
             let submissionMemory = try device.dma.allocateForNVMe(length: size * 64)
             let completionMemory = try device.dma.allocateForNVMe(length: size * 16)
@@ -67,8 +77,8 @@ extension Controller {
             return QueuePair(
                 controller: self, keepsControllerAlive: keepsControllerAlive, id: id, entries: size,
                 submissionMemory: submissionMemory, completionMemory: completionMemory, listPages: listPages,
-                doorbells: doorbells, interruptVector: vector, maximumTransferBytes: maximumTransferBytes,
-                generation: generation)
+                doorbells: doorbells, interruptVector: vector, sharedVector: sharing.take(),
+                maximumTransferBytes: maximumTransferBytes, generation: generation)
         } catch {
             _ = lifecycle.withLock { $0.liveQueues.remove(id) }
             throw error

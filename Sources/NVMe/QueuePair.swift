@@ -55,6 +55,9 @@ public struct QueueStatistics: Sendable, Equatable {
     public var interrupts: UInt64 = 0
     /// Times a waiter slept on the eventfd and woke up.
     public var interruptWakeups: UInt64 = 0
+    /// Sleeps that ended at their timeout with completions waiting: a wake-up that never came (or
+    /// a late device). `InterruptStatistics.unsignalledFinds`.
+    public var unsignalledFinds: UInt64 = 0
     /// Hybrid mode: polling phases entered after an interrupt (vector masked).
     public var pollingPhases: UInt64 = 0
     /// Aborts this pair sent for commands that timed out (recovery).
@@ -115,9 +118,12 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
     public let id: UInt16
     /// The MSI-X vector of the CQ, or nil for a polled-only pair.
     public let interruptVector: Int?
-    /// The vector's eventfd, borrowed from the device: valid while this pair lives, since the
-    /// controller disables its vectors only after the last pair holding one is dropped.
+    /// The eventfd a wait sleeps on and drains: the vector's, borrowed from the device (valid
+    /// while this pair lives, since the controller disables its vectors only after the last pair
+    /// holding one is dropped), or, on a shared vector, this pair's own (`sharedVector`).
     public let interruptEventFD: Int32?
+    /// A shared vector's eventfd, which a wait also sleeps on; nil when the vector is the pair's own.
+    public let sharedVectorEventFD: Int32?
     @usableFromInline unowned(unsafe) let device: Device
     @usableFromInline unowned(unsafe) let controller: Controller<Device>
 
@@ -132,11 +138,15 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
     let submissionMemory: DMABuffer
     let completionMemory: DMABuffer
     let listPages: DMASlab
+    /// This pair's share of its vector when other CQs interrupt on it too (dropped after `deinit`
+    /// deleted the queues: it leaves the vector, then closes its eventfd).
+    let sharedVector: SharedInterruptVector.Member?
 
     init(
         controller: Controller<Device>, keepsControllerAlive: Bool, id: UInt16, entries: Int,
         submissionMemory: consuming DMABuffer, completionMemory: consuming DMABuffer, listPages: consuming DMASlab,
-        doorbells: DoorbellStride, interruptVector: Int?, maximumTransferBytes: Int, generation: UInt64
+        doorbells: DoorbellStride, interruptVector: Int?, sharedVector: consuming SharedInterruptVector.Member?,
+        maximumTransferBytes: Int, generation: UInt64
     ) {
         self.generation = generation
         self.controller = controller
@@ -144,7 +154,10 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
         self.owner = keepsControllerAlive ? controller : nil
         self.id = id
         self.interruptVector = interruptVector
-        self.interruptEventFD = interruptVector.flatMap { controller.device.interruptEventFD(vector: $0) }
+        let wake = sharedVector?.wakeEventFD
+        self.sharedVectorEventFD = sharedVector?.vector.eventFD
+        self.sharedVector = sharedVector
+        self.interruptEventFD = wake ?? interruptVector.flatMap { controller.device.interruptEventFD(vector: $0) }
         self.maximumTransferBytes = maximumTransferBytes
         self.dmaDomain = submissionMemory.domain
         submission = SubmissionRing(

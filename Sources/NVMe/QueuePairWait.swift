@@ -69,6 +69,7 @@ extension QueuePair {
             stats.interruptWakeups &+= wait.statistics.wakeups
             stats.pollingPhases &+= wait.statistics.pollingPhases
             stats.emptyPolls &+= wait.statistics.emptyPolls
+            stats.unsignalledFinds &+= wait.statistics.unsignalledFinds
         }
         try wait.run(&self) { (pair: inout Self) throws(NVMeError) -> Int in
             pair.serviceDevice()
@@ -98,18 +99,35 @@ extension QueuePair {
 
 extension QueuePair: WaitableQueue {
     /// The CQ's vector is masked only by a hybrid wait's polling phase; nothing to do otherwise.
+    /// A shared vector is unmasked by this pair's vote (`SharedInterruptVector`).
     @inlinable
     public mutating func armInterrupt(afterPolling: Bool) {
-        if afterPolling, let vector = interruptVector { device.setInterruptMasked(vector: vector, false) }
+        guard afterPolling, let vector = interruptVector else { return }
+        if sharedVectorEventFD != nil { stopPollingSharedVector() } else { device.setInterruptMasked(vector: vector, false) }
     }
 
-    /// Masks the CQ's MSI-X vector: completions are found by polling, not by messages.
+    /// Masks the CQ's MSI-X vector: completions are found by polling, not by messages. A shared
+    /// vector is masked only once every CQ on it polls: masking it for this one would silence
+    /// the others.
     @inlinable
     public mutating func disarmInterrupt() {
-        if let vector = interruptVector { device.setInterruptMasked(vector: vector, true) }
+        guard let vector = interruptVector else { return }
+        if sharedVectorEventFD != nil { startPollingSharedVector() } else { device.setInterruptMasked(vector: vector, true) }
     }
+
+    /// Takes the shared vector's messages and hands them on to every pair on it, this one included.
+    @inlinable
+    public mutating func handOnSharedInterrupt() { handOnShared() }
 
     /// An MSI-X message needs no acknowledgement.
     @inlinable
     public mutating func acknowledgeInterrupt(afterWakeUp: Bool) {}
+}
+
+extension QueuePair {
+    // Out of line: the shared-vector paths are not on the I/O path, and `sharedVector` is
+    // internal (noncopyable, borrowed here).
+    @usableFromInline func handOnShared() { _ = sharedVector?.handOn() }
+    @usableFromInline func startPollingSharedVector() { sharedVector?.startPolling() }
+    @usableFromInline func stopPollingSharedVector() { sharedVector?.stopPolling() }
 }

@@ -26,6 +26,20 @@ public protocol WaitableQueue: ~Copyable {
     /// Called after the eventfd was drained: after a wake-up (`afterWakeUp`) or after arming.
     /// For what a shared or level-triggered vector needs (a cause written back, INTx unmasked).
     mutating func acknowledgeInterrupt(afterWakeUp: Bool)
+    /// For a queue whose vector other queues share (`SharedInterruptVector`): the vector's own
+    /// eventfd, which the loop sleeps on as well, while `interruptEventFD` is this queue's wake
+    /// eventfd. Nil (the default) when the vector is the queue's alone.
+    var sharedVectorEventFD: Int32? { get }
+    /// Hands what the shared vector's eventfd holds on to every queue sharing it, this one's
+    /// `interruptEventFD` included (`SharedInterruptVector.handOn()`). The loop calls it before
+    /// each drain of `interruptEventFD`, so a message it takes from the vector reaches every queue.
+    mutating func handOnSharedInterrupt()
+}
+
+extension WaitableQueue where Self: ~Copyable {
+    /// A vector of the queue's own.
+    @inlinable public var sharedVectorEventFD: Int32? { nil }
+    @inlinable public mutating func handOnSharedInterrupt() {}
 }
 
 /// Counters of a queue's waits.
@@ -41,6 +55,10 @@ public struct InterruptStatistics: Sendable, Equatable {
     public var rearms: UInt64 = 0
     /// Poll-mode passes that found nothing.
     public var emptyPolls: UInt64 = 0
+    /// Sleeps that ended at their timeout, after which a look found items at once: their message
+    /// never reached this waiter (a lost wake-up, which the bounded sleep only papers over) or
+    /// the device was that late with it. Near zero when every message wakes its waiter.
+    public var unsignalledFinds: UInt64 = 0
 
     public init() {}
 }
@@ -131,7 +149,7 @@ public struct WaitLoop {
         // The interrupt modes start at the eventfd, so messages are consumed (and counted) before
         // the items they announce; one already there starts hybrid mode's polling phase.
         if mode.kind != .poll && !phase.polling, let fd = queue.interruptEventFD {
-            let signals = EventFD.drain(fd)
+            let signals = Self.drain(fd, &queue)
             statistics.interrupts &+= signals
             if signals != 0 { interrupted(&queue) }
         }
@@ -169,7 +187,7 @@ public struct WaitLoop {
             // follows), look once more: a signal raised after the drain wakes the sleep.
             queue.armInterrupt(afterPolling: afterPolling)
             statistics.rearms &+= 1
-            statistics.interrupts &+= EventFD.drain(fd)
+            statistics.interrupts &+= Self.drain(fd, &queue)
             queue.acknowledgeInterrupt(afterWakeUp: false)
             let late = try look(&queue)
             if late != 0 {
@@ -185,12 +203,15 @@ public struct WaitLoop {
             let ms = Int32(min(UInt64(backoff.nextMilliseconds()), left))
             let signalled: Bool
             let wake: Bool
-            if let wakeUpFD { (signalled, wake) = EventFD.wait(fd, orWakeUp: wakeUpFD, milliseconds: ms) } else {
+            let shared = queue.sharedVectorEventFD
+            if wakeUpFD != nil || shared != nil {
+                (signalled, wake) = EventFD.wait(fd, shared: shared, orWakeUp: wakeUpFD, milliseconds: ms)
+            } else {
                 (signalled, wake) = (EventFD.wait(fd, milliseconds: ms), false)
             }
             if signalled {
                 statistics.wakeups &+= 1
-                statistics.interrupts &+= EventFD.drain(fd)
+                statistics.interrupts &+= Self.drain(fd, &queue)
                 backoff = Backoff(startMicroseconds: 1000, capMicroseconds: 10_000)
                 interrupted(&queue)
             }
@@ -199,7 +220,24 @@ public struct WaitLoop {
                 wokenUp = true
                 return
             }
+            if !signalled {
+                let found = try look(&queue)
+                if found != 0 {
+                    statistics.unsignalledFinds &+= 1
+                    done &+= found
+                    phase.idlePolls = 0
+                    if done >= target { return }
+                }
+            }
         }
+    }
+
+    /// Drains the queue's eventfd, after handing a shared vector's message on to every queue
+    /// sharing it (this one included), so that no drain here takes another queue's wake-up.
+    @inlinable
+    static func drain<Queue: WaitableQueue & ~Copyable>(_ fd: Int32, _ queue: inout Queue) -> UInt64 {
+        if queue.sharedVectorEventFD != nil { queue.handOnSharedInterrupt() }
+        return EventFD.drain(fd)
     }
 
     /// After the eventfd was drained of a message: acknowledge it; in hybrid mode disarm the cause
