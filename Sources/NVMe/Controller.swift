@@ -179,7 +179,7 @@ public final class Controller<Device: PCIFunction>: Sendable {
                 admin: &admin, device: device, registers: registers, timeout: timeout, identity: identity, logger: options.logger)
             try Self.scanNamespaces(
                 ids, into: &table, admin: &admin, device: device, registers: registers, timeout: timeout,
-                maximumTransferBytes: maximumTransfer, logger: options.logger)
+                maximumTransferBytes: maximumTransfer, identity: identity, logger: options.logger)
         } catch {
             // Quiet before the admin queue's memory goes (it goes when this initialiser returns).
             _ = Self.quiesceDevice(

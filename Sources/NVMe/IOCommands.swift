@@ -25,8 +25,13 @@ extension QueuePair {
     @inlinable @inline(__always)
     func dataSlice(_ buffer: DMASlice, namespace: NamespaceInfo, blocks: Int) throws(NVMeError) -> DMASlice {
         // One unsigned compare for 1...maximum (blocks - 1 wraps to a huge value for 0 and below).
-        guard UInt(bitPattern: blocks &- 1) < UInt(bitPattern: namespace.maximumBlocksPerCommand) else {
-            throw .transferTooLarge(bytes: max(0, blocks) &* namespace.blockSize, maximum: namespace.maximumBlocksPerCommand &* namespace.blockSize)
+        // The limit is 0 on a namespace with metadata, which these data-only calls refuse.
+        guard UInt(bitPattern: blocks &- 1) < UInt(bitPattern: namespace.dataOnlyBlockLimit) else {
+            // Built inline from scalars: a call here (even a cold one) cost 6 instructions per I/O
+            // by keeping the compiler from hoisting these checks out of a caller's loop.
+            throw namespace.metadataSize != 0
+                ? .metadataRequired(namespace: namespace.id, metadataSize: namespace.metadataSize)
+                : .transferTooLarge(bytes: max(0, blocks) &* namespace.blockSize, maximum: namespace.maximumBlocksPerCommand &* namespace.blockSize)
         }
         let bytes = blocks &<< namespace.blockShift
         guard buffer.length >= bytes else { throw .bufferTooSmall(needed: bytes, actual: buffer.length) }

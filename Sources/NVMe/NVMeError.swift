@@ -56,8 +56,10 @@ public enum NVMeError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The namespace was active and is no longer attached to this controller (detached or deleted
     /// while the driver ran: a rescan or the device said so); its I/O fails with this.
     case namespaceNotAttached(UInt32)
-    /// The namespace exists but the driver cannot do I/O to it (e.g. extended-LBA metadata).
+    /// The namespace exists but the driver cannot do I/O to it (e.g. a 32-bit guard).
     case namespaceUnusable(UInt32, reason: String)
+    /// A data-only call on a namespace formatted with metadata (it needs a metadata buffer or PRACT).
+    case metadataRequired(namespace: UInt32, metadataSize: Int)
     /// An argument outside what the API accepts.
     case invalidArgument(String)
     /// More queue pairs than the controller granted (Set Features Number of Queues).
@@ -119,6 +121,9 @@ public enum NVMeError: Error, Sendable, Equatable, CustomStringConvertible {
             return "namespace \(id) is no longer attached to this controller (it was detached or deleted while in use); attach it again (vfioctl nvme ns attach --nsid \(id)) or use an active namespace"
         case .namespaceUnusable(let id, let reason):
             return "namespace \(id) cannot be used: \(reason); reformat it with a supported LBA format"
+        case .metadataRequired(let id, let size):
+            return "namespace \(id) has \(size) bytes of metadata per block, which the data-only calls do not move; "
+                + "use the calls that take metadata and protection (submitRead(…, metadata:, protection:)) or Namespace.read/write"
         case .invalidArgument(let what):
             return "invalid argument: \(what); correct the call"
         case .noQueuePairAvailable(let granted):

@@ -136,6 +136,9 @@ public struct Namespace<Device: PCIFunction>: Sendable {
     func transfer(
         _ kind: TransferKind, lba: UInt64, blocks: Int, buffer: DMASlice, pair: inout QueuePair<Device>, mode: CompletionMode
     ) throws(NVMeError) {
+        if info.metadataSize > 0 {
+            return try transferWithMetadata(kind, lba: lba, blocks: blocks, buffer: buffer, metadata: nil, protection: nil, pair: &pair, mode: mode)
+        }
         try info.check(lba: lba, blocks: blocks)
         let shift = info.blockShift
         // Compared in blocks: blocks x block size can exceed Int.max on a large namespace.

@@ -26,16 +26,37 @@ public struct NamespaceInfo: Sendable, Equatable {
     public let blockCount: UInt64
     /// NCAP: blocks that may be allocated (thin provisioning), at most NSZE.
     public let capacityBlocks: UInt64
-    /// Blocks one command may carry: MDTS (capped at one PRP list page) and the 16-bit NLB field.
+    /// Blocks one command may carry: MDTS (capped at one PRP list page; on an extended-LBA
+    /// namespace counting each block's metadata) and the 16-bit NLB field.
     public let maximumBlocksPerCommand: Int
+    /// The block limit of the data-only calls (`submitRead`/`submitWrite`/`submitCompare` without
+    /// metadata): `maximumBlocksPerCommand`, or 0 on a namespace with metadata, whose commands need a
+    /// metadata buffer or PRACT (MetadataIO.swift). The calls' one range compare then refuses such a
+    /// namespace, so the I/O path pays nothing for it.
+    @usableFromInline let dataOnlyBlockLimit: Int
+    /// LBAF.MS: metadata bytes per block, 0 for none.
+    public let metadataSize: Int
+    /// FLBAS.MSET: the metadata follows each block in the data buffer (extended LBA), else it
+    /// travels in a separate buffer at MPTR.
+    public let extendedLBA: Bool
+    /// DPS and the guard format (ELBAF.PIF), nil when the namespace has no protection information.
+    public let protection: ProtectionFormat?
 
-    public init(id: UInt32, blockShift: Int, blockCount: UInt64, capacityBlocks: UInt64, maximumTransferBytes: Int) {
+    public init(
+        id: UInt32, blockShift: Int, blockCount: UInt64, capacityBlocks: UInt64, maximumTransferBytes: Int,
+        metadataSize: Int = 0, extendedLBA: Bool = false, protection: ProtectionFormat? = nil
+    ) {
         self.id = id
         self.blockShift = blockShift
         self.blockSize = 1 << blockShift
         self.blockCount = blockCount
         self.capacityBlocks = capacityBlocks
-        self.maximumBlocksPerCommand = max(1, min(65536, maximumTransferBytes >> blockShift))
+        self.metadataSize = metadataSize
+        self.extendedLBA = extendedLBA && metadataSize > 0
+        self.protection = protection
+        let wireBlock = (1 << blockShift) + (self.extendedLBA ? metadataSize : 0)
+        self.maximumBlocksPerCommand = max(1, min(65536, maximumTransferBytes / wireBlock))
+        self.dataOnlyBlockLimit = metadataSize == 0 ? maximumBlocksPerCommand : 0
     }
 
     /// The namespace size in bytes.
@@ -56,21 +77,33 @@ public struct NamespaceInfo: Sendable, Equatable {
     }
 
     /// Validates Identify Namespace data: a block size the driver supports (512 B ... 64 KiB, at
-    /// most one command's transfer), no extended-LBA metadata interleaved with data (the driver
-    /// moves data only), a size that is not zero and fits in bytes, NCAP <= NSZE.
-    static func validated(id: UInt32, identify: IdentifyNamespace, maximumTransferBytes: Int) throws(NVMeError) -> NamespaceInfo {
+    /// most one command's transfer with its metadata), a protection type that exists and fits in
+    /// the metadata, a size that is not zero and fits in bytes, NCAP <= NSZE. `guardFormat` comes
+    /// from ELBAF (CNS 05h) where the controller reports it, else it is the 16-bit guard.
+    static func validated(
+        id: UInt32, identify: IdentifyNamespace, guardFormat: GuardFormat = .crc16, maximumTransferBytes: Int
+    ) throws(NVMeError) -> NamespaceInfo {
         let format = identify.currentFormat
         guard LBAFormat.supportedDataSizes.contains(format.lbaDataSize) else {
             throw .namespaceUnusable(id, reason: "block size 2^\(format.lbaDataSize) is outside 512 B...64 KiB")
         }
         let shift = Int(format.lbaDataSize)
-        guard 1 << shift <= maximumTransferBytes else {
-            throw .namespaceUnusable(id, reason: "block size \(1 << shift) exceeds the maximum transfer \(maximumTransferBytes)")
+        let metadataSize = Int(format.metadataSize)
+        let wireBlock = (1 << shift) + (identify.extendedLBA ? metadataSize : 0)
+        guard wireBlock <= maximumTransferBytes else {
+            throw .namespaceUnusable(id, reason: "block size \(wireBlock) exceeds the maximum transfer \(maximumTransferBytes)")
         }
-        // FLBAS bit 4: metadata transferred at the end of each block (extended LBA). With MS != 0
-        // every block on the wire is larger than the block size, which the data path does not do.
-        if format.metadataSize != 0 && identify.formattedLBASize & 0x10 != 0 {
-            throw .namespaceUnusable(id, reason: "extended-LBA metadata (\(format.metadataSize) bytes per block) is not supported")
+        // DPS (device data): a reserved type, or a tuple larger than the metadata, cannot be used.
+        guard let type = identify.protectionType else {
+            throw .namespaceUnusable(id, reason: "DPS \(identify.dataProtectionSettings) names a reserved protection type")
+        }
+        var protection: ProtectionFormat?
+        if type != .disabled {
+            guard metadataSize >= guardFormat.tupleSize else {
+                throw .namespaceUnusable(
+                    id, reason: "protection \(type) needs \(guardFormat.tupleSize) bytes of metadata per block, the format has \(metadataSize)")
+            }
+            protection = ProtectionFormat(type: type, guardFormat: guardFormat, metadataSize: metadataSize, tupleFirst: identify.protectionFirst)
         }
         guard identify.size > 0, identify.sizeInBytes != nil else {
             throw .namespaceUnusable(id, reason: "NSZE \(identify.size) blocks is empty or too large")
@@ -80,6 +113,7 @@ public struct NamespaceInfo: Sendable, Equatable {
         }
         return NamespaceInfo(
             id: id, blockShift: shift, blockCount: identify.size, capacityBlocks: identify.capacity,
-            maximumTransferBytes: maximumTransferBytes)
+            maximumTransferBytes: maximumTransferBytes, metadataSize: metadataSize, extendedLBA: identify.extendedLBA,
+            protection: protection)
     }
 }

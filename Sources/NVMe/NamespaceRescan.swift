@@ -67,7 +67,7 @@ extension Controller {
             let before = Dictionary(uniqueKeysWithValues: again.compactMap { id in table.state(of: id).map { (id, $0) } })
             try Self.scanNamespaces(
                 again, into: &table, admin: &queue, device: device, registers: registers, timeout: timeout,
-                maximumTransferBytes: maximum, logger: logger)
+                maximumTransferBytes: maximum, identity: identity, logger: logger)
             for id in again {
                 if let old = before[id] {
                     if table.state(of: id) != old { changes.changed.append(id) }

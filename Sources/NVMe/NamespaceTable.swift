@@ -70,14 +70,18 @@ extension Controller {
     /// unusable; the others work. A controller that stops answering fails the scan.
     static func scanNamespaces(
         _ ids: [UInt32], into table: inout NamespaceTable, admin: inout AdminQueue, device: Device, registers: MMIORegion,
-        timeout: Int, maximumTransferBytes: Int, logger: Logger
+        timeout: Int, maximumTransferBytes: Int, identity: IdentifyController, logger: Logger
     ) throws(NVMeError) {
         for id in ids {
             var data: IdentifyNamespace?
             do throws(NVMeError) {
                 let identify = try identifyNamespace(id, admin: &admin, device: device, registers: registers, timeout: timeout, logger: logger)
                 data = identify
-                let info = try NamespaceInfo.validated(id: id, identify: identify, maximumTransferBytes: maximumTransferBytes)
+                let guardFormat = try guardFormat(
+                    id, identify: identify, controller: identity, admin: &admin, device: device, registers: registers, timeout: timeout,
+                    logger: logger)
+                let info = try NamespaceInfo.validated(
+                    id: id, identify: identify, guardFormat: guardFormat, maximumTransferBytes: maximumTransferBytes)
                 table.set(id, usable: info, unusable: nil, identify: identify)
             } catch {
                 switch error {

@@ -150,12 +150,13 @@ import VFIO
         ns.size = 100
         ns.capacity = 100
         ns.numberOfLBAFormats = 0
-        ns.lbaFormats = [LBAFormat(metadataSize: 8, lbaDataSize: 9)]
+        ns.lbaFormats = [LBAFormat(metadataSize: 4, lbaDataSize: 9)]
         ns.formattedLBASize = 0x10  // extended LBA: metadata interleaved with the data
+        ns.dataProtectionSettings = 1  // type 1 protection, whose 8-byte tuple does not fit in 4 bytes
         device.setIdentifyData(cns: .namespace, try ns.encoded())
         let controller = try Self.bringUp(device)
         #expect(controller.namespaces.isEmpty)
-        #expect(controller.unusableNamespaces[1]?.contains("extended-LBA") == true)
+        #expect(controller.unusableNamespaces[1]?.contains("needs 8 bytes of metadata per block, the format has 4") == true)
         #expect(throws: NVMeError.namespaceUnusable(1, reason: controller.unusableNamespaces[1]!)) { _ = try controller.namespace(1) }
         try controller.close()
     }
