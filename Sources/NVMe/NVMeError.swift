@@ -36,6 +36,9 @@ public enum NVMeError: Error, Sendable, Equatable, CustomStringConvertible {
     case deviceRemoved
     /// The controller lacks something the driver needs (e.g. the NVM command set, 4 KiB pages).
     case unsupported(String)
+    /// The controller lacks an optional admin command (Namespace Management and Attachment
+    /// without OACS bit 3, or an opcode it refuses): `reason` says how it said so.
+    case optionalCommandUnsupported(command: String, reason: String)
     /// A submission queue has no free slot: reap completions, then submit again (backpressure).
     case submissionQueueFull(queue: UInt16)
     /// Every command id of the queue is in flight: reap completions, then submit again.
@@ -95,6 +98,8 @@ public enum NVMeError: Error, Sendable, Equatable, CustomStringConvertible {
             return "device removed (the kernel asked for it back, or its registers read all ones): commands in flight failed, completed ones stand; once the device is back, bind it (vfioctl bind) and open it again"
         case .unsupported(let what):
             return "controller not supported: \(what); use the kernel's nvme driver for this device"
+        case .optionalCommandUnsupported(let command, let reason):
+            return "this controller does not support \(command) (\(reason)); use a controller that has it (OACS), or manage its namespaces another way"
         case .submissionQueueFull(let queue):
             return "submission queue \(queue) is full; reap completions before submitting more"
         case .noFreeCommandID(let queue):

@@ -34,6 +34,7 @@ extension ControllerEngine {
         case .abort: return abort(sqe)
         case .asynchronousEventRequest: return asynchronousEventRequest(sqe)
         case .namespaceAttachment: return namespaceAttachment(sqe)
+        case .namespaceManagement: return namespaceManagement(sqe)
         default: return CommandOutcome(status: .invalidCommandOpcode)
         }
     }

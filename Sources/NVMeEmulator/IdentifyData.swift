@@ -25,7 +25,7 @@ extension ControllerEngine {
                 encode(identifyNamespace(index), into: &data)
                 // DLFEAT (byte 33): deallocated blocks read as zeroes (001b), Write Zeroes may deallocate (bit 3).
                 data[33] = 0x09
-            } else if !isAllocatedNamespace(nsid) {
+            } else if !isValidNamespaceID(nsid) {
                 return CommandOutcome(status: .invalidNamespaceOrFormat.withDoNotRetry())
             }  // An allocated, inactive (detached) NSID reads as zeroes (5.15.2.2), as in QEMU.
         case 0x05 where sqe.cdw11 >> 24 == 0:
@@ -37,6 +37,10 @@ extension ControllerEngine {
         case IdentifyCNS.activeNamespaceList.rawValue:
             guard nsid < 0xFFFF_FFFE else { return CommandOutcome(status: .invalidNamespaceOrFormat.withDoNotRetry()) }
             let ids = (1...UInt32(namespaces.count)).filter { $0 > nsid && !attachment.detached.contains($0) }
+            encode(ActiveNamespaceList(namespaceIDs: Array(ids.prefix(ActiveNamespaceList.capacity))), into: &data)
+        case IdentifyCNS.allocatedNamespaceList.rawValue:
+            guard nsid < 0xFFFF_FFFE else { return CommandOutcome(status: .invalidNamespaceOrFormat.withDoNotRetry()) }
+            let ids = (1...UInt32(namespaces.count)).filter { $0 > nsid && isAllocatedNamespace($0) }
             encode(ActiveNamespaceList(namespaceIDs: Array(ids.prefix(ActiveNamespaceList.capacity))), into: &data)
         case IdentifyCNS.namespaceIdentificationDescriptors.rawValue:
             guard let index = activeNamespaceIndex(nsid) else { return CommandOutcome(status: .invalidNamespaceOrFormat.withDoNotRetry()) }
@@ -57,7 +61,7 @@ extension ControllerEngine {
     /// The array index of an active NSID (1...NN, attached), or nil for 0, broadcast, unknown
     /// and detached ids.
     func activeNamespaceIndex(_ nsid: UInt32) -> Int? {
-        guard isAllocatedNamespace(nsid), !attachment.detached.contains(nsid) else { return nil }
+        guard isValidNamespaceID(nsid), !attachment.detached.contains(nsid) else { return nil }
         return Int(nsid) - 1
     }
 
@@ -84,6 +88,8 @@ extension ControllerEngine {
         id.asyncEventRequestLimit = UInt8(Self.eventRequestLimit - 1)
         // OAES bit 8: Namespace Attribute Notices; CMIC bit 1: the controller may be one of several.
         id.oaes = 1 << 8
+        // OACS bit 3: Namespace Management and Namespace Attachment (`NamespaceChanges.swift`).
+        id.oacs.insert(.namespaceManagement)
         id.cmic = 0x02
         id.frmw = 0x03
         id.errorLogPageEntries = UInt8(Self.errorLogEntries - 1)

@@ -20,8 +20,10 @@ import NVMeSpec
 /// Every namespace of the configuration exists in the subsystem (NSIDs 1...NN); a detached one is
 /// an allocated, inactive NSID, as QEMU's `detached=on` namespaces are.
 struct NamespaceAttachmentState {
-    /// NSIDs not attached to this controller.
+    /// NSIDs not attached to this controller (deleted ones included).
     var detached: Set<UInt32> = []
+    /// NSIDs deleted by Namespace Management: no namespace behind them until a create.
+    var unallocated: Set<UInt32> = []
     /// Current NSZE of resized namespaces, by NSID (at most the configured capacity).
     var resizedBlocks: [UInt32: UInt64] = [:]
     /// Changed NSIDs in order, each once, until a Get Log Page 04h with RAE clear.
@@ -34,8 +36,11 @@ extension ControllerEngine {
     /// The controller's CNTLID (Identify Controller), the one a Controller List must name.
     static let controllerID: UInt16 = 1
 
-    /// Whether `nsid` is one of the subsystem's namespaces (1...NN), attached or not.
-    func isAllocatedNamespace(_ nsid: UInt32) -> Bool { nsid >= 1 && nsid <= UInt32(namespaces.count) }
+    /// Whether `nsid` is a valid NSID (1...NN): allocated or not, attached or not.
+    func isValidNamespaceID(_ nsid: UInt32) -> Bool { nsid >= 1 && nsid <= UInt32(namespaces.count) }
+
+    /// Whether a namespace exists behind `nsid` (valid and not deleted).
+    func isAllocatedNamespace(_ nsid: UInt32) -> Bool { isValidNamespaceID(nsid) && !attachment.unallocated.contains(nsid) }
 
     /// NSZE of the namespace at `index` now.
     func namespaceBlocks(_ index: Int) -> UInt64 {
@@ -46,7 +51,7 @@ extension ControllerEngine {
     /// NSID is Invalid Field in Command (NVMe base 1.4, 6.1.5, as QEMU answers), any other
     /// Invalid Namespace or Format.
     func inactiveNamespaceStatus(_ nsid: UInt32) -> NVMeStatus {
-        isAllocatedNamespace(nsid) ? .invalidFieldInCommand.withDoNotRetry() : .invalidNamespaceOrFormat.withDoNotRetry()
+        isValidNamespaceID(nsid) ? .invalidFieldInCommand.withDoNotRetry() : .invalidNamespaceOrFormat.withDoNotRetry()
     }
 
     /// Records that `nsid`'s Identify Namespace data changed and, when the list was empty (no
@@ -112,6 +117,60 @@ extension ControllerEngine {
     }
 }
 
+extension ControllerEngine {
+    /// Namespace Management (NVMe base 1.4, 5.22). The emulated subsystem has a fixed pool of
+    /// NSIDs, one per configured namespace, each with its configured block size and largest size:
+    /// delete frees an NSID (its blocks read as zeroes afterwards), create takes the lowest free
+    /// one that is large enough, in LBA format 0, detached. Thin provisioning (NCAP below NSZE)
+    /// is refused.
+    mutating func namespaceManagement(_ sqe: SubmissionQueueEntry) -> CommandOutcome {
+        switch NamespaceManagementSelect(rawValue: sqe.namespaceSelect) {
+        case .create: return createNamespace(sqe)
+        case .delete: return deleteNamespace(sqe.namespaceID)
+        case nil: return CommandOutcome(status: .invalidFieldInCommand.withDoNotRetry())
+        }
+    }
+
+    mutating func createNamespace(_ sqe: SubmissionQueueEntry) -> CommandOutcome {
+        var raw = [UInt8](repeating: 0, count: IdentifyNamespace.encodedSize)
+        let copied = raw.withUnsafeMutableBytes { copyFromHost(sqe, into: $0) }
+        guard copied.isSuccess else { return CommandOutcome(status: copied) }
+        // Host data: NSZE (bytes 7:0), NCAP (15:8), FLBAS (26), read as raw fields.
+        let (size, capacity, flbas) = raw.withUnsafeBytes { bytes in
+            (bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian,
+             bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian, bytes[26])
+        }
+        guard size >= 1, capacity >= 1, capacity <= size else { return CommandOutcome(status: .invalidFieldInCommand.withDoNotRetry()) }
+        guard capacity == size else { return CommandOutcome(status: .thinProvisioningNotSupported.withDoNotRetry()) }
+        guard flbas == 0 else { return CommandOutcome(status: .invalidFormat.withDoNotRetry()) }
+        let free = attachment.unallocated.sorted()
+        guard !free.isEmpty else { return CommandOutcome(status: .namespaceIdentifierUnavailable.withDoNotRetry()) }
+        guard let nsid = free.first(where: { size <= configuration.namespaces[Int($0) - 1].capacityInBlocks }) else {
+            return CommandOutcome(status: .namespaceInsufficientCapacity.withDoNotRetry())
+        }
+        attachment.unallocated.remove(nsid)
+        attachment.detached.insert(nsid)
+        attachment.resizedBlocks[nsid] = size
+        return CommandOutcome(status: .success, result: nsid, bytes: raw.count)
+    }
+
+    mutating func deleteNamespace(_ nsid: UInt32) -> CommandOutcome {
+        guard isAllocatedNamespace(nsid) else { return CommandOutcome(status: .invalidFieldInCommand.withDoNotRetry()) }
+        let index = Int(nsid) - 1
+        let namespace = configuration.namespaces[index]
+        let dataZeroed = namespaces[index].zero(at: 0, length: namespace.capacityInBlocks * UInt64(namespace.blockSize))
+        let metadataZeroed = metadataStores.indices.contains(index)
+            ? metadataStores[index]?.zero(at: 0, length: namespace.capacityInBlocks * UInt64(namespace.metadataSize)) ?? true : true
+        guard dataZeroed && metadataZeroed else { return CommandOutcome(status: .internalError) }
+        // Deleting an attached namespace changes what this controller sees (5.22).
+        if !attachment.detached.contains(nsid) { noteNamespaceChanged(nsid) }
+        attachment.detached.insert(nsid)
+        attachment.unallocated.insert(nsid)
+        attachment.resizedBlocks[nsid] = nil
+        return .success
+    }
+}
+
 extension EmulatedNVMeController {
     /// Attaches or detaches namespace `nsid` as another host of the subsystem would (or as QEMU's
     /// `detached=on` starts it): with `notify`, the controller reports a Namespace Attribute
@@ -132,7 +191,7 @@ extension EmulatedNVMeController {
     @discardableResult
     public func resizeNamespace(_ nsid: UInt32, blocks: UInt64) -> Bool {
         core.withEngine { e in
-            guard e.isAllocatedNamespace(nsid), blocks >= 1, blocks <= e.configuration.namespaces[Int(nsid) - 1].capacityInBlocks else {
+            guard e.isValidNamespaceID(nsid), blocks >= 1, blocks <= e.configuration.namespaces[Int(nsid) - 1].capacityInBlocks else {
                 return false
             }
             e.attachment.resizedBlocks[nsid] = blocks

@@ -86,8 +86,10 @@ extension SubmissionQueueEntry {
     @inlinable public var retainAsynchronousEvent: Bool { cdw10 & (1 << 15) != 0 }
 }
 
-// Command specific statuses of Namespace Management and Namespace Attachment (Figures 381, 385).
+// Command specific statuses of Namespace Management and Namespace Attachment (Figures 381, 385),
+// and Invalid Format (Format NVM and Namespace Management create).
 extension NVMeStatus {
+    public static let invalidFormat = commandSpecific(0x0A)
     public static let namespaceInsufficientCapacity = commandSpecific(0x15)
     public static let namespaceIdentifierUnavailable = commandSpecific(0x16)
     public static let namespaceAlreadyAttached = commandSpecific(0x18)

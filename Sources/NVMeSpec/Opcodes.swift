@@ -64,6 +64,8 @@ public enum IdentifyCNS: UInt8, Sendable, CaseIterable {
     case controller = 0x01
     case activeNamespaceList = 0x02
     case namespaceIdentificationDescriptors = 0x03
+    /// Allocated namespace list (5.15.2, CNS 10h): NSIDs that exist in the subsystem, attached or not.
+    case allocatedNamespaceList = 0x10
 }
 
 /// Data transfer direction encoded in opcode bits 1:0 (NVMe base 1.4, 5 and 6, opcode tables).

@@ -84,7 +84,7 @@ import VFIO
     @Test func identifyWithUnknownCNSIsInvalidField() throws {
         let host = try TestHost()
         try host.enable()
-        let (cqe, _) = try identify(host, cns: 0x10)
+        let (cqe, _) = try identify(host, cns: 0x11)  // 10h is the allocated namespace list (NamespaceAttachmentTests)
         #expect(cqe.status.matches(.invalidFieldInCommand))
     }
 

@@ -154,3 +154,19 @@ import VFIO
         #expect(try bytes.withUnsafeBytes { try ChangedNamespaceList(bytes: $0) } == ChangedNamespaceList(namespaceIDs: [], overflowed: true))
     }
 }
+
+extension NamespaceAttachmentTests {
+    @Test func allocatedNamespaceListKeepsDetachedNamespacesAndDropsDeletedOnes() throws {
+        let host = try host()
+        #expect(try attachment(host, .detach, nsid: 2).status == .success)
+        let data = try host.controller.dma.allocate(length: 4096)
+        var sqe = SubmissionQueueEntry.identify(cns: .allocatedNamespaceList)
+        sqe.prp1 = data.iova.rawValue
+        #expect(host.admin.execute(sqe).status == .success)
+        #expect(try ActiveNamespaceList(bytes: UnsafeRawBufferPointer(data.bytes)).namespaceIDs == [1, 2])
+        #expect(host.admin.execute(.namespaceManagement(.delete, namespaceID: 1)).status == .success)
+        #expect(host.admin.execute(sqe).status == .success)
+        #expect(try ActiveNamespaceList(bytes: UnsafeRawBufferPointer(data.bytes)).namespaceIDs == [2])
+        #expect(try activeList(host) == [])
+    }
+}

@@ -29,7 +29,7 @@ import VFIO
             .timedOut(what: "", milliseconds: .min), .deviceMisbehaved(""), .controllerFatal(during: ""), .deviceRemoved,
             .unsupported(""), .submissionQueueFull(queue: .max), .noFreeCommandID(queue: .max),
             .misalignedBuffer(iova: .max), .foreignDMAMemory(iova: .max, buffer: .init(rawValue: .max), device: .init(rawValue: 0)),
-            .noSuchNamespace(.max, available: []), .namespaceUnusable(.max, reason: ""), .namespaceNotAttached(.max),
+            .noSuchNamespace(.max, available: []), .namespaceUnusable(.max, reason: ""), .namespaceNotAttached(.max), .optionalCommandUnsupported(command: "", reason: ""),
             .invalidArgument(""), .noInterruptVector(queue: .max), .closed, .malformedData(""), .recoveryFailed(reason: ""), .quiesced(reason: ""),
         ]
         for n in extremeInts {

@@ -35,6 +35,7 @@ import VFIO
         .noSuchNamespace(9, available: [1, 2]),
         .namespaceUnusable(2, reason: "extended-LBA metadata"),
         .namespaceNotAttached(2),
+        .optionalCommandUnsupported(command: "Namespace Management (create)", reason: "Identify Controller OACS bit 3 is clear"),
         .invalidArgument("x"),
         .noQueuePairAvailable(granted: 4),
         .noInterruptVector(queue: 5),
