@@ -85,12 +85,7 @@ public final class EmulatedE1000E: EmulatedPCIFunction {
         if MMIOTrap.underThreadSanitizer { throw .underThreadSanitizer }
         let problems = configuration.validationErrors()
         guard problems.isEmpty else { throw .invalidConfiguration(problems) }
-        let msix: EmulatedBAR
-        do {
-            msix = try EmulatedBAR(length: NICEngine.msixBARSize)
-        } catch {
-            throw .mapping(bytes: NICEngine.msixBARSize, errno: error.errno ?? 0)
-        }
+        let msix = try EmulatedBAR.map(length: NICEngine.msixBARSize, orThrow: NICEmulatorError.mapping)
         let iommu = EmulatedIOMMU()
         let engine = NICEngine(configuration: configuration, iommu: iommu, msix: msix.region)
         let core = NICCore(engine: engine, inboxLimit: configuration.inboxLimit)
@@ -104,16 +99,10 @@ public final class EmulatedE1000E: EmulatedPCIFunction {
         self.registers = MMIORegion(base: base, length: Offset.barLength)
         self.msixMemory = msix
         self.dma = DMAAllocator(mapper: iommu, policy: DMAMemoryPolicy(hugepages: .never))
-        if configuration.mode == .threaded {
-            do {
-                // Spins 2 ms when idle before it sleeps (a NIC's work comes in bursts).
-                thread = Mutex(try DeviceRunLoop(name: "emulated e1000e", spinNanoseconds: 2_000_000, worker: core))
-            } catch {
-                throw .threadStart(errno: error.errno ?? 0)
-            }
-        } else {
-            thread = Mutex(nil)
-        }
+        // Spins 2 ms when idle before it sleeps (a NIC's work comes in bursts).
+        thread = try DeviceRunLoop.start(
+            for: configuration.mode, name: "emulated e1000e", spinNanoseconds: 2_000_000, worker: core,
+            orThrow: NICEmulatorError.threadStart)
         #endif
     }
 

@@ -52,12 +52,7 @@ public final class EmulatedNVMeController: EmulatedPCIFunction {
             storage.append(try NamespaceStorage(namespace))
             metadata.append(try NamespaceStorage(metadataOf: namespace))
         }
-        let bar: EmulatedBAR
-        do {
-            bar = try EmulatedBAR(length: layout.size)
-        } catch {
-            throw .barAllocation(bytes: layout.size, errno: error.errno ?? 0)
-        }
+        let bar = try EmulatedBAR.map(length: layout.size, orThrow: EmulatorError.barAllocation)
         let iommu = EmulatedIOMMU()
         let engine = ControllerEngine(
             configuration: configuration, layout: layout, bar: BARMemory(region: bar.region), iommu: iommu, namespaces: storage,
@@ -67,15 +62,9 @@ public final class EmulatedNVMeController: EmulatedPCIFunction {
         self.iommu = iommu
         self.core = core
         self.dma = DMAAllocator(mapper: iommu, policy: DMAMemoryPolicy(hugepages: .never))
-        if configuration.mode == .threaded {
-            do {
-                thread = Mutex(try DeviceRunLoop(name: "emulated NVMe controller", spinNanoseconds: 20_000_000, worker: core))
-            } catch {
-                throw .threadStart(errno: error.errno ?? 0)
-            }
-        } else {
-            thread = Mutex(nil)
-        }
+        thread = try DeviceRunLoop.start(
+            for: configuration.mode, name: "emulated NVMe controller", spinNanoseconds: 20_000_000, worker: core,
+            orThrow: EmulatorError.threadStart)
     }
 
     /// Stops the controller thread (threaded mode). The object stays usable in the sense that its

@@ -79,6 +79,23 @@ public struct DeviceRunLoop: ~Copyable {
         // `thread` joins as it is destroyed, after this.
     }
 
+    /// The run loop of a device in `mode`: started now in `.threaded` mode, none in `.stepped`
+    /// mode (the driver's `service()` calls do the work there). In a mutex, so that `close()` can
+    /// stop it from any thread; a device whose thread uses memory it unmaps in `deinit` empties
+    /// the mutex first. A thread that cannot start is reported as the emulator's own error,
+    /// built by `failure` from the errno.
+    public static func start<E: Error>(
+        for mode: EmulationMode, name: String, spinNanoseconds: UInt64, worker: some DeviceWorker,
+        orThrow failure: (_ errno: Int32) -> E
+    ) throws(E) -> Mutex<DeviceRunLoop?> {
+        guard mode == .threaded else { return Mutex(nil) }
+        do {
+            return Mutex(try DeviceRunLoop(name: name, spinNanoseconds: spinNanoseconds, worker: worker))
+        } catch {
+            throw failure(error.errno ?? 0)
+        }
+    }
+
     private static func run(_ worker: some DeviceWorker, spinNanoseconds: UInt64, until stop: StopFlag) {
         var lastWork = MonotonicClock.nanoseconds()
         while !stop.requested.load(ordering: .acquiring) {

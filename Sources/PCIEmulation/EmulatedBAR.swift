@@ -31,5 +31,11 @@ public final class EmulatedBAR: Sendable {
         region = MMIORegion(base: p, length: length)
     }
 
+    /// Maps `length` bytes, a failure reported as the emulator's own error, built by `failure`
+    /// from the length and errno (each emulator names its fix in its own words).
+    public static func map<E: Error>(length: Int, orThrow failure: (_ bytes: Int, _ errno: Int32) -> E) throws(E) -> EmulatedBAR {
+        do { return try EmulatedBAR(length: length) } catch { throw failure(length, error.errno ?? 0) }
+    }
+
     deinit { _ = munmap(region.base, region.length) }
 }

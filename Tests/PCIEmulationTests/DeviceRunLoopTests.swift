@@ -40,4 +40,39 @@ final class CountingWorker: DeviceWorker {
         #expect(worker.rounds.load(ordering: .relaxed) == after)
         _ = loop
     }
+
+    /// Both emulators start their thread through `start(for:)`: none in stepped mode (the
+    /// driver's `service()` does the work), a running one in threaded mode, stopped by emptying
+    /// the mutex (what `close()` and `deinit` do).
+    @Test func startRunsAThreadOnlyInThreadedModeAndEmptyingTheMutexStopsIt() throws {
+        let stepped = CountingWorker()
+        let none = try DeviceRunLoop.start(for: .stepped, name: "stepped device", spinNanoseconds: 1_000_000, worker: stepped, orThrow: StandInEmulatorError.init)
+        usleep(20_000)
+        #expect(stepped.rounds.load(ordering: .relaxed) == 0)
+        #expect(none.withLock { $0 == nil })
+
+        let threaded = CountingWorker()
+        let loop = try DeviceRunLoop.start(for: .threaded, name: "threaded device", spinNanoseconds: 1_000_000, worker: threaded, orThrow: StandInEmulatorError.init)
+        for _ in 0..<2000 where threaded.rounds.load(ordering: .relaxed) < 10 { usleep(1000) }
+        #expect(threaded.rounds.load(ordering: .relaxed) >= 10)
+        loop.withLock { $0 = nil }
+        let after = threaded.rounds.load(ordering: .relaxed)
+        usleep(20_000)
+        #expect(threaded.rounds.load(ordering: .relaxed) == after)
+    }
+
+    /// A BAR the system cannot map is reported as the emulator's own error, with the length.
+    @Test func unmappableBARIsReportedAsTheEmulatorsError() {
+        let length = 1 << 60
+        #expect(throws: StandInEmulatorError(length: length, errno: ENOMEM)) {
+            _ = try EmulatedBAR.map(length: length, orThrow: StandInEmulatorError.init)
+        }
+    }
+}
+
+struct StandInEmulatorError: Error, Equatable {
+    var length = 0
+    var errno: Int32
+    init(errno: Int32) { self.errno = errno }
+    init(length: Int, errno: Int32) { self.length = length; self.errno = errno }
 }
