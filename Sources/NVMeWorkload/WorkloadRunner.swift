@@ -50,6 +50,14 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
     public func validate(_ spec: WorkloadSpec) throws(WorkloadError) -> NamespaceInfo {
         let ns: NamespaceInfo
         do { ns = try controller.namespace(spec.namespaceID).info } catch { throw .nvme(error) }
+        if ns.metadataSize > 0, ns.transfersMetadata(spec.protection ?? ns.defaultProtection) {
+            throw .invalid(
+                "namespace \(ns.id) would move \(ns.metadataSize) bytes of metadata per I/O block, which perf does not; "
+                    + "give --pi pract on a namespace whose metadata is only the protection tuple, or use read/write --metadata")
+        }
+        if ns.protection == nil, let protection = spec.protection, !protection.action.isEmpty {
+            throw .invalid("namespace \(ns.id) is formatted without protection information; drop --pi")
+        }
         guard spec.blockSize > 0, spec.blockSize % ns.blockSize == 0 else {
             throw .invalid("--bs \(spec.blockSize) is not a multiple of namespace \(ns.id)'s block size \(ns.blockSize)")
         }
@@ -206,6 +214,10 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
         let blocks = spec.blockSize / ns.blockSize
         var pair = try controller.makeQueuePair(interrupts: spec.mode.usesInterrupts)
         let slab = try makeSlab(controller.device.dma, chunkSize: spec.blockSize, count: depth)
+        // A namespace with metadata runs with PRACT only (`validate`): the data buffers stay as
+        // they are, each command carries PRINFO.
+        let protected = ns.metadataSize > 0
+        let protection = spec.protection ?? ns.defaultProtection
 
         // Per-slot state, preallocated: the loop below allocates nothing.
         let freeSlots = UnsafeMutablePointer<Int32>.allocate(capacity: depth)
@@ -252,7 +264,15 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
                 slotIsRead[slot] = isRead
                 slotStart[slot] = ticks.now()
                 do {
-                    if isRead {
+                    if protected {
+                        if isRead {
+                            try pair.submitRead(
+                                namespace: ns, lba: lba, blocks: blocks, into: buffer, metadata: nil, protection: protection, token: UInt64(slot))
+                        } else {
+                            try pair.submitWrite(
+                                namespace: ns, lba: lba, blocks: blocks, from: buffer, metadata: nil, protection: protection, token: UInt64(slot))
+                        }
+                    } else if isRead {
                         try pair.submitRead(namespace: ns, lba: lba, blocks: blocks, into: buffer, token: UInt64(slot))
                     } else {
                         try pair.submitWrite(namespace: ns, lba: lba, blocks: blocks, from: buffer, token: UInt64(slot))

@@ -49,13 +49,17 @@ public struct WorkloadSpec: Sendable {
     /// data that must survive it.
     public var workingSetOffset: UInt64
     public var seed: UInt64
+    /// PRINFO and tags on a namespace formatted with protection information (nil: the namespace's
+    /// `defaultProtection`). perf moves no metadata: only PRACT on a namespace whose metadata is
+    /// just the tuple runs (the controller makes and checks the tuples of every I/O).
+    public var protection: IOProtection?
 
     /// `seconds` defaults to 10 without `ios`, to no limit with it.
     public init(
         pattern: AccessPattern = .randread, blockSize: Int = 4096, queueDepth: Int = 32, queuePairs: Int = 1,
         ios: Int? = nil, seconds: Double? = nil, mode: CompletionMode = .poll, verify: Bool = false,
         namespaceID: UInt32 = 1, readPercent: Int = 50, workingSetBytes: UInt64? = nil, workingSetOffset: UInt64 = 0,
-        seed: UInt64 = 0x5eed
+        seed: UInt64 = 0x5eed, protection: IOProtection? = nil
     ) {
         self.pattern = pattern
         self.blockSize = blockSize
@@ -70,6 +74,7 @@ public struct WorkloadSpec: Sendable {
         self.workingSetBytes = workingSetBytes
         self.workingSetOffset = workingSetOffset
         self.seed = seed
+        self.protection = protection
     }
 }
 

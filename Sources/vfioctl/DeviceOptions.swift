@@ -45,6 +45,9 @@ struct DeviceOptions: ParsableArguments {
     @Option(name: .customLong("emu-file"), help: "Back the emulated namespace with this sparse image file, so data outlives the process (created if missing; an existing image keeps its size; default: memory).")
     var emulatedFile: String?
 
+    @Option(name: .customLong("emu-format"), help: "Emulated namespaces' metadata and protection, as QEMU's nvme-ns names them: ms=0|8|16|64, mset=0|1, pi=0...3, pil=0|1, pif=0|2 (e.g. ms=8,mset=1,pi=1).")
+    var emulatedFormat: String?
+
     @Option(name: .customLong("emu-namespaces"), help: "Number of emulated namespaces (the second uses FILE.2, and so on).")
     var emulatedNamespaces: Int = 1
 
@@ -117,7 +120,7 @@ struct DeviceOptions: ParsableArguments {
         guard (1...2047).contains(emulatedQueues) else {
             throw ValidationFailure("--emu-queues \(emulatedQueues) is out of range: 1...2047")
         }
-        let namespaces = try (0..<emulatedNamespaces).map { i in
+        var namespaces = try (0..<emulatedNamespaces).map { i in
             guard let file = emulatedFile else {
                 return EmulatedNamespace(blockSize: emulatedBlockSize, capacityInBlocks: (requested ?? 1 << 30) / blockSize)
             }
@@ -125,6 +128,9 @@ struct DeviceOptions: ParsableArguments {
                                           blockSize: blockSize, readOnly: images == .readOnly)
             return EmulatedNamespace(blockSize: emulatedBlockSize, capacityInBlocks: image.size / blockSize,
                                      backing: .sparseFile(path: image.path, readOnly: images == .readOnly))
+        }
+        if let emulatedFormat {
+            for i in namespaces.indices { try parseEmulatedFormat(emulatedFormat, into: &namespaces[i]) }
         }
         let configuration = EmulatedNVMeConfiguration(
             namespaces: namespaces,

@@ -54,7 +54,7 @@ struct Identify: ParsableCommand {
                     ("number_of_namespaces", .int(Int(id.numberOfNamespaces))),
                     ("namespaces", .array(namespaces.map { ns in
                         .object([("id", .int(Int(ns.id))), ("block_size", .int(ns.blockSize)),
-                                 ("blocks", .uint(ns.blockCount)), ("bytes", .uint(ns.bytes))])
+                                 ("blocks", .uint(ns.blockCount)), ("bytes", .uint(ns.bytes))] + formatFields(ns))
                     })),
                 ]).render())
                 return
@@ -71,7 +71,7 @@ struct Identify: ParsableCommand {
             print("write cache:       \(id.volatileWriteCachePresent ? "volatile, present" : "none")")
             print("namespaces:        \(id.numberOfNamespaces) supported, \(namespaces.count) active")
             for ns in namespaces {
-                print("  nsid \(ns.id): \(ns.blockCount) blocks x \(ns.blockSize) B = \(humanBytes(ns.bytes))")
+                print("  nsid \(ns.id): \(ns.blockCount) blocks x \(ns.blockSize) B = \(humanBytes(ns.bytes))\(formatSummary(ns))")
             }
             for (id, reason) in c.unusableNamespaces.sorted(by: { $0.key < $1.key }) {
                 print("  nsid \(id): unusable: \(reason)")
@@ -101,12 +101,17 @@ struct Read: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Read blocks to stdout or a file.")
     @OptionGroup var target: DeviceOptions
     @OptionGroup var transfer: TransferOptions
+    @OptionGroup var metadata: MetadataOptions
 
     struct Job: ControllerJob {
         let t: TransferOptions
+        let m: MetadataOptions
         func run<Device: PCIFunction>(_ c: Controller<Device>) throws {
             let ns = try c.namespace(t.namespace)
             try ns.info.check(lba: t.lba, blocks: t.count)
+            let plan = try MetadataTransfer(ns, options: m)
+            let metadataFile = try m.openFile(forWriting: true)
+            defer { if let metadataFile { close(metadataFile) } }
             let out: Int32
             if let file = t.file {
                 out = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
@@ -115,6 +120,10 @@ struct Read: ParsableCommand {
                 out = 1
             }
             defer { if out != 1 { close(out) } }
+            if ns.info.metadataSize > 0 {
+                return try plan.read(
+                    lba: t.lba, count: t.count, to: out, name: t.file ?? "stdout", metadataFile: metadataFile, metadataName: m.metadata ?? "")
+            }
             try forEachChunk(ns, lba: t.lba, count: t.count) { lba, blocks, slice in
                 try ns.read(lba: lba, blocks: blocks, into: slice)
                 try writeAll(out, slice.bytes, to: t.file ?? "stdout")
@@ -125,7 +134,7 @@ struct Read: ParsableCommand {
     func run() throws {
         try reportingErrors {
             try transfer.check()
-            try target.withController(Job(t: transfer), images: .readOnly)
+            try target.withController(Job(t: transfer, m: metadata), images: .readOnly)
         }
     }
 }
@@ -134,12 +143,17 @@ struct Write: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Write blocks from stdin or a file.")
     @OptionGroup var target: DeviceOptions
     @OptionGroup var transfer: TransferOptions
+    @OptionGroup var metadata: MetadataOptions
 
     struct Job: ControllerJob {
         let t: TransferOptions
+        let m: MetadataOptions
         func run<Device: PCIFunction>(_ c: Controller<Device>) throws {
             let ns = try c.namespace(t.namespace)
             try ns.info.check(lba: t.lba, blocks: t.count)
+            let plan = try MetadataTransfer(ns, options: m)
+            let metadataFile = try m.openFile(forWriting: false)
+            defer { if let metadataFile { close(metadataFile) } }
             let needed = UInt64(t.count) * UInt64(ns.blockSize)
             let input: Int32
             if let file = t.file {
@@ -154,6 +168,10 @@ struct Write: ParsableCommand {
                 input = 0
             }
             defer { if input != 0 { close(input) } }
+            if ns.info.metadataSize > 0 {
+                return try plan.write(
+                    lba: t.lba, count: t.count, from: input, name: t.file ?? "stdin", metadataFile: metadataFile, metadataName: m.metadata ?? "")
+            }
             try forEachChunk(ns, lba: t.lba, count: t.count) { lba, blocks, slice in
                 let got = try readFully(input, slice.bytes)
                 guard got == slice.length else {
@@ -167,7 +185,7 @@ struct Write: ParsableCommand {
     func run() throws {
         try reportingErrors {
             try transfer.check()
-            try target.withController(Job(t: transfer))
+            try target.withController(Job(t: transfer, m: metadata))
         }
     }
 }

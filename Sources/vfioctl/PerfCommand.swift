@@ -39,6 +39,7 @@ struct Perf: ParsableCommand {
     @Option(help: "Start of the region the workload touches, in bytes (e.g. 1G).") var offset: String = "0"
     @Option(help: "Size of that region (default: to the end; 64M when verifying).") var size: String?
     @Flag(help: "Check every byte read (the working set is written with a known pattern first).") var verify = false
+    @Option(help: "Protection information on a namespace formatted with it: pract (the controller makes and checks the tuples; the only mode perf runs, and the default where the metadata is only the tuple).") var pi: PIMode?
     @Flag(help: "Print JSON.") var json = false
 
     func spec() throws -> WorkloadSpec {
@@ -58,7 +59,7 @@ struct Perf: ParsableCommand {
             seconds: try time.map { try parseDuration($0, what: "--time") } ?? (ios == nil ? 10 : .infinity),
             mode: try parseMode(mode), verify: verify,
             namespaceID: namespace, readPercent: readPercent, workingSetBytes: workingSet,
-            workingSetOffset: try parseSize(offset, what: "--offset"))
+            workingSetOffset: try parseSize(offset, what: "--offset"), protection: pi.map(\.protection))
     }
 
     struct Job: ControllerJob {
