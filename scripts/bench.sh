@@ -9,13 +9,14 @@
 #      0 releases per 1000 I/Os: Benchmarks/Thresholds);
 #   4. runs `vfioctl nvme perf --device emulated` at QD1 and QD32, 1 and 2 queue pairs, each
 #      completion mode, and prints a table;
-# and prints, last, one line: ns_per_io=… instr_per_io=… allocs_per_io=… swift_vs_c=…
+# and prints, last, one line: ns_per_io=… instr_per_io=… allocs_per_io=… swift_vs_c=… sgl_instr_per_io=…
 #   ns_per_io     Swift QD1 loop time per I/O (best of the repeats): the driver plus the null
 #                 device's service() call (see the device's instruction share above it)
 #   instr_per_io  Swift QD1 driver instructions per I/O (null device excluded)
 #   allocs_per_io allocations (malloc, calloc, realloc, posix_memalign, swift_allocObject) per I/O
 #                 on the Swift QD1 path
 #   swift_vs_c    Swift / C driver instructions per I/O at QD1
+#   sgl_instr_per_io  instr_per_io with SGLs forced (swift-qd1-sgl: one Data Block in the command)
 # Exit status: non-zero if an I/O failed, or if any measured Swift path allocates or retains/
 # releases per I/O (callgrind), or if the ordo-one threshold check fails; the line is printed anyway.
 #
@@ -73,7 +74,7 @@ SUMMARY=$ROOT/Benchmarks/Scripts/callgrind_summary.py
 # shellcheck disable=SC2016 # a Swift symbol name, not an expansion
 SWIFT_DEVICE=$(nm "$WORK/iopath-count" | awk '{print $3}' | grep -E '^\$s8NullNVMe0aB10ControllerC7serviceyyF$' || true)
 [[ -n "$SWIFT_DEVICE" ]] || { say "bench.sh: NullNVMeController.service() not found in the binary"; exit 2; }
-declare -A LOOP=([swift-qd1]=swift_iopath_qd1 [c-qd1]=ref_bench_qd1 [swift-qd1-wait]=swift_iopath_qd1_wait
+declare -A LOOP=([swift-qd1]=swift_iopath_qd1 [swift-qd1-sgl]=swift_iopath_qd1 [c-qd1]=ref_bench_qd1 [swift-qd1-wait]=swift_iopath_qd1_wait
                  [swift-batch32]=swift_iopath_batched [c-batch32]=ref_bench_batch)
 declare -A DRIVER DEVICE ALLOCS RETAINS RELEASES
 callgrind() { # path count -> summary line
@@ -85,7 +86,7 @@ callgrind() { # path count -> summary line
 }
 field() { sed -n "s/.*\b$1=\([0-9]*\).*/\1/p" <<<"$2"; }
 printf '  %-16s %9s %9s %9s %8s %9s %9s\n' path driver device total allocs retains releases >&2
-for path in swift-qd1 c-qd1 swift-qd1-wait swift-batch32 c-batch32; do
+for path in swift-qd1 swift-qd1-sgl c-qd1 swift-qd1-wait swift-batch32 c-batch32; do
     { a=$(callgrind "$path" $N) && b=$(callgrind "$path" $((2 * N))); } || { say "  $path: callgrind run FAILED"; status=1; continue; }
     per() { echo "scale=2; ($(field "$1" "$b") - $(field "$1" "$a")) / $N" | bc; }
     total=$(per total)
@@ -149,5 +150,5 @@ fi
 finished=$(date +%s)
 say ""
 say "== build $((built - started)) s, quick set $((finished - built)) s"
-echo "ns_per_io=${NS_MIN[swift-qd1]:-nan} instr_per_io=${DRIVER[swift-qd1]:-nan} allocs_per_io=${ALLOCS[swift-qd1]:-nan} swift_vs_c=${RATIO:-nan}"
+echo "ns_per_io=${NS_MIN[swift-qd1]:-nan} instr_per_io=${DRIVER[swift-qd1]:-nan} allocs_per_io=${ALLOCS[swift-qd1]:-nan} swift_vs_c=${RATIO:-nan} sgl_instr_per_io=${DRIVER[swift-qd1-sgl]:-nan}"
 exit $status

@@ -151,6 +151,7 @@ public final class Controller<Device: PCIFunction>: Sendable {
             identity = try Self.identifyController(
                 admin: &admin, device: device, registers: registers, timeout: timeout, logger: options.logger)
             try Self.validate(identity)
+            _ = try options.dataPointers.usesSGL(identity.sglSupport)
             maximumTransfer = min(
                 identity.maximumDataTransferSize(minimumPageSize: capabilities.minimumPageSize) ?? .max,
                 PRPBuilder.maximumTransferBytes)

@@ -36,6 +36,8 @@ public struct ControllerOptions: Sendable {
     /// Where the controller logs bring-up, resets, aborts and misbehaving devices: quiet unless
     /// the caller passes its own (a library does not print on its own).
     public var logger: Logger
+    /// PRPs or SGLs for data (`DataPointerPolicy`); each queue pair can change its own.
+    public var dataPointers: DataPointerPolicy = .automatic
 
     public init(
         ioQueuePairs: Int = 4, ioQueueEntries: Int = 256, adminQueueEntries: Int = 32,

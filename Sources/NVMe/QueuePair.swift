@@ -110,6 +110,11 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
     /// are stamped with it so that the I/O path never reads the clock.
     @usableFromInline var now: UInt64
     @usableFromInline var stats = QueueStatistics()
+    /// Data goes as SGLs, not PRPs (`DataPointerPolicy`).
+    @usableFromInline var usesSGL: Bool
+    /// The largest single-slice transfer sent with PRPs; above it, SGLs (when `usesSGL`) up to
+    /// `maximumTransferBytes` (`DataPointerPolicy`).
+    @usableFromInline var prpLimit: Int
     /// Largest data transfer of one command (MDTS, capped at one PRP list page's reach).
     public let maximumTransferBytes: Int
     /// The IOVA space of this controller's device: a data slice from any other is refused.
@@ -159,6 +164,10 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
         self.sharedVector = sharedVector
         self.interruptEventFD = wake ?? interruptVector.flatMap { controller.device.interruptEventFD(vector: $0) }
         self.maximumTransferBytes = maximumTransferBytes
+        // The controller checked a forced `.sgl` against SGLS at bring-up, so this cannot throw.
+        let policy = controller.options.dataPointers
+        usesSGL = (try? policy.usesSGL(controller.identity.sglSupport)) ?? false
+        prpLimit = policy.prpLimit(usesSGL: usesSGL, maximumTransferBytes: maximumTransferBytes)
         self.dmaDomain = submissionMemory.domain
         submission = SubmissionRing(
             slots: submissionMemory.address, size: entries, doorbell: doorbells.submissionTail(queue: id))
@@ -194,7 +203,7 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
 
     // MARK: - Submit
 
-    /// Writes `command` into the next SQ slot with a fresh command id and PRPs for `data`, without
+    /// Writes `command` into the next SQ slot with a fresh command id and PRPs or an SGL for `data`, without
     /// ringing the doorbell (call `ringSubmissionDoorbell()` once for a batch). Returns the id.
     ///
     /// Throws `.submissionQueueFull` or `.noFreeCommandID` (backpressure: reap, then retry), a PRP
@@ -211,29 +220,48 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
         entry.commandID = cid
         let tracker = commands.trackers + slot
         if let data {
-            guard data.length <= maximumTransferBytes else {
-                commands.release(slot: slot)
-                throw .transferTooLarge(bytes: data.length, maximum: maximumTransferBytes)
+            // One compare decides both the limit and the form: above `prpLimit` the data goes as
+            // an SGL, or is too large. A separate test of the policy here cost the PRP path 8 to
+            // 12 instructions per I/O in register spills (scripts/bench.sh).
+            guard data.length <= prpLimit else {
+                return try submitBeyondPRPLimit(entry, data: data, slot: slot, nextTail: nextTail, token: token)
             }
             let iova = data.iova.rawValue
             guard iova & 3 == 0 else {
                 commands.release(slot: slot)
                 throw .misalignedBuffer(iova: iova)
             }
-            if data.length > 0 {
-                // PRPBuilder.build's own checks are the two above (our cap is within its reach).
-                let pointers = PRPBuilder.pointers(
-                    alignedIOVA: iova, length: data.length,
-                    listPage: tracker.pointee.prpList, listIOVA: tracker.pointee.prpListIOVA)
-                entry.prp1 = pointers.prp1
-                entry.prp2 = pointers.prp2
-            } else {
-                entry.prp1 = 0
-                entry.prp2 = 0
-            }
+            // PRPBuilder.build's own checks are the two above (our cap is within its reach). An
+            // empty slice gets PRP1 = its address and no PRP2, which a transfer of nothing never reads.
+            let pointers = PRPBuilder.pointers(
+                alignedIOVA: iova, length: data.length,
+                listPage: tracker.pointee.prpList, listIOVA: tracker.pointee.prpListIOVA)
+            entry.prp1 = pointers.prp1
+            entry.prp2 = pointers.prp2
         }
         enqueue(entry, tracker: tracker, token: token, nextTail: nextTail)
         return cid
+    }
+
+    /// `submit` for data above `prpLimit`: one SGL Data Block in SGL1 when this pair uses SGLs and
+    /// the transfer is within `maximumTransferBytes`, else `.transferTooLarge` (the slot given back).
+    @usableFromInline @inline(never)
+    mutating func submitBeyondPRPLimit(
+        _ command: SubmissionQueueEntry, data: DMASlice, slot: Int, nextTail: UInt32, token: UInt64
+    ) throws(NVMeError) -> UInt16 {
+        guard usesSGL, data.length <= maximumTransferBytes else {
+            commands.release(slot: slot)
+            throw .transferTooLarge(bytes: data.length, maximum: maximumTransferBytes)
+        }
+        let iova = data.iova.rawValue
+        guard iova & 3 == 0 else {
+            commands.release(slot: slot)
+            throw .misalignedBuffer(iova: iova)
+        }
+        var entry = command
+        if data.length > 0 { SGLBuilder.setDataBlock(&entry, iova: iova, length: data.length) }
+        enqueue(entry, tracker: commands.trackers + slot, token: token, nextTail: nextTail)
+        return entry.commandID
     }
 
     /// `submit`'s refusal of another domain's slice, out of line and before a command id is taken,

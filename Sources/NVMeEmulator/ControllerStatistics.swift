@@ -43,6 +43,10 @@ public struct ControllerStatistics: Sendable, Hashable {
     /// Doorbell writes that broke the rules (NVMe base 1.4, 4.1, Asynchronous Event "Invalid
     /// Doorbell Write Value" or "Write to Invalid Doorbell Register").
     public var invalidDoorbellWrites = 0
+    /// Transfers whose data pointer was an SGL, and the SGL segments read from host memory for
+    /// them (0 for a Data Block in the command itself): how tests see which form the driver chose.
+    public var sglTransfers = 0
+    public var sglSegmentsRead = 0
 
     public init() {}
 

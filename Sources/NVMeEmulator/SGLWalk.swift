@@ -93,6 +93,7 @@ extension ControllerEngine {
                     return .dataTransferError
                 }
                 descriptorsRead += count
+                statistics.totals.sglSegmentsRead += 1
                 list = UnsafeRawPointer(next)
                 listCount = count
                 listIsLast = type == .lastSegment
@@ -117,6 +118,7 @@ extension ControllerEngine {
         case DataPointerType.sgl.rawValue where configuration.sgls.supported:
             segments.removeAll(keepingCapacity: true)
             guard length > 0 else { return .success }
+            statistics.totals.sglTransfers += 1
             return walkSGL(sqe.sgl1, length: length, direction: direction, translator: &t)
         default:
             return .invalidFieldInCommand.withDoNotRetry()

@@ -35,12 +35,14 @@ public final class SwiftIOPath: @unchecked Sendable {
     let buffer: DMABuffer
 
     /// A queue pair of `entries` entries over a new null device, and a `transferBytes` buffer
-    /// (4096: PRP1 only; 8192: PRP2 as a data page; more: a PRP list).
-    public init(entries: Int = 256, transferBytes: Int = 4096) throws(NVMeError) {
+    /// (4096: PRP1 only; 8192: PRP2 as a data page; more: a PRP list; with `.sgl`, one Data Block
+    /// in the command whatever the size).
+    public init(entries: Int = 256, transferBytes: Int = 4096, dataPointers: DataPointerPolicy = .prp) throws(NVMeError) {
         precondition(transferBytes > 0 && transferBytes % 512 == 0)
         device = NullNVMeController()
-        controller = try Controller(
-            device: device, options: ControllerOptions(ioQueuePairs: 1, ioQueueEntries: entries, interrupts: false))
+        var options = ControllerOptions(ioQueuePairs: 1, ioQueueEntries: entries, interrupts: false)
+        options.dataPointers = dataPointers
+        controller = try Controller(device: device, options: options)
         guard let ns = controller.namespaces.first else { throw .invalidArgument("the null device reported no namespace") }
         namespace = ns
         self.transferBytes = transferBytes

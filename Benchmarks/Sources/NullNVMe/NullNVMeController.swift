@@ -276,6 +276,9 @@ public final class NullNVMeController: PCIFunction, @unchecked Sendable {
         id.modelNumber = "swift-vfio null device (benchmark)"
         id.firmwareRevision = "1.0"
         id.mdts = 0
+        // SGLs without alignment rules, so that the benchmark can measure both data pointer forms
+        // (the null device moves no data, so it reads neither PRPs nor SGLs).
+        id.sgls = SGLSupport.supportedUnaligned.rawValue
         id.controllerID = 1
         id.version = .v1_4
         id.sqes = 0x66

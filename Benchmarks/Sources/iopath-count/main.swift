@@ -22,7 +22,7 @@ import IOPathBench
 /// N and 2N and takes the difference, so setup and warm-up cancel out.
 ///
 ///     iopath-count <path> <count> [--transfer BYTES] [--entries N] [--time REPEATS]
-///     paths: swift-qd1, swift-qd1-wait, swift-batch32, c-qd1, c-batch32
+///     paths: swift-qd1, swift-qd1-sgl (the same with SGLs), swift-qd1-wait, swift-batch32, c-qd1, c-batch32
 ///     iopath-count empty-poll <milliseconds> [--spins-before-pause N|max]: one poll-mode wait on
 ///     an empty CQ; prints its empty polls and ns per empty poll
 
@@ -67,22 +67,22 @@ let transfer = option("--transfer", in: &arguments, default: 4096)
 let entries = option("--entries", in: &arguments, default: 256)
 let repeats = option("--time", in: &arguments, default: 0)
 guard arguments.count == 2, let count = Int(arguments[1]), count > 0 else {
-    fail("usage: iopath-count <swift-qd1|swift-qd1-wait|swift-batch32|c-qd1|c-batch32> <count> [--transfer BYTES] [--entries N] [--time REPEATS]")
+    fail("usage: iopath-count <swift-qd1|swift-qd1-sgl|swift-qd1-wait|swift-batch32|c-qd1|c-batch32> <count> [--transfer BYTES] [--entries N] [--time REPEATS]")
 }
 let path = arguments[0]
 
 let run: (Int) -> UInt64
 var report: () -> String = { "" }
 switch path {
-case "swift-qd1", "swift-qd1-wait", "swift-batch32":
+case "swift-qd1", "swift-qd1-sgl", "swift-qd1-wait", "swift-batch32":
     let io: SwiftIOPath
     do {
-        io = try SwiftIOPath(entries: entries, transferBytes: transfer)
+        io = try SwiftIOPath(entries: entries, transferBytes: transfer, dataPointers: path == "swift-qd1-sgl" ? .sgl : .prp)
     } catch {
         fail("setting up the Swift path: \(error)")
     }
     switch path {
-    case "swift-qd1": run = { io.qd1($0) }
+    case "swift-qd1", "swift-qd1-sgl": run = { io.qd1($0) }
     case "swift-qd1-wait": run = { io.qd1Wait($0) }
     default: run = { io.batched($0, batch: 32) }
     }
