@@ -50,11 +50,14 @@ extension QueuePair {
             slices: slices, bytes: blocks &<< namespace.blockShift, token: token)
     }
 
-    /// `blocks` is 1...`maximumBlocksPerCommand`, as `dataSlice` checks for one slice.
+    /// `blocks` is 1...`maximumBlocksPerCommand` on a namespace without metadata, as `dataSlice`
+    /// checks for one slice (these data-only calls refuse a namespace with metadata).
     @inlinable
     func checkBlocks(namespace: NamespaceInfo, blocks: Int) throws(NVMeError) {
-        guard blocks >= 1, blocks <= namespace.maximumBlocksPerCommand else {
-            throw .transferTooLarge(bytes: namespace.bytes(blocks: blocks), maximum: namespace.maximumBlocksPerCommand &* namespace.blockSize)
+        guard blocks >= 1, blocks <= namespace.dataOnlyBlockLimit else {
+            throw namespace.metadataSize != 0
+                ? .metadataRequired(namespace: namespace.id, metadataSize: namespace.metadataSize)
+                : .transferTooLarge(bytes: namespace.bytes(blocks: blocks), maximum: namespace.maximumBlocksPerCommand &* namespace.blockSize)
         }
     }
 
