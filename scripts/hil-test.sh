@@ -21,6 +21,8 @@
 #                       pcie-root-port (the guest finds it by its serial number); the host's QMP
 #                       socket and hook answer the guest's qmp-query-pci signal, and read CC and
 #                       CSTS for vfio-hil's nvme-quiet-after-giving-up (HMP xp at BAR0)
+#   namespaces aer      in an nvme-subsys, namespace 2 detached=on: vfio-hil attaches and detaches
+#                       it (aer-namespace-attach-detach: the AER, the rescan, verified I/O)
 #   limits   mdts2      MDTS 2 (16 KiB per command with 4 KiB pages)
 #            ioqpairs2  max_ioqpairs=2
 #            e1000e     NIC pair: two Intel 82574L (`-device e1000e`) on one QEMU hub; ours at
@@ -49,6 +51,8 @@
 #       with BUS (a vm_root_port or an nvme-subsys id... anything `bus=` accepts) the guest finds
 #       the function by serial instead of by address. Every controller gets the pattern, the
 #       kernel checks, bind, vfio-hil, the vfioctl checks and the unbind of guest.sh.
+#   hil_detached_namespace NAME NSID BLOCK-SIZE MIB   a detached=on namespace of the last
+#       hil_nvme's controller, which OPTIONS put in an nvme-subsys (subsys=ID)
 #   hil_nic_pair NAME OUR_ADDR OUR_MAC PEER_ADDR PEER_MAC   an e1000e pair on its own hub
 #   hil_nvme_namespace_options NAME OPTIONS  extra nvme-ns options for the next hil_nvme's
 #       namespaces (metadata, PI: ms=8,pi=1,...), cleared by that hil_nvme
@@ -139,7 +143,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$REPO/scripts/lib/vm.sh"
 vm_tool hil-test.sh
 
-HIL_BOOTS=(formats limits queues iommufd noiommu)
+HIL_BOOTS=(formats limits queues namespaces iommufd noiommu)
 
 boot_formats() {
     hil_nvme lba512 - 1:512:64
@@ -154,6 +158,20 @@ boot_limits() {
     hil_nvme mdts2 mdts=2 1:512:32
     hil_nvme ioqpairs2 max_ioqpairs=2 1:4096:32
     hil_nic_pair e1000e 0x18 52:54:00:5f:00:01 0x19 52:54:00:5f:00:02
+}
+
+# Namespaces that change while the driver runs (issue 18): a controller in an NVM subsystem whose
+# namespace 2 starts detached (QEMU 7.2 has Namespace Attachment, not Management); vfio-hil's
+# aer-namespace-attach-detach attaches it through the driver (Namespace Attribute Changed AER,
+# rescan, verified I/O) and detaches it again (AER, its I/O fails with namespaceNotAttached).
+boot_namespaces() {
+    # A controller in a subsystem has CMIC multi-controller set, so the kernel's nvme driver
+    # would put its namespaces behind a native-multipath node under the subsystem, not the
+    # controller, where guest.sh looks for them (block_device_of): one path, no multipath.
+    vm_append nvme_core.multipath=N
+    vm_device "nvme-subsys,id=hilsub,nqn=nqn.2026-12.io.swift-vfio:hil-aer"
+    hil_nvme aer subsys=hilsub 1:512:32
+    hil_detached_namespace aer 2 4096 16
 }
 
 # Where the I/O queues live and how they interrupt (issue 18): fewer MSI-X vectors than queue
@@ -381,6 +399,17 @@ hil_nvme() {
     echo "$name $bdf HIL-$name $mdts $ioqpairs $facts" >>"$VM_DIR/controllers"
     echo "   $name at ${bus:+$bus, }$bdf: namespaces $facts (nsid:block size:blocks), mdts $mdts, max_ioqpairs $ioqpairs${opts:+, options $opts}"
     n_ctrl=$((n_ctrl + 1))
+}
+
+# hil_detached_namespace NAME NSID BLOCK-SIZE MIB: a namespace of the last hil_nvme's controller
+# (which must be in an nvme-subsys) that starts detached (detached=on): not in its facts, so the
+# guest's kernel checks leave it alone; the aer-* scenario attaches it and detaches it again.
+hil_detached_namespace() {
+    local drive=$VM_WORK/images/$1-ns$2.img
+    mkdir -p "$VM_WORK/images"
+    vm_image "$1-ns$2" "$drive" "$4M"
+    vm_device "nvme-ns,drive=$1-ns$2,bus=nv$((n_ctrl - 1)),nsid=$2,logical_block_size=$3,physical_block_size=$3,detached=on"
+    echo "   $1: namespace $2 ($3 B blocks, $4 MiB) starts detached"
 }
 
 # hil_nic_pair NAME OUR_ADDR OUR_MAC PEER_ADDR PEER_MAC: both netdevs are ports of one QEMU hub

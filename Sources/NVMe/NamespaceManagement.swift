@@ -18,6 +18,16 @@ import VFIO
 /// the result does not depend on the Namespace Attribute Changed event (which a controller sends
 /// to the controllers a namespace is attached to, and which may be disabled).
 extension Controller {
+    /// NSIDs allocated in the controller's NVM subsystem, attached or not (Identify CNS 10h, the
+    /// first page: up to 1024 ids above `after`); a controller that is alone in its subsystem
+    /// lists its active namespaces.
+    public func allocatedNamespaceIDs(after: UInt32 = 0) throws(NVMeError) -> [UInt32] {
+        let list: ActiveNamespaceList = try decode(
+            adminCommand(.identify(cns: .allocatedNamespaceList, namespaceID: after), returning: 4096, name: "Identify Allocated Namespace List"),
+            "Identify Allocated Namespace List")
+        return list.namespaceIDs
+    }
+
     /// Attaches namespace `id` to `controllers` (default: this controller, its CNTLID) and
     /// rescans. A namespace attached to this controller appears in `namespaces`.
     @discardableResult

@@ -27,6 +27,8 @@ struct EmulatedConfiguration: Sendable, CustomTestStringConvertible {
     let maximumQueuePairs: Int
     /// MSI-X vectors (QEMU's `msix_qsize`); nil: one per queue pair and the admin queue's.
     var msixVectors: Int? = nil
+    /// Namespaces that start detached (QEMU's `detached=on` in an nvme-subsys): not in the facts.
+    var detached: [NamespaceFact] = []
 
     var testDescription: String { name }
 
@@ -47,11 +49,15 @@ struct EmulatedConfiguration: Sendable, CustomTestStringConvertible {
         EmulatedConfiguration(
             name: "msixqsize2", namespaces: [namespace(1, blockSize: 512, mebibytes: 32)], mdts: 7, maximumQueuePairs: 4,
             msixVectors: 2),
+        EmulatedConfiguration(
+            name: "aer", namespaces: [namespace(1, blockSize: 512, mebibytes: 32)], mdts: 7, maximumQueuePairs: 64,
+            detached: [namespace(2, blockSize: 4096, mebibytes: 16)]),
     ]
 
-    /// Whether the scenario skips here by design: the shared-vector ones need fewer vectors than pairs.
+    /// Whether the scenario skips here by design: the shared-vector ones need fewer vectors than pairs,
+    /// the aer- ones a detached namespace.
     func skips(_ scenario: String) -> Bool {
-        scenario.hasPrefix("shared-vector-") && msixVectors == nil
+        (scenario.hasPrefix("shared-vector-") && msixVectors == nil) || (scenario.hasPrefix("aer-") && detached.isEmpty)
     }
 
     var facts: NVMeFacts {
@@ -64,11 +70,13 @@ struct EmulatedConfiguration: Sendable, CustomTestStringConvertible {
     /// real eventfd signals that wake a sleeping reaper.
     func makeController() throws -> EmulatedNVMeController {
         var configuration = EmulatedNVMeConfiguration(
-            namespaces: namespaces.map { EmulatedNamespace(blockSize: $0.blockSize, capacityInBlocks: $0.blockCount) },
+            namespaces: (namespaces + detached).sorted { $0.id < $1.id }.map { EmulatedNamespace(blockSize: $0.blockSize, capacityInBlocks: $0.blockCount) },
             maxDataTransferSize: UInt8(mdts), maxIOQueuePairs: maximumQueuePairs, mode: .threaded,
             serialNumber: "HIL-\(name)")
         if let msixVectors { configuration.msixVectors = msixVectors }
-        return try EmulatedNVMeController(configuration: configuration)
+        let device = try EmulatedNVMeController(configuration: configuration)
+        for namespace in detached { device.setNamespaceAttached(namespace.id, false, notify: false) }
+        return device
     }
 }
 
