@@ -157,6 +157,14 @@ extension E1000E {
                               doorbell: registers.doorbell(at: ring.tail.offset), interrupt: interrupt)
     }
 
+    /// Sets EN in RCTL or TCTL, in the copy `State` keeps (these registers are written whole,
+    /// so the driver remembers what it wrote) and in the device: how a new queue turns its unit
+    /// on and the last transmit queue turns it off.
+    func setUnit<Control: UnitEnableControl>(_ register: Register<Control>, _ kept: inout Control, enabled: Bool) {
+        kept.enable = enabled
+        registers.write(register, kept)
+    }
+
     /// Clears a dropped queue's ring registers, once the device no longer uses the ring.
     func clearRing(_ ring: DescriptorRingRegisters) {
         registers.write(ring.length, 0)
@@ -166,3 +174,12 @@ extension E1000E {
         registers.write(ring.tail, 0)
     }
 }
+
+/// RCTL and TCTL: the two unit control registers whose EN bit (bit 1, datasheet 10.2.5.1 and
+/// 10.2.6.1) starts and stops the receive or transmit unit.
+protocol UnitEnableControl: RegisterValue {
+    var enable: Bool { get set }
+}
+
+extension ReceiveControl: UnitEnableControl {}
+extension TransmitControl: UnitEnableControl {}

@@ -240,10 +240,7 @@ extension E1000E {
             if extendedReceiveDescriptors {
                 Self.writeRedirectionTable(registers: registers, queues: (0..<2).filter { s.receiveQueueLive[$0] })
             }
-            var rctl = s.receiveControl
-            rctl.enable = true
-            s.receiveControl = rctl
-            registers.write(E1000ERegister.receiveControl, rctl)
+            setUnit(E1000ERegister.receiveControl, &s.receiveControl, enabled: true)
         }
         return queue
     }

@@ -224,10 +224,7 @@ extension E1000E {
         registers.write(E1000ERegister.transmitArbitration(index), tarc | E1000ERegister.transmitArbitrationEnable)
         let queue = TransmitQueue(owner: self, index: index, ring: ring)
         state.withLock { s in
-            var tctl = s.transmitControl
-            tctl.enable = true
-            s.transmitControl = tctl
-            registers.write(E1000ERegister.transmitControl, tctl)
+            setUnit(E1000ERegister.transmitControl, &s.transmitControl, enabled: true)
         }
         return queue
     }
@@ -244,10 +241,7 @@ extension E1000E {
             let arbitration = E1000ERegister.transmitArbitration(index)
             registers.write(arbitration, registers.read(arbitration) & ~E1000ERegister.transmitArbitrationEnable)
             if !s.transmitQueueLive.contains(true) {
-                var tctl = s.transmitControl
-                tctl.enable = false
-                s.transmitControl = tctl
-                registers.write(E1000ERegister.transmitControl, tctl)
+                setUnit(E1000ERegister.transmitControl, &s.transmitControl, enabled: false)
             }
             let ring = E1000ERegister.transmitQueue(index)
             _ = Self.poll(milliseconds: Self.transmitStopMilliseconds, device: device) {
