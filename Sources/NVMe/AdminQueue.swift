@@ -120,8 +120,7 @@ struct AdminQueue: ~Copyable {
                 return cqe
             }
             let status = registers.read(ControllerRegister.status)
-            // The kernel asking for the device back ends the wait as a removal would.
-            if status.looksDisconnected || device.removalRequested { throw .deviceRemoved }
+            if status.showsRemoval(of: device) { throw .deviceRemoved }
             if status.controllerFatalStatus { throw .controllerFatal(during: name) }
             if deadline.hasPassed { throw .timedOut(what: "\(name) (admin command id \(cid))", milliseconds: timeoutMilliseconds) }
             backoff.sleep()

@@ -230,7 +230,7 @@ extension Controller {
         // Surprise removal or a dead link (all ones), or the kernel asking for the device back
         // (the request interrupt: it waits for us to let go): nothing more is submitted, the
         // waits throw and their callers quiesce what is in flight before it is released.
-        if status.looksDisconnected || device.removalRequested {
+        if status.showsRemoval(of: device) {
             markFailed(.deviceRemoved)
             throw .deviceRemoved
         }

@@ -116,6 +116,7 @@ extension QueuePair {
         do {
             try controller.checkHealth(during: "I/O on queue \(id)")
         } catch {
+            if controller.hasFailed { disconnectSubmissionDoorbell() }
             guard policy.enabled, case .controllerFatal = error else { throw error }
             delivered &+= try resetAndRebuild(reason: "CSTS.CFS set during I/O on queue \(id)", body)
         }

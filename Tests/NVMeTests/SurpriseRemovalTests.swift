@@ -165,6 +165,30 @@ struct SurpriseRemovalTests {
         #expect(rig.device.dmaFaults.isEmpty)
     }
 
+    @Test func submissionAfterTheRemovalWasSeenNeverRingsTheDoorbell() throws {
+        // Stepped: the device fetches only when the wait services it, so a doorbell store would
+        // be counted (and the read executed) before the wait returns.
+        let rig = try Rig()
+        defer { rig.device.close() }
+        var pair = try rig.controller.makeQueuePair(interrupts: false)
+        let buffer = try rig.device.dma.allocate(length: 8192)
+        rig.device.setFaultPlan(FaultPlan(rules: [.io(.read, .nth(1), .hang)]))
+        try pair.submitRead(namespace: rig.namespace, lba: 0, blocks: 8, into: buffer.slice(offset: 0, length: 4096), token: 1)
+        pair.ringSubmissionDoorbell()
+        // The kernel asks for the function back: it is still there and would start new commands.
+        rig.device.requestRemoval()
+        #expect(throws: NVMeError.deviceRemoved) { _ = try pair.waitForCompletions(atLeast: 1, mode: .poll, timeoutMilliseconds: 5000) { _ in } }
+        let doorbells = rig.device.statistics.doorbellWrites
+        let reads = rig.device.statistics.io(IOOpcode.read.rawValue).commands
+        try pair.submitRead(namespace: rig.namespace, lba: 8, blocks: 8, into: buffer.slice(offset: 4096, length: 4096), token: 2)
+        pair.ringSubmissionDoorbell()
+        #expect(throws: NVMeError.deviceRemoved) { _ = try pair.waitForCompletions(atLeast: 1, mode: .poll, timeoutMilliseconds: 5000) { _ in } }
+        #expect(rig.device.statistics.doorbellWrites == doorbells)
+        #expect(rig.device.statistics.io(IOOpcode.read.rawValue).commands == reads)
+        #expect(pair.outstanding == 2)
+        #expect(rig.controller.quiesce(reason: "the test's removal"))
+    }
+
     @Test func removalWakesEveryAsyncWaiter() async throws {
         let path = Self.temporaryImage("async")
         defer { unlink(path) }
