@@ -31,7 +31,7 @@ struct Vfioctl: ParsableCommand {
             works without hardware.
             """,
         version: vfioctlVersion,
-        subcommands: [List.self, Bind.self, Unbind.self, Setup.self, NVMeCommand.self, NetCommand.self, Demo.self]
+        subcommands: [List.self, Watch.self, Bind.self, Unbind.self, Setup.self, NVMeCommand.self, NetCommand.self, Demo.self]
     )
 
     /// ArgumentParser's `main`, with every error printed by the tool's one convention (Output.swift)
