@@ -196,7 +196,8 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
         if mode.kind != .poll && ring.interrupt.eventFD == nil { throw .noInterruptVector(kind: "receive", queue: index) }
         var wait = WaitLoop(
             mode: mode, target: 1, timeoutMilliseconds: timeoutMilliseconds,
-            coarseStart: MonotonicClock.coarseNanoseconds(), phase: ring.interrupt.phase)
+            coarseStart: MonotonicClock.coarseNanoseconds(), phase: ring.interrupt.phase,
+            alarmFD: mode.kind == .poll ? nil : ring.device.removalRequestEventFD)
         defer {
             ring.interrupt.phase = wait.phase
             stats.interrupts.add(wait.statistics)

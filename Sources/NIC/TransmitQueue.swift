@@ -181,7 +181,8 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
         if mode.kind != .poll && ring.interrupt.eventFD == nil { throw .noInterruptVector(kind: "transmit", queue: index) }
         var wait = WaitLoop(
             mode: mode, target: outstanding, timeoutMilliseconds: timeoutMilliseconds,
-            coarseStart: MonotonicClock.coarseNanoseconds(), phase: ring.interrupt.phase)
+            coarseStart: MonotonicClock.coarseNanoseconds(), phase: ring.interrupt.phase,
+            alarmFD: mode.kind == .poll ? nil : ring.device.removalRequestEventFD)
         defer {
             ring.interrupt.phase = wait.phase
             stats.interrupts.add(wait.statistics)

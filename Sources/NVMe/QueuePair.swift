@@ -129,6 +129,9 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
     public let interruptEventFD: Int32?
     /// A shared vector's eventfd, which a wait also sleeps on; nil when the vector is the pair's own.
     public let sharedVectorEventFD: Int32?
+    /// The device's removal request eventfd (borrowed like `interruptEventFD`): a sleeping wait
+    /// also wakes on it, so a removal is answered at once.
+    @usableFromInline let removalEventFD: Int32?
     @usableFromInline unowned(unsafe) let device: Device
     @usableFromInline unowned(unsafe) let controller: Controller<Device>
 
@@ -163,6 +166,7 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
         self.sharedVectorEventFD = sharedVector?.vector.eventFD
         self.sharedVector = sharedVector
         self.interruptEventFD = wake ?? interruptVector.flatMap { controller.device.interruptEventFD(vector: $0) }
+        self.removalEventFD = controller.device.removalRequestEventFD
         self.maximumTransferBytes = maximumTransferBytes
         // The controller checked a forced `.sgl` against SGLS at bring-up, so this cannot throw.
         let policy = controller.options.dataPointers

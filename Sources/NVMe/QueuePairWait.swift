@@ -58,7 +58,7 @@ extension QueuePair {
         }
         var wait = WaitLoop(
             mode: mode, target: target, done: done, timeoutMilliseconds: timeoutMilliseconds,
-            coarseStart: MonotonicClock.coarseNanoseconds(), wakeUpFD: wakeUpFD)
+            coarseStart: MonotonicClock.coarseNanoseconds(), wakeUpFD: wakeUpFD, alarmFD: removalEventFD)
         defer {
             // A pair starts every wait armed: a wait that ends (or throws) while polling unmasks.
             if wait.phase.polling {

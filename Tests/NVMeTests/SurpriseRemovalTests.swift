@@ -165,6 +165,42 @@ struct SurpriseRemovalTests {
         #expect(rig.device.dmaFaults.isEmpty)
     }
 
+    @Test(arguments: modes)
+    func requestDuringBusyShortWaitsIsNoticedWithinTheBound(_ mode: CompletionMode) throws {
+        // Every command completes in 20 us, so no single wait lasts the idle-check interval
+        // (1 ms): only a pair that carries its last check from wait to wait looks at the
+        // request while the device, still present, keeps completing what it is given.
+        let rig = try Rig(mode: .threaded) { $0.commandLatencyNanoseconds = 20_000 }
+        defer { rig.device.close() }
+        var pair = try rig.controller.makeQueuePair(interrupts: mode.usesInterrupts)
+        let buffer = try rig.device.dma.allocate(length: 8 * 4096)
+        var free = Array(0..<8)
+        var requestedAt: UInt64?
+        var error: NVMeError?
+        var lba: UInt64 = 0
+        let start = MonotonicClock.nanoseconds()
+        while error == nil && MonotonicClock.nanoseconds() - start < 5_000_000_000 {
+            while let slot = free.popLast() {
+                try pair.submitWrite(namespace: rig.namespace, lba: lba % 8192, blocks: 8, from: buffer.slice(offset: slot * 4096, length: 4096), token: UInt64(slot))
+                lba += 8
+            }
+            pair.ringSubmissionDoorbell()
+            do {
+                _ = try pair.waitForCompletions(atLeast: 1, mode: mode, timeoutMilliseconds: 5000) { free.append(Int($0.token)) }
+            } catch let e {
+                error = e
+            }
+            if requestedAt == nil && lba >= 8 * 200 {
+                rig.device.requestRemoval()
+                requestedAt = MonotonicClock.nanoseconds()
+            }
+        }
+        let ms = requestedAt.map { (MonotonicClock.nanoseconds() - $0) / 1_000_000 } ?? 0
+        #expect(error == .deviceRemoved, "after \(lba / 8) writes")
+        #expect(ms < timeBound(Self.boundMilliseconds), "noticed \(ms) ms after the request")
+        #expect(rig.controller.quiesce(reason: "the test's removal"))
+    }
+
     @Test func submissionAfterTheRemovalWasSeenNeverRingsTheDoorbell() throws {
         // Stepped: the device fetches only when the wait services it, so a doorbell store would
         // be counted (and the read executed) before the wait returns.

@@ -69,22 +69,26 @@ public struct EventFD: ~Copyable, Sendable {
     }
 
     /// Sleeps until `fd` (an interrupt), `shared` (the eventfd of a vector `fd`'s queue shares
-    /// with others, `SharedInterruptVector`) or `wake` (new work for a worker thread) is readable,
-    /// or `milliseconds` pass. Returns whether `fd` or `shared` was signalled, and whether `wake`
+    /// with others, `SharedInterruptVector`), `wake` (new work for a worker thread) or `alarm`
+    /// (the device's removal request, `WaitLoop`'s alarm) is readable, or `milliseconds` pass.
+    /// Returns whether `fd` or `shared` was signalled, whether `wake` was, and whether `alarm`
     /// was. Drains none; a nil descriptor is not watched (poll ignores negative ones).
-    public static func wait(_ fd: Int32, shared: Int32?, orWakeUp wake: Int32?, milliseconds: Int32) -> (signalled: Bool, wakeUp: Bool) {
+    public static func wait(
+        _ fd: Int32, shared: Int32?, orWakeUp wake: Int32?, orAlarm alarm: Int32?, milliseconds: Int32
+    ) -> (signalled: Bool, wakeUp: Bool, alarm: Bool) {
         var fds = (
             pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
             pollfd(fd: shared ?? -1, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: wake ?? -1, events: Int16(POLLIN), revents: 0))
+            pollfd(fd: wake ?? -1, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: alarm ?? -1, events: Int16(POLLIN), revents: 0))
         while true {
             let n = withUnsafeMutableBytes(of: &fds) { raw in
-                poll(raw.baseAddress!.assumingMemoryBound(to: pollfd.self), 3, milliseconds)
+                poll(raw.baseAddress!.assumingMemoryBound(to: pollfd.self), 4, milliseconds)
             }
             if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return (false, false) }
+            guard n > 0 else { return (false, false, false) }
             let readable = Int16(POLLIN)
-            return ((fds.0.revents | fds.1.revents) & readable != 0, fds.2.revents & readable != 0)
+            return ((fds.0.revents | fds.1.revents) & readable != 0, fds.2.revents & readable != 0, fds.3.revents & readable != 0)
         }
     }
 
