@@ -42,7 +42,8 @@ extension DescriptorRing {
 
 extension TransmitQueue {
     /// Throws `deviceRemoved` if the NIC is gone or the kernel asked for it back: for callers
-    /// that poll `send` on a full ring themselves (pace it: it is an MMIO read and a `poll`).
+    /// that drive `send` themselves, which no wait loop checks for them (pace it: it is an MMIO
+    /// read and a `poll`).
     public func checkPresent() throws(NICError) {
         try ring.checkPresent()
     }

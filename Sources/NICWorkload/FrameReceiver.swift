@@ -100,6 +100,9 @@ public struct ReceiveResult: Sendable {
     public var peer: EmulatedWirePeer.Report?
     /// Ended early by `shouldStop`; the figures are those so far.
     public var stopped: Bool
+    /// Ended by the NIC's removal; the figures are those so far, and the NIC's own counters are
+    /// 0, unread.
+    public var removed = false
 
     @usableFromInline
     init(spec: ReceiveSpec, total: FrameTally, perQueue: [FrameTally], rate: PacketRate, deviceReceived: UInt64, deviceMissed: UInt64, peer: EmulatedWirePeer.Report?, stopped: Bool) {
@@ -116,7 +119,7 @@ public struct ReceiveResult: Sendable {
     /// The run's goal not met (fewer matching frames than asked for), or frames the emulated
     /// peer sent that did not arrive; nil when all is well or the run was stopped.
     public var problem: NICWorkloadError? {
-        if stopped { return nil }
+        if stopped || removed { return nil }
         if let count = spec.count, total.matched < UInt64(count) {
             return .shortfall("received \(total.matched) of \(count) matching frames within \(seconds(spec.seconds))")
         }
@@ -157,15 +160,18 @@ public enum FrameReceiver {
             var rx = receiveQueues[q].take()
             tallies.set(q, try receive(&rx, spec: spec, deadline: deadline, run: run))
         }
-        let stats = nic.statistics()
+        // A removed NIC's registers read all ones: no counts from it.
+        let stats = outcome.removed ? before : nic.statistics()
         let perQueue = tallies.all
         let total = perQueue.reduce(FrameTally(), +)
-        return ReceiveResult(
+        var result = ReceiveResult(
             spec: spec, total: total, perQueue: perQueue,
             rate: PacketRate(packets: total.frames, bytes: total.bytes, seconds: outcome.seconds, cpuNanoseconds: total.cpuNanoseconds,
                              cpuMHz: PacketRate.cpuMegahertz()),
             deviceReceived: stats.goodPacketsReceived &- before.goodPacketsReceived,
             deviceMissed: stats.missedPackets &- before.missedPackets, peer: outcome.peer, stopped: outcome.stopped)
+        result.removed = outcome.removed
+        return result
     }
 
     /// One queue's loop: receive batches until the deadline (coarse clock), the count or a stop,
@@ -197,7 +203,9 @@ public enum FrameReceiver {
                 run.count(n)
             }
         } catch {
-            throw .nic(error)
+            // Removed: this queue ends with its figures so far, and the run with it.
+            guard case .deviceRemoved = error else { throw .nic(error) }
+            run.noteRemoval()
         }
         t.cpuNanoseconds = CPUTime.thread() &- cpuStart
         t.interrupts = rx.statistics.interrupts.interrupts

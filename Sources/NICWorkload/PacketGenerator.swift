@@ -62,6 +62,9 @@ public struct GeneratorResult: Sendable {
     public var peer: EmulatedWirePeer.Report?
     /// Ended early by `shouldStop`; the figures are those so far.
     public var stopped: Bool
+    /// Ended by the NIC's removal; the figures are those so far (frames handed to the NIC: those
+    /// still in its ring when it went are lost), and `deviceTransmitted` is 0, unread.
+    public var removed = false
 
     @usableFromInline
     init(template: UDPTemplate, queues: Int, rate: PacketRate, deviceTransmitted: UInt64, peer: EmulatedWirePeer.Report?, stopped: Bool) {
@@ -76,7 +79,7 @@ public struct GeneratorResult: Sendable {
     /// What the figures show went wrong: the emulated peer did not verify every frame sent, in
     /// order. Nil when all is well.
     public var problem: NICWorkloadError? {
-        guard let r = peer, UInt64(r.framesVerified) != rate.packets || r.sequenceGaps != 0 else { return nil }
+        guard !removed, let r = peer, UInt64(r.framesVerified) != rate.packets || r.sequenceGaps != 0 else { return nil }
         return .shortfall("the emulated peer verified \(r.framesVerified) of \(rate.packets) frames (\(r.sequenceGaps) out of order)\(r.firstProblem.map { "; first problem: \($0)" } ?? "")")
     }
 }
@@ -113,13 +116,15 @@ public enum PacketGenerator {
             results.set(q, try generate(&tx, queue: q, template: template, batch: spec.batch, mode: spec.mode,
                                         packets: share, deadline: deadline, run: run))
         }
-        let deviceSent = nic.statistics().goodPacketsTransmitted &- before.goodPacketsTransmitted
+        // A removed NIC's registers read all ones: no count from it.
+        let deviceSent = outcome.removed ? 0 : nic.statistics().goodPacketsTransmitted &- before.goodPacketsTransmitted
         let all = results.all
         var result = GeneratorResult(
             template: template, queues: queues,
             rate: PacketRate(packets: all.reduce(0) { $0 + $1.packets }, bytes: all.reduce(0) { $0 + $1.bytes }, seconds: outcome.seconds,
                              cpuNanoseconds: all.reduce(0) { $0 + $1.cpuNanoseconds }, cpuMHz: PacketRate.cpuMegahertz()),
             deviceTransmitted: deviceSent, peer: outcome.peer, stopped: outcome.stopped)
+        result.removed = outcome.removed
         for r in all {
             result.interrupts += r.interrupts
             result.backpressure += r.backpressure
@@ -177,11 +182,13 @@ public enum PacketGenerator {
                 }
                 sent &+= n
                 run.count(n)
+                // Gone, or asked back by the kernel (which then waits for us): looked at once a
+                // millisecond (one coarse clock read per batch), whether or not the ring has
+                // room. A NIC that keeps taking frames after the request would otherwise keep
+                // this loop, and the kernel's removal, going until the run's end.
+                if removalPacer.isDue() { try tx.checkPresent() }
                 if n < want {
                     if mode.kind == .poll {
-                        // A full ring that never drains: the NIC may be gone (the other modes
-                        // notice in `flush`).
-                        if removalPacer.isDue() { try tx.checkPresent() }
                         Barrier.cpuPause()
                     } else {
                         try tx.flush(mode: mode, timeoutMilliseconds: 5000)
@@ -190,7 +197,9 @@ public enum PacketGenerator {
             }
             try tx.flush(mode: mode, timeoutMilliseconds: 5000)
         } catch {
-            throw .nic(error)
+            // Removed: this queue ends with its figures so far, and the run with it.
+            guard case .deviceRemoved = error else { throw .nic(error) }
+            run.noteRemoval()
         }
         let s = tx.statistics
         var r = QueueResult()

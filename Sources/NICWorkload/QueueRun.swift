@@ -52,6 +52,16 @@ public final class QueueRun: Sendable {
 
     @inlinable func requestStop() { stop.store(true, ordering: .relaxed) }
 
+    /// A queue found the NIC removed (`NICError.deviceRemoved`): the run ends, every queue with
+    /// its figures so far, and the outcome says why, so the caller reports them before the error.
+    @usableFromInline let removal = Atomic<Bool>(false)
+
+    @inlinable
+    func noteRemoval() {
+        removal.store(true, ordering: .relaxed)
+        requestStop()
+    }
+
     /// Adds `n` to the goal count and stops the run once it reaches `target`.
     @inlinable
     func met(_ n: Int, of target: Int?) {
@@ -135,7 +145,9 @@ extension QueueRun {
                 try body(made, q, run, deadline)
             }
             let elapsed = Double(MonotonicClock.nanoseconds() &- start) / 1e9
-            return RunOutcome(seconds: elapsed, stopped: run.wasInterrupted, peer: peer?.stop())
+            var outcome = RunOutcome(seconds: elapsed, stopped: run.wasInterrupted, peer: peer?.stop())
+            outcome.removed = run.removal.load(ordering: .relaxed)
+            return outcome
         } catch {
             _ = peer?.stop()
             throw error
@@ -161,6 +173,8 @@ struct RunOutcome: Sendable {
     @usableFromInline var seconds: Double
     @usableFromInline var stopped: Bool
     @usableFromInline var peer: EmulatedWirePeer.Report?
+    /// A queue found the NIC removed; the figures are those until then.
+    @usableFromInline var removed = false
 
     @usableFromInline
     init(seconds: Double, stopped: Bool, peer: EmulatedWirePeer.Report?) {

@@ -165,8 +165,15 @@ final class NetRunControl {
     func endProgress() { progressLine?.erase() }
 
     /// The `ended_by` figure: the signal that stopped the run, else what the caller says ended it.
-    func endedBy(stopped: Bool, otherwise: String) -> String {
-        stopped ? StopSignal.signalName ?? "stopped" : otherwise
+    func endedBy(stopped: Bool, removed: Bool = false, otherwise: String) -> String {
+        removed ? "device_removed" : stopped ? StopSignal.signalName ?? "stopped" : otherwise
+    }
+
+    /// The one line after the figures of a run the NIC's removal ended (`net gen`, `net recv`):
+    /// it names the function and what the figures cover; the exit status is 1.
+    func removal(of device: String, after frames: UInt64, _ noun: String, _ seconds: Double) -> ValidationFailure {
+        ValidationFailure(
+            "\(device) was removed during the run after \(frames) frames \(noun) in \(formatDuration(seconds)); once it is back, bind it (vfioctl bind) and run again")
     }
 
     /// The text report's line for a stopped run.

@@ -54,7 +54,7 @@ struct GeneratorJob: NICJob {
             try PacketGenerator.run(nic, spec, peer: peer, shouldStop: control.shouldStop, progress: control.progress)
         }
         control.endProgress()
-        let endedBy = control.endedBy(stopped: r.stopped, otherwise: spec.count != nil ? "count" : "time")
+        let endedBy = control.endedBy(stopped: r.stopped, removed: r.removed, otherwise: spec.count != nil ? "count" : "time")
         if json {
             var fields: [(String, JSON)] = [("device", .string(nic.device.name)), ("mode", .string(spec.mode.description))]
             if brief {
@@ -84,10 +84,13 @@ struct GeneratorJob: NICJob {
                 print("gen \(r.template.length) B to \(r.template.destination), mode \(spec.mode), \(r.queues) queue(s), batch \(spec.batch) on \(nic.device.name)")
                 if r.stopped { print(control.stoppedLine(r.rate.seconds)) }
                 print("  \(r.rate.text)")
-                print("  NIC counted \(r.deviceTransmitted) sent (GPTC); \(r.tailWrites) tail writes, \(r.interrupts) interrupts")
+                // A removed NIC's counters cannot be read.
+                print("  \(r.removed ? "" : "NIC counted \(r.deviceTransmitted) sent (GPTC); ")\(r.tailWrites) tail writes, \(r.interrupts) interrupts")
             }
             if let p = r.peer { print("\(brief ? "" : "  ")peer: received \(p.framesTaken), verified \(p.framesVerified), \(p.sequenceGaps) out of order") }
         }
+        // The figures above count the frames handed to the NIC before it went.
+        if r.removed { throw control.removal(of: nic.device.name, after: r.rate.packets, "handed to the NIC", r.rate.seconds) }
         if let problem = r.problem { throw problem }
     }
 }

@@ -46,7 +46,7 @@ struct NetRecv: ParsableCommand {
             control.endProgress()
             let total = r.total
             let queues = r.perQueue.count
-            let endedBy = control.endedBy(stopped: r.stopped, otherwise: spec.count.map { total.matched >= UInt64($0) } == true ? "count" : "time")
+            let endedBy = control.endedBy(stopped: r.stopped, removed: r.removed, otherwise: spec.count.map { total.matched >= UInt64($0) } == true ? "count" : "time")
             if json {
                 var fields: [(String, JSON)] = [("device", .string(nic.device.name)), ("mode", .string(spec.mode.description)), ("queues", .int(queues))]
                 fields += [
@@ -66,9 +66,11 @@ struct NetRecv: ParsableCommand {
                 if r.stopped { print(control.stoppedLine(r.rate.seconds)) }
                 if let source = spec.source { print("  from \(source): \(total.matched)") }
                 print("  ARP \(total.arp), ICMP echo requests \(total.icmpEchoRequests), other ICMP \(total.icmpOther), UDP \(total.udp), other IPv4 \(total.otherIPv4), other \(total.other), malformed \(total.malformed)")
-                print("  NIC counted \(r.deviceReceived) received (GPRC), \(r.deviceMissed) missed (MPC); \(total.interrupts) interrupts")
+                // A removed NIC's counters cannot be read.
+                print("  \(r.removed ? "" : "NIC counted \(r.deviceReceived) received (GPRC), \(r.deviceMissed) missed (MPC); ")\(total.interrupts) interrupts")
                 if let p = r.peer { print("  peer: sent \(p.injected) (\(p.injectRefused) refused at the wire)") }
             }
+            if r.removed { throw control.removal(of: nic.device.name, after: total.frames, "received", r.rate.seconds) }
             if let problem = r.problem { throw problem }
         }
     }

@@ -50,17 +50,25 @@ struct RemovalCommandTests {
     }
 
     @Test(.enabled(if: EmulatedE1000E.unavailableReason == nil, "the emulated e1000e cannot run in this process"), arguments: modes)
-    func netGenAndRecvReportARemovalAsOneLineErrorNamingTheNIC(mode: String) throws {
-        for command in [["net", "gen", "--time", "60s"], ["net", "recv", "--time", "60s", "--emu-inject", "100000"]] {
+    func netGenAndRecvReportARemovalAsOneLineErrorNamingTheNICWithTheFiguresSoFar(mode: String) throws {
+        for (command, noun) in [(["net", "gen", "--time", "60s"], "handed to the NIC"), (["net", "recv", "--time", "60s", "--emu-inject", "100000"], "received")] {
             let start = Date()
             let r = try vfioctl(command + ["--mode", mode], environment: ["VFIOCTL_EMU_REMOVE_AFTER": "300"])
             let seconds = Date().timeIntervalSince(start)
-            #expect(r.status != 0, "\(command)")
+            #expect(r.status == 1, "\(command)")
             // `recv` notes what it listens on first; the error is the one `vfioctl:` line.
             #expect(r.stderrLines.filter { $0.hasPrefix("vfioctl:") }.count == 1, "\(command): \(r.stderr)")
-            #expect(r.stderrLines.last?.hasPrefix("vfioctl:") == true, "\(command): \(r.stderr)")
-            #expect(r.stderr.contains("emulated e1000e: the NIC was removed"), "\(command): \(r.stderr)")
+            let last = String(r.stderrLines.last ?? "")
+            #expect(last.hasPrefix("vfioctl: emulated e1000e was removed during the run after ") && last.contains(" frames \(noun) in "), "\(command): \(r.stderr)")
+            // The figures so far, on stdout: the frames the error line counts.
+            let frames = last.split(separator: " ").drop { $0 != "after" }.dropFirst().first.flatMap { Int($0) }
+            #expect((frames ?? 0) > 0, "\(command): \(last)")
+            #expect(r.stdout.contains(command[1] == "gen" ? "\(frames ?? -1) packets" : "received \(frames ?? -1) frames"), "\(command): \(r.stdout)")
             #expect(seconds < 20, "\(command) took \(seconds) s")
         }
+        let json = try vfioctl(["net", "gen", "--time", "60s", "--json", "--mode", mode], environment: ["VFIOCTL_EMU_REMOVE_AFTER": "300"])
+        #expect(json.status == 1)
+        let o = try JSONSerialization.jsonObject(with: json.output) as? [String: Any]
+        #expect(o?["ended_by"] as? String == "device_removed", "\(json.stdout)")
     }
 }
