@@ -31,6 +31,9 @@
 #                       side (ARP, ping, UDP; its /sys/class/net counters see our frames).
 #                       Generator figures come back as `#` lines.
 #   queues   sharedvec  msix_qsize=2, max_ioqpairs=4: four I/O queue pairs on one shared vector
+#   hotplug  hotplug-nvme   a QEMU nvme (QMP id nv0) behind a pcie-root-port, and
+#            hotplug-nic    an e1000e behind another: device_del while our driver runs I/O,
+#                           then device_add, once per completion mode (scripts/hil/hotplug.sh)
 #   iommufd  iommufd-nvme    on the kernel scripts/lib/guest-kernel.sh builds from Debian's
 #                            linux-source-6.12 (Debian's own kernels lack all of this): vfio-hil
 #                            runs once through iommufd and the device cdev, once through the
@@ -143,7 +146,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$REPO/scripts/lib/vm.sh"
 vm_tool hil-test.sh
 
-HIL_BOOTS=(formats limits queues namespaces iommufd noiommu)
+HIL_BOOTS=(formats limits queues namespaces hotplug iommufd noiommu)
 
 boot_formats() {
     hil_nvme lba512 - 1:512:64
@@ -179,6 +182,31 @@ boot_namespaces() {
 # shared-vector-* scenarios).
 boot_queues() {
     hil_nvme sharedvec msix_qsize=2,max_ioqpairs=4 1:512:32
+}
+
+# Issue 17: hot-remove and hot-add through the guest's pciehp. One NVMe controller and one e1000e,
+# each behind its own pcie-root-port, unplugged with QMP device_del while our driver runs I/O on
+# them and plugged back with device_add, once per completion mode (scripts/hil/hotplug.sh).
+boot_hotplug() {
+    local image=$VM_WORK/images/hotplug-nvme.img
+    mkdir -p "$VM_WORK/images"
+    truncate -s 64M "$image" || vm_die "cannot create $image"
+    vm_root_port hilrp1
+    vm_root_port hilrp2
+    # -blockdev, not -drive: QEMU deletes a -drive along with its device on device_del, so
+    # device_add could not attach it again; a -blockdev node stays.
+    vm_args -blockdev "driver=raw,node-name=hpnvm,file.driver=file,file.filename=$image"
+    vm_device "nvme,id=nv0,bus=hilrp1,serial=HIL-hotplug,drive=hpnvm"
+    vm_args -netdev hubport,id=hpnet,hubid=0
+    vm_device "e1000e,id=hpnic,bus=hilrp2,netdev=hpnet,mac=52:54:00:5f:00:21"
+    vm_qmp
+    vm_hook "$REPO/scripts/hil/hook-qmp.sh"
+    hil_env HIL_HOTPLUG 1
+    hil_env HIL_HOTPLUG_NVME_ADD '{"driver":"nvme","id":"nv0","bus":"hilrp1","serial":"HIL-hotplug","drive":"hpnvm"}'
+    hil_env HIL_HOTPLUG_NIC_ADD '{"driver":"e1000e","id":"hpnic","bus":"hilrp2","netdev":"hpnet","mac":"52:54:00:5f:00:21"}'
+    hil_env HIL_HOTPLUG_NIC_MAC 52:54:00:5f:00:21
+    # Six unplug/replug cycles, each waiting out pciehp's 5 s attention-button delay.
+    hil_time 600
 }
 
 # The two VFIO generations Debian's kernels lack, on the kernel scripts/lib/guest-kernel.sh builds

@@ -33,7 +33,9 @@ let checkTables: [(classCode: String, kind: String, checks: [HILCheck])] = [
     ("0x010802", "NVMe", vfioChecks + nvmeChecks + quietChecks),
     ("0x020000", "Ethernet", nicChecks),
 ]
-let allChecks = checkTables.flatMap { $0.checks }
+/// Checks run only when named with --check: they need the host's help around them (a hot-unplug).
+let namedOnlyChecks: [String: [HILCheck]] = ["0x010802": hotRemoveChecks]
+let allChecks = checkTables.flatMap { $0.checks + (namedOnlyChecks[$0.classCode] ?? []) }
 
 /// Writes a line straight to a descriptor: unbuffered, so a result line is out before the next
 /// check starts (a check that hangs until the guest's timeout cannot swallow earlier results),
@@ -82,9 +84,10 @@ let classCode = readWholeFile("/sys/bus/pci/devices/\(address)/class").map { Str
 guard let table = checkTables.first(where: { $0.classCode == classCode }) else {
     usage("\(address) has PCI class \(classCode ?? "unknown (no such function?)"); vfio-hil checks \(checkTables.map { "\($0.kind) (\($0.classCode))" }.joined(separator: " and ")) functions")
 }
-let unknown = selected.filter { name in !table.checks.contains { $0.name == name } }
+let available = table.checks + (namedOnlyChecks[table.classCode] ?? [])
+let unknown = selected.filter { name in !available.contains { $0.name == name } }
 guard unknown.isEmpty else { usage("no \(table.kind) check named \(unknown.joined(separator: ", ")); see --list") }
-let checks = selected.isEmpty ? table.checks : table.checks.filter { selected.contains($0.name) }
+let checks = selected.isEmpty ? table.checks : available.filter { selected.contains($0.name) }
 
 LoggingSystem.bootstrap { label in
     var handler = StreamLogHandler.standardError(label: label)

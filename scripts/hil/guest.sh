@@ -47,6 +47,8 @@ VM_DIR=$BOOT_DIR
 . "$HERE/checks.sh"
 # shellcheck source=scripts/hil/nic.sh
 . "$HERE/nic.sh"
+# shellcheck source=scripts/hil/hotplug.sh
+. "$HERE/hotplug.sh"
 
 read -r up _ </proc/uptime
 info "boot $HIL_BOOT: kernel $(uname -r), $(nproc) CPUs, checks start ${up%.*} s after kernel start"
@@ -54,6 +56,8 @@ info "boot $HIL_BOOT: kernel $(uname -r), $(nproc) CPUs, checks start ${up%.*} s
 # --- Boot-level checks --------------------------------------------------------------------
 
 controllers=$(grep -c . "$BOOT_DIR/controllers")
+# The hotplug boot's controller (QMP id nv0) is driven by scripts/hil/hotplug.sh, not listed.
+[ "${HIL_HOTPLUG:-0}" = 1 ] && controllers=$((controllers + 1))
 # A boot without a vIOMMU runs VFIO in no-IOMMU mode: vfio-hil and vfioctl opt in, and expect it.
 HIL_NOIOMMU=0
 [ "${HIL_IOMMU:-intel}" = none ] && HIL_NOIOMMU=1
@@ -220,5 +224,9 @@ done 3<"$BOOT_DIR/controllers"
 # --- NIC pairs ----------------------------------------------------------------------------
 
 [ -s "$BOOT_DIR/nics" ] && run_nic_checks
+
+# --- Hot-remove and hot-add (the hotplug boot) ----------------------------------------------
+
+[ "${HIL_HOTPLUG:-0}" = 1 ] && run_hotplug_checks
 
 emit HIL-DONE
