@@ -31,6 +31,7 @@
 #                       side (ARP, ping, UDP; its /sys/class/net counters see our frames).
 #                       Generator figures come back as `#` lines.
 #   queues   sharedvec  msix_qsize=2, max_ioqpairs=4: four I/O queue pairs on one shared vector
+#            cmb        cmb_size_mb=64: a Controller Memory Buffer in BAR2, I/O SQs placed in it
 #   hotplug  hotplug-nvme   a QEMU nvme (QMP id nv0) behind a pcie-root-port, and
 #            hotplug-nic    an e1000e behind another: device_del while our driver runs I/O,
 #                           then device_add, once per completion mode (scripts/hil/hotplug.sh)
@@ -179,9 +180,11 @@ boot_namespaces() {
 
 # Where the I/O queues live and how they interrupt (issue 18): fewer MSI-X vectors than queue
 # pairs (msix_qsize=2: the admin queue's and one that four I/O CQs share; vfio-hil's
-# shared-vector-* scenarios).
+# shared-vector-* scenarios), and a Controller Memory Buffer in BAR2 that I/O SQs go into
+# (cmb_size_mb=64, NVMe 1.4 CMBMSC; cmb-submission-queues).
 boot_queues() {
     hil_nvme sharedvec msix_qsize=2,max_ioqpairs=4 1:512:32
+    hil_nvme cmb cmb_size_mb=64 1:512:32
 }
 
 # Issue 17: hot-remove and hot-add through the guest's pciehp. One NVMe controller and one e1000e,

@@ -68,6 +68,14 @@ public final class Controller<Device: PCIFunction>: Sendable {
     let namespaceTable: TSanVisibleMutex<NamespaceTable>
     /// The vectors several I/O queues interrupt on (InterruptVectorSharing.swift).
     let sharedVectors: [Int: SharedInterruptVector]
+    /// The Controller Memory Buffer, validated and mapped (ControllerMemoryBuffer.swift).
+    let memoryBuffer: ControllerMemoryBuffer?
+    /// The Controller Memory Buffer as reported and checked; nil when there is none to use.
+    public var controllerMemoryBuffer: ControllerMemoryBufferInfo? { memoryBuffer?.info }
+    /// Why the controller's CMB (CAP.CMBS) is not used, when it is not.
+    public let controllerMemoryBufferUnusable: String?
+    /// PMRCAP, when the controller has a Persistent Memory Region (CAP.PMRS); reported only.
+    public let persistentMemoryCapabilities: PersistentMemoryCapabilities?
     /// Set once by `close()`; read by wait loops, outside the I/O path.
     let closedFlag = Atomic<Bool>(false)
     /// Bumped by every controller reset (after the device's queues are gone). A queue pair
@@ -134,6 +142,11 @@ public final class Controller<Device: PCIFunction>: Sendable {
         let readyTimeout = max(500, capabilities.timeoutMilliseconds)
 
         try Self.disable(registers: registers, device: device, timeoutMilliseconds: readyTimeout)
+        let (memoryBuffer, memoryBufferUnusable) = ControllerMemoryBuffer.discover(
+            device: device, registers: registers, capabilities: capabilities)
+        if let memoryBufferUnusable {
+            options.logger.notice("NVMe \(device.name): controller memory buffer not used: \(memoryBufferUnusable)")
+        }
 
         let adminEntries = max(2, min(options.adminQueueEntries, 4096, capabilities.maxQueueEntryCount))
         var admin = try AdminQueue(entries: adminEntries, allocator: device.dma, doorbells: doorbells)
@@ -200,6 +213,10 @@ public final class Controller<Device: PCIFunction>: Sendable {
         self.interruptVectors = vectorsEnabled
         self.namespaceTable = TSanVisibleMutex(table)
         self.sharedVectors = Self.sharedVectors(device: device, vectors: vectorsEnabled, queuePairs: granted)
+        self.memoryBuffer = memoryBuffer
+        self.controllerMemoryBufferUnusable = memoryBufferUnusable
+        self.persistentMemoryCapabilities = capabilities.persistentMemoryRegionSupported
+            ? registers.read(ControllerMemoryRegister.persistentCapabilities) : nil
         self.options = options
         self.registers = registers
         self.doorbells = doorbells

@@ -38,6 +38,10 @@ public struct ControllerOptions: Sendable {
     public var logger: Logger
     /// PRPs or SGLs for data (`DataPointerPolicy`); each queue pair can change its own.
     public var dataPointers: DataPointerPolicy = .automatic
+    /// Put the I/O submission queues in the Controller Memory Buffer when the controller has one
+    /// that takes them (CMBSZ.SQS) with room left; else in host memory, as without it.
+    /// `makeQueuePair(submissionQueueInControllerMemory:)` overrides it per pair.
+    public var submissionQueuesInControllerMemory = false
 
     public init(
         ioQueuePairs: Int = 4, ioQueueEntries: Int = 256, adminQueueEntries: Int = 32,

@@ -30,8 +30,15 @@ extension Controller {
     ///   - interrupts: give the CQ an MSI-X vector (needed by the interrupt and hybrid modes),
     ///     shared with other queues' CQs when the controller has fewer vectors than queues.
     ///     Nil: if a vector is available.
-    public func makeQueuePair(entries: Int? = nil, interrupts: Bool? = nil) throws(NVMeError) -> QueuePair<Device> {
-        try makeQueuePair(entries: entries, interrupts: interrupts, keepsControllerAlive: true)
+    ///   - submissionQueueInControllerMemory: put the SQ in the Controller Memory Buffer if it
+    ///     takes SQs and has room, else in host memory (`QueuePair.submissionQueueInControllerMemory`
+    ///     says which). Nil: `ControllerOptions.submissionQueuesInControllerMemory`.
+    public func makeQueuePair(
+        entries: Int? = nil, interrupts: Bool? = nil, submissionQueueInControllerMemory: Bool? = nil
+    ) throws(NVMeError) -> QueuePair<Device> {
+        try makeQueuePair(
+            entries: entries, interrupts: interrupts, keepsControllerAlive: true,
+            submissionQueueInControllerMemory: submissionQueueInControllerMemory)
     }
 
     /// Queue pairs that can still be created.
@@ -39,7 +46,9 @@ extension Controller {
         lifecycle.withLock { grantedQueuePairs - $0.liveQueues.count }
     }
 
-    func makeQueuePair(entries: Int?, interrupts: Bool?, keepsControllerAlive: Bool) throws(NVMeError) -> QueuePair<Device> {
+    func makeQueuePair(
+        entries: Int?, interrupts: Bool?, keepsControllerAlive: Bool, submissionQueueInControllerMemory: Bool? = nil
+    ) throws(NVMeError) -> QueuePair<Device> {
         let size = entries ?? ioQueueEntries
         let limit = min(capabilities.maxQueueEntryCount, 65536)
         guard size >= 2, size <= limit else {
@@ -67,22 +76,68 @@ extension Controller {
                 }
             }
 
-            let submissionMemory = try device.dma.allocateForNVMe(length: size * 64)
-            let completionMemory = try device.dma.allocateForNVMe(length: size * 16)
-            let listPages = try device.dma.pageSlabForNVMe(count: size - 1)
-            let generation = try createQueuesOnDevice(
-                id: id, entries: size, submissionIOVA: submissionMemory.iova.rawValue,
-                completionIOVA: completionMemory.iova.rawValue, vector: vector)
-            if vector != nil { holdVector(queue: id) }
-            return QueuePair(
-                controller: self, keepsControllerAlive: keepsControllerAlive, id: id, entries: size,
-                submissionMemory: submissionMemory, completionMemory: completionMemory, listPages: listPages,
-                doorbells: doorbells, interruptVector: vector, sharedVector: sharing.take(),
-                maximumTransferBytes: maximumTransferBytes, generation: generation)
+            // The SQ in the Controller Memory Buffer when asked and possible, else in host memory.
+            let inBuffer = placeSubmissionQueue(
+                id: id, bytes: size * 64, asked: submissionQueueInControllerMemory ?? options.submissionQueuesInControllerMemory)
+            do throws(NVMeError) {
+                let submissionMemory: DMABuffer?
+                let place: (slots: UnsafeMutableRawPointer, address: UInt64)
+                if let inBuffer, let buffer = memoryBuffer {
+                    let location = buffer.location(of: inBuffer)
+                    place = (location.slots, location.controllerAddress)
+                    submissionMemory = nil
+                } else {
+                    let memory = try device.dma.allocateForNVMe(length: size * 64)
+                    place = (memory.address, memory.iova.rawValue)
+                    submissionMemory = consume memory
+                }
+                let completionMemory = try device.dma.allocateForNVMe(length: size * 16)
+                let listPages = try device.dma.pageSlabForNVMe(count: size - 1)
+                let generation = try createQueuesOnDevice(
+                    id: id, entries: size, submissionIOVA: place.address, completionIOVA: completionMemory.iova.rawValue, vector: vector)
+                if vector != nil { holdVector(queue: id) }
+                return QueuePair(
+                    controller: self, keepsControllerAlive: keepsControllerAlive, id: id, entries: size,
+                    submissionMemory: submissionMemory, submissionSlots: place.slots, submissionAddress: place.address,
+                    memoryBufferSlot: inBuffer, completionMemory: completionMemory, listPages: listPages,
+                    doorbells: doorbells, interruptVector: vector, sharedVector: sharing.take(),
+                    maximumTransferBytes: maximumTransferBytes, generation: generation)
+            } catch {
+                // Not created on the device (a create that may still happen quiesced it).
+                if let inBuffer { releaseMemoryBufferSlot(inBuffer) }
+                throw error
+            }
         } catch {
             _ = lifecycle.withLock { $0.liveQueues.remove(id) }
             throw error
         }
+    }
+
+    /// A piece of the Controller Memory Buffer for queue `id`'s SQ when `asked` and the buffer
+    /// takes SQs and has room; nil: the SQ goes to host memory (logged when it was asked for).
+    func placeSubmissionQueue(id: UInt16, bytes: Int, asked: Bool) -> Int? {
+        guard asked else { return nil }
+        let why: String
+        if let buffer = memoryBuffer {
+            if buffer.info.size.submissionQueues {
+                if let offset = buffer.allocate(bytes: bytes) { return offset }
+                why = "the controller memory buffer has no \(bytes) bytes left"
+            } else {
+                why = "the controller memory buffer does not take submission queues (CMBSZ.SQS is 0)"
+            }
+        } else {
+            why = controllerMemoryBufferUnusable ?? "the controller has no controller memory buffer"
+        }
+        logger.debug("NVMe \(device.name): I/O SQ \(id) in host memory: \(why)")
+        return nil
+    }
+
+    /// Called when queue `id`'s SQ can no longer be fetched: deleted, or the controller quiet.
+    /// A buffer piece of a queue that could not be proven gone stays taken (nothing reuses what
+    /// the device may still read).
+    func releaseMemoryBufferSlot(_ offset: Int) {
+        guard !device.dma.keepsMappings else { return }
+        memoryBuffer?.release(offset)
     }
 
     /// Creates the CQ, then the SQ of queue `id` on the device (NVMe base 1.4, 5.3-5.4), both

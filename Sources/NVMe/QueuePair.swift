@@ -143,7 +143,12 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
 
     // Ownership, released in this order after `deinit` deleted the queues on the device.
     let owner: Controller<Device>?
-    let submissionMemory: DMABuffer
+    /// The SQ's host memory; nil when it is in the Controller Memory Buffer (`memoryBufferSlot`).
+    let submissionMemory: DMABuffer?
+    /// The address Create I/O SQ gave the controller: an IOVA, or a controller memory address.
+    let submissionQueueAddress: UInt64
+    /// The SQ's piece of the Controller Memory Buffer, given back after the queue is deleted.
+    let memoryBufferSlot: Int?
     let completionMemory: DMABuffer
     let listPages: DMASlab
     /// This pair's share of its vector when other CQs interrupt on it too (dropped after `deinit`
@@ -152,7 +157,8 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
 
     init(
         controller: Controller<Device>, keepsControllerAlive: Bool, id: UInt16, entries: Int,
-        submissionMemory: consuming DMABuffer, completionMemory: consuming DMABuffer, listPages: consuming DMASlab,
+        submissionMemory: consuming DMABuffer?, submissionSlots: UnsafeMutableRawPointer, submissionAddress: UInt64,
+        memoryBufferSlot: Int?, completionMemory: consuming DMABuffer, listPages: consuming DMASlab,
         doorbells: DoorbellStride, interruptVector: Int?, sharedVector: consuming SharedInterruptVector.Member?,
         maximumTransferBytes: Int, generation: UInt64
     ) {
@@ -172,9 +178,13 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
         let policy = controller.options.dataPointers
         usesSGL = (try? policy.usesSGL(controller.identity.sglSupport)) ?? false
         prpLimit = policy.prpLimit(usesSGL: usesSGL, maximumTransferBytes: maximumTransferBytes)
-        self.dmaDomain = submissionMemory.domain
+        self.dmaDomain = completionMemory.domain
+        // The ring writes its entries wherever `submissionSlots` points, host memory or the
+        // controller's buffer through the BAR mapping: the choice costs the I/O path nothing.
         submission = SubmissionRing(
-            slots: submissionMemory.address, size: entries, doorbell: doorbells.submissionTail(queue: id))
+            slots: submissionSlots, size: entries, doorbell: doorbells.submissionTail(queue: id))
+        self.submissionQueueAddress = submissionAddress
+        self.memoryBufferSlot = memoryBufferSlot
         completion = CompletionRing(
             entries: completionMemory.address, size: entries, doorbell: doorbells.completionHead(queue: id))
         commands = CommandTable(capacity: entries - 1, listPages: listPages)
@@ -188,11 +198,14 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
         // Delete the queues on the device before their memory is unmapped (members are destroyed
         // after this body runs).
         controller.retireQueuePair(id: id, outstanding: commands.inFlightCount, usedVector: interruptVector != nil)
+        if let memoryBufferSlot { controller.releaseMemoryBufferSlot(memoryBufferSlot) }
         commands.deallocate()
     }
 
     /// Entries in each ring; at most `depth` commands can be outstanding.
     public var entries: Int { Int(submission.size) }
+    /// Whether the SQ lives in the Controller Memory Buffer (asked for, and the buffer had room).
+    public var submissionQueueInControllerMemory: Bool { memoryBufferSlot != nil }
     /// Commands that can be outstanding at once: one SQ slot always stays empty (4.1.2).
     public var depth: Int { commands.capacity }
     /// Commands submitted and not yet reaped.

@@ -73,7 +73,7 @@ extension QueuePair {
         var failure: NVMeError?
         do {
             generation = try controller.createQueuesOnDevice(
-                id: id, entries: entries, submissionIOVA: submissionMemory.iova.rawValue,
+                id: id, entries: entries, submissionIOVA: submissionQueueAddress,
                 completionIOVA: completionMemory.iova.rawValue, vector: interruptVector)
             stats.rebuilds &+= 1
         } catch {

@@ -57,6 +57,8 @@ extension ControllerEngine {
             return CommandOutcome(status: .prpOffsetInvalid.withDoNotRetry())
         }
         guard sqe.physicallyContiguous else { return CommandOutcome(status: .invalidFieldInCommand.withDoNotRetry()) }
+        // CMBSZ.CQS is 0: completion queues cannot live in the buffer.
+        if inControllerMemory(sqe.prp1, bytes: 0) != nil { return CommandOutcome(status: .invalidUseOfCMB.withDoNotRetry()) }
         guard Int(sqe.interruptVector) < configuration.msixVectors else {
             return CommandOutcome(status: .invalidInterruptVector.withDoNotRetry())
         }
@@ -91,7 +93,12 @@ extension ControllerEngine {
         guard ControllerConfiguration(rawValue: lastCC).ioSubmissionQueueEntrySize == 6 else {
             return CommandOutcome(status: .invalidFieldInCommand.withDoNotRetry())
         }
-        submissionQueues[qid] = SubmissionQueueState(id: UInt16(qid), base: sqe.prp1, size: sqe.queueSize, completionQueue: UInt16(cqid))
+        // An SQ in the Controller Memory Buffer must fit in it (QEMU: Invalid Use of CMB).
+        let inMemoryBuffer = inControllerMemory(sqe.prp1, bytes: sqe.queueSize * 64)
+        if inMemoryBuffer == false { return CommandOutcome(status: .invalidUseOfCMB.withDoNotRetry()) }
+        var state = SubmissionQueueState(id: UInt16(qid), base: sqe.prp1, size: sqe.queueSize, completionQueue: UInt16(cqid))
+        state.inControllerMemory = inMemoryBuffer == true
+        submissionQueues[qid] = state
         completionQueues[cqid]!.submissionQueues += 1
         bar.store32(0, layout.submissionTailDoorbell(qid))
         queuesChanged()

@@ -20,11 +20,16 @@ import VFIO
 final class ControllerCore: LockedEngineWorker {
     let engine: TSanVisibleMutex<ControllerEngine>
     let bar: EmulatedBAR
+    /// BAR2, the Controller Memory Buffer, when configured (owned here like BAR0).
+    let controllerMemory: EmulatedBAR?
 
-    init(engine: consuming sending ControllerEngine, bar: EmulatedBAR) {
+    init(engine: consuming sending ControllerEngine, bar: EmulatedBAR, controllerMemory: EmulatedBAR? = nil) {
         self.engine = TSanVisibleMutex(engine)
         self.bar = bar
+        self.controllerMemory = controllerMemory
     }
+
+    var controllerMemoryRegion: MMIORegion? { controllerMemory?.region }
 
     /// One step: register changes, doorbells, due completions, interrupts.
     func serviceOnce() -> DeviceWork { withEngine { $0.step() } }

@@ -26,6 +26,11 @@ public struct ControllerEngine: EmulatedPCIEngine {
     let configuration: EmulatedNVMeConfiguration
     let layout: BARLayout
     let bar: BARMemory
+    /// BAR2, the Controller Memory Buffer (ControllerMemoryBuffer.swift), when configured.
+    let controllerMemory: BARMemory?
+    /// CMBMSC as last seen, and the controller addresses of the buffer while CMBMSC.CMSE is set.
+    var memoryBufferControl: UInt64 = 0
+    var memoryBufferWindow: Range<UInt64>?
     let iommu: EmulatedIOMMU
     let capabilities: Capabilities
     /// MDTS in bytes (2^MDTS units of CAP.MPSMIN), nil for no limit.
@@ -103,10 +108,11 @@ public struct ControllerEngine: EmulatedPCIEngine {
     static let lostHistory = 4096
 
     init(configuration: EmulatedNVMeConfiguration, layout: BARLayout, bar: BARMemory, iommu: EmulatedIOMMU,
-         namespaces: [NamespaceStorage], metadata: [NamespaceStorage?] = []) {
+         namespaces: [NamespaceStorage], metadata: [NamespaceStorage?] = [], controllerMemory: BARMemory? = nil) {
         self.configuration = configuration
         self.layout = layout
         self.bar = bar
+        self.controllerMemory = controllerMemory
         self.iommu = iommu
         self.namespaces = namespaces
         self.metadataStores = metadata
@@ -118,13 +124,14 @@ public struct ControllerEngine: EmulatedPCIEngine {
         cap.commandSetsSupported = 1
         cap.memoryPageSizeMinimum = configuration.memoryPageSizeMinimum
         cap.memoryPageSizeMaximum = configuration.memoryPageSizeMaximum
+        cap.controllerMemoryBufferSupported = controllerMemory != nil
         capabilities = cap
         if configuration.maxDataTransferSize == 0 {
             maxTransferBytes = nil
         } else {
             maxTransferBytes = cap.minimumPageSize << Int(configuration.maxDataTransferSize)
         }
-        pci = PCIFunctionState(config: Self.configSpace(layout), msix: layout.msixTable(in: bar.region), iommu: iommu)
+        pci = PCIFunctionState(config: Self.configSpace(layout, controllerMemoryBytes: controllerMemory?.region.length ?? 0), msix: layout.msixTable(in: bar.region), iommu: iommu)
         let queueSlots = layout.maxQueueID + 1
         submissionQueues = Array(repeating: nil, count: queueSlots)
         completionQueues = Array(repeating: nil, count: queueSlots)
@@ -149,6 +156,7 @@ public struct ControllerEngine: EmulatedPCIEngine {
         lastCC = 0
         status = ControllerStatus(rawValue: 0)
         interruptMask = 0
+        resetControllerMemoryBuffer()
     }
 
     // MARK: - The step
@@ -258,6 +266,7 @@ public struct ControllerEngine: EmulatedPCIEngine {
             bar.store32(0, ControllerRegisterOffset.interruptMaskClear.rawValue)
             worked = true
         }
+        if controllerMemoryRegistersChanged() { worked = true }
         // NSSR (3.1.8): "NVMe" starts a subsystem reset; NSSRS is 0, so the write is ignored and cleared.
         if bar.load32(ControllerRegisterOffset.nvmSubsystemReset.rawValue) != 0 {
             bar.store32(0, ControllerRegisterOffset.nvmSubsystemReset.rawValue)

@@ -108,6 +108,11 @@ extension ControllerEngine {
     /// (there is no command id yet), so it is fatal, as on hardware.
     mutating func fetch(_ sq: SubmissionQueueState, slot: Int) -> SubmissionQueueEntry? {
         let iova = sq.base &+ UInt64(slot * 64)
+        if sq.inControllerMemory {
+            let entry = fetchFromControllerMemory(iova)
+            if entry == nil { fatal() }
+            return entry
+        }
         guard pci.mayAccess(iova, length: 64, .deviceRead) else {
             fatal()
             return nil

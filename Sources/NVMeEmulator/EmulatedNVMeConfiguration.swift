@@ -107,6 +107,12 @@ public struct EmulatedNVMeConfiguration: Sendable {
     public var maxIOQueuePairs: Int
     /// MSI-X table size.
     public var msixVectors: Int
+    /// Controller Memory Buffer bytes in BAR2 (QEMU's `cmb_size_mb`), a multiple of 1 MiB; 0:
+    /// none. It takes I/O submission queues (CMBSZ.SQS), nothing else.
+    public var controllerMemoryBufferBytes = 0
+    /// CMBLOC and CMBSZ as reported instead of the true ones, for the driver's validation tests
+    /// (a BAR that does not exist, a buffer past the end of its BAR, a reserved size unit).
+    public var forgedControllerMemoryBuffer: ForgedControllerMemoryBuffer?
     /// Time between fetching a command and posting its completion.
     public var commandLatencyNanoseconds: UInt64
     /// Identify Controller VWC: a volatile write cache is present (Flush matters, feature 06h works).
@@ -156,6 +162,9 @@ public struct EmulatedNVMeConfiguration: Sendable {
     /// Problems that would make the controller inconsistent, as readable sentences.
     public func validationErrors() -> [String] {
         var errors: [String] = []
+        if controllerMemoryBufferBytes < 0 || controllerMemoryBufferBytes % (1 << 20) != 0 || controllerMemoryBufferBytes > 1 << 30 {
+            errors.append("the controller memory buffer must be a multiple of 1 MiB up to 1 GiB, not \(controllerMemoryBufferBytes) bytes")
+        }
         if namespaces.isEmpty { errors.append("at least one namespace is needed") }
         if namespaces.count > 1024 { errors.append("at most 1024 namespaces (one active namespace list page)") }
         for (i, ns) in namespaces.enumerated() {
@@ -173,5 +182,16 @@ public struct EmulatedNVMeConfiguration: Sendable {
         if !(1...4096).contains(maxIOQueuePairs) { errors.append("max I/O queue pairs must be 1...4096") }
         if !(1...2048).contains(msixVectors) { errors.append("MSI-X vectors must be 1...2048") }
         return errors
+    }
+}
+
+/// Raw CMBLOC and CMBSZ values a hostile controller reports (`forgedControllerMemoryBuffer`).
+public struct ForgedControllerMemoryBuffer: Sendable, Hashable {
+    public var location: UInt32
+    public var size: UInt32
+
+    public init(location: UInt32, size: UInt32) {
+        self.location = location
+        self.size = size
     }
 }

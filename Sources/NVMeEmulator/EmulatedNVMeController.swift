@@ -53,11 +53,15 @@ public final class EmulatedNVMeController: EmulatedPCIFunction {
             metadata.append(try NamespaceStorage(metadataOf: namespace))
         }
         let bar = try EmulatedBAR.map(length: layout.size, orThrow: EmulatorError.barAllocation)
+        var controllerMemory: EmulatedBAR?
+        if configuration.controllerMemoryBufferBytes > 0 {
+            controllerMemory = try EmulatedBAR.map(length: configuration.controllerMemoryBufferBytes, orThrow: EmulatorError.barAllocation)
+        }
         let iommu = EmulatedIOMMU()
         let engine = ControllerEngine(
             configuration: configuration, layout: layout, bar: BARMemory(region: bar.region), iommu: iommu, namespaces: storage,
-            metadata: metadata)
-        let core = ControllerCore(engine: engine, bar: bar)
+            metadata: metadata, controllerMemory: controllerMemory.map { BARMemory(region: $0.region) })
+        let core = ControllerCore(engine: engine, bar: bar, controllerMemory: controllerMemory)
         self.configuration = configuration
         self.iommu = iommu
         self.core = core
@@ -79,9 +83,13 @@ public final class EmulatedNVMeController: EmulatedPCIFunction {
 
     public func serviceOnce() { _ = core.serviceOnce() }
 
-    /// BAR0 is the only BAR: registers, doorbells, the MSI-X table and PBA.
+    /// BAR0: registers, doorbells, the MSI-X table and PBA; BAR2: the Controller Memory Buffer,
+    /// when configured.
     public func region(bar: Int) throws(VFIOError) -> MMIORegion {
-        guard bar == 0 else { throw .outOfRange(what: "BAR index (the emulated controller has BAR0 only)", value: UInt64(truncatingIfNeeded: bar), limit: 0) }
+        if bar == 2, let memory = core.controllerMemoryRegion { return memory }
+        guard bar == 0 else {
+            throw .outOfRange(what: "BAR index (the emulated controller has BAR0\(core.controllerMemoryRegion == nil ? "" : " and BAR2") only)", value: UInt64(truncatingIfNeeded: bar), limit: 0)
+        }
         return core.bar.region
     }
 

@@ -21,6 +21,8 @@ struct SubmissionQueueState {
     /// Entries (one-based).
     let size: Int
     let completionQueue: UInt16
+    /// `base` is a controller address in the Controller Memory Buffer: entries come from BAR2.
+    var inControllerMemory = false
     /// Next entry to fetch; reported as SQHD in every completion.
     var head = 0
     /// Last tail doorbell value accepted.

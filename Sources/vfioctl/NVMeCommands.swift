@@ -51,6 +51,7 @@ struct Identify: ParsableCommand {
                     ("doorbell_stride_bytes", .int(c.capabilities.doorbellStrideBytes)),
                     ("io_queue_pairs", .int(c.grantedQueuePairs)), ("interrupt_vectors", .int(c.interruptVectors)),
                     ("volatile_write_cache", .bool(id.volatileWriteCachePresent)),
+                    ("controller_memory_buffer", c.memoryBufferJSON), ("persistent_memory_region", .optional(c.persistentMemoryDescription)),
                     ("number_of_namespaces", .int(Int(id.numberOfNamespaces))),
                     ("namespaces", .array(namespaces.map { ns in
                         .object([("id", .int(Int(ns.id))), ("block_size", .int(ns.blockSize)),
@@ -68,6 +69,8 @@ struct Identify: ParsableCommand {
             print("max transfer:      \(c.maximumTransferBytes) bytes (MDTS)")
             print("queues:            \(c.grantedQueuePairs) I/O pairs of \(c.ioQueueEntries) entries, MQES \(c.capabilities.maxQueueEntryCount), doorbell stride \(c.capabilities.doorbellStrideBytes) B")
             print("interrupts:        \(c.interruptVectors) MSI-X vectors")
+            print("memory buffer:     \(c.memoryBufferDescription)")
+            if let pmr = c.persistentMemoryDescription { print("persistent memory: \(pmr)") }
             print("write cache:       \(id.volatileWriteCachePresent ? "volatile, present" : "none")")
             print("namespaces:        \(id.numberOfNamespaces) supported, \(namespaces.count) active")
             for ns in namespaces {

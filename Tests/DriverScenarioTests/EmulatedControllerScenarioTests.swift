@@ -29,6 +29,8 @@ struct EmulatedConfiguration: Sendable, CustomTestStringConvertible {
     var msixVectors: Int? = nil
     /// Namespaces that start detached (QEMU's `detached=on` in an nvme-subsys): not in the facts.
     var detached: [NamespaceFact] = []
+    /// Controller Memory Buffer bytes (QEMU's `cmb_size_mb`); 0: none.
+    var controllerMemoryBufferBytes = 0
 
     var testDescription: String { name }
 
@@ -52,12 +54,16 @@ struct EmulatedConfiguration: Sendable, CustomTestStringConvertible {
         EmulatedConfiguration(
             name: "aer", namespaces: [namespace(1, blockSize: 512, mebibytes: 32)], mdts: 7, maximumQueuePairs: 64,
             detached: [namespace(2, blockSize: 4096, mebibytes: 16)]),
+        EmulatedConfiguration(
+            name: "cmb", namespaces: [namespace(1, blockSize: 512, mebibytes: 32)], mdts: 7, maximumQueuePairs: 64,
+            controllerMemoryBufferBytes: 64 << 20),
     ]
 
     /// Whether the scenario skips here by design: the shared-vector ones need fewer vectors than pairs,
     /// the aer- ones a detached namespace.
     func skips(_ scenario: String) -> Bool {
         (scenario.hasPrefix("shared-vector-") && msixVectors == nil) || (scenario.hasPrefix("aer-") && detached.isEmpty)
+            || (scenario.hasPrefix("cmb-") && controllerMemoryBufferBytes == 0)
     }
 
     var facts: NVMeFacts {
@@ -74,6 +80,7 @@ struct EmulatedConfiguration: Sendable, CustomTestStringConvertible {
             maxDataTransferSize: UInt8(mdts), maxIOQueuePairs: maximumQueuePairs, mode: .threaded,
             serialNumber: "HIL-\(name)")
         if let msixVectors { configuration.msixVectors = msixVectors }
+        configuration.controllerMemoryBufferBytes = controllerMemoryBufferBytes
         let device = try EmulatedNVMeController(configuration: configuration)
         for namespace in detached { device.setNamespaceAttached(namespace.id, false, notify: false) }
         return device

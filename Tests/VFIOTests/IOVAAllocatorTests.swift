@@ -104,6 +104,25 @@ import VFIO
         return merged
     }
 
+    /// A device's own address window (an NVMe CMB) never becomes an IOVA, neither from the free
+    /// space nor when a range that overlapped it comes back from the quarantine.
+    @Test func excludedRangeIsNeverHandedOut() throws {
+        var allocator = IOVAAllocator(ranges: [0..<0x10_0000], quarantineLimit: 1)
+        let first = try allocator.allocate(length: 0x4000)
+        #expect(first.rawValue == 0x1000)
+        // A live allocation inside the window: refused, nothing changed.
+        let overLive = allocator.exclude(0x2000..<0x3000)
+        #expect(!overLive)
+        allocator.release(first, length: 0x4000)
+        let window = allocator.exclude(0x2000..<0x8000)
+        #expect(window)
+        var handed: [IOVA] = []
+        while let iova = try? allocator.allocate(length: 0x1000) { handed.append(iova) }
+        #expect(!handed.isEmpty)
+        #expect(handed.allSatisfy { !(0x2000..<0x8000).contains($0.rawValue) })
+        #expect(handed.count == (0x10_0000 - 0x1000 - 0x6000) / 0x1000)
+    }
+
     @Test func releasedRangesWaitInQuarantineBeforeTheyAreReused() throws {
         var allocator = IOVAAllocator(ranges: [0x1000..<0x10_0000], quarantineLimit: 2)
         let a = try allocator.allocate(length: 4096)

@@ -76,6 +76,10 @@ public final class DMAAllocator: Sendable {
     /// (iommufd); live buffers keep their IOVAs, which the kernel already checked.
     func restrictIOVAs(to ranges: [Range<UInt64>]) { state.withLock { $0.iovas.restrict(to: ranges) } }
 
+    /// Keeps `range` out of the IOVAs handed out from now on (`IOVAAllocator.exclude`): the
+    /// device's own address window. False when a live buffer already sits there.
+    public func excludeIOVAs(_ range: Range<UInt64>) -> Bool { state.withLock { $0.iovas.exclude(range) } }
+
     /// Bytes mapped now, and live mappings: tests use them to prove nothing leaks.
     public var mappedBytes: UInt64 { state.withLock { $0.iovas.bytesInUse } }
     public var liveMappings: Int { state.withLock { $0.iovas.liveCount } }

@@ -175,6 +175,21 @@ public struct IOVAAllocator: Sendable {
         }
     }
 
+    /// Takes `range` out of the space for good: addresses the device claims for itself (an NVMe
+    /// Controller Memory Buffer), where it would read or write its own memory instead of the
+    /// buffer an IOVA there names. False, and nothing changed, when a live allocation overlaps it.
+    public mutating func exclude(_ range: Range<UInt64>) -> Bool {
+        guard !range.isEmpty else { return true }
+        guard !live.contains(where: { (start, size) in (start..<(start &+ size)).overlaps(range) }) else { return false }
+        var kept: [Range<UInt64>] = []
+        for allowed in allowedRanges ?? [0..<UInt64.max] {
+            if allowed.lowerBound < range.lowerBound { kept.append(allowed.lowerBound..<Swift.min(allowed.upperBound, range.lowerBound)) }
+            if allowed.upperBound > range.upperBound { kept.append(Swift.max(allowed.lowerBound, range.upperBound)..<allowed.upperBound) }
+        }
+        restrict(to: kept.filter { !$0.isEmpty })
+        return true
+    }
+
     /// Number of live allocations.
     public var liveCount: Int { live.count }
 }
