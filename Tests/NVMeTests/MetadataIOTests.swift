@@ -91,7 +91,9 @@ import VFIO
         try ns.read(lba: 20, blocks: 4, into: back.whole, metadata: nil, protection: IOProtection(action: [.act, .checkAll], referenceTag: 5000, applicationTag: 0x1234))
         for block in 0..<4 { #expect(Array(back.bytes[block * 512..<(block + 1) * 512]) == Array(wire.bytes[block * 520..<block * 520 + 512])) }
         // A bad guard (a data byte changed after the tuple was made) is refused and writes nothing.
-        wire.bytes[700] ^= 0x20
+        // Spelled out: `^=` on this subscript crashes Swift 6.3.1's compiler under -sanitize=thread
+        // (LLVM "Invalid bitcast" in the verify pass), which broke reliability.sh's TSan build.
+        wire.bytes[700] = wire.bytes[700] ^ 0x20
         #expect {
             try ns.write(lba: 20, blocks: 4, from: wire.whole, metadata: nil, protection: tagged)
         } throws: { error in
