@@ -173,6 +173,13 @@ public final class EmulatedE1000E: EmulatedPCIFunction {
         set { core.wireLoopback.store(newValue, ordering: .relaxed) }
     }
 
+    /// Holds or releases the transmitter, as a link partner's 802.3x PAUSE frames do: while held,
+    /// descriptors the driver hands over stay pending (no DMA, no DD, no interrupt). Tests use it
+    /// to make a driver wait for transmit completions however fast the device thread runs.
+    public func holdTransmissions(_ held: Bool) {
+        core.withEngine { $0.transmitHeld = held }
+    }
+
     /// Plugs or pulls the cable (the PHY's link partner): STATUS.LU follows with CTRL.SLU set,
     /// and a change raises LSC.
     public func setCable(connected: Bool) {

@@ -63,6 +63,9 @@ public struct NICEngine: EmulatedPCIEngine {
 
     // Transmit.
     var transmitRequested = [false, false]
+    /// The link partner asked the MAC to hold its transmissions (an 802.3x PAUSE): tail writes
+    /// are remembered and acted on once it is released (`EmulatedE1000E.holdTransmissions`).
+    var transmitHeld = false
     var assembly = [TransmitAssembly(), TransmitAssembly()]
     /// Frames sent during this step, handed to the wire by the device after the lock is released.
     var outgoing: [Outgoing] = []
@@ -384,7 +387,7 @@ public struct NICEngine: EmulatedPCIEngine {
         if pci.removed { return false }
         updateNow()
         var worked = serviceThrottles()
-        for q in 0..<2 where transmitRequested[q] {
+        for q in 0..<2 where transmitRequested[q] && !transmitHeld {
             transmitRequested[q] = false
             transmit(queue: q)
             worked = true
