@@ -43,8 +43,8 @@ struct AdminQueue: ~Copyable {
         let sqMemory = try allocator.allocateForNVMe(length: entries * 64)
         let cqMemory = try allocator.allocateForNVMe(length: entries * 16)
         let page = try allocator.allocateForNVMe(length: PRPBuilder.pageSize)
-        submission = SubmissionRing(slots: sqMemory.address, size: entries, doorbell: doorbells.submissionTail(queue: 0))
-        completion = CompletionRing(entries: cqMemory.address, size: entries, doorbell: doorbells.completionHead(queue: 0))
+        submission = SubmissionRing(slots: RingSlots(base: sqMemory.address, size: entries, doorbell: doorbells.submissionTail(queue: 0)))
+        completion = CompletionRing(slots: RingSlots(base: cqMemory.address, size: entries, doorbell: doorbells.completionHead(queue: 0)))
         submissionMemory = sqMemory
         completionMemory = cqMemory
         listPage = page
@@ -58,8 +58,8 @@ struct AdminQueue: ~Copyable {
     /// before the reset can never match one issued after it.
     mutating func resetRings() {
         completionMemory.bytes.initializeMemory(as: UInt8.self, repeating: 0)
-        submission = SubmissionRing(slots: submission.slots, size: Int(submission.size), doorbell: submission.doorbell)
-        completion = CompletionRing(entries: completion.entries, size: Int(completion.size), doorbell: completion.doorbell)
+        submission = SubmissionRing(slots: submission.slots)
+        completion = CompletionRing(slots: completion.slots)
         // The reset ended the Asynchronous Event Requests the device held (7.3.2).
         eventRequests.forgetOutstanding()
     }

@@ -19,21 +19,17 @@ import VFIO
 /// zeroed (4.6.2; Linux `nvmeq->cq_phase = 1`).
 @frozen @usableFromInline
 struct CompletionRing {
-    @usableFromInline let entries: UnsafeMutableRawPointer
-    @usableFromInline let size: UInt32
-    @usableFromInline let doorbell: Doorbell
+    /// The 16-byte entries and the CQ head doorbell.
+    @usableFromInline let slots: RingSlots
     @usableFromInline var head: UInt32 = 0
     /// The phase tag value that marks a new entry at `head`.
     @usableFromInline var phase: UInt16 = 1
     /// Entries consumed since the head doorbell was last written.
     @usableFromInline var unpublished: UInt32 = 0
 
+    /// An empty ring over `slots` (power-on state: head 0, phase 1).
     @inlinable
-    init(entries: UnsafeMutableRawPointer, size: Int, doorbell: Doorbell) {
-        self.entries = entries
-        self.size = UInt32(size)
-        self.doorbell = doorbell
-    }
+    init(slots: RingSlots) { self.slots = slots }
 
     /// The status word (DW3 bits 31:16) of the entry at the head if its phase tag says it is new.
     ///
@@ -41,14 +37,14 @@ struct CompletionRing {
     /// hoist it out of a spin loop. The caller issues `Barrier.dmaRead()` before reading the rest.
     @inlinable @inline(__always)
     func pendingStatus() -> UInt16? {
-        let word = DMAWord.load16(entries + (Int(head) &* 16 &+ 14))
+        let word = DMAWord.load16(slots.base + (Int(head) &* 16 &+ 14))
         return word & 1 == phase ? word : nil
     }
 
     /// Reads the rest of the head entry; call only after `pendingStatus()` and `Barrier.dmaRead()`.
     @inlinable @inline(__always)
     func headEntry(statusAndPhase: UInt16) -> CompletionQueueEntry {
-        Self.entry(at: UnsafeRawPointer(entries + Int(head) &* 16), statusAndPhase: statusAndPhase)
+        Self.entry(at: UnsafeRawPointer(slots.base + Int(head) &* 16), statusAndPhase: statusAndPhase)
     }
 
     /// The entry at `p` with the status word already loaded (after the phase check and the
@@ -68,7 +64,7 @@ struct CompletionRing {
     @inlinable @inline(__always)
     mutating func advance() {
         head &+= 1
-        if head == size {
+        if head == slots.size {
             head = 0
             phase ^= 1
         }
@@ -83,7 +79,7 @@ struct CompletionRing {
         head = newHead
         phase = newPhase
         unpublished = 0
-        doorbell.ring(newHead)
+        slots.doorbell.ring(newHead)
     }
 
     /// Tells the controller the slots up to `head` may be reused: one store per batch (Linux
@@ -92,7 +88,7 @@ struct CompletionRing {
     @inlinable @inline(__always)
     mutating func publishHead() {
         guard unpublished != 0 else { return }
-        doorbell.ring(head)
+        slots.doorbell.ring(head)
         unpublished = 0
     }
 }

@@ -47,8 +47,8 @@ extension QueuePair {
     /// and the next wait throws the failure. The I/O path pays nothing for this: no flag is
     /// read per doorbell (a load and branch there cost 5 of 186 instructions per I/O).
     mutating func disconnectSubmissionDoorbell() {
-        guard submission.doorbell.address != disconnectedDoorbellWord else { return }
-        var ring = SubmissionRing(slots: submission.slots, size: Int(submission.size), doorbell: Doorbell(address: disconnectedDoorbellWord))
+        guard submission.slots.doorbell.address != disconnectedDoorbellWord else { return }
+        var ring = SubmissionRing(slots: submission.slots.with(doorbell: Doorbell(address: disconnectedDoorbellWord)))
         ring.tail = submission.tail
         ring.head = submission.head
         ring.unpublished = submission.unpublished

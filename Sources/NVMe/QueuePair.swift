@@ -181,12 +181,12 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
         self.dmaDomain = completionMemory.domain
         // The ring writes its entries wherever `submissionSlots` points, host memory or the
         // controller's buffer through the BAR mapping: the choice costs the I/O path nothing.
-        submission = SubmissionRing(
-            slots: submissionSlots, size: entries, doorbell: doorbells.submissionTail(queue: id))
+        submission = SubmissionRing(slots: RingSlots(
+            base: submissionSlots, size: entries, doorbell: doorbells.submissionTail(queue: id)))
         self.submissionQueueAddress = submissionAddress
         self.memoryBufferSlot = memoryBufferSlot
-        completion = CompletionRing(
-            entries: completionMemory.address, size: entries, doorbell: doorbells.completionHead(queue: id))
+        completion = CompletionRing(slots: RingSlots(
+            base: completionMemory.address, size: entries, doorbell: doorbells.completionHead(queue: id)))
         commands = CommandTable(capacity: entries - 1, listPages: listPages)
         now = MonotonicClock.nanoseconds()
         self.submissionMemory = submissionMemory
@@ -351,9 +351,9 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
         // The ring positions live in locals for the loop and are written back once at the end:
         // `body` cannot touch the pair (we hold it `inout`), and without the copies every pass
         // reloads them after the acquire load of the phase tag (which orders later loads).
-        let cqEntries = completion.entries
+        let cqEntries = completion.slots.base
         // One size for both rings: the SQ and the CQ are created with the same entries (`init`).
-        let size = completion.size
+        let size = completion.slots.size
         var cqHead = completion.head
         var phase = completion.phase
         var sqHead = submission.head

@@ -22,21 +22,20 @@ import VFIO
 /// queue holds `size - 1` entries (4.1.1, 4.1.2).
 @frozen @usableFromInline
 struct SubmissionRing {
-    @usableFromInline let slots: UnsafeMutableRawPointer
-    @usableFromInline let size: UInt32
-    @usableFromInline let doorbell: Doorbell
+    /// The 64-byte slots and the SQ tail doorbell.
+    @usableFromInline let slots: RingSlots
     @usableFromInline var tail: UInt32 = 0
     /// Last SQHD the controller reported (validated before it gets here).
     @usableFromInline var head: UInt32 = 0
     /// Entries written since the last doorbell store: batching rings once for all of them.
     @usableFromInline var unpublished: UInt32 = 0
 
+    /// An empty ring over `slots` (power-on state: head and tail 0).
     @inlinable
-    init(slots: UnsafeMutableRawPointer, size: Int, doorbell: Doorbell) {
-        self.slots = slots
-        self.size = UInt32(size)
-        self.doorbell = doorbell
-    }
+    init(slots: RingSlots) { self.slots = slots }
+
+    /// Entries in the ring.
+    @inlinable var size: UInt32 { slots.size }
 
     /// Entries the controller may not have fetched yet (between head and tail).
     @inlinable var occupied: UInt32 { tail >= head ? tail - head : tail &+ size &- head }
@@ -55,7 +54,7 @@ struct SubmissionRing {
     /// Stores an entry at the tail and advances it to `next` (from `nextTail`).
     @inlinable @inline(__always)
     mutating func push(_ entry: SubmissionQueueEntry, nextTail next: UInt32) {
-        (slots + Int(tail) &* 64).storeBytes(of: entry, as: SubmissionQueueEntry.self)
+        (slots.base + Int(tail) &* 64).storeBytes(of: entry, as: SubmissionQueueEntry.self)
         tail = next
         unpublished &+= 1
     }
@@ -65,7 +64,7 @@ struct SubmissionRing {
     mutating func push(_ entry: SubmissionQueueEntry) {
         // The SQE's in-memory layout is the wire layout (SubmissionQueueEntry is @frozen in spec
         // order, 64 bytes, pinned by the spec tests), so this is one 64-byte copy.
-        (slots + Int(tail) &* 64).storeBytes(of: entry, as: SubmissionQueueEntry.self)
+        (slots.base + Int(tail) &* 64).storeBytes(of: entry, as: SubmissionQueueEntry.self)
         tail = tail &+ 1 == size ? 0 : tail &+ 1
         unpublished &+= 1
     }
@@ -77,7 +76,7 @@ struct SubmissionRing {
         // wmb: the SQE stores must reach memory before the controller can see the new tail and
         // fetch them (Linux nvme_write_sq_db; NVMe base 1.4, 4.1).
         Barrier.write()
-        doorbell.ring(tail)
+        slots.doorbell.ring(tail)
         unpublished = 0
         return true
     }
