@@ -136,7 +136,7 @@ final class ControllerMemoryBuffer: Sendable {
         control.baseAddress = base
         registers.write(ControllerMemoryRegister.control, control)
         device.service()
-        if registers.read(ControllerMemoryRegister.status) & 1 != 0 {
+        if registers.read(ControllerMemoryRegister.status).baseAddressInvalid {
             return (nil, "the controller refused 0x\(String(base, radix: 16)) as the buffer's address (CMBSTS.CBAI)")
         }
         guard device.dma.excludeIOVAs(base..<(base + bytes)) else {

@@ -21,10 +21,10 @@ import VFIO
 /// BAR2 instead of through the IOMMU. Everything the host writes (CBA, queue bases and sizes) is
 /// checked, as QEMU does.
 extension ControllerEngine {
-    static let memoryBufferLocationOffset = 0x38
-    static let memoryBufferSizeOffset = 0x3C
-    static let memoryBufferControlOffset = 0x50
-    static let memoryBufferStatusOffset = 0x58
+    static var memoryBufferLocationOffset: Int { ControllerMemoryRegister.location.offset }
+    static var memoryBufferSizeOffset: Int { ControllerMemoryRegister.size.offset }
+    static var memoryBufferControlOffset: Int { ControllerMemoryRegister.control.offset }
+    static var memoryBufferStatusOffset: Int { ControllerMemoryRegister.status.offset }
 
     /// Power-on: registers off, CMBLOC/CMBSZ hidden, the buffer's controller space disabled.
     mutating func resetControllerMemoryBuffer() {
@@ -39,7 +39,7 @@ extension ControllerEngine {
     /// Notices CMBMSC writes and keeps CMBLOC, CMBSZ and CMBSTS read-only. True when it changed something.
     mutating func controllerMemoryRegistersChanged() -> Bool {
         let written = bar.load64(Self.memoryBufferControlOffset)
-        let enabled = memoryBufferControl & 1 != 0
+        let enabled = ControllerMemoryBufferControl(rawValue: memoryBufferControl).registersEnabled
         let location = enabled ? reportedMemoryBuffer.location : 0
         let size = enabled ? reportedMemoryBuffer.size : 0
         if bar.load32(Self.memoryBufferLocationOffset) != location { bar.store32(location, Self.memoryBufferLocationOffset) }
@@ -52,13 +52,13 @@ extension ControllerEngine {
         }
         var control = ControllerMemoryBufferControl(rawValue: written)
         memoryBufferWindow = nil
-        var status: UInt32 = 0
+        var status = ControllerMemoryBufferStatus(rawValue: 0)
         if control.registersEnabled && control.memorySpaceEnabled {
             let base = control.baseAddress
             let (end, overflow) = base.addingReportingOverflow(UInt64(memory.region.length))
             if overflow {
                 // CMBSTS.CBAI: the address cannot hold the buffer; the space stays disabled.
-                status = 1
+                status.baseAddressInvalid = true
                 control.memorySpaceEnabled = false
             } else {
                 memoryBufferWindow = base..<end
@@ -67,7 +67,7 @@ extension ControllerEngine {
         if !control.registersEnabled { control.memorySpaceEnabled = false }
         memoryBufferControl = control.rawValue
         bar.store64(control.rawValue, Self.memoryBufferControlOffset)
-        bar.store32(status, Self.memoryBufferStatusOffset)
+        bar.store32(status.rawValue, Self.memoryBufferStatusOffset)
         let shown = control.registersEnabled
         bar.store32(shown ? reportedMemoryBuffer.location : 0, Self.memoryBufferLocationOffset)
         bar.store32(shown ? reportedMemoryBuffer.size : 0, Self.memoryBufferSizeOffset)
