@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 import NVMeSpec
+import VFIO
 
 extension ControllerEngine {
     /// Identify (5.15): CNS 00h namespace, 01h controller, 02h active namespace list, 03h

@@ -229,7 +229,7 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
         var freeCount = depth
 
         var result = ThreadResult()
-        var rng = SplitMix64(seed: spec.seed &+ UInt64(job.thread) &* 0x9e37_79b9)
+        var rng = SeededGenerator(seed: spec.seed &+ UInt64(job.thread) &* 0x9e37_79b9)
         var sequential: UInt64 = 0
         var issued = 0
         let limit = job.ios ?? Int.max
@@ -454,19 +454,6 @@ struct ThreadResult: Sendable {
         idleChecks += o.idleChecks
         endedByTime = endedByTime || o.endedByTime
         deviceRemoved = deviceRemoved || o.deviceRemoved
-    }
-}
-
-/// Seeded, fast, good enough for picking LBAs.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
     }
 }
 

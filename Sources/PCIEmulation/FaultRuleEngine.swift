@@ -11,6 +11,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+import VFIO
+
 /// When a matching event triggers a fault rule.
 public enum FaultTrigger: Sendable, Hashable {
     /// Every matching event.

@@ -24,7 +24,7 @@ import VFIO
     /// allocation was really impossible (no free range could hold it).
     @Test(arguments: [1, 42, 0xdead_beef] as [UInt64])
     func randomSequencesKeepEveryInvariant(seed: UInt64) throws {
-        var random = SeededRandom(seed: seed)
+        var random = SeededGenerator(seed: seed)
         var allocator = IOVAAllocator(ranges: Self.apertures)
         let total = Self.apertures.reduce(0) { $0 + $1.count } - 0x1000  // page 0 is never handed out
         var live: [Live] = []

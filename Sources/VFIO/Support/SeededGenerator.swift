@@ -12,13 +12,15 @@
 //===----------------------------------------------------------------------===//
 
 /// SplitMix64 (Steele, Lea, Flood 2014): small, fast and fully determined by its seed, which is all
-/// fault injection and test data need. The same on every platform.
+/// fault injection, test data and a workload's LBA picks need. The same on every platform.
+@frozen
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+    @usableFromInline var state: UInt64
 
-    public init(seed: UInt64) { state = seed }
+    @inlinable public init(seed: UInt64) { state = seed }
 
-    public mutating func next() -> UInt64 {
+    // Inlinable: a workload draws one per I/O.
+    @inlinable public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -27,7 +29,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     }
 
     /// A uniform draw in [0, 1) with 53 bits of precision.
-    public mutating func nextUnit() -> Double {
+    @inlinable public mutating func nextUnit() -> Double {
         Double(next() >> 11) * 0x1.0p-53
     }
 }

@@ -19,19 +19,6 @@ import Synchronization
 // FakeTree and its helpers, for every file of this target.
 @_exported import VFIOTestSupport
 
-/// SplitMix64: a seeded generator, so a failing property test replays exactly.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// A DMAMapper peer for tests: records every map and unmap, can be told to fail the next map.
 final class FakeMapper: DMAMapper {
     struct Mapping: Equatable {
