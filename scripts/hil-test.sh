@@ -58,7 +58,7 @@
 #   hil_detached_namespace NAME NSID BLOCK-SIZE MIB   a detached=on namespace of the last
 #       hil_nvme's controller, which OPTIONS put in an nvme-subsys (subsys=ID)
 #   hil_nic_pair NAME OUR_ADDR OUR_MAC PEER_ADDR PEER_MAC   an e1000e pair on its own hub
-#   hil_nvme_namespace_options NAME OPTIONS  extra nvme-ns options for the next hil_nvme's
+#   hil_nvme_namespace_options OPTIONS  extra nvme-ns options for the next hil_nvme's
 #       namespaces (metadata, PI: ms=8,pi=1,...), cleared by that hil_nvme
 #   hil_time SECONDS   more time for this boot (a hot-unplug that waits, a slow device)
 #   hil_env NAME VALUE  a variable for the guest (boot.env): HIL_BACKENDS "iommufd container"
@@ -147,7 +147,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 . "$REPO/scripts/lib/vm.sh"
 vm_tool hil-test.sh
 
-HIL_BOOTS=(formats limits queues namespaces hotplug iommufd noiommu)
+HIL_BOOTS=(formats limits queues namespaces metadata hotplug iommufd noiommu)
 
 boot_formats() {
     hil_nvme lba512 - 1:512:64
@@ -210,6 +210,22 @@ boot_hotplug() {
     hil_env HIL_HOTPLUG_NIC_MAC 52:54:00:5f:00:21
     # Six unplug/replug cycles, each waiting out pciehp's 5 s attention-button delay.
     hil_time 600
+}
+
+# Namespaces formatted with metadata and protection information (issue 18): one controller per
+# format (nvme-ns options apply to all of a controller's namespaces). guest.sh runs controllers
+# named metadata-pi<TYPE>[g64]-ms<BYTES> through scripts/hil/metadata.sh instead of the data-only checks.
+boot_metadata() {
+    hil_nvme_namespace_options ms=8,mset=1,pi=1
+    hil_nvme metadata-pi1-ms8 - 1:512:16
+    hil_nvme_namespace_options ms=16,mset=0
+    hil_nvme metadata-pi0-ms16 - 1:512:16
+    hil_nvme_namespace_options ms=8,pi=3
+    hil_nvme metadata-pi3-ms8 - 1:4096:16
+    # Type 2 with the 64-bit guard (pif=2, NVMe 2.0's CRC-64 tuple of 16 bytes, which QEMU has
+    # had since 7.0), first in 16 bytes of separate metadata.
+    hil_nvme_namespace_options ms=16,pi=2,pif=2,pil=1
+    hil_nvme metadata-pi2g64-ms16 - 1:512:16
 }
 
 # The two VFIO generations Debian's kernels lack, on the kernel scripts/lib/guest-kernel.sh builds

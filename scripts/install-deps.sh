@@ -27,8 +27,9 @@ done
 
 packages=(libpci-dev libnuma-dev pciutils shellcheck)
 if [[ $set_name != base ]]; then
-    # python3-pip: virtme-ng (vng) comes from PyPI.
-    packages+=(qemu-system-x86 qemu-utils linux-image-amd64 busybox-static udev iproute2 python3-pip)
+    # python3-pip: virtme-ng (vng) comes from PyPI. nvme-cli: the guest (which sees this
+    # machine's files) reads the metadata our driver wrote through the kernel's nvme driver.
+    packages+=(qemu-system-x86 qemu-utils linux-image-amd64 busybox-static udev iproute2 python3-pip nvme-cli)
 fi
 if [[ $set_name == bench ]]; then
     packages+=(fio valgrind bc)

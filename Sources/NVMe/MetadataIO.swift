@@ -139,8 +139,9 @@ extension NamespaceInfo {
         }
     }
 
-    /// Checks the tuples of `blocks` blocks read with PRACT off, as `protection`'s PRCHK bits say;
-    /// a mismatch throws the end-to-end status a controller would give, naming the block.
+    /// Checks the tuples of `blocks` blocks read with PRACT off, as `protection`'s PRCHK bits say
+    /// (the reference tag not on type 3, as a controller would not); a mismatch throws the
+    /// end-to-end status a controller would give, naming the block.
     public func verifyProtection(
         data: DMASlice, metadata: DMASlice?, lba: UInt64, blocks: Int, protection: IOProtection = .checked
     ) throws(NVMeError) {
@@ -150,7 +151,7 @@ extension NamespaceInfo {
             let region = metadataRegion(block, data: data.bytes, metadata: metadata?.bytes)
             if let failure = format.check(
                 data: dataRegion(block, data: data.bytes), metadata: UnsafeRawBufferPointer(region),
-                checks: protection.action.intersection(.checkAll), tags: tags,
+                checks: format.permittedAction(protection.action).intersection(.checkAll), tags: tags,
                 referenceTag: format.referenceTag(initial: tags.referenceTag, block: block))
             {
                 throw .commandFailed(command: "host check of namespace \(id) LBA \(lba &+ UInt64(block))", status: failure.status)
@@ -225,7 +226,7 @@ extension QueuePair {
                     : "namespace \(namespace.id) moves no separate metadata here (extended LBA, or PRACT with metadata that is only the tuple); pass no metadata buffer")
         }
         if let format = namespace.protection {
-            entry.protectionAction = opcode == .compare ? protection.action.subtracting(.act) : protection.action
+            entry.protectionAction = format.permittedAction(opcode == .compare ? protection.action.subtracting(.act) : protection.action)
             entry.protectionTags = protection.tags(lba: lba, offset: 0, format: format)
         }
         return try submit(entry, data: buffer.prefix(bytes), token: token)

@@ -60,6 +60,11 @@ extension ControllerEngine {
             // 8.3.1.4 (QEMU nvme_check_prinfo): type 1's reference tag is the LBA.
             return failed(.invalidProtectionInformation.withDoNotRetry(), sqe, lba: lba)
         }
+        if let format, format.type == .type3, action.contains(.checkReferenceTag) {
+            // NVM command set 1.0, 5.2: type 3 has no reference tag to check; QEMU aborts such a
+            // command with Invalid Protection Information, without DNR (nvme_check_prinfo).
+            return failed(.invalidProtectionInformation, sqe, lba: lba)
+        }
         guard let metadataStore = metadataStores[index] else { return failed(.internalError, sqe, lba: lba) }
         var data = [UInt8](repeating: 0, count: blocks * blockSize)
         var metadata = [UInt8](repeating: 0, count: blocks * metadataSize)

@@ -126,6 +126,15 @@ public struct ProtectionFormat: Sendable, Hashable {
         type == .type3 ? initial & guardFormat.referenceTagMask : (initial &+ UInt64(index)) & guardFormat.referenceTagMask
     }
 
+    /// The PRINFO a command on this format may carry: `action` without the reference tag check
+    /// on type 3, whose tag a controller "should not compare" and for which it may abort the
+    /// command with Invalid Protection Information (NVM command set 1.0, 5.2, Reference Tag Check
+    /// bit with Type 3), as QEMU does (hw/nvme/dif.c nvme_check_prinfo).
+    @inlinable
+    public func permittedAction(_ action: ProtectionInformationAction) -> ProtectionInformationAction {
+        type == .type3 ? action.subtracting(.checkReferenceTag) : action
+    }
+
     /// The guard of one block: the CRC of its data, continued over the metadata before the tuple.
     @inlinable
     public func guardValue(data: UnsafeRawBufferPointer, metadata: UnsafeRawBufferPointer) -> UInt64 {

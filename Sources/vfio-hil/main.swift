@@ -33,8 +33,10 @@ let checkTables: [(classCode: String, kind: String, checks: [HILCheck])] = [
     ("0x010802", "NVMe", vfioChecks + nvmeChecks + quietChecks),
     ("0x020000", "Ethernet", nicChecks),
 ]
-/// Checks run only when named with --check: they need the host's help around them (a hot-unplug).
-let namedOnlyChecks: [String: [HILCheck]] = ["0x010802": hotRemoveChecks]
+/// Checks run only when named with --check: they need the host's help around them (a hot-unplug),
+/// or a namespace format only some controllers have (metadata: the others would bring the
+/// controller up again for nothing under TCG).
+let namedOnlyChecks: [String: [HILCheck]] = ["0x010802": hotRemoveChecks + metadataChecks]
 let allChecks = checkTables.flatMap { $0.checks + (namedOnlyChecks[$0.classCode] ?? []) }
 
 /// Writes a line straight to a descriptor: unbuffered, so a result line is out before the next
@@ -84,6 +86,8 @@ let classCode = readWholeFile("/sys/bus/pci/devices/\(address)/class").map { Str
 guard let table = checkTables.first(where: { $0.classCode == classCode }) else {
     usage("\(address) has PCI class \(classCode ?? "unknown (no such function?)"); vfio-hil checks \(checkTables.map { "\($0.kind) (\($0.classCode))" }.joined(separator: " and ")) functions")
 }
+// HIL_CHECKS (space-separated names) stands for --check options: guest.sh's per-controller flows.
+if selected.isEmpty, let names = getenv("HIL_CHECKS") { selected = String(cString: names).split(separator: " ").map(String.init) }
 let available = table.checks + (namedOnlyChecks[table.classCode] ?? [])
 let unknown = selected.filter { name in !available.contains { $0.name == name } }
 guard unknown.isEmpty else { usage("no \(table.kind) check named \(unknown.joined(separator: ", ")); see --list") }

@@ -144,18 +144,29 @@ import VFIO
         #expect(write(tuple, .checkAll) == .success)
     }
 
-    @Test func typeOneReferenceTagMustBeTheLBA() throws {
-        let (host, queue) = try Self.host(EmulatedNamespace(capacityInBlocks: 1024, metadataSize: 8, protection: .type1))
+    /// The reference tag check as QEMU's nvme_check_prinfo applies it: type 1's tag must be the
+    /// LBA (else Invalid Protection Information with DNR); type 3 has no tag to check (NVM
+    /// command set 1.0, 5.2), so PRCHK bit 0 itself is Invalid Protection Information, no DNR.
+    @Test(arguments: [ProtectionType.type1, .type3])
+    func referenceTagCheckIsRefusedWhereQEMURefusesIt(_ type: ProtectionType) throws {
+        let (host, queue) = try Self.host(EmulatedNamespace(capacityInBlocks: 1024, metadataSize: 8, protection: type))
         let dma = host.controller.dma
         let data = try dma.allocate(length: 4096), lists = try dma.allocate(length: 4096)
-        var write = SubmissionQueueEntry.write(namespaceID: 1, lba: 77, blocks: 1)
-        write.protectionAction = [.act, .checkReferenceTag]
-        write.initialReferenceTag = 78
-        let status = queue.execute(command(write, data: data, length: 512, lists: lists)).status
+        var write = SubmissionQueueEntry.write(namespaceID: 1, lba: 77, blocks: 2)
+        write.protectionAction = [.act, .checkAll]
+        write.initialReferenceTag = type == .type1 ? 78 : 77
+        let status = queue.execute(command(write, data: data, length: 1024, lists: lists)).status
         #expect(status.matches(.invalidProtectionInformation))
-        #expect(status.doNotRetry)
-        write.initialReferenceTag = 77
-        #expect(queue.execute(command(write, data: data, length: 512, lists: lists)).status == .success)
+        #expect(status.doNotRetry == (type == .type1))
+        if type == .type1 {
+            write.initialReferenceTag = 77
+        } else {
+            var read = SubmissionQueueEntry.read(namespaceID: 1, lba: 77, blocks: 2)
+            read.protectionAction = .checkReferenceTag
+            #expect(queue.execute(command(read, data: data, length: 1024, lists: lists)).status.matches(.invalidProtectionInformation))
+            write.protectionAction = [.act, .checkGuard, .checkApplicationTag]
+        }
+        #expect(queue.execute(command(write, data: data, length: 1024, lists: lists)).status == .success)
     }
 
     @Test func typeThreeKeepsOneReferenceTagAndTheSixtyFourBitGuard() throws {
@@ -177,7 +188,7 @@ import VFIO
         // 16 bytes of metadata, 16-byte tuple: nothing at MPTR is read with PRACT.
         #expect(queue.execute(command(write, data: data, length: 8192, lists: lists)).status == .success)
         var read = SubmissionQueueEntry.read(namespaceID: 1, lba: 9, blocks: 2)
-        read.protectionAction = .checkAll
+        read.protectionAction = [.checkGuard, .checkApplicationTag]
         read.protectionTags = write.protectionTags
         #expect(queue.execute(command(read, data: data, length: 8192, lists: lists, metadata: meta.iova.rawValue)).status == .success)
         let tuples = meta.read(32)

@@ -49,6 +49,8 @@ VM_DIR=$BOOT_DIR
 . "$HERE/nic.sh"
 # shellcheck source=scripts/hil/hotplug.sh
 . "$HERE/hotplug.sh"
+# shellcheck source=scripts/hil/metadata.sh
+. "$HERE/metadata.sh"
 
 read -r up _ </proc/uptime
 info "boot $HIL_BOOT: kernel $(uname -r), $(nproc) CPUs, checks start ${up%.*} s after kernel start"
@@ -156,6 +158,11 @@ while read -r name bdf serial mdts ioqpairs namespaces <&3; do
         bdf=$(nvme_bdf_of_serial "$serial")
     fi
     info "controller $name at $bdf: namespaces $namespaces, mdts $mdts, max_ioqpairs $ioqpairs"
+    case $name in metadata-*)
+        run_metadata_controller "$name" "$bdf" "$serial" "$mdts" "$ioqpairs" "$namespaces"
+        continue
+        ;;
+    esac
     HIL_SCRATCH=/tmp/hil-guest/$name
     mkdir -p "$HIL_SCRATCH" "$BOOT_DIR/$name/handoff"
     ns_list=$(echo "$namespaces" | tr , ' ')
