@@ -205,9 +205,17 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
         try wait.run(&self) { (queue: inout Self) throws(NICError) -> Int in
             try queue.receive(batch: batch, body)
         } idleCheck: { (queue: inout Self, _: UInt64) throws(NICError) -> Int in
-            // A removed NIC (all ones, or the kernel asking for it back) ends the wait.
-            try queue.ring.checkPresent()
-            return 0
+            do throws(NICError) {
+                try queue.ring.checkPresent()
+                return 0
+            } catch {
+                // A removed NIC (all ones, or the kernel asking for it back) ends the wait, once
+                // the frames it wrote back between the last look and its going are taken: this
+                // check hands them over, and a later one, finding nothing, throws.
+                let taken = try queue.receive(batch: batch, body)
+                if taken > 0 { return taken }
+                throw error
+            }
         }
         return wait.done
     }

@@ -190,9 +190,16 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
         try wait.run(&self) { (queue: inout Self) throws(NICError) -> Int in
             try queue.reclaim()
         } idleCheck: { (queue: inout Self, _: UInt64) throws(NICError) -> Int in
-            // A removed NIC (all ones, or the kernel asking for it back) ends the wait.
-            try queue.ring.checkPresent()
-            return 0
+            do throws(NICError) {
+                try queue.ring.checkPresent()
+                return 0
+            } catch {
+                // A removed NIC ends the wait, once the descriptors it finished between the last
+                // look and its going are reclaimed (counted as sent); a later check throws.
+                let taken = try queue.reclaim()
+                if taken > 0 { return taken }
+                throw error
+            }
         }
         if wait.timedOut {
             throw .transmitTimedOut(queue: index, outstanding: outstanding, milliseconds: timeoutMilliseconds)

@@ -117,6 +117,13 @@ extension QueuePair {
             try controller.checkHealth(during: "I/O on queue \(id)")
         } catch {
             if controller.hasFailed { disconnectSubmissionDoorbell() }
+            if error == .deviceRemoved {
+                // Completions the controller posted between the last look and its going are
+                // delivered first: this check returns them, and a later one, finding none, throws.
+                serviceDevice()
+                delivered &+= reap(body)
+                if delivered > 0 { return delivered }
+            }
             guard policy.enabled, case .controllerFatal = error else { throw error }
             delivered &+= try resetAndRebuild(reason: "CSTS.CFS set during I/O on queue \(id)", body)
         }

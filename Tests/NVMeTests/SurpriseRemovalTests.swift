@@ -20,6 +20,7 @@ import NVMeEmulator
 import Synchronization
 import Testing
 import VFIO
+import VFIOTestSupport
 
 /// The device goes away mid-I/O (issue 17): the emulated controller leaves the bus (all ones in
 /// BAR and config space, no more DMA, the request interrupt fires) or the kernel only asks for it
@@ -125,6 +126,56 @@ struct SurpriseRemovalTests {
             if equalBytes(back.whole, expected.whole) { intact += 1 }
         }
         #expect(intact == acknowledged.count)
+    }
+
+    @Test(arguments: modes)
+    func completionsPostedBetweenTheLastLookAndTheRemovalCheckAreDelivered(_ mode: CompletionMode) throws {
+        // The race of the reliability runs, forced: after the wait found the CQ empty and before
+        // its idle check answered, the controller completes four writes (the four reads hang)
+        // and leaves the bus. The check delivers the four; a later one throws.
+        var configuration = EmulatedNVMeConfiguration(namespaces: [EmulatedNamespace(blockSize: 512, capacityInBlocks: 16384)], maxDataTransferSize: 5, mode: .stepped)
+        configuration.faultPlan = FaultPlan(rules: [.io(.read, .always, .hang)])
+        let inner = try EmulatedNVMeController(configuration: configuration)
+        defer { inner.close() }
+        let device = DeviceLeavingAtTheRemovalCheck(inner)
+        let controller = try Controller(device: device, options: ControllerOptions(ioQueuePairs: 1, ioQueueEntries: 64, ioTimeoutMilliseconds: 5000))
+        var pair = try controller.makeQueuePair(interrupts: mode.usesInterrupts)
+        let buffer = try inner.dma.allocate(length: 8 * 4096)
+        let namespace = controller.namespaces[0]
+        for i in 0..<8 {
+            let slice = buffer.slice(offset: i * 4096, length: 4096)
+            if i < 4 {
+                try pair.submitWrite(namespace: namespace, lba: UInt64(i * 8), blocks: 8, from: slice, token: UInt64(i))
+            } else {
+                try pair.submitRead(namespace: namespace, lba: UInt64(i * 8), blocks: 8, into: slice, token: UInt64(i))
+            }
+        }
+        device.holdUntilTheRemovalCheck {
+            inner.service()
+            inner.simulateSurpriseRemoval()
+        }
+        pair.ringSubmissionDoorbell()
+        var completed: [UInt64] = []
+        var error: NVMeError?
+        let start = MonotonicClock.nanoseconds()
+        while error == nil && MonotonicClock.nanoseconds() - start < 10_000_000_000 {
+            do {
+                _ = try pair.waitForCompletions(atLeast: 1, mode: mode, timeoutMilliseconds: 5000) { c in
+                    #expect(c.status.isSuccess)
+                    completed.append(c.token)
+                }
+            } catch let e {
+                error = e
+            }
+        }
+        #expect(try inner.readConfig32(at: 0) == .max, "the function left the bus")
+        #expect(error == .deviceRemoved)
+        // The four writes the controller completed, and not the reads it never answered.
+        #expect(completed.sorted() == [0, 1, 2, 3])
+        #expect(pair.outstanding == 4)
+        #expect(controller.quiesce(reason: "the test's removal"))
+        _ = consume pair
+        #expect(inner.dmaFaults.isEmpty)
     }
 
     @Test func removalWithoutTheRequestInterruptIsSeenFromAllOnesWhileSleeping() throws {

@@ -144,7 +144,10 @@ public struct WaitLoop {
     /// Runs the wait on `queue`. `look` consumes what is there (servicing the device first) and
     /// returns how many items; `idleCheck` gets the precise time, and
     /// returns items it consumed itself (an NVMe rebuild completes commands) or throws (a gone or
-    /// failed device). The interrupt modes need `queue.interruptEventFD`.
+    /// failed device). A check that finds the device gone looks once more and returns what it
+    /// finished before going, throwing only when nothing is left (the drivers' checks do), since
+    /// the device can finish items between the last look and the check. The interrupt modes
+    /// need `queue.interruptEventFD`.
     @inlinable
     public mutating func run<Queue: WaitableQueue & ~Copyable, Failure: Error>(
         _ queue: inout Queue,
@@ -229,10 +232,13 @@ public struct WaitLoop {
                 wokenUp = true
                 return
             }
-            if !signalled {
+            // After a sleep without a message, and before the alarm's idle check even after one:
+            // what the device finished before it went is taken before the check can end the wait
+            // (a removal that lands with the queue's message wakes the sleep with both).
+            if !signalled || alarmed {
                 let found = try look(&queue)
                 if found != 0 {
-                    statistics.unsignalledFinds &+= 1
+                    if !signalled { statistics.unsignalledFinds &+= 1 }
                     done &+= found
                     phase.idlePolls = 0
                     if done >= target { return }
@@ -240,8 +246,7 @@ public struct WaitLoop {
             }
             if alarmed {
                 // Never drained (every waiter must see it): one check per wait, else it would
-                // end every later sleep at once. What the device finished before it went was
-                // taken by the look above.
+                // end every later sleep at once.
                 alarmFD = nil
                 if try idle(&queue, idleCheck) { return }
             }
