@@ -220,8 +220,9 @@ boot_metadata() {
     hil_nvme metadata-pi1-ms8 - 1:512:16
     hil_nvme_namespace_options ms=16,mset=0
     hil_nvme metadata-pi0-ms16 - 1:512:16
-    hil_nvme_namespace_options ms=8,pi=3
-    hil_nvme metadata-pi3-ms8 - 1:4096:16
+    # 64 bytes of metadata with the tuple last: the guard covers the 56 bytes before it too.
+    hil_nvme_namespace_options ms=64,pi=3
+    hil_nvme metadata-pi3-ms64 - 1:4096:16
     # Type 2 with the 64-bit guard (pif=2, NVMe 2.0's CRC-64 tuple of 16 bytes, which QEMU has
     # had since 7.0), first in 16 bytes of separate metadata.
     hil_nvme_namespace_options ms=16,pi=2,pif=2,pil=1

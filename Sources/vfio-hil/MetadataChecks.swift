@@ -19,38 +19,44 @@ import VFIO
 /// every namespace of the kind it needs and skips a controller without one. QEMU checks the
 /// tuples with its own CRC (hw/nvme/dif.c), so a pass here proves ours agrees with it.
 let metadataChecks: [HILCheck] = [
-    HILCheck("pi-pract-roundtrip", "writes and reads with PRACT (QEMU makes and strips the tuples), then reads the tuples raw and checks them on the host") { context in
+    HILCheck("pi-pract-roundtrip", "writes and reads with PRACT (QEMU makes and checks the tuples; strips them when the metadata is only the tuple), then reads the tuples raw and checks them on the host") { context in
         try forEachNamespace(context, where: { $0.protection != nil }) { ns, rig in
             let info = ns.info
             let blocks = 8, lba = info.blockCount / 3
-            let data = try rig.device.dma.allocate(length: blocks * info.blockSize)
+            // Metadata larger than the tuple still moves with PRACT (the rest of it is the host's).
+            let wire = info.dataBytesPerBlock(.controller), metadataBytes = info.separateMetadataBytes(blocks: blocks, .controller)
+            let data = try rig.device.dma.allocate(length: blocks * wire)
             fillPattern(data.whole, seed: lba ^ 0x9111)
-            try ns.write(lba: lba, blocks: blocks, from: data.whole, metadata: nil, protection: .controller)
-            let back = try rig.device.dma.allocate(length: blocks * info.blockSize)
-            try ns.read(lba: lba, blocks: blocks, into: back.whole, metadata: nil, protection: .controller)
-            try expect(equal(data.whole, back.whole, blocks * info.blockSize), "namespace \(info.id): data read with PRACT differs from what was written")
+            let metadata = try MetadataBuffer(rig, bytes: metadataBytes)
+            if let slice = metadata.slice { fillPattern(slice, seed: lba ^ 0x9112) }
+            try ns.write(lba: lba, blocks: blocks, from: data.whole, metadata: metadata.slice, protection: .controller)
+            let back = try rig.device.dma.allocate(length: blocks * wire)
+            let backMetadata = try MetadataBuffer(rig, bytes: metadataBytes)
+            try ns.read(lba: lba, blocks: blocks, into: back.whole, metadata: backMetadata.slice, protection: .controller)
+            if let block = firstDifferentBlock(info, blocks, data.whole, stride: wire, back.whole, stride: wire) {
+                throw ScenarioFailure("namespace \(info.id): block \(block) read with PRACT differs from what was written")
+            }
             // PRACT off: the tuples QEMU made come to the host, which checks them with its own CRC.
             let raw = try rig.device.dma.allocate(length: blocks * info.dataBytesPerBlock(.checked))
-            let metadata = try MetadataBuffer(rig, bytes: info.separateMetadataBytes(blocks: blocks, .checked))
-            try ns.read(lba: lba, blocks: blocks, into: raw.whole, metadata: metadata.slice, protection: .checked)
-            try info.verifyProtection(data: raw.whole, metadata: metadata.slice, lba: lba, blocks: blocks)
+            let rawMetadata = try MetadataBuffer(rig, bytes: info.separateMetadataBytes(blocks: blocks, .checked))
+            try ns.read(lba: lba, blocks: blocks, into: raw.whole, metadata: rawMetadata.slice, protection: .checked)
+            try info.verifyProtection(data: raw.whole, metadata: rawMetadata.slice, lba: lba, blocks: blocks)
         }
     },
 
-    HILCheck("pi-host-generated", "writes tuples made on the host (QEMU checks them), reads back with PRACT (QEMU checks and strips them)") { context in
+    HILCheck("pi-host-generated", "writes tuples made on the host (QEMU checks them), reads back with PRACT (QEMU checks them)") { context in
         try forEachNamespace(context, where: { $0.protection != nil }) { ns, rig in
             let info = ns.info
             let blocks = 4, lba = info.blockCount / 3 + 64
             let buffers = try hostProtected(info, rig, blocks: blocks, lba: lba, seed: 0x4242)
             let data = buffers.data.whole
             try ns.write(lba: lba, blocks: blocks, from: data, metadata: buffers.metadata.slice, protection: .checked)
-            let back = try rig.device.dma.allocate(length: blocks * info.blockSize)
-            try ns.read(lba: lba, blocks: blocks, into: back.whole, metadata: nil, protection: .controller)
-            for block in 0..<blocks {
-                let stride = info.dataBytesPerBlock(.checked)
-                try expect(
-                    back.bytes[block * info.blockSize..<(block + 1) * info.blockSize].elementsEqual(data.bytes[block * stride..<block * stride + info.blockSize]),
-                    "namespace \(info.id): block \(block) read back differs")
+            let wire = info.dataBytesPerBlock(.controller)
+            let back = try rig.device.dma.allocate(length: blocks * wire)
+            let backMetadata = try MetadataBuffer(rig, bytes: info.separateMetadataBytes(blocks: blocks, .controller))
+            try ns.read(lba: lba, blocks: blocks, into: back.whole, metadata: backMetadata.slice, protection: .controller)
+            if let block = firstDifferentBlock(info, blocks, data, stride: info.dataBytesPerBlock(.checked), back.whole, stride: wire) {
+                throw ScenarioFailure("namespace \(info.id): block \(block) read back differs")
             }
         }
     },
@@ -162,3 +168,11 @@ func hostProtected(
 }
 
 func equal(_ a: DMASlice, _ b: DMASlice, _ count: Int) -> Bool { a.bytes[0..<count].elementsEqual(b.bytes[0..<count]) }
+
+/// The first of `blocks` blocks whose data differs between `a` and `b`, each laid out with its
+/// own stride (a block, or a block and its metadata), nil when all match.
+func firstDifferentBlock(_ info: NamespaceInfo, _ blocks: Int, _ a: DMASlice, stride strideA: Int, _ b: DMASlice, stride strideB: Int) -> Int? {
+    (0..<blocks).first { block in
+        !a.bytes[block * strideA..<block * strideA + info.blockSize].elementsEqual(b.bytes[block * strideB..<block * strideB + info.blockSize])
+    }
+}

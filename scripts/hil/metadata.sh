@@ -64,16 +64,20 @@ ck_nvme_cli_reads_metadata() {
     [ "$_n" -gt 0 ] || { echo "vfio-hil left no metadata in $2 to compare"; return 2; }
 }
 
-# ck_vfioctl_pi_write_read BDF BS: 8 blocks written with tuples the tool makes (--pi host, QEMU
-# checks them), read back with PRACT (QEMU checks and strips them), byte for byte.
+# ck_vfioctl_pi_write_read BDF BS MS TUPLE: 8 blocks written with tuples the tool makes (--pi
+# host, QEMU checks them), read back with PRACT (QEMU checks them, and strips them when the
+# metadata is only the TUPLE-byte tuple; else the metadata comes back in a file), byte for byte.
 ck_vfioctl_pi_write_read() {
     has_vfioctl || return 2
     _in=$HIL_SCRATCH/pi-in.bin _back=$HIL_SCRATCH/pi-back.bin
     head -c $((8 * $2)) /dev/urandom >"$_in"
     vfioctl_device nvme write --device "$1" --lba 4000 --count 8 --pi host --file "$_in" >/dev/null 2>"$HIL_SCRATCH/pi.err" ||
         { echo "vfioctl nvme write --pi host failed: $(cat "$HIL_SCRATCH/pi.err")"; return 1; }
-    vfioctl_device nvme read --device "$1" --lba 4000 --count 8 --pi pract --file "$_back" 2>"$HIL_SCRATCH/pi.err" ||
-        { echo "vfioctl nvme read --pi pract failed: $(cat "$HIL_SCRATCH/pi.err")"; return 1; }
+    _dev=$1 _md_opt=
+    [ "$3" -gt "$4" ] && _md_opt="--metadata $HIL_SCRATCH/pi-back.md"
+    # shellcheck disable=SC2086
+    vfioctl_device nvme read --device "$_dev" --lba 4000 --count 8 --pi pract $_md_opt --file "$_back" 2>"$HIL_SCRATCH/pi.err" ||
+        { echo "vfioctl nvme read --pi pract $_md_opt failed: $(cat "$HIL_SCRATCH/pi.err")"; return 1; }
     same_bytes "$_in" "$_back" || { echo "read back with PRACT differs from what --pi host wrote"; return 1; }
 }
 
@@ -116,7 +120,9 @@ run_metadata_controller() {
             HIL_HANDOFF_DIR="$BOOT_DIR/$_mc_name/handoff" HIL_CHECKS="$HIL_METADATA_CHECKS"
         check "$_mc_name/metadata-vfioctl-identify" ck_vfioctl_metadata_identify "$_mc_bdf" "$_mc_format"
         if [ "$_mc_pi" != 0 ]; then
-            check "$_mc_name/pi-vfioctl-write-read" ck_vfioctl_pi_write_read "$_mc_bdf" "$_mc_bs"
+            _mc_tuple=8
+            case $_mc_pi in *g64) _mc_tuple=16 ;; esac
+            check "$_mc_name/pi-vfioctl-write-read" ck_vfioctl_pi_write_read "$_mc_bdf" "$_mc_bs" "$_mc_ms" "$_mc_tuple"
         else
             check "$_mc_name/metadata-vfioctl-write-read" ck_vfioctl_metadata_write_read "$_mc_bdf" "$_mc_bs" "$_mc_ms"
         fi
