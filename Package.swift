@@ -23,7 +23,7 @@ import PackageDescription
 // workloads  NVMeWorkload     `nvme perf`: threads, queue depth, latency        → NVMe
 //            NICWorkload      `net gen/recv/echo`, the software wire peer       → NIC, NICEmulator
 //            DriverScenarios  NVMe driver scenarios for any PCIFunction         → NVMe
-//            NVMeTCPTarget    NVMe/TCP target: the PDU layer only, so far       → NVMe
+//            NVMeTCPTarget    NVMe/TCP target: PDUs, Connect, admin, I/O, TCP   → NVMe
 // drivers    NVMe             bring-up, queue pairs, PRPs, poll/irq/hybrid      → NVMeSpec
 //            NIC              Intel 82574L: rings, RSS, MSI-X                   → E1000ESpec
 // emulators  NVMeEmulator     an NVMe controller in the process                 → NVMeSpec, PCIEmulation
@@ -107,7 +107,7 @@ let package = Package(
         /// NVMe/TCP target: serves namespaces driven by `NVMe` to standard initiators.
         .target(
             name: "NVMeTCPTarget",
-            dependencies: ["NVMe"]
+            dependencies: ["NVMe", "VFIO", "CShims"]
         ),
         .target(
             name: "NVMeWorkload",
@@ -121,6 +121,7 @@ let package = Package(
             name: "vfioctl",
             dependencies: [
                 "VFIO", "VFIOHost", "NVMe", "NVMeEmulator", "NVMeWorkload", "NIC", "NICEmulator", "NICWorkload", "NetFrames",
+                "NVMeTCPTarget",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -100,6 +100,14 @@ int shim_epoll_add(int epfd, int target, uint64_t tag) {
     return epoll_ctl(epfd, EPOLL_CTL_ADD, target, &ev);
 }
 
+int shim_epoll_modify(int epfd, int target, uint64_t tag, int want_read, int want_write) {
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = (want_read ? EPOLLIN : 0) | (want_write ? EPOLLOUT : 0);
+    ev.data.u64 = tag;
+    return epoll_ctl(epfd, EPOLL_CTL_MOD, target, &ev);
+}
+
 int shim_epoll_remove(int epfd, int target) { return epoll_ctl(epfd, EPOLL_CTL_DEL, target, NULL); }
 
 int shim_epoll_wait(int epfd, uint64_t *tags, int max_tags, int timeout_ms) {

@@ -84,6 +84,9 @@ int shim_epoll_create(void);
 /// Adds `target` for EPOLLIN with `tag` returned by shim_epoll_wait.
 int shim_epoll_add(int epfd, int target, uint64_t tag);
 int shim_epoll_remove(int epfd, int target);
+/// Sets what `target` (already added) is watched for: EPOLLIN when `want_read`, EPOLLOUT when
+/// `want_write` (a socket whose output backed up). Level-triggered, like shim_epoll_add.
+int shim_epoll_modify(int epfd, int target, uint64_t tag, int want_read, int want_write);
 /// Waits up to `timeout_ms` (-1 forever) and stores the tags of ready fds. Returns the count,
 /// 0 on timeout, -1 on error (EINTR is returned as an error for the caller to retry).
 int shim_epoll_wait(int epfd, uint64_t *tags, int max_tags, int timeout_ms);

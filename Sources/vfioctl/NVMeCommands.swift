@@ -24,7 +24,7 @@ struct NVMeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nvme",
         abstract: "Drive an NVMe controller through VFIO (or the emulated one).",
-        subcommands: [Identify.self, Read.self, Write.self, Perf.self, Smart.self, Events.self, NamespaceCommand.self])
+        subcommands: [Identify.self, Read.self, Write.self, Perf.self, Smart.self, Events.self, NamespaceCommand.self, Serve.self])
 }
 
 // MARK: - identify

@@ -1,0 +1,201 @@
+//===----------------------------------------------------------------------===//
+//
+// This source file is part of the swift-vfio open source project
+//
+// Copyright (c) 2026 the swift-vfio project authors
+// Licensed under Apache License v2.0
+//
+// See LICENSE.txt for license information
+//
+// SPDX-License-Identifier: Apache-2.0
+//
+//===----------------------------------------------------------------------===//
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import CShims
+import NVMe
+import VFIO
+
+/// What a server run did, for the summary line and `--json`.
+public struct TargetServerSummary: Sendable, Equatable {
+    public var connectionsAccepted = 0
+    public var commands: UInt64 = 0
+    public var readBytes: UInt64 = 0
+    public var writtenBytes: UInt64 = 0
+    public var terminations = 0
+    public init() {}
+}
+
+/// Serves an engine over TCP: one thread, one epoll set (the listening socket, the stop eventfd,
+/// every connection), level-triggered, non-blocking sockets.
+///
+/// **Why epoll and not swift-nio.** The engine frames PDUs in place in each connection's receive
+/// buffer and copies write data once, into the DMA buffer the device reads; `recv` fills that
+/// buffer directly. Through NIO, data would arrive in NIO's `ByteBuffer`s (reference-counted,
+/// allocated per read) and be copied again, and the loop could not poll the backend's completion
+/// queue between socket events without a task per turn. The loop here waits in `epoll_wait` with
+/// a zero timeout while the backend has commands in flight (poll mode) and sleeps when it has none.
+/// The measurements and the trade-off are in docs/nvme-tcp-target.md.
+public struct TargetServer<Device: PCIFunction>: ~Copyable {
+    var engine: TargetEngine<Device>
+    let listener: TCPListener
+    /// Per engine connection index: its socket (-1 when none) and what epoll watches it for.
+    var sockets: [Int32] = []
+    var ids: [ConnectionID?] = []
+    var watching: [(read: Bool, write: Bool)] = []
+    public private(set) var summary = TargetServerSummary()
+    /// Called with one line per connection event (accept, close and why).
+    let log: (String) -> Void
+
+    static var listenerTag: UInt64 { 0 }
+    static var stopTag: UInt64 { 1 }
+    static var firstConnectionTag: UInt64 { 2 }
+
+    public init(engine: consuming TargetEngine<Device>, listener: consuming TCPListener, log: @escaping (String) -> Void = { _ in }) {
+        self.engine = engine
+        self.listener = listener
+        self.log = log
+    }
+
+    public var address: ListenAddress { listener.address }
+
+    /// Serves until `stopFD` (an eventfd) becomes readable, then shuts down gracefully: stops
+    /// accepting, closes every connection, and waits (up to `drainMilliseconds`) for the backend
+    /// commands still in flight, so no DMA buffer is given back while the device may write it.
+    public mutating func run(stopFD: Int32, drainMilliseconds: Int = 5000) throws(TargetError) {
+        let epfd = shim_epoll_create()
+        guard epfd >= 0 else { throw .socket("epoll_create1", errno: errno) }
+        defer { close(epfd) }
+        guard shim_epoll_add(epfd, listener.descriptor, Self.listenerTag) == 0, shim_epoll_add(epfd, stopFD, Self.stopTag) == 0 else {
+            throw .socket("epoll_ctl(ADD)", errno: errno)
+        }
+        var tags = [UInt64](repeating: 0, count: 64)
+        var lastTick: UInt64 = 0
+        var stopping = false
+        while !stopping {
+            // Poll mode: while the backend has work, look again at once; else sleep on the sockets.
+            let timeout: Int32 = engine.outstanding > 0 ? 0 : 100
+            let n = tags.withUnsafeMutableBufferPointer { shim_epoll_wait(epfd, $0.baseAddress, 64, timeout) }
+            if n < 0, errno != EINTR { throw .socket("epoll_wait", errno: errno) }
+            for i in 0..<max(0, Int(n)) {
+                switch tags[i] {
+                case Self.listenerTag: try acceptAll(epfd)
+                case Self.stopTag: stopping = true
+                default: service(Int(tags[i] - Self.firstConnectionTag))
+                }
+            }
+            do { _ = try engine.poll() } catch { throw .backend("\(error)") }
+            let now = MonotonicClock.coarseNanoseconds()
+            if now &- lastTick > 100_000_000 {
+                engine.tick(now: now)
+                lastTick = now
+            }
+            for index in sockets.indices where sockets[index] >= 0 { flush(index, epfd) }
+        }
+        shutdown(drainMilliseconds: drainMilliseconds)
+    }
+
+    mutating func acceptAll(_ epfd: Int32) throws(TargetError) {
+        while let fd = try listener.accept() {
+            let id = engine.openConnection()
+            while sockets.count <= id.index {
+                sockets.append(-1)
+                ids.append(nil)
+                watching.append((false, false))
+            }
+            sockets[id.index] = fd
+            ids[id.index] = id
+            watching[id.index] = (true, false)
+            guard shim_epoll_add(epfd, fd, Self.firstConnectionTag + UInt64(id.index)) == 0 else {
+                let e = errno
+                closeSocket(id.index, reason: "epoll_ctl(ADD) failed: \(VFIOError.errnoText(e))")
+                continue
+            }
+            summary.connectionsAccepted += 1
+            log("connection \(id.index): accepted")
+        }
+    }
+
+    /// A connection's socket is ready: read what the engine takes (it frames and handles as it goes).
+    mutating func service(_ index: Int) {
+        guard index >= 0, index < sockets.count, sockets[index] >= 0, let id = ids[index] else { return }
+        let fd = sockets[index]
+        if !engine.wantsInput(id) {
+            // Woken without wanting input: output room (handled by flush), or a hang-up that
+            // level-triggered epoll reports whatever we asked for.
+            if engine.pendingOutput(id) == 0, SocketIO.peerClosed(fd) { closeSocket(index, reason: "host closed the connection") }
+            return
+        }
+        while engine.wantsInput(id) {
+            let space = engine.receiveSpace(id)
+            switch SocketIO.receive(fd, into: space) {
+            case .bytes(let count):
+                engine.didReceive(id, count: count)
+                if count < space.count { return }
+            case .wouldBlock:
+                return
+            case .closed(let e):
+                closeSocket(index, reason: e == 0 ? "host closed the connection" : "connection error: \(VFIOError.errnoText(e))")
+                return
+            }
+        }
+    }
+
+    /// Sends what the engine has for the connection, closes it when the engine is done with it,
+    /// and makes epoll watch for what the connection waits for.
+    mutating func flush(_ index: Int, _ epfd: Int32) {
+        guard let id = ids[index] else { return }
+        let fd = sockets[index]
+        var failed: Int32?
+        engine.send(id) { bytes in
+            switch SocketIO.send(fd, bytes) {
+            case .bytes(let n): return n
+            case .wouldBlock: return 0
+            case .closed(let e):
+                failed = e
+                return 0
+            }
+        }
+        if let failed {
+            closeSocket(index, reason: "send failed: \(VFIOError.errnoText(failed))")
+            return
+        }
+        if engine.shouldClose(id) {
+            closeSocket(index, reason: engine.closeReason(id) ?? "closed")
+            return
+        }
+        let want = (read: engine.wantsInput(id), write: engine.pendingOutput(id) > 0)
+        if want != watching[index] {
+            _ = shim_epoll_modify(epfd, fd, Self.firstConnectionTag + UInt64(index), want.read ? 1 : 0, want.write ? 1 : 0)
+            watching[index] = want
+        }
+    }
+
+    mutating func closeSocket(_ index: Int, reason: String) {
+        guard let id = ids[index] else { return }
+        if let s = engine.statistics(id) {
+            summary.commands &+= s.commands
+            summary.readBytes &+= s.readBytes
+            summary.writtenBytes &+= s.writtenBytes
+        }
+        if engine.closeReason(id)?.hasPrefix("terminated") == true { summary.terminations += 1 }
+        engine.closeConnection(id)
+        close(sockets[index])
+        sockets[index] = -1
+        ids[index] = nil
+        log("connection \(index): \(reason)")
+    }
+
+    mutating func shutdown(drainMilliseconds: Int) {
+        for index in sockets.indices where sockets[index] >= 0 { closeSocket(index, reason: "target shutting down") }
+        let deadline = MonotonicClock.nanoseconds() + UInt64(max(0, drainMilliseconds)) * 1_000_000
+        while engine.outstanding > 0, MonotonicClock.nanoseconds() < deadline {
+            _ = try? engine.poll()
+        }
+    }
+
+    /// Commands still in the backend (nonzero after `run` only if the drain timed out).
+    public var outstanding: Int { engine.outstanding }
+}
