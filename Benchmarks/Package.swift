@@ -31,24 +31,36 @@ let package = Package(
         .target(name: "CNullDevice"),
         /// The C reference driver (same ring protocol and checks as the Swift queue pair).
         .target(name: "CReferenceDriver", dependencies: ["CNullDevice"]),
+        /// The null devices' IOMMU: IOVA to host address, used at setup only.
+        .target(name: "NullDMA", dependencies: [.product(name: "VFIO", package: "swift-vfio")]),
         /// A `PCIFunction` whose I/O queues complete at once without touching data.
         .target(
             name: "NullNVMe",
             dependencies: [
-                "CNullDevice",
+                "CNullDevice", "NullDMA",
                 .product(name: "NVMe", package: "swift-vfio"),
+                .product(name: "VFIO", package: "swift-vfio"),
+            ]),
+        /// An 82574L whose descriptors are written back at once without touching frames.
+        .target(
+            name: "NullNIC",
+            dependencies: [
+                "CNullDevice", "NullDMA",
+                .product(name: "E1000ESpec", package: "swift-vfio"),
+                .product(name: "NetFrames", package: "swift-vfio"),
                 .product(name: "VFIO", package: "swift-vfio"),
             ]),
         /// The measured loops, Swift and C, used by the benchmark and by iopath-count.
         .target(
             name: "IOPathBench",
             dependencies: [
-                "NullNVMe", "CReferenceDriver",
+                "NullNVMe", "NullNIC", "CReferenceDriver",
+                .product(name: "NIC", package: "swift-vfio"),
                 .product(name: "NVMe", package: "swift-vfio"),
                 .product(name: "VFIO", package: "swift-vfio"),
             ]),
         /// N I/Os through one path, for callgrind (instructions per I/O) and quick timings.
-        .executableTarget(name: "iopath-count", dependencies: ["IOPathBench"]),
+        .executableTarget(name: "iopath-count", dependencies: ["IOPathBench", "NullNIC"]),
         .executableTarget(
             name: "IOPath",
             dependencies: [.product(name: "Benchmark", package: "benchmark"), "IOPathBench"],

@@ -59,7 +59,7 @@ say "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d:
 say ""
 say "== time per I/O (null device, 4 KiB reads; 1M I/Os x 5, best / median)"
 declare -A NS_MIN NS_MED
-for path in swift-qd1 c-qd1 swift-qd1-wait swift-batch32 c-batch32; do
+for path in swift-qd1 c-qd1 swift-qd1-wait swift-batch32 c-batch32 swift-nic-rx c-nic-rx swift-nic-tx c-nic-tx; do
     line=$("$BIN" "$path" 1000000 --time 5 2>/dev/null) || { say "$path: FAILED"; status=1; continue; }
     NS_MIN[$path]=$(sed -n 's/.*ns_per_io_min=\([0-9.]*\).*/\1/p' <<<"$line")
     NS_MED[$path]=$(sed -n 's/.*ns_per_io_median=\([0-9.]*\).*/\1/p' <<<"$line")
@@ -74,21 +74,34 @@ SUMMARY=$ROOT/Benchmarks/Scripts/callgrind_summary.py
 # shellcheck disable=SC2016 # a Swift symbol name, not an expansion
 SWIFT_DEVICE=$(nm "$WORK/iopath-count" | awk '{print $3}' | grep -E '^\$s8NullNVMe0aB10ControllerC7serviceyyF$' || true)
 [[ -n "$SWIFT_DEVICE" ]] || { say "bench.sh: NullNVMeController.service() not found in the binary"; exit 2; }
+# shellcheck disable=SC2016 # a Swift symbol name, not an expansion
+SWIFT_NIC_DEVICE=$(nm "$WORK/iopath-count" | awk '{print $3}' | grep -E '^\$s7NullNIC0A6E1000EC7serviceyyF$' || true)
+[[ -n "$SWIFT_NIC_DEVICE" ]] || { say "bench.sh: NullE1000E.service() not found in the binary"; exit 2; }
+# NIC paths count packets in batches of 32: their N is a multiple of 32.
+N_NIC=51200
 declare -A LOOP=([swift-qd1]=swift_iopath_qd1 [swift-qd1-sgl]=swift_iopath_qd1 [c-qd1]=ref_bench_qd1 [swift-qd1-wait]=swift_iopath_qd1_wait
-                 [swift-batch32]=swift_iopath_batched [c-batch32]=ref_bench_batch)
+                 [swift-batch32]=swift_iopath_batched [c-batch32]=ref_bench_batch
+                 [swift-nic-rx]=swift_nicpath_rx [c-nic-rx]=ref_nic_bench_rx [swift-nic-tx]=swift_nicpath_tx [c-nic-tx]=ref_nic_bench_tx)
 declare -A DRIVER DEVICE ALLOCS RETAINS RELEASES
 callgrind() { # path count -> summary line
     local path=$1 count=$2 out="$WORK/cg-$1-$2.out" device
     valgrind --tool=callgrind --callgrind-out-file="$out" --toggle-collect="${LOOP[$path]}" \
         "$WORK/iopath-count" "$path" "$count" >/dev/null 2>"$WORK/cg-$path-$count.log" || return 1
-    case $path in swift-*) device="^${SWIFT_DEVICE//\$/\\\$}\$" ;; *) device='^null_device_service$' ;; esac
+    case $path in
+        swift-nic-*) device="^${SWIFT_NIC_DEVICE//\$/\\\$}\$" ;;
+        c-nic-*) device='^null_nic_service$' ;;
+        swift-*) device="^${SWIFT_DEVICE//\$/\\\$}\$" ;;
+        *) device='^null_device_service$' ;;
+    esac
     python3 "$SUMMARY" "$out" --device "$device"
 }
 field() { sed -n "s/.*\b$1=\([0-9]*\).*/\1/p" <<<"$2"; }
 printf '  %-16s %9s %9s %9s %8s %9s %9s\n' path driver device total allocs retains releases >&2
-for path in swift-qd1 swift-qd1-sgl c-qd1 swift-qd1-wait swift-batch32 c-batch32; do
-    { a=$(callgrind "$path" $N) && b=$(callgrind "$path" $((2 * N))); } || { say "  $path: callgrind run FAILED"; status=1; continue; }
-    per() { echo "scale=2; ($(field "$1" "$b") - $(field "$1" "$a")) / $N" | bc; }
+for path in swift-qd1 swift-qd1-sgl c-qd1 swift-qd1-wait swift-batch32 c-batch32 swift-nic-rx c-nic-rx swift-nic-tx c-nic-tx; do
+    n=$N
+    [[ $path == *-nic-* ]] && n=$N_NIC
+    { a=$(callgrind "$path" $n) && b=$(callgrind "$path" $((2 * n))); } || { say "  $path: callgrind run FAILED"; status=1; continue; }
+    per() { echo "scale=2; ($(field "$1" "$b") - $(field "$1" "$a")) / $n" | bc; }
     total=$(per total)
     DEVICE[$path]=$(per device)
     DRIVER[$path]=$(echo "scale=2; $total - ${DEVICE[$path]}" | bc)
@@ -109,6 +122,13 @@ done
 RATIO=$(echo "scale=3; ${DRIVER[swift-qd1]:-0} / ${DRIVER[c-qd1]:-1}" | bc)
 RATIO_BATCH=$(echo "scale=3; ${DRIVER[swift-batch32]:-0} / ${DRIVER[c-batch32]:-1}" | bc)
 say "  Swift/C driver instructions: QD1 $RATIO, batch 32 $RATIO_BATCH (target <= 1.10)"
+# The NIC: instructions per forwarded packet, one received and one sent (ixy's unit), batches of 32.
+ratio() { [[ -n ${2:-} && $(echo "$2 > 0" | bc) == 1 ]] && echo "scale=3; $1 / $2" | bc || echo nan; }
+NIC_SWIFT=$(echo "scale=2; ${DRIVER[swift-nic-rx]:-0} + ${DRIVER[swift-nic-tx]:-0}" | bc)
+NIC_C=$(echo "scale=2; ${DRIVER[c-nic-rx]:-0} + ${DRIVER[c-nic-tx]:-0}" | bc)
+NIC_RATIO=$(ratio "$NIC_SWIFT" "$NIC_C")
+say "  NIC per packet received + sent: Swift $NIC_SWIFT, C $NIC_C, Swift/C $NIC_RATIO" \
+    "(RX $(ratio "${DRIVER[swift-nic-rx]:-0}" "${DRIVER[c-nic-rx]:-}"), TX $(ratio "${DRIVER[swift-nic-tx]:-0}" "${DRIVER[c-nic-tx]:-}"); target <= 1.05)"
 
 # 3. ordo-one benchmarks against the static thresholds (0 allocations and 0 retain/release).
 if [[ -z "${BENCH_SKIP_ORDO:-}" ]]; then
@@ -150,5 +170,5 @@ fi
 finished=$(date +%s)
 say ""
 say "== build $((built - started)) s, quick set $((finished - built)) s"
-echo "ns_per_io=${NS_MIN[swift-qd1]:-nan} instr_per_io=${DRIVER[swift-qd1]:-nan} allocs_per_io=${ALLOCS[swift-qd1]:-nan} swift_vs_c=${RATIO:-nan} sgl_instr_per_io=${DRIVER[swift-qd1-sgl]:-nan}"
+echo "ns_per_io=${NS_MIN[swift-qd1]:-nan} instr_per_io=${DRIVER[swift-qd1]:-nan} allocs_per_io=${ALLOCS[swift-qd1]:-nan} swift_vs_c=${RATIO:-nan} sgl_instr_per_io=${DRIVER[swift-qd1-sgl]:-nan} nic_instr_per_packet=${NIC_SWIFT:-nan} nic_swift_vs_c=${NIC_RATIO:-nan}"
 exit $status

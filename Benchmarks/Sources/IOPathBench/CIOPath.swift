@@ -36,3 +36,23 @@ public final class CIOPath: @unchecked Sendable {
     public var invalidCompletions: UInt64 { ref_bench_stats(bench).invalid_completions }
     public var deviceCompletions: UInt64 { ref_bench_device_completions(bench) }
 }
+
+/// The C reference NIC path (`ref_nic.c`) over the same null 82574L engine, so Swift/C per
+/// packet is a like-for-like ratio. Used by one thread only.
+public final class CNICPath: @unchecked Sendable {
+    let bench: OpaquePointer
+
+    public init?(ringEntries: Int = 512) {
+        guard let b = ref_nic_bench_create(UInt32(ringEntries)) else { return nil }
+        bench = b
+    }
+
+    deinit { ref_nic_bench_destroy(bench) }
+
+    /// Same results as `SwiftNICPath.receive` and `.transmit`.
+    public func receive(_ count: Int) -> UInt64 { ref_nic_bench_rx(bench, UInt64(count)) }
+    public func transmit(_ count: Int) -> UInt64 { ref_nic_bench_tx(bench, UInt64(count)) }
+
+    public var deviceReceived: UInt64 { ref_nic_bench_device_rx(bench) }
+    public var deviceTransmitted: UInt64 { ref_nic_bench_device_tx(bench) }
+}

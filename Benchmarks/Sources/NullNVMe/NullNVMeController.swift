@@ -16,6 +16,7 @@ import Glibc
 #endif
 import CNullDevice
 import NVMe
+import NullDMA
 import VFIO
 
 /// A null NVMe controller: a `PCIFunction` whose I/O queues complete every command at once,

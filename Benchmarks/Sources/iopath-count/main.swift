@@ -15,6 +15,7 @@
 import Glibc
 #endif
 import IOPathBench
+import NullNIC
 
 /// Runs N I/Os through one of the measured paths, checks every one completed with the right
 /// token, and (with --time) prints nanoseconds per I/O. Under `valgrind --tool=callgrind
@@ -22,7 +23,8 @@ import IOPathBench
 /// N and 2N and takes the difference, so setup and warm-up cancel out.
 ///
 ///     iopath-count <path> <count> [--transfer BYTES] [--entries N] [--time REPEATS]
-///     paths: swift-qd1, swift-qd1-sgl (the same with SGLs), swift-qd1-wait, swift-batch32, c-qd1, c-batch32
+///     paths: swift-qd1, swift-qd1-sgl (the same with SGLs), swift-qd1-wait, swift-batch32, c-qd1, c-batch32,
+///     and for the NIC (count: packets, a multiple of 32): swift-nic-rx, swift-nic-tx, c-nic-rx, c-nic-tx
 ///     iopath-count empty-poll <milliseconds> [--spins-before-pause N|max]: one poll-mode wait on
 ///     an empty CQ; prints its empty polls and ns per empty poll
 
@@ -72,7 +74,10 @@ guard arguments.count == 2, let count = Int(arguments[1]), count > 0 else {
 let path = arguments[0]
 
 let run: (Int) -> UInt64
+/// What a correct run of `count` returns.
+var expected: (Int) -> UInt64 = expectedTokenSum
 var report: () -> String = { "" }
+if path.contains("-nic-") && (count % 32 != 0 || entries % 32 != 0) { fail("\(path): the count and --entries must be multiples of 32") }
 switch path {
 case "swift-qd1", "swift-qd1-sgl", "swift-qd1-wait", "swift-batch32":
     let io: SwiftIOPath
@@ -94,13 +99,37 @@ case "c-qd1", "c-batch32":
     guard let io = CIOPath(entries: entries, transferBytes: transfer) else { fail("setting up the C path failed") }
     run = path == "c-qd1" ? { io.qd1($0) } : { io.batched($0, batch: 32) }
     report = { "sq_doorbells=\(io.submissionDoorbells) invalid=\(io.invalidCompletions) device_completions=\(io.deviceCompletions)" }
+case "swift-nic-rx", "swift-nic-tx":
+    let io: SwiftNICPath
+    do { io = try SwiftNICPath() } catch { fail("setting up the Swift NIC path: \(error)") }
+    if path == "swift-nic-rx" {
+        run = { io.receive($0) }
+        expected = { UInt64($0) * UInt64(NullE1000E.frameLength) }
+    } else {
+        run = { io.transmit($0) }
+        expected = { UInt64($0) }
+    }
+    report = {
+        let rx = io.receiveStatistics, tx = io.transmitStatistics
+        return "rx_packets=\(rx.packets) rx_tail_writes=\(rx.tailWrites) tx_packets=\(tx.packets) tx_tail_writes=\(tx.tailWrites) device_rx=\(io.device.receivedFrames) device_tx=\(io.device.transmittedFrames)"
+    }
+case "c-nic-rx", "c-nic-tx":
+    guard let io = CNICPath() else { fail("setting up the C NIC path failed") }
+    if path == "c-nic-rx" {
+        run = { io.receive($0) }
+        expected = { UInt64($0) * UInt64(NullE1000E.frameLength) }
+    } else {
+        run = { io.transmit($0) }
+        expected = { UInt64($0) }
+    }
+    report = { "device_rx=\(io.deviceReceived) device_tx=\(io.deviceTransmitted)" }
 default:
     fail("unknown path '\(path)'")
 }
 
 // Warm-up: every ring slot and tracker touched once, so page faults stay out of the count.
 let warm = 4 * entries
-guard run(warm) == expectedTokenSum(warm) else { fail("\(path): warm-up I/Os failed") }
+guard run(warm) == expected(warm) else { fail("\(path): warm-up I/Os failed") }
 
 if repeats > 0 {
     var samples: [Double] = []
@@ -108,14 +137,14 @@ if repeats > 0 {
         let start = nanoseconds()
         let sum = run(count)
         let elapsed = nanoseconds() - start
-        guard sum == expectedTokenSum(count) else { fail("\(path): I/Os failed or completed with wrong tokens") }
+        guard sum == expected(count) else { fail("\(path): I/Os failed or completed with wrong tokens") }
         samples.append(Double(elapsed) / Double(count))
     }
     samples.sort()
     let median = samples[samples.count / 2]
     print("path=\(path) ios=\(count) repeats=\(repeats) ns_per_io_min=\(String(format2: samples[0])) ns_per_io_median=\(String(format2: median)) \(report())")
 } else {
-    guard run(count) == expectedTokenSum(count) else { fail("\(path): I/Os failed or completed with wrong tokens") }
+    guard run(count) == expected(count) else { fail("\(path): I/Os failed or completed with wrong tokens") }
     print("path=\(path) ios=\(count) ok \(report())")
 }
 

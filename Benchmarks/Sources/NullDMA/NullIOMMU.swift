@@ -41,7 +41,7 @@ public final class NullIOMMU: DMAMapper {
     }
 
     /// The host address of `length` bytes at `iova`, or nil when no single mapping covers them.
-    func translate(_ iova: UInt64, length: Int) -> UnsafeMutableRawPointer? {
+    public func translate(_ iova: UInt64, length: Int) -> UnsafeMutableRawPointer? {
         table.withLock { mappings in
             for m in mappings where iova >= m.iova && iova - m.iova <= m.length && UInt64(length) <= m.length - (iova - m.iova) {
                 return UnsafeMutableRawPointer(bitPattern: m.host + UInt(iova - m.iova))
