@@ -42,7 +42,14 @@ extension ControllerEngine {
     /// Reads the CQ head doorbell; a head outside the queue or beyond the tail is an invalid write.
     mutating func refreshHead(_ cqid: Int) {
         guard var cq = completionQueues[cqid] else { return }
-        let value = bar.loadDoorbell(layout.completionHeadDoorbell(cqid))
+        let shadowed = usesShadow(cqid)
+        let value: UInt32
+        if shadowed {
+            value = shadowCompletionHead(cqid, &cq)
+            completionQueues[cqid] = cq
+        } else {
+            value = bar.loadDoorbell(layout.completionHeadDoorbell(cqid))
+        }
         if value == UInt32(cq.head) { return }
         // The new head may move forward over posted entries only: (value - head) <= filled.
         let advance = (Int(value) - cq.head + cq.size) % cq.size
@@ -54,7 +61,7 @@ extension ControllerEngine {
             }
             return
         }
-        statistics.totals.doorbellWrites += 1
+        if shadowed { statistics.totals.shadowDoorbellUpdates += 1 } else { statistics.totals.doorbellWrites += 1 }
         cq.head = Int(value)
         cq.rejectedHead = nil
         completionQueues[cqid] = cq
@@ -65,7 +72,14 @@ extension ControllerEngine {
     /// the next SQ gets its turn.
     mutating func processSubmissionQueue(_ qid: Int) -> Bool {
         guard var sq = submissionQueues[qid] else { return false }
-        let value = bar.loadDoorbell(layout.submissionTailDoorbell(qid))
+        let shadowed = usesShadow(qid)
+        let value: UInt32
+        if shadowed {
+            value = shadowSubmissionTail(qid, &sq) ?? UInt32(sq.tail)
+            submissionQueues[qid] = sq
+        } else {
+            value = bar.loadDoorbell(layout.submissionTailDoorbell(qid))
+        }
         if Int(value) != sq.tail {
             if Int(value) >= sq.size {
                 if sq.rejectedTail != value {
@@ -75,7 +89,7 @@ extension ControllerEngine {
                 }
                 return false
             }
-            statistics.totals.doorbellWrites += 1
+            if shadowed { statistics.totals.shadowDoorbellUpdates += 1 } else { statistics.totals.doorbellWrites += 1 }
             sq.tail = Int(value)
             sq.rejectedTail = nil
             submissionQueues[qid] = sq
