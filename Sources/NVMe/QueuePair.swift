@@ -114,6 +114,10 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
     /// are stamped with it so that the I/O path never reads the clock.
     @usableFromInline var now: UInt64
     @usableFromInline var stats = QueueStatistics()
+    /// Poll-mode waits that found their completions at once, and the pacing of the idle check
+    /// they run now and then (`busyIdleCheck`).
+    @usableFromInline var quickWaits: UInt32 = 0
+    @usableFromInline var busyPacer = IdleCheckPacer(start: MonotonicClock.coarseNanoseconds())
     /// Data goes as SGLs, not PRPs (`DataPointerPolicy`).
     @usableFromInline var usesSGL: Bool
     /// The largest single-slice transfer sent with PRPs; above it, SGLs (when `usesSGL`) up to

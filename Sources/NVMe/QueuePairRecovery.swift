@@ -133,6 +133,16 @@ extension QueuePair {
         return delivered
     }
 
+    /// The idle check of a pair that keeps finding its completions without waiting, at most once
+    /// per `IdleCheckPacer` interval (coarse clock): a removal request, a failed controller and
+    /// command timeouts are still noticed. Returns completions it delivered through `body`.
+    @usableFromInline @inline(never)
+    mutating func busyIdleCheck(_ body: (Completion) -> Void) throws(NVMeError) -> Int {
+        guard busyPacer.isDue() else { return 0 }
+        now = MonotonicClock.nanoseconds()
+        return try idleCheck(body)
+    }
+
     /// Resets the controller (unless another pair already did since this one's queues were made)
     /// and rebuilds this pair. A failed reset still completes the outstanding commands, then throws.
     mutating func resetAndRebuild(reason: String, _ body: (Completion) -> Void) throws(NVMeError) -> Int {

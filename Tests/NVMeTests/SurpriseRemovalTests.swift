@@ -252,6 +252,39 @@ struct SurpriseRemovalTests {
         #expect(rig.controller.quiesce(reason: "the test's removal"))
     }
 
+    @Test func requestIsNoticedByAPollingPairThatNeverWaits() throws {
+        // Stepped: the wait's own service() completes each read, so every poll-mode wait finds
+        // its completion at the first look and never enters the wait loop, whose idle checks
+        // are where a removal is seen. The device stays present and keeps completing.
+        let rig = try Rig()
+        defer { rig.device.close() }
+        var pair = try rig.controller.makeQueuePair(interrupts: false)
+        let buffer = try rig.device.dma.allocate(length: 4096)
+        var error: NVMeError?
+        var requestedAt: UInt64?
+        var reads = 0
+        let deadline = Deadline(milliseconds: Int(timeBound(5 * Self.boundMilliseconds)))
+        while error == nil && !deadline.hasPassed {
+            do {
+                try pair.submitRead(namespace: rig.namespace, lba: 0, blocks: 8, into: buffer.slice(offset: 0, length: 4096), token: 1)
+                pair.ringSubmissionDoorbell()
+                let n = try pair.waitForCompletions(atLeast: 1, mode: .poll, timeoutMilliseconds: 5000) { _ in }
+                #expect(n == 1)
+                reads += 1
+            } catch let e {
+                error = e
+            }
+            if requestedAt == nil && reads == 100 {
+                rig.device.requestRemoval()
+                requestedAt = MonotonicClock.nanoseconds()
+            }
+        }
+        let ms = requestedAt.map { (MonotonicClock.nanoseconds() - $0) / 1_000_000 } ?? 0
+        #expect(error == .deviceRemoved, "after \(reads) reads")
+        #expect(ms < timeBound(Self.boundMilliseconds), "noticed \(ms) ms after the request")
+        #expect(pair.statistics.emptyPolls == 0, "the reads waited after all: the test proves nothing")
+    }
+
     @Test func submissionAfterTheRemovalWasSeenNeverRingsTheDoorbell() throws {
         // Stepped: the device fetches only when the wait services it, so a doorbell store would
         // be counted (and the read executed) before the wait returns.
