@@ -21,8 +21,9 @@ import VFIO
 /// Each slot remembers its buffer, so the device's write-back is never trusted for an address.
 /// The slot table is freed, and the ring unmapped, only after the owning queue turned the ring
 /// off in the device (its `deinit` runs before this one's).
-@usableFromInline
-struct DescriptorRing<Device: PCIFunction>: ~Copyable {
+///
+/// Public only as the type of `DescriptorRingQueue.ring`: it has no public operations.
+public struct DescriptorRing<Device: PCIFunction>: ~Copyable {
     /// The descriptors, `entries` of `descriptorSize` bytes.
     @usableFromInline let base: UnsafeMutableRawPointer
     /// A power of two, so slot arithmetic is a mask.

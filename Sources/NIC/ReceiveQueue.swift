@@ -193,43 +193,18 @@ public struct ReceiveQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable 
     public mutating func receive(
         batch: Int = 32, mode: CompletionMode, timeoutMilliseconds: Int, _ body: (ReceivedPacket) -> Void
     ) throws(NICError) -> Int {
-        if mode.kind != .poll && ring.interrupt.eventFD == nil { throw .noInterruptVector(kind: "receive", queue: index) }
-        var wait = WaitLoop(
-            mode: mode, target: 1, timeoutMilliseconds: timeoutMilliseconds,
-            coarseStart: MonotonicClock.coarseNanoseconds(), phase: ring.interrupt.phase,
-            alarmFD: mode.kind == .poll ? nil : ring.device.removalRequestEventFD)
-        defer {
-            ring.interrupt.phase = wait.phase
-            stats.interrupts.add(wait.statistics)
-        }
-        try wait.run(&self) { (queue: inout Self) throws(NICError) -> Int in
+        var wait = try ring.startWait(
+            kind: "receive", index: index, mode: mode, target: 1, timeoutMilliseconds: timeoutMilliseconds)
+        defer { ring.endWait(wait, statistics: &stats.interrupts) }
+        try runWait(&wait) { (queue: inout Self) throws(NICError) -> Int in
             try queue.receive(batch: batch, body)
-        } idleCheck: { (queue: inout Self, _: UInt64) throws(NICError) -> Int in
-            do throws(NICError) {
-                try queue.ring.checkPresent()
-                return 0
-            } catch {
-                // A removed NIC (all ones, or the kernel asking for it back) ends the wait, once
-                // the frames it wrote back between the last look and its going are taken: this
-                // check hands them over, and a later one, finding nothing, throws.
-                let taken = try queue.receive(batch: batch, body)
-                if taken > 0 { return taken }
-                throw error
-            }
         }
         return wait.done
     }
 }
 
-extension ReceiveQueue: WaitableQueue {
-    /// The vector's eventfd (the queue's own MSI-X vector, or the shared MSI/INTx one).
-    public var interruptEventFD: Int32? { ring.interrupt.eventFD }
-    /// IMS (after clearing ICR on a shared vector): the device masks the cause itself when its
-    /// vector fires (EIAC), so every sleep is preceded by this.
-    public mutating func armInterrupt(afterPolling: Bool) { ring.interrupt.arm() }
-    /// IMC: the cause latches in ICR but raises nothing while hybrid mode polls.
-    public mutating func disarmInterrupt() { ring.interrupt.mask() }
-    public mutating func acknowledgeInterrupt(afterWakeUp: Bool) { ring.interrupt.acknowledge(afterWakeUp: afterWakeUp, device: ring.device) }
+extension ReceiveQueue: DescriptorRingQueue {
+    @inlinable public var descriptorRing: DescriptorRing<Device> { _read { yield ring } }
 }
 
 extension E1000E {

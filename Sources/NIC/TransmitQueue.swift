@@ -178,28 +178,11 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
     /// completion mode (VFIO's `WaitLoop`), or throws `transmitTimedOut`.
     @inlinable
     public mutating func flush(mode: CompletionMode = .poll, timeoutMilliseconds: Int) throws(NICError) {
-        if mode.kind != .poll && ring.interrupt.eventFD == nil { throw .noInterruptVector(kind: "transmit", queue: index) }
-        var wait = WaitLoop(
-            mode: mode, target: outstanding, timeoutMilliseconds: timeoutMilliseconds,
-            coarseStart: MonotonicClock.coarseNanoseconds(), phase: ring.interrupt.phase,
-            alarmFD: mode.kind == .poll ? nil : ring.device.removalRequestEventFD)
-        defer {
-            ring.interrupt.phase = wait.phase
-            stats.interrupts.add(wait.statistics)
-        }
-        try wait.run(&self) { (queue: inout Self) throws(NICError) -> Int in
+        var wait = try ring.startWait(
+            kind: "transmit", index: index, mode: mode, target: outstanding, timeoutMilliseconds: timeoutMilliseconds)
+        defer { ring.endWait(wait, statistics: &stats.interrupts) }
+        try runWait(&wait) { (queue: inout Self) throws(NICError) -> Int in
             try queue.reclaim()
-        } idleCheck: { (queue: inout Self, _: UInt64) throws(NICError) -> Int in
-            do throws(NICError) {
-                try queue.ring.checkPresent()
-                return 0
-            } catch {
-                // A removed NIC ends the wait, once the descriptors it finished between the last
-                // look and its going are reclaimed (counted as sent); a later check throws.
-                let taken = try queue.reclaim()
-                if taken > 0 { return taken }
-                throw error
-            }
         }
         if wait.timedOut {
             throw .transmitTimedOut(queue: index, outstanding: outstanding, milliseconds: timeoutMilliseconds)
@@ -209,14 +192,8 @@ public struct TransmitQueue<Device: PCIFunction>: ~Copyable, @unchecked Sendable
     }
 }
 
-extension TransmitQueue: WaitableQueue {
-    /// The vector's eventfd (the queue's own MSI-X vector, or the shared MSI/INTx one).
-    public var interruptEventFD: Int32? { ring.interrupt.eventFD }
-    /// IMS (after clearing ICR on a shared vector), before every sleep.
-    public mutating func armInterrupt(afterPolling: Bool) { ring.interrupt.arm() }
-    /// IMC while hybrid mode polls for done descriptors.
-    public mutating func disarmInterrupt() { ring.interrupt.mask() }
-    public mutating func acknowledgeInterrupt(afterWakeUp: Bool) { ring.interrupt.acknowledge(afterWakeUp: afterWakeUp, device: ring.device) }
+extension TransmitQueue: DescriptorRingQueue {
+    @inlinable public var descriptorRing: DescriptorRing<Device> { _read { yield ring } }
 }
 
 extension E1000E {
