@@ -193,13 +193,6 @@ public struct RunProgress: Sendable {
     public var framesPerSecond: Double
 }
 
-/// A started thread, joined once by whoever holds it (an array cannot hold a ~Copyable OSThread).
-final class JoinableThread: @unchecked Sendable {
-    private var thread: OSThread?
-    init(_ thread: consuming OSThread) { self.thread = consume thread }
-    func join() { thread.take()?.join() }
-}
-
 /// A ~Copyable queue handed from the thread that made it to the thread that owns it from then on.
 @usableFromInline
 final class QueueHandOff<Queue: ~Copyable>: @unchecked Sendable {

@@ -128,7 +128,7 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
         do { shared = try SharedProgress(threads: spec.queuePairs) } catch { throw .nvme(.vfio(error)) }
         let startCPU = Self.processCPUNanoseconds()
         let start = MonotonicClock.nanoseconds()
-        var threads: [ThreadBox] = []
+        var threads: [JoinableThread] = []
         do {
             for t in 0..<spec.queuePairs {
                 let share = spec.ios.map { $0 / spec.queuePairs + (t < $0 % spec.queuePairs ? 1 : 0) }
@@ -137,7 +137,7 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
                 let last = base + units * UInt64(t + 1) / UInt64(spec.queuePairs)
                 let job = WorkerJob(spec: spec, namespace: ns, firstUnit: first, unitCount: max(1, last - first), ios: share, thread: t)
                 let controller = self.controller
-                threads.append(ThreadBox(try OSThread(name: "perf-q\(t)") {
+                threads.append(JoinableThread(try OSThread(name: "perf-q\(t)") {
                     shared.finish(thread: t, Self.work(controller, job, shared))
                 }))
             }
@@ -462,13 +462,6 @@ struct ThreadResult: Sendable {
         endedByTime = endedByTime || o.endedByTime
         deviceRemoved = deviceRemoved || o.deviceRemoved
     }
-}
-
-/// Holds a started thread so several can be kept in an array (which needs copyable elements).
-final class ThreadBox {
-    private var thread: OSThread?
-    init(_ thread: consuming OSThread) { self.thread = consume thread }
-    func join() { thread.take()?.join() }
 }
 
 /// What the worker threads share with the thread that reports progress.

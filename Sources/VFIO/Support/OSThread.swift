@@ -61,3 +61,12 @@ public struct OSThread: ~Copyable, Sendable {
         _ = pthread_join(thread, nil)
     }
 }
+
+/// A started `OSThread` in a class, for a tool that keeps several in an array or hands one to
+/// another thread (both need a copyable value); whoever holds it last joins it once.
+public final class JoinableThread: @unchecked Sendable {
+    private var thread: OSThread?
+    public init(_ thread: consuming OSThread) { self.thread = consume thread }
+    /// Waits for the thread to return; a second call returns at once.
+    public func join() { thread.take()?.join() }
+}
