@@ -208,8 +208,9 @@ boot_hotplug() {
     hil_env HIL_HOTPLUG_NVME_ADD '{"driver":"nvme","id":"nv0","bus":"hilrp1","serial":"HIL-hotplug","drive":"hpnvm"}'
     hil_env HIL_HOTPLUG_NIC_ADD '{"driver":"e1000e","id":"hpnic","bus":"hilrp2","netdev":"hpnet","mac":"52:54:00:5f:00:21"}'
     hil_env HIL_HOTPLUG_NIC_MAC 52:54:00:5f:00:21
-    # Six unplug/replug cycles, each waiting out pciehp's 5 s attention-button delay.
-    hil_time 600
+    # Seven unplug/replug cycles (three per device, one NVMe reopened in process), each waiting
+    # out pciehp's 5 s attention-button delay.
+    hil_time 700
 }
 
 # Namespaces formatted with metadata and protection information (issue 18): one controller per

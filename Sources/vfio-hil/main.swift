@@ -36,7 +36,7 @@ let checkTables: [(classCode: String, kind: String, checks: [HILCheck])] = [
 /// Checks run only when named with --check: they need the host's help around them (a hot-unplug),
 /// or a namespace format only some controllers have (metadata: the others would bring the
 /// controller up again for nothing under TCG).
-let namedOnlyChecks: [String: [HILCheck]] = ["0x010802": hotRemoveChecks + metadataChecks]
+let namedOnlyChecks: [String: [HILCheck]] = ["0x010802": hotRemoveChecks + [reopenAfterHotAddCheck] + metadataChecks]
 let allChecks = checkTables.flatMap { $0.checks + (namedOnlyChecks[$0.classCode] ?? []) }
 
 /// Writes a line straight to a descriptor: unbuffered, so a result line is out before the next

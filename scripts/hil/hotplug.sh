@@ -18,6 +18,9 @@
 #     driver, `vfioctl watch` (PCIWatcher, running the whole time) printed its removal and its
 #     return, `vfioctl list` shows it, and after `vfioctl bind` our driver drives it again in
 #     the same mode (nvme perf, net gen).
+#   hot-add-reopened-in-process (NVMe, once, interrupt mode): one vfio-hil process runs I/O, loses
+#     the function to device_del, stays up, sees it come back with PCIWatcher and, once it is on
+#     vfio-pci again, drives the new function (reads back what the old one acknowledged).
 # Figures (request to exit, per mode) go to the results as `# ` lines.
 
 HOTPLUG_NVME_SERIAL=HIL-hotplug
@@ -162,6 +165,32 @@ ck_nvme_drives_again() {
         { echo "nvme perf on the re-added $1 failed: $(tail -n 1 "$HOTPLUG_DIR/perf-$2.err")"; return 1; }
 }
 
+# ck_nvme_reopen_in_process BDF: a long-running program and a hot-add. One vfio-hil process
+# writes until the function is unplugged, lets it go without ending, learns of its return with
+# PCIWatcher once it is on vfio-pci again, and reads back through our driver every write the old
+# function acknowledged. This side unplugs, plugs back and binds, as the opt-in udev rule would.
+ck_nvme_reopen_in_process() {
+    bind_vfio "$1" >/dev/null || { echo "binding $1 to vfio-pci failed"; return 1; }
+    start_timed nvme-reopen env HIL_SCRATCH="$HOTPLUG_DIR" HIL_HOTPLUG_MODE=interrupt HIL_HOTPLUG_SECONDS=240 \
+        HIL_HOTPLUG_READY="$HOTPLUG_DIR/nvme-reopen.ready" HIL_HOTPLUG_ACKED="$HOTPLUG_DIR/acked-reopen" \
+        timeout --kill-after=5 420 "$HIL_BIN/vfio-hil" --device "$1" --check nvme-reopen-after-hot-add
+    wait_for 90 has_file "$HOTPLUG_DIR/nvme-reopen.ready" ||
+        { echo "the process never reported I/O running: $(tail -n 3 "$HOTPLUG_DIR/nvme-reopen.out" "$HOTPLUG_DIR/nvme-reopen.err" | tr '\n' ' ')"; return 1; }
+    _reply=$(qmp_request device_del '{"id":"nv0"}' DEVICE_DELETED 60) || { echo "no DEVICE_DELETED within 60 s of device_del: $_reply"; return 1; }
+    wait_for 10 is_gone "$1" || { echo "$1 is still in sysfs after DEVICE_DELETED"; return 1; }
+    # It released the function and lives on: the point of the check.
+    ! has_file "$HOTPLUG_DIR/nvme-reopen.rc" ||
+        { echo "the process ended at the removal: $(grep -E '^(FAIL|SKIP|PASS)' "$HOTPLUG_DIR/nvme-reopen.out" | head -n 1)"; return 1; }
+    ck_nvme_hot_add "$1" "$(grep -c "^removed $1\$" "$HOTPLUG_DIR/watch.out")" || return 1
+    bind_vfio "$1" >/dev/null || { echo "binding the re-added $1 to vfio-pci failed"; return 1; }
+    wait_for 120 has_file "$HOTPLUG_DIR/nvme-reopen.rc" || { echo "the process did not finish within 120 s of the bind"; return 1; }
+    while IFS= read -r _l; do
+        case $_l in '# '*) info "nvme-reopen: ${_l#\# }" ;; esac
+    done <"$HOTPLUG_DIR/nvme-reopen.out"
+    grep -q '^PASS nvme-reopen-after-hot-add' "$HOTPLUG_DIR/nvme-reopen.out" ||
+        { echo "$(grep -E '^(FAIL|SKIP)' "$HOTPLUG_DIR/nvme-reopen.out" | head -n 1) $(tail -n 2 "$HOTPLUG_DIR/nvme-reopen.err" | tr '\n' ' ')"; return 1; }
+}
+
 # --- NIC ----------------------------------------------------------------------------------
 
 # ck_nic_hot_remove BDF MODE: net gen runs until the NIC is unplugged, then says so in one line
@@ -225,6 +254,7 @@ run_hotplug_checks() {
         _bdf=$(nvme_bdf_of_serial "$HOTPLUG_NVME_SERIAL")
         info "hotplug-nvme at $_bdf (nv0)"
         hotplug_cycles nvme "$_bdf"
+        is_present "$_bdf" && check hotplug-nvme/hot-add-reopened-in-process ck_nvme_reopen_in_process "$_bdf"
     fi
     if check hotplug-nic/found-by-mac has_nic_mac "$HIL_HOTPLUG_NIC_MAC"; then
         _bdf=$(nic_bdf_of_mac "$HIL_HOTPLUG_NIC_MAC")
