@@ -238,11 +238,6 @@ static inline __attribute__((always_inline)) void shim_mmio_write32_release(vola
 static inline __attribute__((always_inline)) uint32_t shim_mmio_read32_acquire(const volatile void *a) {
     return __atomic_load_n((const volatile uint32_t *)a, __ATOMIC_ACQUIRE);
 }
-/// The emulated controller's other side of a doorbell: takes the value and leaves `v`, so a write
-/// of the value already there is seen too (in plain memory it is otherwise invisible).
-static inline __attribute__((always_inline)) uint32_t shim_mmio_exchange32(volatile void *a, uint32_t v) {
-    return __atomic_exchange_n((volatile uint32_t *)a, v, __ATOMIC_ACQ_REL);
-}
 
 // MARK: - DMA memory words that are polled or published
 //

@@ -32,9 +32,9 @@ public struct NVMeScenarioRig<Device: PCIFunction> {
         ControllerOptions(ioQueuePairs: 4, ioQueueEntries: 64, ioTimeoutMilliseconds: 20_000)
     }
 
-    public init(_ target: NVMeTarget<Device>, options: ControllerOptions = Self.options) throws {
+    public init(_ target: NVMeTarget<Device>) throws {
         device = try target.open()
-        controller = try Controller(device: device, options: options)
+        controller = try Controller(device: device, options: Self.options)
         log = target.log
     }
 

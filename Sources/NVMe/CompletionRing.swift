@@ -27,15 +27,9 @@ struct CompletionRing {
     /// Entries consumed since the head doorbell was last written.
     @usableFromInline var unpublished: UInt32 = 0
 
-    /// The head's shadow doorbell and event index when Doorbell Buffer Config is in use.
-    @usableFromInline let shadow: ShadowDoorbell?
-
     /// An empty ring over `slots` (power-on state: head 0, phase 1).
     @inlinable
-    init(slots: RingSlots, shadow: ShadowDoorbell? = nil) {
-        self.slots = slots
-        self.shadow = shadow
-    }
+    init(slots: RingSlots) { self.slots = slots }
 
     /// The status word (DW3 bits 31:16) of the entry at the head if its phase tag says it is new.
     ///
@@ -77,18 +71,15 @@ struct CompletionRing {
         unpublished &+= 1
     }
 
-    /// Records that the host consumed `moved` entries (1...size), up to `newHead` (expecting
-    /// `newPhase` there), and tells the controller with one doorbell store, or with the shadow
-    /// doorbell alone when its event index says so: the reaper's batch end, after it walked the
-    /// ring with local copies of the head and phase. Returns whether the MMIO doorbell was written.
+    /// Records that the host consumed the entries before `newHead` (expecting `newPhase` there)
+    /// and tells the controller with one doorbell store: the reaper's batch end, after it walked
+    /// the ring with local copies of the head and phase.
     @inlinable @inline(__always)
-    mutating func consumed(upTo newHead: UInt32, phase newPhase: UInt16, moved: UInt32) -> Bool {
+    mutating func consumed(upTo newHead: UInt32, phase newPhase: UInt16) {
         head = newHead
         phase = newPhase
         unpublished = 0
-        if let shadow, !shadow.update(newHead, moved: moved, size: slots.size) { return false }
         slots.doorbell.ring(newHead)
-        return true
     }
 
     /// Tells the controller the slots up to `head` may be reused: one store per batch (Linux

@@ -59,8 +59,6 @@ public final class Controller<Device: PCIFunction>: Sendable {
 
     let registers: MMIORegion
     let doorbells: DoorbellStride
-    /// Shadow doorbells and event indexes, when in use (`DoorbellBuffers`).
-    let doorbellBuffers: DoorbellBuffers?
     let admin: TSanVisibleMutex<AdminQueue>
     let lifecycle: TSanVisibleMutex<Lifecycle>
     let shared: TSanVisibleMutex<SharedQueuePair<Device>>
@@ -159,8 +157,6 @@ public final class Controller<Device: PCIFunction>: Sendable {
         let maximumTransfer: Int
         let granted: Int
         var table = NamespaceTable()
-        // Declared out here so that a failed bring-up quiesces the controller before they go.
-        var doorbellBuffers: DoorbellBuffers?
         do throws(NVMeError) {
             try Self.enable(registers: registers, device: device, timeoutMilliseconds: readyTimeout)
 
@@ -181,9 +177,6 @@ public final class Controller<Device: PCIFunction>: Sendable {
                 timeoutMilliseconds: timeout)
             let allocated = NumberOfQueues(dword: answer.commandSpecific)
             granted = min(requested, allocated.submissionQueues, allocated.completionQueues)
-            doorbellBuffers = try Self.configureDoorbellBuffers(
-                admin: &admin, device: device, registers: registers, identity: identity, doorbells: doorbells,
-                queuePairs: granted, options: options)
 
             let available = options.interrupts ? device.interruptCount(.msix) : 0
             if available > 0 {
@@ -227,7 +220,6 @@ public final class Controller<Device: PCIFunction>: Sendable {
         self.options = options
         self.registers = registers
         self.doorbells = doorbells
-        self.doorbellBuffers = doorbellBuffers
         self.admin = TSanVisibleMutex(admin)
         self.lifecycle = TSanVisibleMutex(Lifecycle())
         self.shared = TSanVisibleMutex(SharedQueuePair())

@@ -42,11 +42,6 @@ public struct ControllerOptions: Sendable {
     /// that takes them (CMBSZ.SQS) with room left; else in host memory, as without it.
     /// `makeQueuePair(submissionQueueInControllerMemory:)` overrides it per pair.
     public var submissionQueuesInControllerMemory = false
-    /// Use shadow doorbells with event indexes (Doorbell Buffer Config, NVMe base 1.3, 5.7) for
-    /// the I/O queues when the controller advertises them (OACS bit 8): a doorbell update is then
-    /// a store to host memory, and the MMIO write (a VM exit under emulation) happens only when
-    /// the controller's event index asks for it. Off: MMIO doorbells only.
-    public var shadowDoorbells = true
 
     public init(
         ioQueuePairs: Int = 4, ioQueueEntries: Int = 256, adminQueueEntries: Int = 32,

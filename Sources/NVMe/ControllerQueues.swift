@@ -161,7 +161,6 @@ extension Controller {
                 guard Int(id) <= recreatable else {
                     throw .recoveryFailed(reason: "after the reset the controller granted \(recreatable) I/O queue pairs, so queue \(id) cannot be rebuilt")
                 }
-                doorbellBuffers?.clear(queue: id)
                 try queue.execute(
                     .createIOCompletionQueue(
                         id: id, size: entries, baseIOVA: completionIOVA, physicallyContiguous: true,

@@ -170,7 +170,6 @@ extension Controller {
         // Features return to their defaults at a reset (5.21.1.7: Number of Queues must be set
         // again before I/O queues are created).
         let requested = grantedQueuePairs
-        try reconfigureDoorbellBuffers(&queue)
         let answer = try queue.execute(
             .setFeatures(.numberOfQueues, cdw11: NumberOfQueues(submissionQueues: requested, completionQueues: requested).dword),
             data: nil, name: "Set Features (Number of Queues) after reset", device: device, registers: registers,

@@ -44,10 +44,6 @@ public struct QueueStatistics: Sendable, Equatable {
     public var submissionDoorbells: UInt64 = 0
     /// CQ head doorbell stores; one per reap that consumed anything.
     public var completionDoorbells: UInt64 = 0
-    /// Both counts above are MMIO stores (each a VM exit in a guest). With Doorbell Buffer Config
-    /// (`Controller.usesShadowDoorbells`) these updates went to the shadow doorbell alone,
-    /// because the controller's event index said it needed no MMIO write.
-    public var shadowOnlyDoorbells: UInt64 = 0
     /// Submissions refused because the SQ or the command ids were full.
     public var backpressure: UInt64 = 0
     /// CQEs that failed validation (command id not outstanding, SQ head impossible, wrong SQ id):
@@ -189,15 +185,12 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
         self.dmaDomain = completionMemory.domain
         // The ring writes its entries wherever `submissionSlots` points, host memory or the
         // controller's buffer through the BAR mapping: the choice costs the I/O path nothing.
-        let shadows = controller.doorbellBuffers?.shadows(queue: id)
-        submission = SubmissionRing(
-            slots: RingSlots(base: submissionSlots, size: entries, doorbell: doorbells.submissionTail(queue: id)),
-            shadow: shadows?.submission)
+        submission = SubmissionRing(slots: RingSlots(
+            base: submissionSlots, size: entries, doorbell: doorbells.submissionTail(queue: id)))
         self.submissionQueueAddress = submissionAddress
         self.memoryBufferSlot = memoryBufferSlot
-        completion = CompletionRing(
-            slots: RingSlots(base: completionMemory.address, size: entries, doorbell: doorbells.completionHead(queue: id)),
-            shadow: shadows?.completion)
+        completion = CompletionRing(slots: RingSlots(
+            base: completionMemory.address, size: entries, doorbell: doorbells.completionHead(queue: id)))
         commands = CommandTable(capacity: entries - 1, listPages: listPages)
         now = MonotonicClock.nanoseconds()
         self.submissionMemory = submissionMemory
@@ -331,8 +324,7 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
     /// write barrier). Does nothing when there is nothing new.
     @inlinable
     public mutating func ringSubmissionDoorbell() {
-        guard submission.unpublished != 0 else { return }
-        if submission.publish() { stats.submissionDoorbells &+= 1 } else { stats.shadowOnlyDoorbells &+= 1 }
+        if submission.publish() { stats.submissionDoorbells &+= 1 }
     }
 
     /// The device's progress hook (`PCIFunction.service()`), called by every wait loop.
@@ -415,11 +407,8 @@ public struct QueuePair<Device: PCIFunction>: ~Copyable, @unchecked Sendable {
         }
         submission.head = sqHead
         if examined != 0 {
-            if completion.consumed(upTo: cqHead, phase: phase, moved: examined) {
-                stats.completionDoorbells &+= 1
-            } else {
-                stats.shadowOnlyDoorbells &+= 1
-            }
+            completion.consumed(upTo: cqHead, phase: phase)
+            stats.completionDoorbells &+= 1
         }
         stats.completed &+= UInt64(count)
         return Int(count)

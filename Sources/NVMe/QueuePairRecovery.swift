@@ -67,8 +67,8 @@ extension QueuePair {
         // The controller's copies of both rings are gone; ours go back to power-on state. The CQ is
         // zeroed so no old entry carries the phase tag (1) the first new completion will have.
         completionMemory.bytes.initializeMemory(as: UInt8.self, repeating: 0)
-        submission = SubmissionRing(slots: submission.slots, shadow: submission.shadow)
-        completion = CompletionRing(slots: completion.slots, shadow: completion.shadow)
+        submission = SubmissionRing(slots: submission.slots)
+        completion = CompletionRing(slots: completion.slots)
         if let fd = interruptEventFD { _ = EventFD.drain(fd) }
         var failure: NVMeError?
         do {

@@ -30,15 +30,9 @@ struct SubmissionRing {
     /// Entries written since the last doorbell store: batching rings once for all of them.
     @usableFromInline var unpublished: UInt32 = 0
 
-    /// The tail's shadow doorbell and event index when Doorbell Buffer Config is in use.
-    @usableFromInline let shadow: ShadowDoorbell?
-
     /// An empty ring over `slots` (power-on state: head and tail 0).
     @inlinable
-    init(slots: RingSlots, shadow: ShadowDoorbell? = nil) {
-        self.slots = slots
-        self.shadow = shadow
-    }
+    init(slots: RingSlots) { self.slots = slots }
 
     /// Entries in the ring.
     @inlinable var size: UInt32 { slots.size }
@@ -75,19 +69,15 @@ struct SubmissionRing {
         unpublished &+= 1
     }
 
-    /// Publishes every pushed entry with one doorbell store, or with the shadow doorbell alone
-    /// when the controller's event index says it needs no MMIO write. Returns whether the MMIO
-    /// doorbell was written.
+    /// Publishes every pushed entry with one doorbell store. Returns whether it rang.
     @inlinable @inline(__always)
     mutating func publish() -> Bool {
         guard unpublished != 0 else { return false }
         // wmb: the SQE stores must reach memory before the controller can see the new tail and
         // fetch them (Linux nvme_write_sq_db; NVMe base 1.4, 4.1).
         Barrier.write()
-        let moved = unpublished
-        unpublished = 0
-        if let shadow, !shadow.update(tail, moved: moved, size: size) { return false }
         slots.doorbell.ring(tail)
+        unpublished = 0
         return true
     }
 

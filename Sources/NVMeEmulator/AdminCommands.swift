@@ -35,7 +35,6 @@ extension ControllerEngine {
         case .asynchronousEventRequest: return asynchronousEventRequest(sqe)
         case .namespaceAttachment: return namespaceAttachment(sqe)
         case .namespaceManagement: return namespaceManagement(sqe)
-        case .doorbellBufferConfig: return doorbellBufferConfig(sqe)
         default: return CommandOutcome(status: .invalidCommandOpcode)
         }
     }
@@ -69,7 +68,7 @@ extension ControllerEngine {
         completionQueues[qid] = CompletionQueueState(
             id: UInt16(qid), base: sqe.prp1, size: sqe.queueSize, interruptsEnabled: sqe.interruptsEnabled,
             vector: Int(sqe.interruptVector))
-        bar.store32(doorbellBuffers == nil ? 0 : BARMemory.unwrittenDoorbell, layout.completionHeadDoorbell(qid))
+        bar.store32(0, layout.completionHeadDoorbell(qid))
         queuesChanged()
         return .success
     }
@@ -101,7 +100,7 @@ extension ControllerEngine {
         state.inControllerMemory = inMemoryBuffer == true
         submissionQueues[qid] = state
         completionQueues[cqid]!.submissionQueues += 1
-        bar.store32(doorbellBuffers == nil ? 0 : BARMemory.unwrittenDoorbell, layout.submissionTailDoorbell(qid))
+        bar.store32(0, layout.submissionTailDoorbell(qid))
         queuesChanged()
         return .success
     }

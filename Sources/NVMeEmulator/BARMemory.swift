@@ -28,14 +28,4 @@ struct BARMemory: Sendable {
     func store64(_ value: UInt64, _ offset: Int) { region.store64(value, at: offset) }
     /// A doorbell: acquire, pairing with `Doorbell.ring`'s release store.
     func loadDoorbell(_ offset: Int) -> UInt32 { region.doorbell(at: offset).peek() }
-
-    /// What a shadowed queue's doorbell holds until the host writes it (no doorbell value is
-    /// this large): `takeDoorbell` puts it back after every write it sees.
-    static let unwrittenDoorbell = UInt32.max
-
-    /// The value the host wrote to a shadowed queue's doorbell since the last call, or nil.
-    func takeDoorbell(_ offset: Int) -> UInt32? {
-        let value = region.doorbell(at: offset).exchange(Self.unwrittenDoorbell)
-        return value == Self.unwrittenDoorbell ? nil : value
-    }
 }

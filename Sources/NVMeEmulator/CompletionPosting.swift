@@ -97,7 +97,6 @@ extension ControllerEngine {
         statistics.totals.completionsPosted += 1
         if cq.interruptsEnabled && signal { cq.unsignalled += 1 }
         completionQueues[cqid] = cq
-        if usesShadow(cqid) { publishCompletionEventIndex(cqid, tail: cq.tail) }
         return true
     }
 }

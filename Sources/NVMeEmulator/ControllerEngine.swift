@@ -68,8 +68,6 @@ public struct ControllerEngine: EmulatedPCIEngine {
     /// Ids of the queues that exist, ascending, so a step costs what is in use, not the maximum.
     var liveSubmissionQueues: [Int] = []
     var liveCompletionQueues: [Int] = []
-    /// Doorbell Buffer Config's pages (IOVAs), until a controller reset (`ShadowDoorbells.swift`).
-    var doorbellBuffers: (shadow: UInt64, eventIndex: UInt64)?
     var lost: [LostCommand] = []
     /// Data owed to the host after its completion (`FaultAction.lateData`), oldest first.
     var lateWrites: [LateWrite] = []
@@ -346,7 +344,6 @@ public struct ControllerEngine: EmulatedPCIEngine {
     /// CC.EN 1 → 0 (7.3.2): every queue deleted, outstanding commands gone, features back to
     /// their defaults, CSTS cleared (including CFS, which only a reset recovers from), doorbells zero.
     mutating func controllerReset() {
-        doorbellBuffers = nil
         for qid in submissionQueues.indices {
             submissionQueues[qid] = nil
             completionQueues[qid] = nil

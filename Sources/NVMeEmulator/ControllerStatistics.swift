@@ -38,11 +38,8 @@ public struct ControllerStatistics: Sendable, Hashable {
     public var interruptsSignalled = 0
     /// Interrupts held pending because their vector was masked (delivered on unmask).
     public var interruptsHeldMasked = 0
-    /// New doorbell values seen in the MMIO doorbell registers (each an MMIO write, a VM exit
-    /// on real virtual hardware).
+    /// New doorbell values seen.
     public var doorbellWrites = 0
-    /// New doorbell values taken from the host's shadow doorbells (Doorbell Buffer Config).
-    public var shadowDoorbellUpdates = 0
     /// Doorbell writes that broke the rules (NVMe base 1.4, 4.1, Asynchronous Event "Invalid
     /// Doorbell Write Value" or "Write to Invalid Doorbell Register").
     public var invalidDoorbellWrites = 0

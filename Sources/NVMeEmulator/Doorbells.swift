@@ -42,14 +42,7 @@ extension ControllerEngine {
     /// Reads the CQ head doorbell; a head outside the queue or beyond the tail is an invalid write.
     mutating func refreshHead(_ cqid: Int) {
         guard var cq = completionQueues[cqid] else { return }
-        let shadowed = usesShadow(cqid)
-        let value: UInt32
-        if shadowed {
-            value = shadowCompletionHead(cqid, &cq)
-            completionQueues[cqid] = cq
-        } else {
-            value = bar.loadDoorbell(layout.completionHeadDoorbell(cqid))
-        }
+        let value = bar.loadDoorbell(layout.completionHeadDoorbell(cqid))
         if value == UInt32(cq.head) { return }
         // The new head may move forward over posted entries only: (value - head) <= filled.
         let advance = (Int(value) - cq.head + cq.size) % cq.size
@@ -61,7 +54,7 @@ extension ControllerEngine {
             }
             return
         }
-        if shadowed { statistics.totals.shadowDoorbellUpdates += 1 } else { statistics.totals.doorbellWrites += 1 }
+        statistics.totals.doorbellWrites += 1
         cq.head = Int(value)
         cq.rejectedHead = nil
         completionQueues[cqid] = cq
@@ -72,14 +65,7 @@ extension ControllerEngine {
     /// the next SQ gets its turn.
     mutating func processSubmissionQueue(_ qid: Int) -> Bool {
         guard var sq = submissionQueues[qid] else { return false }
-        let shadowed = usesShadow(qid)
-        let value: UInt32
-        if shadowed {
-            value = shadowSubmissionTail(qid, &sq) ?? UInt32(sq.tail)
-            submissionQueues[qid] = sq
-        } else {
-            value = bar.loadDoorbell(layout.submissionTailDoorbell(qid))
-        }
+        let value = bar.loadDoorbell(layout.submissionTailDoorbell(qid))
         if Int(value) != sq.tail {
             if Int(value) >= sq.size {
                 if sq.rejectedTail != value {
@@ -89,7 +75,7 @@ extension ControllerEngine {
                 }
                 return false
             }
-            if shadowed { statistics.totals.shadowDoorbellUpdates += 1 } else { statistics.totals.doorbellWrites += 1 }
+            statistics.totals.doorbellWrites += 1
             sq.tail = Int(value)
             sq.rejectedTail = nil
             submissionQueues[qid] = sq

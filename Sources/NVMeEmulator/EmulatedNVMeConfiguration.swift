@@ -113,12 +113,6 @@ public struct EmulatedNVMeConfiguration: Sendable {
     /// CMBLOC and CMBSZ as reported instead of the true ones, for the driver's validation tests
     /// (a BAR that does not exist, a buffer past the end of its BAR, a reserved size unit).
     public var forgedControllerMemoryBuffer: ForgedControllerMemoryBuffer?
-    /// Advertise Doorbell Buffer Config (OACS bit 8, NVMe base 1.3, 5.7) and follow the host's
-    /// shadow doorbells for the I/O queues, writing event indexes (`ShadowDoorbells.swift`).
-    public var doorbellBufferConfig = true
-    /// A hostile controller's event index, written instead of the real one for every I/O queue
-    /// (`doorbellBufferConfig` only): out of range, or in range and lying.
-    public var forgedEventIndex: UInt32?
     /// Time between fetching a command and posting its completion.
     public var commandLatencyNanoseconds: UInt64
     /// Identify Controller VWC: a volatile write cache is present (Flush matters, feature 06h works).

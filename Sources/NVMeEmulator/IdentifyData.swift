@@ -91,7 +91,6 @@ extension ControllerEngine {
         id.oaes = 1 << 8
         // OACS bit 3: Namespace Management and Namespace Attachment (`NamespaceChanges.swift`).
         id.oacs.insert(.namespaceManagement)
-        if configuration.doorbellBufferConfig { id.oacs.insert(.doorbellBufferConfig) }
         id.cmic = 0x02
         id.frmw = 0x03
         id.errorLogPageEntries = UInt8(Self.errorLogEntries - 1)

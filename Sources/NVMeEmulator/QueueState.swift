@@ -29,11 +29,6 @@ struct SubmissionQueueState {
     var tail = 0
     /// The last rejected tail value, so one bad write is reported once.
     var rejectedTail: UInt32?
-    /// Shadow doorbells (`ShadowDoorbells.swift`): the MMIO tail value last written (used if the
-    /// shadow page cannot be read), and whether the shadow moved while its event index was
-    /// written, so that it is read again without a kick.
-    var mmioTail: UInt32 = 0
-    var watchingShadow = false
 }
 
 /// A completion queue as the controller tracks it.
@@ -50,8 +45,6 @@ struct CompletionQueueState {
     /// Last head doorbell value accepted.
     var head = 0
     var rejectedHead: UInt32?
-    /// The MMIO head value last written, with shadow doorbells (used if the page cannot be read).
-    var mmioHead: UInt32 = 0
     /// SQs that post here; a CQ with any cannot be deleted.
     var submissionQueues = 0
     /// Completions posted since the last interrupt, and when the first of them was posted.

@@ -212,13 +212,6 @@ extension SubmissionQueueEntry {
     public static func asynchronousEventRequest() -> SubmissionQueueEntry {
         SubmissionQueueEntry(opcode: AdminOpcode.asynchronousEventRequest.rawValue)
     }
-
-    /// Doorbell Buffer Config (NVMe base 1.3, 5.7): PRP1 the shadow doorbell buffer, PRP2 the
-    /// event index buffer, both memory page aligned.
-    @inlinable
-    public static func doorbellBufferConfig(shadowDoorbells: UInt64, eventIndexes: UInt64) -> SubmissionQueueEntry {
-        SubmissionQueueEntry(opcode: AdminOpcode.doorbellBufferConfig.rawValue, prp1: shadowDoorbells, prp2: eventIndexes)
-    }
 }
 
 // MARK: - NVM I/O commands (NVMe base 1.4, 6)

@@ -193,7 +193,6 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
             errors: total.errors, verifiedBytes: total.verifiedBytes, interrupts: total.interrupts,
             submissionDoorbells: total.doorbells, invalidCompletions: total.invalid,
             emptyPolls: total.emptyPolls, idleChecks: total.idleChecks,
-            completionDoorbells: total.completionDoorbells, shadowOnlyDoorbells: total.shadowOnlyDoorbells,
             endedBy: total.deviceRemoved ? .deviceRemoved : stopped ? .stopped : total.endedByTime ? .time : .ios)
     }
 
@@ -335,8 +334,6 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
         let stats = pair.statistics
         result.interrupts = stats.interrupts
         result.doorbells = stats.submissionDoorbells
-        result.completionDoorbells = stats.completionDoorbells
-        result.shadowOnlyDoorbells = stats.shadowOnlyDoorbells
         result.invalid = stats.invalidCompletions
         result.emptyPolls = stats.emptyPolls
         result.idleChecks = stats.idleChecks
@@ -435,8 +432,6 @@ struct ThreadResult: Sendable {
     var threadCPU: UInt64 = 0
     var interrupts: UInt64 = 0
     var doorbells: UInt64 = 0
-    var completionDoorbells: UInt64 = 0
-    var shadowOnlyDoorbells: UInt64 = 0
     var invalid: UInt64 = 0
     var emptyPolls: UInt64 = 0
     var idleChecks: UInt64 = 0
@@ -454,8 +449,6 @@ struct ThreadResult: Sendable {
         threadCPU += o.threadCPU
         interrupts += o.interrupts
         doorbells += o.doorbells
-        completionDoorbells += o.completionDoorbells
-        shadowOnlyDoorbells += o.shadowOnlyDoorbells
         invalid += o.invalid
         emptyPolls += o.emptyPolls
         idleChecks += o.idleChecks

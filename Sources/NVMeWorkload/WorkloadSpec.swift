@@ -103,20 +103,11 @@ public struct WorkloadResult: Sendable {
     /// over the queue pairs (`QueueStatistics.emptyPolls`, `.idleChecks`).
     public var emptyPolls: UInt64 = 0
     public var idleChecks: UInt64 = 0
-    /// CQ head MMIO doorbell writes, and doorbell updates that went to the shadow doorbell alone
-    /// (`QueueStatistics.completionDoorbells`, `.shadowOnlyDoorbells`).
-    public var completionDoorbells: UInt64 = 0
-    public var shadowOnlyDoorbells: UInt64 = 0
     /// What ended the run.
     public var endedBy: WorkloadEnd = .ios
 
     public var iops: Double { seconds > 0 ? Double(ios) / seconds : 0 }
     public var megabytesPerSecond: Double { seconds > 0 ? Double(bytes) / seconds / 1_000_000 : 0 }
-    /// SQ and CQ MMIO doorbell writes per I/O: each is a VM exit when the controller is emulated
-    /// by a hypervisor, which shadow doorbells spare.
-    public var mmioDoorbellsPerIO: Double {
-        ios > 0 ? Double(submissionDoorbells + completionDoorbells) / Double(ios) : 0
-    }
 }
 
 /// What ended a run.

@@ -60,9 +60,6 @@ struct DeviceOptions: ParsableArguments {
     @Flag(name: .customLong("allow-noiommu"), help: "Allow VFIO no-IOMMU mode (unsafe: the device can DMA anywhere).")
     var allowNoIOMMU = false
 
-    @Flag(name: .customLong("no-shadow-doorbells"), help: "Write every doorbell by MMIO, even when the controller offers Doorbell Buffer Config (shadow doorbells).")
-    var noShadowDoorbells = false
-
     @Option(name: .customLong("vfio-backend"), help: "VFIO backend: automatic (iommufd with the device cdev when the kernel offers them, else the container), container or iommufd.")
     var vfioBackend: VFIOBackendPreference = .automatic
 
@@ -83,8 +80,7 @@ struct DeviceOptions: ParsableArguments {
         if let ioQueues, let needs, ioQueues < needs.pairs {
             throw ValidationFailure("--io-queues \(ioQueues) is fewer than the \(needs.pairs) I/O queue pairs \(needs.reason) needs; raise it or leave it out")
         }
-        var options = ControllerOptions(ioQueuePairs: max(ioQueues ?? 4, needs?.pairs ?? 1), logger: toolLogger("swift-vfio.nvme"))
-        options.shadowDoorbells = !noShadowDoorbells
+        let options = ControllerOptions(ioQueuePairs: max(ioQueues ?? 4, needs?.pairs ?? 1), logger: toolLogger("swift-vfio.nvme"))
         if device == "emulated" {
             let emulated = try EmulatedNVMeController(configuration: try emulatedConfiguration(images: images))
             defer { emulated.close() }

@@ -89,9 +89,7 @@ struct Perf: ParsableCommand {
                 ("lat_p999_ns", .uint(r.latencyP999)), ("lat_max_ns", .uint(r.latencyMax)),
                 ("driver_cpu_ns_per_io", .double(r.driverCPUPerIO)), ("process_cpu_ns_per_io", .double(r.processCPUPerIO)),
                 ("errors", .uint(r.errors)), ("verified_bytes", .uint(r.verifiedBytes)), ("interrupts", .uint(r.interrupts)),
-                ("sq_doorbells", .uint(r.submissionDoorbells)), ("cq_doorbells", .uint(r.completionDoorbells)),
-                ("shadow_only_doorbells", .uint(r.shadowOnlyDoorbells)), ("mmio_doorbells_per_io", .double(r.mmioDoorbellsPerIO)),
-                ("shadow_doorbells", .bool(c.usesShadowDoorbells)), ("invalid_completions", .uint(r.invalidCompletions)),
+                ("sq_doorbells", .uint(r.submissionDoorbells)), ("invalid_completions", .uint(r.invalidCompletions)),
                 ("empty_polls", .uint(r.emptyPolls)), ("idle_checks", .uint(r.idleChecks)),
                 ("ended_by", .string(endedBy)),
             ]
@@ -110,7 +108,7 @@ struct Perf: ParsableCommand {
                 print("  bandwidth: \(format1(r.megabytesPerSecond)) MB/s")
                 print("  latency:   mean \(micro(r.latencyMean)) µs, p50 \(micro(r.latencyP50)), p99 \(micro(r.latencyP99)), p99.9 \(micro(r.latencyP999)), max \(micro(r.latencyMax)) µs")
                 print("  CPU/I/O:   driver threads \(Int(r.driverCPUPerIO.rounded())) ns, whole process \(Int(r.processCPUPerIO.rounded())) ns")
-                print("  doorbells: \(r.submissionDoorbells) SQ + \(r.completionDoorbells) CQ MMIO writes for \(r.ios) I/Os (\(format2(r.mmioDoorbellsPerIO)) per I/O), \(r.shadowOnlyDoorbells) shadow only\(c.usesShadowDoorbells ? "" : " (shadow doorbells not in use)"); \(r.interrupts) interrupts")
+                print("  doorbells: \(r.submissionDoorbells) SQ doorbell writes for \(r.ios) I/Os; \(r.interrupts) interrupts")
                 print("  polling:   \(r.emptyPolls) empty polls, \(r.idleChecks) idle checks (CSTS and clock reads)")
                 if spec.verify { print("  verify:    \(r.verifiedBytes) bytes checked, all correct\(r.endedBy == .stopped && spec.pattern.writes ? " (the read-back after the run was skipped)" : "")") }
                 if r.errors > 0 { print("  errors:    \(r.errors) I/Os completed with an error status") }

@@ -46,8 +46,7 @@ import VFIO
     }
 
     @Test func batchedSubmissionsRingTheDoorbellOnce() throws {
-        // MMIO doorbells only: with shadow doorbells the CQ head is not written by MMIO at all.
-        let rig = try Rig { $0.doorbellBufferConfig = false }
+        let rig = try Rig()
         var pair = try rig.controller.makeQueuePair()
         let buffer = try rig.device.dma.allocate(length: 16 * 512)
         rig.device.service()  // let the controller see the admin CQ head of the queue creation

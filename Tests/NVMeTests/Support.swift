@@ -24,16 +24,13 @@ struct Rig {
     init(
         mode: EmulationMode = .stepped, queuePairs: Int = 4, entries: Int = 64, mdts: UInt8 = 5,
         namespaces: [EmulatedNamespace] = [EmulatedNamespace(blockSize: 512, capacityInBlocks: 16384)],
-        shadowDoorbells: Bool = true, recovery: RecoveryPolicy = RecoveryPolicy(),
         configure: (inout EmulatedNVMeConfiguration) -> Void = { _ in }
     ) throws {
         var configuration = EmulatedNVMeConfiguration(namespaces: namespaces, maxDataTransferSize: mdts, mode: mode)
         configure(&configuration)
         device = try EmulatedNVMeController(configuration: configuration)
-        var controllerOptions = ControllerOptions(ioQueuePairs: queuePairs, ioQueueEntries: entries, ioTimeoutMilliseconds: 5000)
-        controllerOptions.shadowDoorbells = shadowDoorbells
-        controllerOptions.recovery = recovery
-        controller = try Controller(device: device, options: controllerOptions)
+        controller = try Controller(
+            device: device, options: ControllerOptions(ioQueuePairs: queuePairs, ioQueueEntries: entries, ioTimeoutMilliseconds: 5000))
     }
 
     var namespace: NamespaceInfo { controller.namespaces[0] }

@@ -30,9 +30,4 @@ public struct Doorbell: @unchecked Sendable {
     /// The value last written; only the emulated device and tests read doorbells.
     @inlinable @inline(__always)
     public func peek() -> UInt32 { shim_mmio_read32_acquire(address) }
-
-    /// The value last written, leaving `marker` in its place so that the next write shows even
-    /// if it repeats the value: an emulated device's way to count every write.
-    @inlinable @inline(__always)
-    public func exchange(_ marker: UInt32) -> UInt32 { shim_mmio_exchange32(address, marker) }
 }
