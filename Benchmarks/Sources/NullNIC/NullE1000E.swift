@@ -29,17 +29,17 @@ import VFIO
 /// programmed; anything else is out of line. It has no interrupts: the benchmark polls.
 ///
 /// `@unchecked Sendable`: used by the one thread that runs the benchmark.
-public final class NullE1000E: PCIFunction, @unchecked Sendable {
+public final class NullE1000E: NullFunction, @unchecked Sendable {
+    public let identifiers: UInt32 = 0x10D3_8086
     public let name = "null-nic"
     public let dma: DMAAllocator
-    public var numaNode: Int? { nil }
     public let iommu: NullIOMMU
     /// The station address the "EEPROM" loads into RAL0/RAH0.
     public static let macAddress = MACAddress(0x02, 0x00, 0x00, 0x00, 0x00, 0x01)
     /// The length of every frame the device "receives" (the minimum Ethernet frame, CRC stripped).
     public static let frameLength: UInt16 = 60
 
-    let bar: MMIORegion
+    public let bar: MMIORegion
     /// The C engine's state (stable address: the ring pointers live in it).
     let engine: UnsafeMutablePointer<null_nic>
     /// The ring registers as last seen, so that a change is noticed with a compare.
@@ -142,32 +142,9 @@ public final class NullE1000E: PCIFunction, @unchecked Sendable {
         bar.write(E1000ERegister.receiveAddressHigh(0), Self.macAddress.receiveAddressHigh)
     }
 
-    // MARK: - PCIFunction: config space, BAR, interrupts
+    // MARK: - PCIFunction (the rest is NullFunction's)
 
-    public func readConfig32(at offset: Int) throws(VFIOError) -> UInt32 { offset == 0 ? 0x10D3_8086 : 0 }
-    public func writeConfig32(_ value: UInt32, at offset: Int) throws(VFIOError) {}
-    public func readConfig16(at offset: Int) throws(VFIOError) -> UInt16 {
-        UInt16(truncatingIfNeeded: (offset & 2 == 0 ? try readConfig32(at: offset & ~3) : try readConfig32(at: offset & ~3) >> 16))
-    }
-    public func writeConfig16(_ value: UInt16, at offset: Int) throws(VFIOError) {}
     public func enableBusMaster() throws(VFIOError) {}
-
-    public func region(bar index: Int) throws(VFIOError) -> MMIORegion {
-        guard index == 0 else { throw .outOfRange(what: "BAR index (the null NIC has BAR0 only)", value: UInt64(truncatingIfNeeded: index), limit: 0) }
-        return bar
-    }
-
-    public func interruptCount(_ kind: InterruptKind) -> Int { 0 }
-    public func enableInterrupts(_ kind: InterruptKind, count: Int) throws(VFIOError) {
-        throw .interruptsUnavailable(kind: kind.description, requested: count, available: 0)
-    }
-    public func disableInterrupts() throws(VFIOError) {}
-    public func interruptEventFD(vector: Int) -> Int32? { nil }
-    public func setInterruptMasked(vector: Int, _ masked: Bool) {}
-    public func unmaskINTx() throws(VFIOError) {}
-
-    /// The null NIC is never unplugged: no removal request to signal.
-    public var removalRequestEventFD: Int32? { nil }
 
     public func reset() throws(VFIOError) { writeResetRegisters() }
 }

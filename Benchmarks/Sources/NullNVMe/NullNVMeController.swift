@@ -33,10 +33,10 @@ import VFIO
 /// Stepped only: everything happens inside `service()` on the caller's thread. `@unchecked
 /// Sendable` because `PCIFunction` requires `Sendable`; the contract is one thread at a time
 /// (the thread that owns the controller and its one queue pair in a benchmark).
-public final class NullNVMeController: PCIFunction, @unchecked Sendable {
+public final class NullNVMeController: NullFunction, @unchecked Sendable {
+    public let identifiers: UInt32 = 0x0010_1B36
     public let name = "null"
     public let dma: DMAAllocator
-    public var numaNode: Int? { nil }
     public let iommu: NullIOMMU
     /// Blocks of 512 bytes in namespace 1.
     public let namespaceBlocks: UInt64
@@ -46,7 +46,7 @@ public final class NullNVMeController: PCIFunction, @unchecked Sendable {
     static let barSize = 16 * 1024
     static let maxQueueEntries: UInt16 = 1023
 
-    let bar: MMIORegion
+    public let bar: MMIORegion
     /// The C engine's state (stable address: the doorbell and ring pointers live in it).
     let engine: UnsafeMutablePointer<null_device>
     let capabilities: Capabilities
@@ -311,32 +311,9 @@ public final class NullNVMeController: PCIFunction, @unchecked Sendable {
         return .success
     }
 
-    // MARK: - PCIFunction: config space, BAR, interrupts
+    // MARK: - PCIFunction (the rest is NullFunction's)
 
-    public func readConfig32(at offset: Int) throws(VFIOError) -> UInt32 { offset == 0 ? 0x0010_1B36 : 0 }
-    public func writeConfig32(_ value: UInt32, at offset: Int) throws(VFIOError) {}
-    public func readConfig16(at offset: Int) throws(VFIOError) -> UInt16 {
-        UInt16(truncatingIfNeeded: (offset & 2 == 0 ? try readConfig32(at: offset & ~3) : try readConfig32(at: offset & ~3) >> 16))
-    }
-    public func writeConfig16(_ value: UInt16, at offset: Int) throws(VFIOError) {}
     public func enableBusMaster() throws(VFIOError) { busMaster = true }
-
-    public func region(bar index: Int) throws(VFIOError) -> MMIORegion {
-        guard index == 0 else { throw .outOfRange(what: "BAR index (the null device has BAR0 only)", value: UInt64(truncatingIfNeeded: index), limit: 0) }
-        return bar
-    }
-
-    public func interruptCount(_ kind: InterruptKind) -> Int { 0 }
-    public func enableInterrupts(_ kind: InterruptKind, count: Int) throws(VFIOError) {
-        throw .interruptsUnavailable(kind: kind.description, requested: count, available: 0)
-    }
-    public func disableInterrupts() throws(VFIOError) {}
-    public func interruptEventFD(vector: Int) -> Int32? { nil }
-    public func setInterruptMasked(vector: Int, _ masked: Bool) {}
-    public func unmaskINTx() throws(VFIOError) {}
-
-    /// The null device is never unplugged: no removal request to signal.
-    public var removalRequestEventFD: Int32? { nil }
 
     public func reset() throws(VFIOError) {
         resetQueues()
