@@ -66,7 +66,9 @@ let metadataChecks: [HILCheck] = [
             let info = ns.info
             let lba = info.blockCount / 3 + 128
             let buffers = try hostProtected(info, rig, blocks: 1, lba: lba, seed: 0xBAD)
-            buffers.data.bytes[17] ^= 0x04
+            // Spelled out: `^=` through this subscript crashes Swift 6.3.1's compiler under
+            // -sanitize=thread ("Invalid bitcast"; see fab2685), which broke reliability.sh's TSan build.
+            buffers.data.bytes[17] = buffers.data.bytes[17] ^ 0x04
             do {
                 try ns.write(lba: lba, blocks: 1, from: buffers.data.whole, metadata: buffers.metadata.slice, protection: .checked)
             } catch {

@@ -169,7 +169,7 @@ let vfioChecks: [HILCheck] = [
         let waiter = try InterruptWaiter()
         for vector in 0..<count {
             guard let fd = device.interruptEventFD(vector: vector) else { throw ScenarioFailure("no eventfd for vector \(vector)") }
-            try waiter.add(eventFD: fd, tag: UInt64(vector))
+            try waiter.add(descriptor: fd, tag: UInt64(vector))
         }
         var tags = [UInt64](repeating: 0, count: 8)
         let quiet = try tags.withUnsafeMutableBufferPointer { buffer throws(VFIOError) in try waiter.wait(into: buffer, timeoutMilliseconds: 0) }

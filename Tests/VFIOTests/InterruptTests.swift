@@ -70,9 +70,9 @@ import VFIO
     @Test func waitReturnsTheTagsOfTheVectorsThatFired() throws {
         let a = try EventFD(), b = try EventFD(), c = try EventFD()
         let waiter = try InterruptWaiter()
-        try waiter.add(eventFD: a.rawValue, tag: 10)
-        try waiter.add(eventFD: b.rawValue, tag: 11)
-        try waiter.add(eventFD: c.rawValue, tag: 12)
+        try waiter.add(descriptor: a.rawValue, tag: 10)
+        try waiter.add(descriptor: b.rawValue, tag: 11)
+        try waiter.add(descriptor: c.rawValue, tag: 12)
         var tags = [UInt64](repeating: 0, count: 8)
         b.signal()
         var n = try tags.withUnsafeMutableBufferPointer { buffer throws(VFIOError) in try waiter.wait(into: buffer, timeoutMilliseconds: 1000) }
@@ -91,7 +91,7 @@ import VFIO
     @Test func waitTimesOutWithNoTags() throws {
         let event = try EventFD()
         let waiter = try InterruptWaiter()
-        try waiter.add(eventFD: event.rawValue, tag: 1)
+        try waiter.add(descriptor: event.rawValue, tag: 1)
         var tags = [UInt64](repeating: 0, count: 4)
         let n = try tags.withUnsafeMutableBufferPointer { buffer throws(VFIOError) in try waiter.wait(into: buffer, timeoutMilliseconds: 20) }
         #expect(n == 0)
@@ -100,8 +100,8 @@ import VFIO
     @Test func removedEventFDIsNoLongerReported() throws {
         let event = try EventFD()
         let waiter = try InterruptWaiter()
-        try waiter.add(eventFD: event.rawValue, tag: 7)
-        try waiter.remove(eventFD: event.rawValue)
+        try waiter.add(descriptor: event.rawValue, tag: 7)
+        try waiter.remove(descriptor: event.rawValue)
         event.signal()
         var tags = [UInt64](repeating: 0, count: 4)
         let n = try tags.withUnsafeMutableBufferPointer { buffer throws(VFIOError) in try waiter.wait(into: buffer, timeoutMilliseconds: 10) }
@@ -113,7 +113,7 @@ import VFIO
     @Test func signalFromAnotherThreadWakesABlockedWait() throws {
         let event = try EventFD()
         let waiter = try InterruptWaiter()
-        try waiter.add(eventFD: event.rawValue, tag: 3)
+        try waiter.add(descriptor: event.rawValue, tag: 3)
         var thread = pthread_t()
         let argument = UnsafeMutableRawPointer(bitPattern: Int(event.rawValue) + 1)
         let created = pthread_create(&thread, nil, { argument in
@@ -128,8 +128,27 @@ import VFIO
         #expect(Array(tags.prefix(n)) == [3])
     }
 
+    /// The TCP target's loop asks for room to send only while output is backed up; with nothing
+    /// to send, a writable socket must not wake the waiter on every turn.
+    @Test func modifyDecidesWhetherRoomForOutputWakesTheWaiter() throws {
+        var fds: [Int32] = [0, 0]
+        try #require(pipe(&fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        let waiter = try InterruptWaiter()
+        try waiter.add(descriptor: fds[1], tag: 5)  // the write end never has input
+        var tags = [UInt64](repeating: 0, count: 4)
+        var n = try tags.withUnsafeMutableBufferPointer { buffer throws(VFIOError) in try waiter.wait(into: buffer, timeoutMilliseconds: 10) }
+        #expect(n == 0)
+        try waiter.modify(descriptor: fds[1], tag: 6, read: false, write: true)
+        n = try tags.withUnsafeMutableBufferPointer { buffer throws(VFIOError) in try waiter.wait(into: buffer, timeoutMilliseconds: 5000) }
+        #expect(Array(tags.prefix(n)) == [6])
+        try waiter.modify(descriptor: fds[1], tag: 6, read: true, write: false)
+        n = try tags.withUnsafeMutableBufferPointer { buffer throws(VFIOError) in try waiter.wait(into: buffer, timeoutMilliseconds: 10) }
+        #expect(n == 0)
+    }
+
     @Test func addingADeadDescriptorFailsWithErrno() throws {
         let waiter = try InterruptWaiter()
-        #expect(throws: VFIOError.self) { try waiter.add(eventFD: 1_000_000, tag: 0) }
+        #expect(throws: VFIOError.self) { try waiter.add(descriptor: 1_000_000, tag: 0) }
     }
 }

@@ -14,7 +14,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CShims
 import NVMe
 import VFIO
 
@@ -65,23 +64,22 @@ public struct TargetServer<Device: PCIFunction>: ~Copyable {
     /// accepting, closes every connection, and waits (up to `drainMilliseconds`) for the backend
     /// commands still in flight, so no DMA buffer is given back while the device may write it.
     public mutating func run(stopFD: Int32, drainMilliseconds: Int = 5000) throws(TargetError) {
-        let epfd = shim_epoll_create()
-        guard epfd >= 0 else { throw .socket("epoll_create1", errno: errno) }
-        defer { close(epfd) }
-        guard shim_epoll_add(epfd, listener.descriptor, Self.listenerTag) == 0, shim_epoll_add(epfd, stopFD, Self.stopTag) == 0 else {
-            throw .socket("epoll_ctl(ADD)", errno: errno)
-        }
+        let waiter = try Self.watching(listener: listener.descriptor, stop: stopFD)
         var tags = [UInt64](repeating: 0, count: 64)
         var lastTick: UInt64 = 0
         var stopping = false
         while !stopping {
             // Poll mode: while the backend has work, look again at once; else sleep on the sockets.
             let timeout: Int32 = engine.outstanding > 0 ? 0 : 100
-            let n = tags.withUnsafeMutableBufferPointer { shim_epoll_wait(epfd, $0.baseAddress, 64, timeout) }
-            if n < 0, errno != EINTR { throw .socket("epoll_wait", errno: errno) }
-            for i in 0..<max(0, Int(n)) {
+            let n: Int
+            do {
+                n = try tags.withUnsafeMutableBufferPointer { buffer throws(VFIOError) in
+                    try waiter.wait(into: buffer, timeoutMilliseconds: timeout)
+                }
+            } catch { throw Self.socketError(error) }
+            for i in 0..<n {
                 switch tags[i] {
-                case Self.listenerTag: try acceptAll(epfd)
+                case Self.listenerTag: try acceptAll(waiter)
                 case Self.stopTag: stopping = true
                 default: service(Int(tags[i] - Self.firstConnectionTag))
                 }
@@ -92,12 +90,28 @@ public struct TargetServer<Device: PCIFunction>: ~Copyable {
                 engine.tick(now: now)
                 lastTick = now
             }
-            for index in sockets.indices where sockets[index] >= 0 { flush(index, epfd) }
+            for index in sockets.indices where sockets[index] >= 0 { flush(index, waiter) }
         }
         shutdown(drainMilliseconds: drainMilliseconds)
     }
 
-    mutating func acceptAll(_ epfd: Int32) throws(TargetError) {
+    /// The loop's epoll set, watching the listening socket and the stop eventfd.
+    static func watching(listener: Int32, stop: Int32) throws(TargetError) -> InterruptWaiter {
+        do {
+            let waiter = try InterruptWaiter()
+            try waiter.add(descriptor: listener, tag: listenerTag)
+            try waiter.add(descriptor: stop, tag: stopTag)
+            return waiter
+        } catch { throw socketError(error) }
+    }
+
+    /// The epoll calls fail with VFIO's error; the target reports them as the socket layer's.
+    static func socketError(_ error: VFIOError) -> TargetError {
+        if case .system(let operation, let errno) = error { return .socket(operation, errno: errno) }
+        return .socket(error.description, errno: 0)
+    }
+
+    mutating func acceptAll(_ waiter: borrowing InterruptWaiter) throws(TargetError) {
         while let fd = try listener.accept() {
             let id = engine.openConnection()
             while sockets.count <= id.index {
@@ -108,9 +122,10 @@ public struct TargetServer<Device: PCIFunction>: ~Copyable {
             sockets[id.index] = fd
             ids[id.index] = id
             watching[id.index] = (true, false)
-            guard shim_epoll_add(epfd, fd, Self.firstConnectionTag + UInt64(id.index)) == 0 else {
-                let e = errno
-                closeSocket(id.index, reason: "epoll_ctl(ADD) failed: \(VFIOError.errnoText(e))")
+            do {
+                try waiter.add(descriptor: fd, tag: Self.firstConnectionTag + UInt64(id.index))
+            } catch {
+                closeSocket(id.index, reason: "could not watch the connection: \(error)")
                 continue
             }
             summary.connectionsAccepted += 1
@@ -145,7 +160,7 @@ public struct TargetServer<Device: PCIFunction>: ~Copyable {
 
     /// Sends what the engine has for the connection, closes it when the engine is done with it,
     /// and makes epoll watch for what the connection waits for.
-    mutating func flush(_ index: Int, _ epfd: Int32) {
+    mutating func flush(_ index: Int, _ waiter: borrowing InterruptWaiter) {
         guard let id = ids[index] else { return }
         let fd = sockets[index]
         var failed: Int32?
@@ -168,8 +183,10 @@ public struct TargetServer<Device: PCIFunction>: ~Copyable {
         }
         let want = (read: engine.wantsInput(id), write: engine.pendingOutput(id) > 0)
         if want != watching[index] {
-            _ = shim_epoll_modify(epfd, fd, Self.firstConnectionTag + UInt64(index), want.read ? 1 : 0, want.write ? 1 : 0)
-            watching[index] = want
+            // A failed change leaves the old interest: the connection is served on later turns.
+            if (try? waiter.modify(descriptor: fd, tag: Self.firstConnectionTag + UInt64(index), read: want.read, write: want.write)) != nil {
+                watching[index] = want
+            }
         }
     }
 

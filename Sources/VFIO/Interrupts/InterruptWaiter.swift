@@ -18,8 +18,10 @@ import Glibc
 
 /// Waits on many interrupt vectors at once with epoll: one thread sleeping for several queues.
 ///
-/// Each registered eventfd carries a tag (usually the vector or queue number), and `wait` returns
-/// the tags that fired. It does not drain the eventfds; the bottom half that reaps does that.
+/// Each registered descriptor carries a tag (usually the vector or queue number), and `wait`
+/// returns the tags that fired. It does not drain the eventfds; the bottom half that reaps does
+/// that. It is the project's one epoll owner, so the NVMe/TCP target's loop watches its sockets
+/// here too (level-triggered, with `modify` for output that backed up).
 public struct InterruptWaiter: ~Copyable {
     let epoll: FileDescriptor
 
@@ -29,16 +31,26 @@ public struct InterruptWaiter: ~Copyable {
         epoll = FileDescriptor(owning: fd)
     }
 
-    /// Watches an eventfd (by raw descriptor; the owner must outlive the registration).
-    public func add(eventFD: Int32, tag: UInt64) throws(VFIOError) {
-        guard shim_epoll_add(epoll.rawValue, eventFD, tag) == 0 else {
-            throw .system(operation: "epoll_ctl ADD eventfd \(eventFD)", errno: shim_errno())
+    /// Watches a descriptor (an eventfd or a socket) for input; the owner must outlive the
+    /// registration.
+    public func add(descriptor: Int32, tag: UInt64) throws(VFIOError) {
+        guard shim_epoll_add(epoll.rawValue, descriptor, tag) == 0 else {
+            throw .system(operation: "epoll_ctl ADD descriptor \(descriptor)", errno: shim_errno())
         }
     }
 
-    public func remove(eventFD: Int32) throws(VFIOError) {
-        guard shim_epoll_remove(epoll.rawValue, eventFD) == 0 else {
-            throw .system(operation: "epoll_ctl DEL eventfd \(eventFD)", errno: shim_errno())
+    /// Changes what a watched descriptor wakes the waiter for: input, room for output, or both
+    /// (a socket whose output backed up waits for room; one with nothing to send must not, or
+    /// level-triggered epoll wakes the loop on every turn).
+    public func modify(descriptor: Int32, tag: UInt64, read: Bool, write: Bool) throws(VFIOError) {
+        guard shim_epoll_modify(epoll.rawValue, descriptor, tag, read ? 1 : 0, write ? 1 : 0) == 0 else {
+            throw .system(operation: "epoll_ctl MOD descriptor \(descriptor)", errno: shim_errno())
+        }
+    }
+
+    public func remove(descriptor: Int32) throws(VFIOError) {
+        guard shim_epoll_remove(epoll.rawValue, descriptor) == 0 else {
+            throw .system(operation: "epoll_ctl DEL descriptor \(descriptor)", errno: shim_errno())
         }
     }
 
