@@ -59,6 +59,7 @@ let package = Package(
             name: "fuzz-frames", dependencies: ["FuzzSupport", .product(name: "NetFrames", package: root)],
             path: "Sources/FuzzFrames"),
         fuzzer("fuzz-tcp-pdu", "FuzzTCPPDU", [.product(name: "NVMeTCPTarget", package: root)]),
+        fuzzer("fuzz-tcp-target", "FuzzTCPTarget", [.product(name: "NVMeTCPTarget", package: root)]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -14,7 +14,7 @@ repo="$(dirname "$here")"
 seconds="${1:-30}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(fuzz-decoders fuzz-completions fuzz-bring-up fuzz-emulator-commands fuzz-frames fuzz-tcp-pdu)
+[ ${#targets[@]} -gt 0 ] || targets=(fuzz-decoders fuzz-completions fuzz-bring-up fuzz-emulator-commands fuzz-frames fuzz-tcp-pdu fuzz-tcp-target)
 scratch="${FUZZ_SCRATCH:-$repo/.build-fuzz}"
 work="${FUZZ_WORK:-$scratch/work}"
 mkdir -p "$work"
