@@ -21,6 +21,8 @@
 # BENCH_VM_SCRATCH (SwiftPM scratch path for the release vfioctl, default .build-bench-root, the
 # one scripts/bench.sh uses), BENCH_VM_KERNEL (guest kernel, default the newest /boot/vmlinuz-*),
 # BENCH_VM_SIZE (namespace size, default 1G, sparse), BENCH_VM_CPUS (2), BENCH_VM_MEMORY (2G),
+# BENCH_VM_SPIN (`--spin` values, e.g. "pause never": each adds a poll-mode run of ours with that
+# spin policy, named poll-spin-VALUE, right after the default poll run; every run's IOPS is listed),
 # VM_QEMU (QEMU binary). The boot is scripts/lib/vm.sh's, as scripts/hil-test.sh's (vng,
 # --disable-kvm, the emulated VT-d, results through the shared folder).
 #
@@ -41,6 +43,7 @@ if [ "${1:-}" = --guest ]; then
     grep -qw swift_vfio_bench=1 /proc/cmdline || die "not in a bench VM (no swift_vfio_bench=1 on the kernel command line); refusing"
     # shellcheck source=/dev/null
     . "$OUT/bench.env"
+    SPIN=${SPIN:-}  # BENCH_VM_SPIN from bench.env: extra poll-mode runs, one per --spin value
     LOG=$OUT/guest.log
     exec 3>>"$LOG"
     log() { echo "$*" >&3; }
@@ -88,9 +91,11 @@ if [ "${1:-}" = --guest ]; then
         log "round $ROUND: our driver ($VFIOCTL bind $BDF)"
         "$VFIOCTL" bind "$BDF" >&3 2>&1 || { log "vfioctl bind failed"; echo FAILED >"$OUT/status"; exit 1; }
         for qd in 1 32; do
-            for mode in poll interrupt; do
-                "$VFIOCTL" nvme perf --device "$BDF" --rw randread --bs 4k --qd "$qd" --queues 1 --mode "$mode" \
-                    --time "${TIME}s" --json >"$OUT/r$ROUND-ours-$mode-qd$qd.json" 2>&3 || log "vfioctl nvme perf $mode qd$qd failed"
+            for mode in poll $(for v in $SPIN; do echo "poll-spin-$v"; done) interrupt; do
+                spin=()
+                [[ $mode == poll-spin-* ]] && spin=(--spin "${mode#poll-spin-}")
+                "$VFIOCTL" nvme perf --device "$BDF" --rw randread --bs 4k --qd "$qd" --queues 1 --mode "${mode%%-*}" \
+                    "${spin[@]}" --time "${TIME}s" --json >"$OUT/r$ROUND-ours-$mode-qd$qd.json" 2>&3 || log "vfioctl nvme perf $mode qd$qd failed"
             done
         done
         "$VFIOCTL" unbind --driver nvme "$BDF" >&3 2>&1 || log "vfioctl unbind failed"
@@ -134,6 +139,7 @@ cat >"$OUT/bench.env" <<EOF
 TIME=$TIME
 ROUNDS=$ROUNDS
 VFIOCTL=$VFIOCTL
+SPIN="${BENCH_VM_SPIN:-}"
 EOF
 
 # iommu=pt: the kernel driver's DMA is not translated (its fastest setting: no IOMMU map and unmap
@@ -151,7 +157,8 @@ APPEND=${BENCH_VM_APPEND-clocksource=tsc tsc=reliable}
 vm_append swift_vfio_bench=1 nvme.poll_queues=1 $APPEND
 vm_image bench "$VM_WORK/nvme.img" "${BENCH_VM_SIZE:-1G}"
 vm_device nvme,id=nv0,serial=BENCH-VM,addr=0x10,drive=bench
-runs_per_round=10
+read -ra spins <<<"${BENCH_VM_SPIN:-}"
+runs_per_round=$((10 + 2 * ${#spins[@]}))
 limit=$((120 + ROUNDS * runs_per_round * (TIME + 20)))
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "== VM: $("${VM_QEMU:-qemu-system-x86_64}" --version | head -1), TCG, $VM_NCPUS vCPUs, kernel $(basename "$VM_KERNEL_PATH"), one QEMU nvme (${BENCH_VM_SIZE:-1G} sparse raw), iommu=$IOMMU${APPEND:+ $APPEND}, $TIME s per run, $ROUNDS round(s), at most $limit s; logs in $VM_WORK"
@@ -166,9 +173,10 @@ fi
 sed 's/^/   guest: /' "$OUT/guest.log" 2>/dev/null | grep -v '^   guest: *$' | head -40
 
 python3 - "$OUT" "$ROUNDS" <<'EOF' || status=1
-import glob, json, os, re, sys
+import glob, json, os, re, statistics, sys
 out, rounds = sys.argv[1], int(sys.argv[2])
 best = {}  # (driver, config, qd) -> (iops, p50 us, p99 us)
+runs = {}  # (config, qd) -> IOPS of each of our runs, in order
 polling = {}  # (config, qd) -> (empty polls per I/O, idle checks per I/O) of the best run
 for path in sorted(glob.glob(os.path.join(out, "r*-*.json"))):
     m = re.match(r"r\d+-(kernel|ours)-(.+)-qd(\d+)\.json$", os.path.basename(path))
@@ -192,6 +200,7 @@ for path in sorted(glob.glob(os.path.join(out, "r*-*.json"))):
         if data.get("errors", 0):
             continue
         row = (data["iops"], data["lat_p50_ns"] / 1000, data["lat_p99_ns"] / 1000)
+        runs.setdefault((config, qd), []).append(data["iops"])
     key = (driver, config, qd)
     if key not in best or row[0] > best[key][0]:
         best[key] = row
@@ -209,6 +218,9 @@ for qd in (1, 32):
                 e, i = polling[(config, q)]
                 extra = f"   per I/O: {e:.1f} empty polls, {i:.3f} idle checks"
             print(f"   {driver:<7} {config:<16} {qd:>3} {iops:>9.0f} {p50:>8.1f} {p99:>8.1f}{extra}")
+if rounds > 1:
+    for (config, qd), values in sorted(runs.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        print(f"   ours {config} qd{qd} runs: {' / '.join(f'{v:.0f}' for v in values)} (median {statistics.median(values):.0f})")
 ratios = {}
 for qd in (1, 32):
     ours = {c: v[0] for (d, c, q), v in best.items() if d == "ours" and q == qd}

@@ -75,5 +75,6 @@ extension InterruptStatistics {
         pollingPhases &+= wait.pollingPhases
         rearms &+= wait.rearms
         emptyPolls &+= wait.emptyPolls
+        pauses &+= wait.pauses
     }
 }

@@ -149,7 +149,7 @@ public enum PacketGenerator {
     /// One queue's loop. Sends `packets` frames (or until `deadline`, by the coarse clock), then
     /// flushes. The template is written once; each frame is a copy of it with the sequence
     /// number stamped (queue in the top byte). When the ring is full, poll mode calls `send`
-    /// again (which reclaims done descriptors); interrupt and hybrid modes wait in `flush` for
+    /// again (which reclaims done descriptors), pausing as the mode's `SpinPolicy` says; interrupt and hybrid modes wait in `flush` for
     /// the transmit interrupt. Nothing is allocated per packet.
     @inlinable
     static func generate<Device: PCIFunction>(
@@ -165,6 +165,7 @@ public enum PacketGenerator {
         let cpuStart = CPUTime.thread()
         var sent = 0
         var removalPacer = IdleCheckPacer(start: MonotonicClock.coarseNanoseconds())
+        var spinner = Spinner(mode.spin)
         do throws(NICError) {
             while !run.stopping {
                 let want: Int
@@ -187,9 +188,12 @@ public enum PacketGenerator {
                 // room. A NIC that keeps taking frames after the request would otherwise keep
                 // this loop, and the kernel's removal, going until the run's end.
                 if removalPacer.isDue() { try tx.checkPresent() }
+                if n != 0 { spinner.found() }
                 if n < want {
                     if mode.kind == .poll {
-                        Barrier.cpuPause()
+                        // A full ring is this loop's empty check: spun on as the mode's
+                        // `SpinPolicy` says, as `WaitLoop` spins on an empty ring.
+                        if n == 0 { spinner.empty() }
                     } else {
                         try tx.flush(mode: mode, timeoutMilliseconds: 5000)
                     }

@@ -68,6 +68,9 @@ public struct QueueStatistics: Sendable, Equatable {
     public var endedByReset: UInt64 = 0
     /// Poll-mode passes that found the CQ empty (spins of the poll loop).
     public var emptyPolls: UInt64 = 0
+    /// Empty polls that ran the CPU's pause hint (`InterruptStatistics.pauses`): how much of the
+    /// waiting the poll mode's `SpinPolicy` left to the pause hint.
+    public var pauses: UInt64 = 0
     /// Idle checks run by the wait loops (each reads CSTS, an MMIO read, and the clock); paced by
     /// time, so their count per I/O shows what a slow device costs the poll loop.
     public var idleChecks: UInt64 = 0

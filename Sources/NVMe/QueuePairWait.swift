@@ -77,6 +77,7 @@ extension QueuePair {
             stats.interruptWakeups &+= wait.statistics.wakeups
             stats.pollingPhases &+= wait.statistics.pollingPhases
             stats.emptyPolls &+= wait.statistics.emptyPolls
+            stats.pauses &+= wait.statistics.pauses
             stats.unsignalledFinds &+= wait.statistics.unsignalledFinds
         }
         try wait.run(&self) { (pair: inout Self) throws(NVMeError) -> Int in

@@ -192,7 +192,7 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
             processCPUPerIO: ios > 0 ? Double(processCPU) / Double(ios) : 0,
             errors: total.errors, verifiedBytes: total.verifiedBytes, interrupts: total.interrupts,
             submissionDoorbells: total.doorbells, invalidCompletions: total.invalid,
-            emptyPolls: total.emptyPolls, idleChecks: total.idleChecks,
+            emptyPolls: total.emptyPolls, idleChecks: total.idleChecks, pauses: total.pauses,
             endedBy: total.deviceRemoved ? .deviceRemoved : stopped ? .stopped : total.endedByTime ? .time : .ios)
     }
 
@@ -337,6 +337,7 @@ public struct WorkloadRunner<Device: PCIFunction>: Sendable {
         result.invalid = stats.invalidCompletions
         result.emptyPolls = stats.emptyPolls
         result.idleChecks = stats.idleChecks
+        result.pauses = stats.pauses
         _ = consume slab
         return result
     }
@@ -435,6 +436,7 @@ struct ThreadResult: Sendable {
     var invalid: UInt64 = 0
     var emptyPolls: UInt64 = 0
     var idleChecks: UInt64 = 0
+    var pauses: UInt64 = 0
     /// The deadline ended this thread's run before its share of `ios`.
     var endedByTime = false
     /// The device was removed during the run (`NVMeError.deviceRemoved`).
@@ -452,6 +454,7 @@ struct ThreadResult: Sendable {
         invalid += o.invalid
         emptyPolls += o.emptyPolls
         idleChecks += o.idleChecks
+        pauses += o.pauses
         endedByTime = endedByTime || o.endedByTime
         deviceRemoved = deviceRemoved || o.deviceRemoved
     }

@@ -103,6 +103,9 @@ public struct WorkloadResult: Sendable {
     /// over the queue pairs (`QueueStatistics.emptyPolls`, `.idleChecks`).
     public var emptyPolls: UInt64 = 0
     public var idleChecks: UInt64 = 0
+    /// Empty polls that ran the pause hint (`QueueStatistics.pauses`), summed over the queue pairs:
+    /// what the poll mode's `SpinPolicy` did.
+    public var pauses: UInt64 = 0
     /// What ended the run.
     public var endedBy: WorkloadEnd = .ios
 

@@ -32,8 +32,7 @@ struct NetDeviceOptions: ParsableArguments {
     @Option(name: .long, help: "PCI address of an 82574L (QEMU e1000e) bound to vfio-pci, or `emulated`.")
     var device: String = "emulated"
 
-    @Option(help: "Completion mode: poll, interrupt, hybrid.")
-    var mode: String = "poll"
+    @OptionGroup var completion: CompletionModeOptions
 
     @Option(help: "Queues (1 or 2; with 2 receive side scaling spreads flows, one thread per queue).")
     var queues: Int = 1
@@ -56,7 +55,7 @@ struct NetDeviceOptions: ParsableArguments {
     @Option(name: .customLong("vfio-backend"), help: "VFIO backend: automatic (iommufd with the device cdev when the kernel offers them, else the container), container or iommufd.")
     var vfioBackend: VFIOBackendPreference = .automatic
 
-    func completionMode() throws -> CompletionMode { try parseMode(mode) }
+    func completionMode() throws -> CompletionMode { try completion.completionMode() }
 
     func nicOptions() throws -> NICOptions {
         guard queues == 1 || queues == 2 else {

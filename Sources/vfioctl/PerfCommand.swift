@@ -33,7 +33,7 @@ struct Perf: ParsableCommand {
     @Option(help: "Queue pairs, one thread each (the controller is asked for at least this many, one more with --verify).") var queues: Int = 1
     @Option(help: "Run time (e.g. 10s, 500ms, 1m; default 10s, or no limit with --ios). With --ios, whichever comes first ends the run.") var time: String?
     @Option(help: "Stop after this many I/Os (with --time, whichever comes first).") var ios: Int?
-    @Option(help: "Completion mode: poll, interrupt, hybrid.") var mode: String = "poll"
+    @OptionGroup var completion: CompletionModeOptions
     @Option(name: .customLong("rwmix-read"), help: "Percent reads for randrw.") var readPercent: Int = 50
     @Option(name: .long, help: "Namespace id.") var namespace: UInt32 = 1
     @Option(help: "Start of the region the workload touches, in bytes (e.g. 1G).") var offset: String = "0"
@@ -57,7 +57,7 @@ struct Perf: ParsableCommand {
         return WorkloadSpec(
             pattern: rw, blockSize: Int(blockSize), queueDepth: qd, queuePairs: queues, ios: ios,
             seconds: try time.map { try parseDuration($0, what: "--time") } ?? (ios == nil ? 10 : .infinity),
-            mode: try parseMode(mode), verify: verify,
+            mode: try completion.completionMode(), verify: verify,
             namespaceID: namespace, readPercent: readPercent, workingSetBytes: workingSet,
             workingSetOffset: try parseSize(offset, what: "--offset"), protection: pi.map(\.protection))
     }
@@ -90,7 +90,7 @@ struct Perf: ParsableCommand {
                 ("driver_cpu_ns_per_io", .double(r.driverCPUPerIO)), ("process_cpu_ns_per_io", .double(r.processCPUPerIO)),
                 ("errors", .uint(r.errors)), ("verified_bytes", .uint(r.verifiedBytes)), ("interrupts", .uint(r.interrupts)),
                 ("sq_doorbells", .uint(r.submissionDoorbells)), ("invalid_completions", .uint(r.invalidCompletions)),
-                ("empty_polls", .uint(r.emptyPolls)), ("idle_checks", .uint(r.idleChecks)),
+                ("empty_polls", .uint(r.emptyPolls)), ("pauses", .uint(r.pauses)), ("idle_checks", .uint(r.idleChecks)),
                 ("ended_by", .string(endedBy)),
             ]
             if json {
@@ -109,7 +109,7 @@ struct Perf: ParsableCommand {
                 print("  latency:   mean \(micro(r.latencyMean)) µs, p50 \(micro(r.latencyP50)), p99 \(micro(r.latencyP99)), p99.9 \(micro(r.latencyP999)), max \(micro(r.latencyMax)) µs")
                 print("  CPU/I/O:   driver threads \(Int(r.driverCPUPerIO.rounded())) ns, whole process \(Int(r.processCPUPerIO.rounded())) ns")
                 print("  doorbells: \(r.submissionDoorbells) SQ doorbell writes for \(r.ios) I/Os; \(r.interrupts) interrupts")
-                print("  polling:   \(r.emptyPolls) empty polls, \(r.idleChecks) idle checks (CSTS and clock reads)")
+                print("  polling:   \(r.emptyPolls) empty polls (\(r.pauses) with the pause hint), \(r.idleChecks) idle checks (CSTS and clock reads)")
                 if spec.verify { print("  verify:    \(r.verifiedBytes) bytes checked, all correct\(r.endedBy == .stopped && spec.pattern.writes ? " (the read-back after the run was skipped)" : "")") }
                 if r.errors > 0 { print("  errors:    \(r.errors) I/Os completed with an error status") }
             }
@@ -134,16 +134,6 @@ struct Perf: ParsableCommand {
         }
     }
 }
-
-func parseMode(_ text: String) throws -> CompletionMode {
-    switch text {
-    case "poll": return .poll
-    case "interrupt": return .interrupt
-    case "hybrid": return .hybrid
-    default: throw ValidationFailure("--mode '\(text)' is not a completion mode; use poll, interrupt or hybrid")
-    }
-}
-
 
 func micro(_ ns: Double) -> String { format1(ns / 1000) }
 func micro(_ ns: UInt64) -> String { format1(Double(ns) / 1000) }

@@ -179,6 +179,11 @@ struct VfioctlErrorTests {
             (["nvme", "perf", "--bs", "1000"], "not a multiple of namespace 1's block size"),
             (["nvme", "perf", "--qd", "100000"], "--qd 100000 is out of range"),
             (["nvme", "perf", "--time", "soon"], "is not a duration"),
+            (["nvme", "perf", "--spin", "lots"], "--spin 'lots' is not a spin policy"),
+            (["nvme", "perf", "--spin=-1"], "--spin '-1' is not a spin policy"),
+            (["nvme", "perf", "--spin", "4294967295"], "pause or never"),
+            (["nvme", "perf", "--mode", "interrupt", "--spin", "64"], "--spin applies to poll mode only"),
+            (["nvme", "perf", "--mode", "hybrid", "--spin", "never"], "drop --spin or use --mode poll"),
         ] {
             let r = try vfioctl(arguments)
             #expect(r.status == 1, "\(arguments)")
@@ -207,6 +212,25 @@ struct VfioctlEmulatedTests {
         #expect(r.stdout.contains("\"model\": \"swift-vfio emulated NVMe\""))
         #expect(r.stdout.contains("\"block_size\": 4096"))
         #expect(r.stdout.contains("\"id\": 2,"))
+    }
+
+    /// `--spin` reaches the wait loop: `pause` pauses on every empty poll, `never` on none, and
+    /// the mode says which policy ran.
+    @Test(arguments: [("pause", "poll(spin: pause)"), ("never", "poll(spin: no pause)"), ("64", "poll(spin: 64 spins, then pause)")])
+    func perfRunsPollModeWithTheGivenSpinPolicy(spin: String, mode: String) throws {
+        let r = try vfioctl(["nvme", "perf", "--json", "--ios", "3000", "--qd", "4", "--spin", spin, "--emu-size", "16M"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("\"mode\": \"\(mode)\""), "\(r.stdout)")
+        let o = jsonObject(r)
+        guard let empty = number(o, "empty_polls"), let pauses = number(o, "pauses") else {
+            Issue.record("no empty_polls or pauses in \(r.stdout)")
+            return
+        }
+        switch spin {
+        case "pause": #expect(pauses == empty)
+        case "never": #expect(pauses == 0)
+        default: #expect(pauses <= empty)
+        }
     }
 
     @Test(arguments: ["poll", "interrupt", "hybrid"])

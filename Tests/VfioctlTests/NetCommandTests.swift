@@ -162,6 +162,8 @@ struct NetCommandTests {
             (["net", "send", "--count", "0"], "--count must be greater than 0"),
             (["net", "gen", "--time", "soon"], "is not a duration"),
             (["net", "gen", "--batch", "0"], "--batch 0"),
+            (["net", "gen", "--spin", "often"], "--spin 'often' is not a spin policy"),
+            (["net", "gen", "--mode", "interrupt", "--spin", "pause"], "--spin applies to poll mode only"),
             (["net", "recv", "--src-mac", "xx"], "is not a MAC address"),
             (["net", "echo", "--ip", "10.77.0"], "is not an IPv4 address"),
             (["net", "echo", "--ip", "10.77.0.2", "--replies", "0"], "--replies must be greater than 0"),

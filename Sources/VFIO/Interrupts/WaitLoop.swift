@@ -55,6 +55,9 @@ public struct InterruptStatistics: Sendable, Equatable {
     public var rearms: UInt64 = 0
     /// Poll-mode passes that found nothing.
     public var emptyPolls: UInt64 = 0
+    /// Empty polls that ran the CPU's pause hint: in poll mode those past the `SpinPolicy`'s free
+    /// spins, in a hybrid polling phase every one. What the policy did, without timing it.
+    public var pauses: UInt64 = 0
     /// Sleeps that ended at their timeout, after which a look found items at once: their message
     /// never reached this waiter (a lost wake-up, which the bounded sleep only papers over) or
     /// the device was that late with it. Near zero when every message wakes its waiter.
@@ -178,13 +181,14 @@ public struct WaitLoop {
             case .poll:
                 statistics.emptyPolls &+= 1
                 if try pacedIdleCheck(&spins, &queue, idleCheck) { return }
-                spinner.empty()
+                if spinner.empty() { statistics.pauses &+= 1 }
                 continue
             case .hybrid where phase.polling:
                 phase.idlePolls &+= 1
                 if phase.idlePolls < mode.idlePolls {
                     if try pacedIdleCheck(&spins, &queue, idleCheck) { return }
                     Barrier.cpuPause()
+                    statistics.pauses &+= 1
                     continue
                 }
                 // Budget spent: leave polling; the arm below is followed by the last look.
