@@ -50,6 +50,7 @@ let package = Package(
         .library(name: "NIC", targets: ["NIC"]),
         .library(name: "NetFrames", targets: ["NetFrames"]),
         .library(name: "NVMeTCPTarget", targets: ["NVMeTCPTarget"]),
+        .library(name: "NVMeWorkload", targets: ["NVMeWorkload"]),
         .executable(name: "vfioctl", targets: ["vfioctl"]),
     ],
     dependencies: [

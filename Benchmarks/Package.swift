@@ -57,6 +57,7 @@ let package = Package(
                 "NullNVMe", "NullNIC", "CReferenceDriver",
                 .product(name: "NIC", package: "swift-vfio"),
                 .product(name: "NVMe", package: "swift-vfio"),
+                .product(name: "NVMeWorkload", package: "swift-vfio"),
                 .product(name: "VFIO", package: "swift-vfio"),
             ]),
         /// N I/Os through one path, for callgrind (instructions per I/O) and quick timings.

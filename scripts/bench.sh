@@ -17,6 +17,9 @@
 #                 on the Swift QD1 path
 #   swift_vs_c    Swift / C driver instructions per I/O at QD1
 #   sgl_instr_per_io  instr_per_io with SGLs forced (swift-qd1-sgl: one Data Block in the command)
+#   perf_loop_instr_per_io  instructions per I/O of `vfioctl nvme perf`'s whole loop at QD1
+#                 (NVMeWorkload: driver, random LBA, tick reads, latency histogram; null device
+#                 excluded); perf_loop_vs_c: against its C twin (CReferenceDriver/ref_perf.c)
 # Exit status: non-zero if an I/O failed, or if any measured Swift path allocates or retains/
 # releases per I/O (callgrind), or if the ordo-one threshold check fails; the line is printed anyway.
 #
@@ -77,11 +80,17 @@ SWIFT_DEVICE=$(nm "$WORK/iopath-count" | awk '{print $3}' | grep -E '^\$s8NullNV
 # shellcheck disable=SC2016 # a Swift symbol name, not an expansion
 SWIFT_NIC_DEVICE=$(nm "$WORK/iopath-count" | awk '{print $3}' | grep -E '^\$s7NullNIC0A6E1000EC7serviceyyF$' || true)
 [[ -n "$SWIFT_NIC_DEVICE" ]] || { say "bench.sh: NullE1000E.service() not found in the binary"; exit 2; }
+# shellcheck disable=SC2016 # a Swift symbol name, not an expansion
+# vfioctl nvme perf's per-queue loop: its specialization for the null device where the compiler
+# made one (…g5), else the generic function.
+PERF_LOOP=$(nm "$WORK/iopath-count" | awk '{print $3}' | grep -E '^\$s12NVMeWorkload0B6RunnerV8workLoop.*(FZ|g5)$' | sort -r | head -1 || true)
+[[ -n "$PERF_LOOP" ]] || { say "bench.sh: WorkloadRunner.workLoop not found in the binary"; exit 2; }
 # NIC paths count packets in batches of 32: their N is a multiple of 32.
 N_NIC=51200
 declare -A LOOP=([swift-qd1]=swift_iopath_qd1 [swift-qd1-sgl]=swift_iopath_qd1 [c-qd1]=ref_bench_qd1 [swift-qd1-wait]=swift_iopath_qd1_wait
                  [swift-batch32]=swift_iopath_batched [c-batch32]=ref_bench_batch
-                 [swift-nic-rx]=swift_nicpath_rx [c-nic-rx]=ref_nic_bench_rx [swift-nic-tx]=swift_nicpath_tx [c-nic-tx]=ref_nic_bench_tx)
+                 [swift-nic-rx]=swift_nicpath_rx [c-nic-rx]=ref_nic_bench_rx [swift-nic-tx]=swift_nicpath_tx [c-nic-tx]=ref_nic_bench_tx
+                 [swift-perf-qd1]="$PERF_LOOP" [c-perf-qd1]=ref_perf_run)
 declare -A DRIVER DEVICE ALLOCS RETAINS RELEASES
 callgrind() { # path count -> summary line
     local path=$1 count=$2 out="$WORK/cg-$1-$2.out" device
@@ -97,7 +106,7 @@ callgrind() { # path count -> summary line
 }
 field() { sed -n "s/.*\b$1=\([0-9]*\).*/\1/p" <<<"$2"; }
 printf '  %-16s %9s %9s %9s %8s %9s %9s\n' path driver device total allocs retains releases >&2
-for path in swift-qd1 swift-qd1-sgl c-qd1 swift-qd1-wait swift-batch32 c-batch32 swift-nic-rx c-nic-rx swift-nic-tx c-nic-tx; do
+for path in swift-qd1 swift-qd1-sgl c-qd1 swift-qd1-wait swift-batch32 c-batch32 swift-nic-rx c-nic-rx swift-nic-tx c-nic-tx swift-perf-qd1 c-perf-qd1; do
     n=$N
     [[ $path == *-nic-* ]] && n=$N_NIC
     { a=$(callgrind "$path" $n) && b=$(callgrind "$path" $((2 * n))); } || { say "  $path: callgrind run FAILED"; status=1; continue; }
@@ -129,6 +138,9 @@ NIC_C=$(echo "scale=2; ${DRIVER[c-nic-rx]:-0} + ${DRIVER[c-nic-tx]:-0}" | bc)
 NIC_RATIO=$(ratio "$NIC_SWIFT" "$NIC_C")
 say "  NIC per packet received + sent: Swift $NIC_SWIFT, C $NIC_C, Swift/C $NIC_RATIO" \
     "(RX $(ratio "${DRIVER[swift-nic-rx]:-0}" "${DRIVER[c-nic-rx]:-}"), TX $(ratio "${DRIVER[swift-nic-tx]:-0}" "${DRIVER[c-nic-tx]:-}"); target <= 1.05)"
+# The whole perf loop (NVMeWorkload: driver + LBA generation + tick reads + latency histogram).
+PERF_RATIO=$(ratio "${DRIVER[swift-perf-qd1]:-0}" "${DRIVER[c-perf-qd1]:-}")
+say "  vfioctl nvme perf's loop at QD1: Swift ${DRIVER[swift-perf-qd1]:-nan}, C ${DRIVER[c-perf-qd1]:-nan}, Swift/C $PERF_RATIO (target <= 1.10)"
 
 # 3. ordo-one benchmarks against the static thresholds (0 allocations and 0 retain/release).
 if [[ -z "${BENCH_SKIP_ORDO:-}" ]]; then
@@ -170,5 +182,5 @@ fi
 finished=$(date +%s)
 say ""
 say "== build $((built - started)) s, quick set $((finished - built)) s"
-echo "ns_per_io=${NS_MIN[swift-qd1]:-nan} instr_per_io=${DRIVER[swift-qd1]:-nan} allocs_per_io=${ALLOCS[swift-qd1]:-nan} swift_vs_c=${RATIO:-nan} sgl_instr_per_io=${DRIVER[swift-qd1-sgl]:-nan} nic_instr_per_packet=${NIC_SWIFT:-nan} nic_swift_vs_c=${NIC_RATIO:-nan}"
+echo "ns_per_io=${NS_MIN[swift-qd1]:-nan} instr_per_io=${DRIVER[swift-qd1]:-nan} allocs_per_io=${ALLOCS[swift-qd1]:-nan} swift_vs_c=${RATIO:-nan} sgl_instr_per_io=${DRIVER[swift-qd1-sgl]:-nan} nic_instr_per_packet=${NIC_SWIFT:-nan} nic_swift_vs_c=${NIC_RATIO:-nan} perf_loop_instr_per_io=${DRIVER[swift-perf-qd1]:-nan} perf_loop_vs_c=${PERF_RATIO:-nan}"
 exit $status

@@ -18,9 +18,9 @@ import VFIO
 public enum AccessPattern: String, Sendable, CaseIterable {
     case read, write, randread, randwrite, randrw
 
-    public var isRandom: Bool { self == .randread || self == .randwrite || self == .randrw }
-    public var writes: Bool { self != .read && self != .randread }
-    public var reads: Bool { self != .write && self != .randwrite }
+    @inlinable public var isRandom: Bool { self == .randread || self == .randwrite || self == .randrw }
+    @inlinable public var writes: Bool { self != .read && self != .randread }
+    @inlinable public var reads: Bool { self != .write && self != .randwrite }
 }
 
 /// What `vfioctl nvme perf` runs: a queue depth of I/Os kept in flight on each of `queuePairs`

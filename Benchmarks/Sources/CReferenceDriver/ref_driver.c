@@ -12,23 +12,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "ref_driver.h"
+#include "ref_bench.h"
 
 #include <stdlib.h>
 #include <sys/mman.h>
-
-struct ref_bench {
-    ref_qpair qp;
-    null_device device;
-    /// Doorbell page: SQ tail of queue 1 at 0x1008, CQ head at 0x100c (stride 4), as in BAR0.
-    uint8_t *bar;
-    uint8_t *memory;   ///< SQ, CQ, list pages, data buffer, one mapping
-    size_t memory_length;
-    uint64_t buffer_iova;
-    uint32_t buffer_length;
-    uint32_t nsid, block_shift, max_blocks;
-    uint64_t sum;
-    uint64_t failures;
-};
 
 /// Completion callback: adds the token; counts a non-success status as a failure.
 static void ref_bench_done(void *ctx, const ref_completion *c) {

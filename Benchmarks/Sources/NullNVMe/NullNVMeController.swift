@@ -67,7 +67,10 @@ public final class NullNVMeController: NullFunction, @unchecked Sendable {
         var phase = true
     }
 
-    public init(namespaceBlocks: UInt64 = 1 << 21) {
+    /// Namespace 1's size unless told otherwise: 1 GiB.
+    public static let defaultNamespaceBlocks: UInt64 = 1 << 21
+
+    public init(namespaceBlocks: UInt64 = defaultNamespaceBlocks) {
         let memory = mmap(nil, Self.barSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
         guard let memory, memory != MAP_FAILED else {
             fatalError("null device: mmap of its \(Self.barSize)-byte BAR failed (errno \(errno))")

@@ -24,7 +24,8 @@ import NullNIC
 ///
 ///     iopath-count <path> <count> [--transfer BYTES] [--entries N] [--time REPEATS]
 ///     paths: swift-qd1, swift-qd1-sgl (the same with SGLs), swift-qd1-wait, swift-batch32, c-qd1, c-batch32,
-///     and for the NIC (count: packets, a multiple of 32): swift-nic-rx, swift-nic-tx, c-nic-rx, c-nic-tx
+///     and for the NIC (count: packets, a multiple of 32): swift-nic-rx, swift-nic-tx, c-nic-rx, c-nic-tx,
+///     and `vfioctl nvme perf`'s whole loop at QD1 (NVMeWorkload) and its C twin: swift-perf-qd1, c-perf-qd1
 ///     iopath-count empty-poll <milliseconds> [--spins-before-pause N|max]: one poll-mode wait on
 ///     an empty CQ; prints its empty polls and ns per empty poll
 
@@ -113,6 +114,16 @@ case "swift-nic-rx", "swift-nic-tx":
         let rx = io.receiveStatistics, tx = io.transmitStatistics
         return "rx_packets=\(rx.packets) rx_tail_writes=\(rx.tailWrites) tx_packets=\(tx.packets) tx_tail_writes=\(tx.tailWrites) device_rx=\(io.device.receivedFrames) device_tx=\(io.device.transmittedFrames)"
     }
+case "swift-perf-qd1":
+    let io: SwiftPerfLoop
+    do { io = try SwiftPerfLoop() } catch { fail("setting up the perf loop: \(error)") }
+    run = { io.run($0) }
+    expected = { UInt64($0) }
+    report = { "device_completions=\(io.device.ioCompletions)" }
+case "c-perf-qd1":
+    guard let io = CPerfLoop() else { fail("setting up the C perf loop failed") }
+    run = { io.run($0) }
+    expected = { UInt64($0) }
 case "c-nic-rx", "c-nic-tx":
     guard let io = CNICPath() else { fail("setting up the C NIC path failed") }
     if path == "c-nic-rx" {
