@@ -216,7 +216,7 @@ import VFIO
         // The AER gets no answer; the next command does.
         var aer = SubmissionQueueEntry.asynchronousEventRequest()
         aer.commandID = admin.initiator.commandID()
-        engine.receive(admin.connection, admin.initiator.capsule(aer).withUnsafeBytes { $0 })
+        _ = admin.initiator.capsule(aer).withUnsafeBytes { engine.receive(admin.connection, $0) }
         _ = try engine.poll()
         do { let holds = engine.takeOutput(admin.connection).isEmpty; #expect(holds) }
         let (after, _) = try admin.command(SubmissionQueueEntry(opcode: AdminOpcode.keepAlive.rawValue), on: &engine)
@@ -262,7 +262,7 @@ import VFIO
             write.commandID = io.initiator.commandID()
             bytes += io.initiator.capsule(write, inCapsule: pattern(4096, seed: UInt8(i)))
         }
-        engine.receive(io.connection, bytes.withUnsafeBytes { $0 })
+        _ = bytes.withUnsafeBytes { engine.receive(io.connection, $0) }
         do { let holds = engine.availableBuffers == 0; #expect(holds) }
         do { let holds = engine.statistics(io.connection)?.stalls == 1; #expect(holds) }
         do { let holds = !engine.wantsInput(io.connection); #expect(holds) }

@@ -27,7 +27,7 @@ import VFIO
             _ = try queue.exchange(queue.initiator.icReq(digests: digests), on: &engine) { !$0.isEmpty }
             queue.initiator.format = PDUFormat(headerDigest: digests.contains(.header), dataDigest: digests.contains(.data))
         }
-        engine.receive(queue.connection, bytes.withUnsafeBytes { $0 })
+        _ = bytes.withUnsafeBytes { engine.receive(queue.connection, $0) }
         _ = try engine.poll()
         return (queue, queue.initiator.take(engine.takeOutput(queue.connection)))
     }
@@ -131,7 +131,7 @@ import VFIO
             engine.closeConnection(q.connection)
         }
         // Byte by byte, the same ICReq completes the handshake.
-        for byte in icReq { engine.receive(queue.connection, [byte].withUnsafeBytes { $0 }) }
+        for byte in icReq { _ = [byte].withUnsafeBytes { engine.receive(queue.connection, $0) } }
         let answer = queue.initiator.take(engine.takeOutput(queue.connection))
         guard case .icResp = answer.first else { Issue.record("no ICResp: \(answer)"); return }
     }
