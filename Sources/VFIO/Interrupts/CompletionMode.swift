@@ -48,18 +48,21 @@ public struct CompletionMode: Sendable, Equatable, CustomStringConvertible {
         self.spin = spin
     }
 
-    public static let poll = CompletionMode(kind: .poll, idlePolls: 0)
+    // Computed and inlinable rather than stored: a stored `static let` is reached through a
+    // lazily initialised global's addressor, a call on every wait that names `.poll` (5
+    // instructions per QD1 I/O in bench.sh's swift-qd1-wait); this folds to constants.
+    @inlinable public static var poll: CompletionMode { CompletionMode(kind: .poll, idlePolls: 0) }
 
     /// Poll with a chosen spin policy (`.alwaysPause` is the loop before the policy existed).
-    public static func poll(spin: SpinPolicy) -> CompletionMode {
+    @inlinable public static func poll(spin: SpinPolicy) -> CompletionMode {
         CompletionMode(kind: .poll, idlePolls: 0, spin: spin)
     }
-    public static let interrupt = CompletionMode(kind: .interrupt, idlePolls: 0)
+    @inlinable public static var interrupt: CompletionMode { CompletionMode(kind: .interrupt, idlePolls: 0) }
     /// Hybrid with a budget of 2000 empty polls (tens of microseconds) before sleeping again.
-    public static let hybrid = CompletionMode(kind: .hybrid, idlePolls: 2000)
+    @inlinable public static var hybrid: CompletionMode { CompletionMode(kind: .hybrid, idlePolls: 2000) }
 
     /// Hybrid with a chosen polling budget.
-    public static func hybrid(idlePolls: Int) -> CompletionMode {
+    @inlinable public static func hybrid(idlePolls: Int) -> CompletionMode {
         CompletionMode(kind: .hybrid, idlePolls: max(1, idlePolls))
     }
 

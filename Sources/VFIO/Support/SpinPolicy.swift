@@ -29,11 +29,11 @@ public struct SpinPolicy: Sendable, Equatable, CustomStringConvertible {
 
     /// 4096 free spins (a few microseconds on bare metal, hundreds under TCG: most of one QD1 I/O
     /// of a real or emulated drive), then pause.
-    public static let `default` = SpinPolicy(spinsBeforePause: 4096)
+    @inlinable public static var `default`: SpinPolicy { SpinPolicy(spinsBeforePause: 4096) }
     /// Pause on every empty check (the loops' behaviour before the policy existed).
-    public static let alwaysPause = SpinPolicy(spinsBeforePause: 0)
+    @inlinable public static var alwaysPause: SpinPolicy { SpinPolicy(spinsBeforePause: 0) }
     /// Never pause (libvfn's and SPDK's poll loops): lowest latency, a busy core.
-    public static let neverPause = SpinPolicy(spinsBeforePause: .max)
+    @inlinable public static var neverPause: SpinPolicy { SpinPolicy(spinsBeforePause: .max) }
 
     public var description: String {
         switch spinsBeforePause {
