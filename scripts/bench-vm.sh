@@ -177,7 +177,7 @@ import glob, json, os, re, statistics, sys
 out, rounds = sys.argv[1], int(sys.argv[2])
 best = {}  # (driver, config, qd) -> (iops, p50 us, p99 us)
 runs = {}  # (config, qd) -> IOPS of each of our runs, in order
-polling = {}  # (config, qd) -> (empty polls per I/O, idle checks per I/O) of the best run
+polling = {}  # (config, qd) -> (empty polls, idle checks, pauses per I/O) of the best run
 for path in sorted(glob.glob(os.path.join(out, "r*-*.json"))):
     m = re.match(r"r\d+-(kernel|ours)-(.+)-qd(\d+)\.json$", os.path.basename(path))
     if not m:
@@ -205,7 +205,8 @@ for path in sorted(glob.glob(os.path.join(out, "r*-*.json"))):
     if key not in best or row[0] > best[key][0]:
         best[key] = row
         if driver == "ours" and data.get("ios"):
-            polling[(config, qd)] = (data.get("empty_polls", 0) / data["ios"], data.get("idle_checks", 0) / data["ios"])
+            polling[(config, qd)] = (data.get("empty_polls", 0) / data["ios"], data.get("idle_checks", 0) / data["ios"],
+                                     data.get("pauses", 0) / data["ios"])
 if not best:
     print("no results")
     sys.exit(1)
@@ -215,8 +216,8 @@ for qd in (1, 32):
         if q == qd:
             extra = ""
             if driver == "ours" and (config, q) in polling:
-                e, i = polling[(config, q)]
-                extra = f"   per I/O: {e:.1f} empty polls, {i:.3f} idle checks"
+                e, i, p = polling[(config, q)]
+                extra = f"   per I/O: {e:.1f} empty polls ({p:.1f} paused), {i:.3f} idle checks"
             print(f"   {driver:<7} {config:<16} {qd:>3} {iops:>9.0f} {p50:>8.1f} {p99:>8.1f}{extra}")
 if rounds > 1:
     for (config, qd), values in sorted(runs.items(), key=lambda kv: (kv[0][1], kv[0][0])):
