@@ -106,6 +106,10 @@ import VFIO
         let ns = try nsPage.withUnsafeBytes { try IdentifyNamespace(bytes: $0) }
         #expect(ns.size == 131072)
         #expect(ns.blockSize == 512)
+        // Shared (NMIC bit 0) by the subsystem's controllers (CMIC bit 1): a second host's
+        // controller is a second path to it, not a namespace with a duplicate NGUID.
+        #expect(ns.multipathCapabilities & 1 == 1)
+        #expect(identity.cmic & 1 << 1 != 0)
 
         let (r3, list) = try identify(.activeNamespaceList)
         #expect(r3.status == .success)
@@ -244,6 +248,9 @@ import VFIO
         let (io, _) = try HostQueue.connect(&engine, queueID: 1, controllerID: UInt16(truncatingIfNeeded: connected.commandSpecific))
         engine.tick(now: MonotonicClock.coarseNanoseconds() + 1_000_000_000)
         do { let holds = engine.phase(io.connection) == .established; #expect(holds) }
+        // A host late by up to another KATO keeps its association (as with Linux's own target).
+        engine.tick(now: MonotonicClock.coarseNanoseconds() + 7_500_000_000)
+        do { let holds = engine.phase(io.connection) == .established && fixture.subsystem.controllerCount == 1; #expect(holds) }
         engine.tick(now: MonotonicClock.coarseNanoseconds() + 60_000_000_000)
         #expect(fixture.subsystem.controllerCount == 0)
         do { let holds = engine.shouldClose(admin.connection) && engine.shouldClose(io.connection); #expect(holds) }
@@ -267,11 +274,79 @@ import VFIO
         do { let holds = engine.statistics(io.connection)?.stalls == 1; #expect(holds) }
         do { let holds = !engine.wantsInput(io.connection); #expect(holds) }
         let answers = try io.exchange([], on: &engine) { $0.compactMap(\.response).count == 4 }
-        #expect(answers.compactMap(\.response).allSatisfy { $0.status == .success })
-        do { let holds = engine.availableBuffers == 2; #expect(holds) }
+        try expectFourWritesLanded(answers, &io, &engine, buffers: 2)
+    }
+
+    /// Writes waiting for their data hold no buffer, so a capsule stalled on an empty pool never
+    /// keeps back the H2CData that would complete them. The kernel's initiator sends its capsules
+    /// first and the data after the R2Ts; with buffers taken at the capsule, 32 writes deadlocked
+    /// the target in the HIL boot tcp.
+    @Test func writesWaitingForTheirDataHoldNoBuffer() throws {
+        let fixture = try TargetFixture(configuration: TargetConfiguration(queueEntries: 32, bufferCount: 2))
+        var engine = try fixture.makeEngine()
+        var (admin, connected) = try HostQueue.connect(&engine)
+        try admin.enable(on: &engine)
+        var (io, _) = try HostQueue.connect(&engine, queueID: 1, controllerID: UInt16(truncatingIfNeeded: connected.commandSpecific))
+        var capsules: [UInt8] = []
+        var writes: [SubmissionQueueEntry] = []
         for i in 0..<4 {
-            let (_, back) = try io.command(ioCommand(.read, lba: UInt64(i * 8), blocks: 8), on: &engine)
-            #expect(back == pattern(4096, seed: UInt8(i)))
+            var write = ioCommand(.write, lba: UInt64(i * 8), blocks: 8)
+            write.commandID = io.initiator.commandID()
+            writes.append(write)
+            capsules += io.initiator.capsule(write)
         }
+        let asked = try io.exchange(capsules, on: &engine) { pdus in pdus.count { if case .r2t = $0 { true } else { false } } == 4 }
+        do { let holds = engine.availableBuffers == 2; #expect(holds) }
+        var data: [UInt8] = []
+        for case .r2t(let r2t) in asked {
+            guard let i = writes.firstIndex(where: { $0.commandID == r2t.commandID }) else {
+                Issue.record("R2T for an unknown command \(r2t.commandID)")
+                continue
+            }
+            data += io.initiator.h2cData(commandID: r2t.commandID, transferTag: r2t.transferTag, offset: 0, pattern(4096, seed: UInt8(i)), last: true)
+        }
+        let answers = try io.exchange(data, on: &engine) { $0.compactMap(\.response).count == 4 }
+        try expectFourWritesLanded(answers, &io, &engine, buffers: 2)
+    }
+
+    /// A socket read that fills the receive buffer to its last byte leaves the connection wanting
+    /// input: the framed PDUs' room comes back when the rest moves to the front. (The server
+    /// stopped reading such a connection for good; the kernel initiator's writes hung.)
+    @Test func inputFilledToTheEndStillWantsMore() throws {
+        let fixture = try TargetFixture()
+        var engine = try fixture.makeEngine()
+        var (admin, connected) = try HostQueue.connect(&engine)
+        #expect(connected.status == .success)
+        let space = engine.receiveSpace(admin.connection)
+        // Keep Alives (answered at once, so no slot stays taken), then the start of one more.
+        var bytes: [UInt8] = []
+        var keepAlive = SubmissionQueueEntry(opcode: AdminOpcode.keepAlive.rawValue)
+        while true {
+            keepAlive.commandID = admin.initiator.commandID()
+            let capsule = admin.initiator.capsule(keepAlive)
+            if bytes.count + capsule.count > space.count {
+                bytes += capsule.prefix(space.count - bytes.count)
+                break
+            }
+            bytes += capsule
+        }
+        bytes.withUnsafeBytes { space.copyMemory(from: $0) }
+        engine.didReceive(admin.connection, count: space.count)
+        do { let holds = engine.phase(admin.connection) == .established; #expect(holds) }
+        do { let holds = engine.wantsInput(admin.connection); #expect(holds) }
+        do { let holds = engine.receiveSpace(admin.connection).count > 0; #expect(holds) }
+    }
+}
+
+/// The buffer-pool tests' four 4 KiB writes (pattern seeds 0-3 at LBA 0, 8, 16, 24) all
+/// succeeded, every buffer is back in the pool, and each reads back as written.
+func expectFourWritesLanded(
+    _ answers: [TargetPDU], _ io: inout HostQueue, _ engine: inout TargetEngine<EmulatedNVMeController>, buffers: Int
+) throws {
+    #expect(answers.compactMap(\.response).allSatisfy { $0.status == .success })
+    do { let holds = engine.availableBuffers == buffers; #expect(holds) }
+    for i in 0..<4 {
+        let (_, back) = try io.command(ioCommand(.read, lba: UInt64(i * 8), blocks: 8), on: &engine)
+        #expect(back == pattern(4096, seed: UInt8(i)))
     }
 }

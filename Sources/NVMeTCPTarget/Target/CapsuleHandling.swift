@@ -15,9 +15,16 @@ import NVMe
 import VFIO
 
 extension TargetEngine {
-    /// A CapsuleCmd: takes a slot (and a DMA buffer when the command moves data), then runs the
-    /// command at once, or asks for its data with an R2T. False when no buffer is free: the
-    /// capsule stays in the input and the connection stalls until one is.
+    /// A CapsuleCmd: takes a slot (and a DMA buffer when the command reads or carries its data),
+    /// then runs the command at once, or asks for its data with an R2T. False when no buffer is
+    /// free: the capsule stays in the input and the connection stalls until one is.
+    ///
+    /// A write whose data an R2T asks for takes its buffer only when the data arrives
+    /// (`handleData`): a buffer held while waiting for H2CData that sits behind a stalled capsule
+    /// in the same stream would never come back. The kernel's initiator, which sends capsules
+    /// before their data, deadlocked the target that way (HIL boot tcp: 32 requests of one queue
+    /// hung until the host's 30 s timeout). So every buffer taken is on its way to the backend,
+    /// whose completions give it back.
     mutating func handleCapsule(_ c: Int, _ frame: PDUFrame, _ pdu: UnsafeRawBufferPointer) throws(TransportFatalError) -> Bool {
         let command = try CapsuleCommandPDU(frame, in: pdu).command
         let hostCID = command.commandID
@@ -35,7 +42,8 @@ extension TargetEngine {
         // feature has data; an empty SGL means none (a read or write with an empty SGL fails its
         // length check in `submitIO`).
         if length == 0 { direction = .none }
-        if length > 0, buffers.available == 0 { return false }
+        let dataFollows = direction == .hostToController && inCapsule == 0
+        if length > 0, !dataFollows, buffers.available == 0 { return false }
         guard let s = connections[c].freeSlots.popLast() else {
             throw TransportFatalError(.pduSequenceError, "capsule CID \(hostCID) beyond the \(connections[c].slots.count) commands a queue holds")
         }
@@ -69,13 +77,27 @@ extension TargetEngine {
             complete(c, slot: s, status: .dataSGLLengthInvalid)
             return true
         }
+        if dataFollows {
+            guard sgl.identifier == SGLDescriptor.transportDataIdentifier else {
+                complete(c, slot: s, status: NVMeStatus(codeType: .generic, code: 0x11))  // SGL Descriptor Type Invalid
+                return true
+            }
+            // One R2T for all of it: MAXR2T is at least 1, and the host splits it into H2CData
+            // PDUs of at most MAXH2CDATA (our MDTS), so one always suffices.
+            connections[c].slots[s].state = .receivingData
+            let r2t = R2TPDU(commandID: hostCID, transferTag: UInt16(s), offset: 0, length: UInt32(length))
+            let format = connections[c].sendFormat
+            connections[c].appendOutput(format.layout(.r2t, dataLength: 0).length) { r2t.encode(format: format, into: $0) }
+            connections[c].statistics.r2ts &+= 1
+            return true
+        }
         guard let buffer = buffers.allocate() else {
             // Checked above; a slab never shrinks in between.
             releaseSlot(c, s)
             return false
         }
         connections[c].slots[s].buffer = buffer
-        if direction == .hostToController, inCapsule > 0 {
+        if direction == .hostToController {
             guard sgl.identifier == SGLDescriptor.inCapsuleIdentifier, sgl.address == 0, inCapsule == length,
                 inCapsule <= subsystem.configuration.inCapsuleDataBytes
             else {
@@ -101,23 +123,14 @@ extension TargetEngine {
             complete(c, slot: s, status: NVMeStatus(codeType: .generic, code: 0x11))  // SGL Descriptor Type Invalid
             return true
         }
-        if direction == .hostToController {
-            // One R2T for all of it: MAXR2T is at least 1, and the host splits it into H2CData
-            // PDUs of at most MAXH2CDATA (our MDTS), so one always suffices.
-            connections[c].slots[s].state = .receivingData
-            let r2t = R2TPDU(commandID: hostCID, transferTag: UInt16(s), offset: 0, length: UInt32(length))
-            let format = connections[c].sendFormat
-            connections[c].appendOutput(format.layout(.r2t, dataLength: 0).length) { r2t.encode(format: format, into: $0) }
-            connections[c].statistics.r2ts &+= 1
-            return true
-        }
         execute(c, slot: s)
         return true
     }
 
     /// An H2CData PDU: data for the R2T its transfer tag names, in order (the Linux host sends in
-    /// order; a gap or overlap is a Data Transfer Out of Range, 3.6.2.8).
-    mutating func handleData(_ c: Int, _ frame: PDUFrame, _ pdu: UnsafeRawBufferPointer) throws(TransportFatalError) {
+    /// order; a gap or overlap is a Data Transfer Out of Range, 3.6.2.8). The first one takes the
+    /// command's buffer; false (stall, the PDU stays in the input) while none is free.
+    mutating func handleData(_ c: Int, _ frame: PDUFrame, _ pdu: UnsafeRawBufferPointer) throws(TransportFatalError) -> Bool {
         let data = try DataPDU(frame, in: pdu)
         let s = Int(data.transferTag)
         guard s < connections[c].slots.count, connections[c].slots[s].state == .receivingData,
@@ -131,7 +144,11 @@ extension TargetEngine {
                 .dataTransferOutOfRange,
                 "H2CData DATAO \(data.dataOffset) DATAL \(data.dataLength); expected offset \(slot.received) within \(slot.length) bytes")
         }
-        guard let buffer = slot.buffer else { throw .invalidField(at: 10, "H2CData for a command without a buffer") }
+        if slot.buffer == nil {
+            guard let taken = buffers.allocate() else { return false }
+            connections[c].slots[s].buffer = taken
+        }
+        guard let buffer = connections[c].slots[s].buffer else { return false }
         (buffer.address + slot.received).copyMemory(from: pdu.baseAddress! + frame.data.lowerBound, byteCount: frame.data.count)
         connections[c].slots[s].received += frame.data.count
         if !frame.dataDigestValid {
@@ -142,12 +159,13 @@ extension TargetEngine {
         guard complete == frame.flags.contains(.lastPDU) else {
             throw .invalidField(at: CommonHeader.Field.flags.rawValue, complete ? "the last H2CData of an R2T without LAST_PDU" : "LAST_PDU before the R2T's data was complete")
         }
-        guard complete else { return }
+        guard complete else { return true }
         if connections[c].slots[s].dataDigestFailed {
             self.complete(c, slot: s, status: .transientTransportError)
         } else {
             execute(c, slot: s)
         }
+        return true
     }
 
     /// Runs a command whose data (if any) is in its buffer: Fabrics and admin commands here, I/O

@@ -173,11 +173,14 @@ public struct TargetEngine<Device: PCIFunction>: ~Copyable {
         return n
     }
 
-    /// Whether the connection wants more input now (false while stalled or closing).
+    /// Whether the connection wants more input now (false while stalled or closing). Room counts
+    /// after compaction (`receiveSpace` moves the unframed bytes to the front): a `recv` that
+    /// filled the buffer to its end left the connection unread for good when this looked at
+    /// `receiveEnd` alone, which the kernel initiator's writes hit within seconds (HIL boot tcp).
     public func wantsInput(_ id: ConnectionID) -> Bool {
         guard valid(id) else { return false }
         let c = connections[id.index]
-        return (c.phase == .awaitingICReq || c.phase == .established) && !c.stalled && c.receiveEnd < c.receiveBuffer.count
+        return (c.phase == .awaitingICReq || c.phase == .established) && !c.stalled && c.unframed.count < c.receiveBuffer.count
     }
 
     /// Calls `body` with the bytes waiting to be sent; `body` returns how many it sent.
@@ -270,8 +273,7 @@ public struct TargetEngine<Device: PCIFunction>: ~Copyable {
         case .capsuleCommand:
             return try handleCapsule(c, frame, pdu)
         case .h2cData:
-            try handleData(c, frame, pdu)
-            return true
+            return try handleData(c, frame, pdu)
         case .icResp, .c2hTermReq, .capsuleResponse, .c2hData, .r2t:
             // The framer refuses controller-to-host types on this side.
             throw .invalidField(at: 0, "\(frame.type) from a host")

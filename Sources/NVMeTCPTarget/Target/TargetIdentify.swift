@@ -68,6 +68,11 @@ extension TargetSubsystem {
         ns.numberOfLBAFormats = 0
         ns.formattedLBASize = 0
         ns.lbaFormats[0] = LBAFormat(lbaDataSize: UInt8(info.blockShift))
+        // NMIC bit 0: shared, as every controller of the subsystem (one per host association)
+        // exposes it. Without it Linux 6.1 took a second host's controller for a different
+        // namespace with the same NGUID ("duplicate IDs in subsystem for nsid 1") and gave it no
+        // block device (HIL boot tcp, tcp-disconnect).
+        ns.multipathCapabilities = 1
         ns.nguid = namespaceGloballyUniqueID(nsid)
         return try? ns.encoded()
     }

@@ -130,9 +130,13 @@ public struct TargetControllerState: Sendable, Equatable {
     /// Asynchronous Event Configuration (Set Features 0Bh), as the host set it.
     public var asynchronousEventConfiguration: UInt32 = 0
 
-    /// Whether the host went silent for longer than KATO. The spec lets the controller detect it
-    /// late (NVMe base 1.4, 7.12.1: within KATO plus the granularity), so the check is coarse.
+    /// Whether the host went silent for longer than twice KATO. A host may send Keep Alive only
+    /// once per KATO, and the Linux initiator sends none between its admin Connect and the end of
+    /// its queue setup, which a slow machine stretches: in the HIL boot tcp (TCG) its reconnecting
+    /// associations ended on a strict KATO. Linux's own target allows the same (its keep-alive
+    /// timer re-arms for another KATO when any command came), and the spec lets a controller
+    /// detect expiry late (NVMe base 1.4, 7.12.1).
     public func keepAliveExpired(now: UInt64) -> Bool {
-        keepAliveMilliseconds != 0 && now &- lastActivity > UInt64(keepAliveMilliseconds) * 1_000_000
+        keepAliveMilliseconds != 0 && now &- lastActivity > UInt64(keepAliveMilliseconds) * 2_000_000
     }
 }
