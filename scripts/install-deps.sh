@@ -2,9 +2,9 @@
 # Installs the system packages swift-vfio builds against: libpci (PCI discovery, names from
 # pci.ids), libnuma (NUMA-local DMA memory) and shellcheck (scripts/test.sh checks the scripts).
 # Idempotent and quick when they are present.
-# With --hil it also installs what the QEMU hardware-in-the-loop suite needs; with --bench, that
-# plus what the benchmarks use: valgrind and bc (scripts/bench.sh), fio (the kernel driver's side
-# of scripts/bench-vm.sh; the guest runs the host's fio from the shared filesystem).
+# With --hil it also installs what the QEMU hardware-in-the-loop suite needs (fio among it: the
+# guest runs the host's fio from the shared filesystem); with --bench, that plus what the
+# benchmarks use: valgrind and bc (scripts/bench.sh).
 # With --check after the set, it installs nothing: it names what is missing and exits 1.
 #
 #   scripts/install-deps.sh [--hil | --bench] [--check]
@@ -28,11 +28,12 @@ done
 packages=(libpci-dev libnuma-dev pciutils shellcheck)
 if [[ $set_name != base ]]; then
     # python3-pip: virtme-ng (vng) comes from PyPI. nvme-cli: the guest (which sees this
-    # machine's files) reads the metadata our driver wrote through the kernel's nvme driver.
-    packages+=(qemu-system-x86 qemu-utils linux-image-amd64 busybox-static udev iproute2 python3-pip nvme-cli)
+    # machine's files) reads the metadata our driver wrote through the kernel's nvme driver, and
+    # connects to our NVMe/TCP target; e2fsprogs and fio put ext4 and verified I/O through it.
+    packages+=(qemu-system-x86 qemu-utils linux-image-amd64 busybox-static udev iproute2 python3-pip nvme-cli e2fsprogs fio)
 fi
 if [[ $set_name == bench ]]; then
-    packages+=(fio valgrind bc)
+    packages+=(valgrind bc)
 fi
 
 missing=()

@@ -51,6 +51,8 @@ VM_DIR=$BOOT_DIR
 . "$HERE/hotplug.sh"
 # shellcheck source=scripts/hil/metadata.sh
 . "$HERE/metadata.sh"
+# shellcheck source=scripts/hil/tcp.sh
+. "$HERE/tcp.sh"
 
 read -r up _ </proc/uptime
 info "boot $HIL_BOOT: kernel $(uname -r), $(nproc) CPUs, checks start ${up%.*} s after kernel start"
@@ -158,8 +160,13 @@ while read -r name bdf serial mdts ioqpairs namespaces <&3; do
         bdf=$(nvme_bdf_of_serial "$serial")
     fi
     info "controller $name at $bdf: namespaces $namespaces, mdts $mdts, max_ioqpairs $ioqpairs"
-    case $name in metadata-*)
+    case $name in
+    metadata-*)
         run_metadata_controller "$name" "$bdf" "$serial" "$mdts" "$ioqpairs" "$namespaces"
+        continue
+        ;;
+    tcp)
+        run_tcp_controller "$name" "$bdf" "$serial" "$mdts" "$ioqpairs" "$namespaces"
         continue
         ;;
     esac
