@@ -162,9 +162,7 @@ import VFIO
     @Test func inCapsuleWriteIsReadBack() throws {
         let fixture = try TargetFixture()
         var engine = try fixture.makeEngine()
-        var (admin, connected) = try HostQueue.connect(&engine)
-        try admin.enable(on: &engine)
-        var (io, _) = try HostQueue.connect(&engine, queueID: 1, controllerID: UInt16(truncatingIfNeeded: connected.commandSpecific))
+        var (_, io) = try HostQueue.connectIO(&engine)
         let data = pattern(4096, seed: 9)
         let (written, _) = try io.command(ioCommand(.write, lba: 7, blocks: 8, inCapsule: true), inCapsule: data, on: &engine)
         #expect(written.status == .success)
@@ -259,9 +257,7 @@ import VFIO
     @Test func fullBufferPoolStallsInputUntilCompletionsFreeBuffers() throws {
         let fixture = try TargetFixture(configuration: TargetConfiguration(queueEntries: 32, bufferCount: 2))
         var engine = try fixture.makeEngine()
-        var (admin, connected) = try HostQueue.connect(&engine)
-        try admin.enable(on: &engine)
-        var (io, _) = try HostQueue.connect(&engine, queueID: 1, controllerID: UInt16(truncatingIfNeeded: connected.commandSpecific))
+        var (_, io) = try HostQueue.connectIO(&engine)
         // Four in-capsule writes at once; the stepped emulator completes nothing until polled.
         var bytes: [UInt8] = []
         for i in 0..<4 {
@@ -284,9 +280,7 @@ import VFIO
     @Test func writesWaitingForTheirDataHoldNoBuffer() throws {
         let fixture = try TargetFixture(configuration: TargetConfiguration(queueEntries: 32, bufferCount: 2))
         var engine = try fixture.makeEngine()
-        var (admin, connected) = try HostQueue.connect(&engine)
-        try admin.enable(on: &engine)
-        var (io, _) = try HostQueue.connect(&engine, queueID: 1, controllerID: UInt16(truncatingIfNeeded: connected.commandSpecific))
+        var (_, io) = try HostQueue.connectIO(&engine)
         var capsules: [UInt8] = []
         var writes: [SubmissionQueueEntry] = []
         for i in 0..<4 {

@@ -101,9 +101,7 @@ import VFIO
     @Test func h2cDataOutsideTheR2TTerminatesAndLeavesEveryBuffer() throws {
         let fixture = try TargetFixture()
         var engine = try fixture.makeEngine()
-        var (admin, connected) = try HostQueue.connect(&engine)
-        try admin.enable(on: &engine)
-        var (io, _) = try HostQueue.connect(&engine, queueID: 1, controllerID: UInt16(truncatingIfNeeded: connected.commandSpecific))
+        var (admin, io) = try HostQueue.connectIO(&engine)
         var write = ioCommand(.write, lba: 0, blocks: 2)
         write.commandID = io.initiator.commandID()
         let asked = try io.exchange(io.initiator.capsule(write), on: &engine) { !$0.isEmpty }

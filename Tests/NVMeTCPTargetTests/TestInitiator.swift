@@ -193,6 +193,16 @@ struct HostQueue {
         return (queue, response)
     }
 
+    /// An admin queue connected and enabled, and I/O queue 1 of the same controller connected:
+    /// where the I/O tests start.
+    static func connectIO(_ engine: inout TargetEngine<EmulatedNVMeController>) throws -> (admin: HostQueue, io: HostQueue) {
+        var (admin, connected) = try connect(&engine)
+        try admin.enable(on: &engine)
+        let (io, ok) = try connect(&engine, queueID: 1, controllerID: UInt16(truncatingIfNeeded: connected.commandSpecific))
+        #expect(ok.status == .success)
+        return (admin, io)
+    }
+
     /// Property Set CC.EN = 1 on an admin queue, as a host enables the controller.
     mutating func enable(on engine: inout TargetEngine<EmulatedNVMeController>) throws {
         let cc: UInt64 = 1 | 6 << 16 | 4 << 20
