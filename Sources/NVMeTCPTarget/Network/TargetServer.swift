@@ -63,6 +63,13 @@ public struct TargetServer<Device: PCIFunction>: ~Copyable {
     /// Serves until `stopFD` (an eventfd) becomes readable, then shuts down gracefully: stops
     /// accepting, closes every connection, and waits (up to `drainMilliseconds`) for the backend
     /// commands still in flight, so no DMA buffer is given back while the device may write it.
+    ///
+    /// Specialized here for `VFIODevice`, the device a deployed target serves: compiled only
+    /// generically in this module, every backend call of the loop (submit, reap, the device's
+    /// `service()`) went through witness tables, which cost `vfioctl nvme perf`'s loop 2.8x its
+    /// specialized instructions per I/O (docs/performance.md). Other devices (the emulated
+    /// controller, tests) run the generic code.
+    @_specialize(exported: true, where Device == VFIODevice)
     public mutating func run(stopFD: Int32, drainMilliseconds: Int = 5000) throws(TargetError) {
         let waiter = try Self.watching(listener: listener.descriptor, stop: stopFD)
         var tags = [UInt64](repeating: 0, count: 64)
