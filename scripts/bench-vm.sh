@@ -23,7 +23,12 @@
 # BENCH_VM_SIZE (namespace size, default 1G, sparse), BENCH_VM_CPUS (2), BENCH_VM_MEMORY (2G),
 # BENCH_VM_SPIN (`--spin` values, e.g. "pause never": each adds a poll-mode run of ours with that
 # spin policy, named poll-spin-VALUE, right after the default poll run; every run's IOPS is listed),
-# VM_QEMU (QEMU binary). The boot is scripts/lib/vm.sh's, as scripts/hil-test.sh's (vng,
+# BENCH_VM_BS (block size of every I/O, default 4k), BENCH_VM_PEER (a C peer on the same
+# vfio-bound function: a command line with {bdf}, {qd} and {time}, run twice at each depth between
+# two poll runs of ours, ABBA; its IOPS is the first number of the last line it prints; e.g.
+# libvfn's examples/perf, built by you outside the repository: "PATH/perf -d {bdf} -N 1 -q {qd}
+# -t {time} -w 1 -p randread", which reads one LBA per I/O, so give BENCH_VM_BS=512 on the
+# default 512 B namespace), VM_QEMU (QEMU binary). The boot is scripts/lib/vm.sh's, as scripts/hil-test.sh's (vng,
 # --disable-kvm, the emulated VT-d, results through the shared folder).
 #
 # Inside the VM the same script runs as `bench-vm.sh --guest DIR`; it refuses to run unless the
@@ -44,6 +49,7 @@ if [ "${1:-}" = --guest ]; then
     # shellcheck source=/dev/null
     . "$OUT/bench.env"
     SPIN=${SPIN:-}  # BENCH_VM_SPIN from bench.env: extra poll-mode runs, one per --spin value
+    PEER=${PEER:-}  # BENCH_VM_PEER from bench.env
     LOG=$OUT/guest.log
     exec 3>>"$LOG"
     log() { echo "$*" >&3; }
@@ -72,7 +78,7 @@ if [ "${1:-}" = --guest ]; then
     run_fio() { # NAME ENGINE QD EXTRA...
         local name=$1 engine=$2 qd=$3
         shift 3
-        fio --name="$name" --filename="$DISK" --direct=1 --rw=randread --bs=4k --iodepth="$qd" \
+        fio --name="$name" --filename="$DISK" --direct=1 --rw=randread --bs="$BS" --iodepth="$qd" \
             --ioengine="$engine" --time_based=1 --runtime="$TIME" --ramp_time=1 --norandommap=1 \
             --randrepeat=0 --group_reporting=1 --output-format=json "$@" \
             --output="$OUT/r$ROUND-kernel-$name-qd$qd.json" 2>&3 || log "fio $name qd$qd failed"
@@ -90,13 +96,28 @@ if [ "${1:-}" = --guest ]; then
         done
         log "round $ROUND: our driver ($VFIOCTL bind $BDF)"
         "$VFIOCTL" bind "$BDF" >&3 2>&1 || { log "vfioctl bind failed"; echo FAILED >"$OUT/status"; exit 1; }
+        ours() { # CONFIG QD: one run of ours, named CONFIG (poll, poll-b, poll-spin-V, interrupt)
+            local mode=$1 qd=$2 spin=()
+            [[ $mode == poll-spin-* ]] && spin=(--spin "${mode#poll-spin-}")
+            "$VFIOCTL" nvme perf --device "$BDF" --rw randread --bs "$BS" --qd "$qd" --queues 1 --mode "${mode%%-*}" \
+                "${spin[@]}" --time "${TIME}s" --json >"$OUT/r$ROUND-ours-$mode-qd$qd.json" 2>&3 || log "vfioctl nvme perf $mode qd$qd failed"
+        }
+        peer() { # QD RUN
+            local command=${PEER//\{bdf\}/$BDF}
+            command=${command//\{qd\}/$1}
+            command=${command//\{time\}/$TIME}
+            # shellcheck disable=SC2086 # the peer's command line, split into words
+            timeout $((TIME + 30)) $command </dev/null >"$OUT/r$ROUND-peer-qd$1-$2.txt" 2>&3 || log "peer qd$1 run $2 failed: $command"
+        }
         for qd in 1 32; do
-            for mode in poll $(for v in $SPIN; do echo "poll-spin-$v"; done) interrupt; do
-                spin=()
-                [[ $mode == poll-spin-* ]] && spin=(--spin "${mode#poll-spin-}")
-                "$VFIOCTL" nvme perf --device "$BDF" --rw randread --bs 4k --qd "$qd" --queues 1 --mode "${mode%%-*}" \
-                    "${spin[@]}" --time "${TIME}s" --json >"$OUT/r$ROUND-ours-$mode-qd$qd.json" 2>&3 || log "vfioctl nvme perf $mode qd$qd failed"
-            done
+            ours poll "$qd"
+            if [ -n "$PEER" ]; then
+                peer "$qd" 1
+                peer "$qd" 2
+                ours poll-b "$qd"
+            fi
+            for v in $SPIN; do ours "poll-spin-$v" "$qd"; done
+            ours interrupt "$qd"
         done
         "$VFIOCTL" unbind --driver nvme "$BDF" >&3 2>&1 || log "vfioctl unbind failed"
     done
@@ -140,6 +161,8 @@ TIME=$TIME
 ROUNDS=$ROUNDS
 VFIOCTL=$VFIOCTL
 SPIN="${BENCH_VM_SPIN:-}"
+BS=${BENCH_VM_BS:-4k}
+PEER="${BENCH_VM_PEER:-}"
 EOF
 
 # iommu=pt: the kernel driver's DMA is not translated (its fastest setting: no IOMMU map and unmap
@@ -158,7 +181,9 @@ vm_append swift_vfio_bench=1 nvme.poll_queues=1 $APPEND
 vm_image bench "$VM_WORK/nvme.img" "${BENCH_VM_SIZE:-1G}"
 vm_device nvme,id=nv0,serial=BENCH-VM,addr=0x10,drive=bench
 read -ra spins <<<"${BENCH_VM_SPIN:-}"
-runs_per_round=$((10 + 2 * ${#spins[@]}))
+peer_runs=0
+[ -n "${BENCH_VM_PEER:-}" ] && peer_runs=6
+runs_per_round=$((10 + 2 * ${#spins[@]} + peer_runs))
 limit=$((120 + ROUNDS * runs_per_round * (TIME + 20)))
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "== VM: $("${VM_QEMU:-qemu-system-x86_64}" --version | head -1), TCG, $VM_NCPUS vCPUs, kernel $(basename "$VM_KERNEL_PATH"), one QEMU nvme (${BENCH_VM_SIZE:-1G} sparse raw), iommu=$IOMMU${APPEND:+ $APPEND}, $TIME s per run, $ROUNDS round(s), at most $limit s; logs in $VM_WORK"
@@ -178,6 +203,12 @@ out, rounds = sys.argv[1], int(sys.argv[2])
 best = {}  # (driver, config, qd) -> (iops, p50 us, p99 us)
 runs = {}  # (config, qd) -> IOPS of each of our runs, in order
 polling = {}  # (config, qd) -> (empty polls, idle checks, pauses per I/O) of the best run
+peer = {}  # qd -> IOPS of each peer run, in order
+for path in sorted(glob.glob(os.path.join(out, "r*-peer-qd*-*.txt"))):
+    m = re.match(r"r\d+-peer-qd(\d+)-\d+\.txt$", os.path.basename(path))
+    lines = [l for l in open(path).read().replace("\r", "\n").splitlines() if re.match(r"^\s*[0-9.]+\s", l)]
+    if m and lines:
+        peer.setdefault(int(m.group(1)), []).append(float(lines[-1].split()[0]))
 for path in sorted(glob.glob(os.path.join(out, "r*-*.json"))):
     m = re.match(r"r\d+-(kernel|ours)-(.+)-qd(\d+)\.json$", os.path.basename(path))
     if not m:
@@ -237,6 +268,13 @@ for qd in (1, 32):
     if "poll" in ours and "io_uring-polled" in kern:
         like.append(f"poll vs io_uring-polled {ours['poll'] / kern['io_uring-polled']:.2f}")
     print(f"   QD{qd}: ours/kernel {ratios[qd]:.2f} (best: ours {o}, kernel {k}); {'; '.join(like)}")
+# Against the C peer: medians of our poll runs (poll and poll-b, ABBA) and of its runs.
+for qd, values in sorted(peer.items()):
+    ours_poll = runs.get(("poll", qd), []) + runs.get(("poll-b", qd), [])
+    if ours_poll:
+        o, p = statistics.median(ours_poll), statistics.median(values)
+        print(f"   QD{qd}: ours poll {' / '.join(f'{v:.0f}' for v in ours_poll)} (median {o:.0f}); "
+              f"peer {' / '.join(f'{v:.0f}' for v in values)} (median {p:.0f}); ours/peer {o / p:.2f}")
 print(f"qd1_ratio={ratios[1]:.2f} qd32_ratio={ratios[32]:.2f}")
 EOF
 if ((status)); then echo "== logs kept in $VM_WORK" >&2; else rm -rf "$VM_WORK"; fi
