@@ -17,6 +17,8 @@ public enum LogPageIdentifier: UInt8, Sendable, CaseIterable {
     case smartHealth = 0x02
     case firmwareSlot = 0x03
     case changedNamespaceList = 0x04
+    /// Discovery (NVMe over Fabrics 1.1, 5.3): on a discovery controller only.
+    case discovery = 0x70
 }
 
 /// A 128-bit log counter stored as two little-endian 64-bit halves (SMART data units, commands...).

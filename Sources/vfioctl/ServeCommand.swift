@@ -20,7 +20,7 @@ import VFIO
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the controller's namespaces over NVMe/TCP until SIGINT or SIGTERM.",
-        discussion: "A host connects with: nvme connect -t tcp -a ADDR -s PORT -n NQN")
+        discussion: "A host connects with: nvme connect -t tcp -a ADDR -s PORT -n NQN (nvme discover -t tcp -a ADDR -s PORT lists the NQN)")
     @OptionGroup var target: DeviceOptions
     @Option(help: "IPv4 address and port to listen on.") var listen: String = "127.0.0.1:4420"
     @Option(help: "Subsystem NQN hosts connect to.") var nqn: String = TargetConfiguration.defaultNQN
@@ -42,9 +42,11 @@ struct Serve: ParsableCommand {
             let problems = configuration.validationErrors(backendMaximumTransferBytes: c.maximumTransferBytes)
             guard problems.isEmpty else { throw ValidationFailure(TargetError.invalidConfiguration(problems).description) }
             let namespaces = try TargetSubsystem.exportedNamespaces(of: c.namespaces, configuration: configuration)
+            let listener = try TCPListener(address)
+            // The discovery log names the port as bound (the kernel's choice for port 0).
+            configuration.listenAddress = listener.address
             let subsystem = TargetSubsystem(configuration: configuration, namespaces: namespaces, backendIdentity: c.identity)
             let engine = try TargetEngine(subsystem: subsystem, queuePair: c.makeQueuePair(), allocator: c.device.dma)
-            let listener = try TCPListener(address)
             var server = TargetServer(engine: engine, listener: listener) { printError("vfioctl nvme serve: \($0)") }
             let exported = namespaces.map { "\($0.id) (\($0.blockCount) blocks of \($0.blockSize) bytes)" }.joined(separator: ", ")
             printError("vfioctl nvme serve: \(configuration.subsystemNQN) on \(server.address): namespace \(exported) of \(c.device.name); SIGINT or SIGTERM stops")

@@ -37,9 +37,13 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
         self.port = port
     }
 
-    public var description: String {
-        "\(address >> 24).\(address >> 16 & 0xFF).\(address >> 8 & 0xFF).\(address & 0xFF):\(port)"
-    }
+    /// 127.0.0.1:4420, the NVMe/TCP port IANA assigned (NVMe/TCP 1.0, 3.1) on the loopback.
+    public static let defaultTarget = ListenAddress(address: 0x7F00_0001, port: 4420)
+
+    /// The dotted address without the port (a discovery log entry's TRADDR).
+    public var dottedAddress: String { "\(address >> 24).\(address >> 16 & 0xFF).\(address >> 8 & 0xFF).\(address & 0xFF)" }
+
+    public var description: String { "\(dottedAddress):\(port)" }
 
     var socketAddress: sockaddr_in {
         var sa = sockaddr_in()

@@ -15,9 +15,6 @@ import NVMe
 import VFIO
 
 extension TargetEngine {
-    /// Asynchronous Event Requests a controller holds at once (Identify Controller AERL + 1).
-    static var heldEventLimit: Int { 4 }
-
     /// The admin commands a Fabrics host sends (NVMe base 1.4, 5; which ones the Linux host sends
     /// on connect: `nvme_init_ctrl_finish`), answered by the target itself: the backend's admin
     /// queue belongs to the backend controller, not to the hosts.
@@ -25,6 +22,10 @@ extension TargetEngine {
         let command = connections[c].slots[s].command
         guard let cntlid = connections[c].controllerID else {
             complete(c, slot: s, status: .commandSequenceError)
+            return
+        }
+        guard !connections[c].discovery else {
+            executeDiscoveryAdmin(c, slot: s, controllerID: cntlid)
             return
         }
         switch AdminOpcode(rawValue: command.opcode) {
@@ -36,18 +37,23 @@ extension TargetEngine {
             let (status, dword0) = features(command, controllerID: cntlid)
             complete(c, slot: s, status: status, dword0: dword0)
         case .asynchronousEventRequest:
-            let held = connections[c].slots.count { $0.state == .heldEvent }
-            guard held < Self.heldEventLimit else {
-                complete(c, slot: s, status: .asynchronousEventRequestLimitExceeded)
-                return
-            }
-            // Kept until an event (none is raised yet) or the end of the connection; no response now.
-            connections[c].slots[s].state = .heldEvent
+            holdEvent(c, slot: s)
         case .getLogPage:
             getLogPage(c, slot: s)
         default:
             complete(c, slot: s, status: .invalidCommandOpcode)
         }
+    }
+
+    /// Keeps an Asynchronous Event Request until an event (none is raised yet) or the end of the
+    /// connection; no response now. Beyond the limit it fails at once.
+    mutating func holdEvent(_ c: Int, slot s: Int) {
+        let held = connections[c].slots.count { $0.state == .heldEvent }
+        guard held < TargetSubsystem.heldEventLimit else {
+            complete(c, slot: s, status: .asynchronousEventRequestLimitExceeded)
+            return
+        }
+        connections[c].slots[s].state = .heldEvent
     }
 
     /// Identify CNS 00h, 01h, 02h, 03h into the command's buffer.
@@ -70,13 +76,14 @@ extension TargetEngine {
         returnData(c, slot: s, page)
     }
 
-    /// Copies `bytes` (zero-padded) into the command's buffer and completes it with them.
-    mutating func returnData(_ c: Int, slot s: Int, _ bytes: [UInt8]) {
-        guard let buffer = connections[c].slots[s].buffer else {
+    /// Copies `bytes` (zero-padded) into the command's buffer and completes it with them: the
+    /// first `count` bytes of the buffer (default: all the command's SGL describes).
+    mutating func returnData(_ c: Int, slot s: Int, _ bytes: [UInt8], count: Int? = nil) {
+        guard let buffer = connections[c].slots[s].buffer, (count ?? 0) <= connections[c].slots[s].length else {
             complete(c, slot: s, status: .dataSGLLengthInvalid)
             return
         }
-        let length = connections[c].slots[s].length
+        let length = count ?? connections[c].slots[s].length
         let destination = UnsafeMutableRawBufferPointer(start: buffer.address, count: length)
         destination.initializeMemory(as: UInt8.self, repeating: 0)
         bytes.withUnsafeBytes { destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0.prefix(length))) }

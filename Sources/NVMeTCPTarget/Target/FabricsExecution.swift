@@ -59,8 +59,15 @@ extension TargetEngine {
         else {
             return (.connectInvalidParameters, ConnectInvalidParameter.subsystemNQN.dword0)
         }
-        guard data.subsystemNQN == subsystem.configuration.subsystemNQN else {
-            return (.connectInvalidParameters, ConnectInvalidParameter.subsystemNQN.dword0)
+        let kind: TargetControllerKind
+        switch data.subsystemNQN {
+        case subsystem.configuration.subsystemNQN: kind = .nvm
+        case discoveryNQN: kind = .discovery
+        default: return (.connectInvalidParameters, ConnectInvalidParameter.subsystemNQN.dword0)
+        }
+        // A discovery controller has an admin queue only (Linux `nvmet`: its subsystem's max_qid is 0).
+        guard kind == .nvm || command.queueID == 0 else {
+            return (.connectInvalidParameters, ConnectInvalidParameter.queueID.dword0)
         }
         guard !data.hostNQN.isEmpty else { return (.connectInvalidHost, 0) }
         let entries = Int(command.submissionQueueSize) + 1
@@ -73,13 +80,13 @@ extension TargetEngine {
                 return (.connectInvalidParameters, ConnectInvalidParameter.controllerID.dword0)
             }
             guard let id = subsystem.createController(
-                hostNQN: data.hostNQN, hostID: data.hostID, keepAliveMilliseconds: command.keepAliveTimeoutMilliseconds, now: now)
+                kind: kind, hostNQN: data.hostNQN, hostID: data.hostID, keepAliveMilliseconds: command.keepAliveTimeoutMilliseconds, now: now)
             else { return (.connectControllerBusy, 0) }
             cntlid = id
         } else {
             let qid = command.queueID
             let joined = subsystem.withController(data.controllerID) { (state) -> NVMeStatus? in
-                guard state.hostNQN == data.hostNQN, state.hostID == data.hostID else { return .connectInvalidParameters }
+                guard state.kind == .nvm, state.hostNQN == data.hostNQN, state.hostID == data.hostID else { return .connectInvalidParameters }
                 guard state.properties.ready else { return .commandSequenceError }
                 guard Int(qid) <= state.grantedIOQueues else { return .connectInvalidParameters }
                 guard state.connectedIOQueues.insert(qid).inserted else { return .connectControllerBusy }
@@ -89,8 +96,8 @@ extension TargetEngine {
             case nil:
                 return (.connectInvalidParameters, ConnectInvalidParameter.controllerID.dword0)
             case .some(.some(let status)):
-                let at: ConnectInvalidParameter = status == .connectInvalidParameters && subsystem.controller(data.controllerID)?.hostNQN == data.hostNQN
-                    ? .queueID : .controllerID
+                let owner = subsystem.controller(data.controllerID)
+                let at: ConnectInvalidParameter = owner?.hostNQN == data.hostNQN && owner?.kind == .nvm ? .queueID : .controllerID
                 return (status, status == .connectInvalidParameters ? at.dword0 : 0)
             case .some(.none):
                 cntlid = data.controllerID
@@ -99,6 +106,7 @@ extension TargetEngine {
         connections[c].queueID = command.queueID
         connections[c].controllerID = cntlid
         connections[c].queueSize = entries
+        connections[c].discovery = kind == .discovery
         return (.success, UInt32(cntlid))
     }
 }

@@ -33,6 +33,9 @@ public struct TargetConfiguration: Sendable {
     /// In-capsule data a capsule may carry, on admin and I/O queues (Identify Controller IOCCSZ
     /// says it for I/O queues; NVMe/TCP fixes 8 KiB for the admin queue).
     public var inCapsuleDataBytes: Int
+    /// Where hosts reach the target: TRADDR and TRSVCID of the discovery log's entry. The server
+    /// sets it to the address it listens on (`vfioctl nvme serve --listen`).
+    public var listenAddress: ListenAddress
 
     /// The NQN a subsystem gets when none is given (the NVMe base spec's UUID-free form,
     /// `nqn.2014-08.org.nvmexpress:uuid:` would need one).
@@ -40,7 +43,8 @@ public struct TargetConfiguration: Sendable {
 
     public init(
         subsystemNQN: String = TargetConfiguration.defaultNQN, namespaceIDs: [UInt32] = [], maximumIOQueues: Int = 8,
-        queueEntries: Int = 128, maximumTransferBytes: Int = 128 * 1024, bufferCount: Int = 64, inCapsuleDataBytes: Int = 8192
+        queueEntries: Int = 128, maximumTransferBytes: Int = 128 * 1024, bufferCount: Int = 64, inCapsuleDataBytes: Int = 8192,
+        listenAddress: ListenAddress = .defaultTarget
     ) {
         self.subsystemNQN = subsystemNQN
         self.namespaceIDs = namespaceIDs
@@ -49,6 +53,7 @@ public struct TargetConfiguration: Sendable {
         self.maximumTransferBytes = maximumTransferBytes
         self.bufferCount = bufferCount
         self.inCapsuleDataBytes = inCapsuleDataBytes
+        self.listenAddress = listenAddress
     }
 
     /// Each problem as one line naming the field and the fix; empty when the configuration is usable.

@@ -33,7 +33,7 @@ extension TargetSubsystem {
         identity.version = NVMeVersion(rawValue: 0x0001_0400)
         // OAES bit 8: Namespace Attribute Notices (the AER the host keeps pending is for those).
         identity.oaes = 1 << 8
-        identity.asyncEventRequestLimit = 3
+        identity.asyncEventRequestLimit = UInt8(Self.heldEventLimit - 1)
         identity.errorLogPageEntries = 0
         identity.sqes = 0x66
         identity.cqes = 0x44
@@ -46,16 +46,19 @@ extension TargetSubsystem {
         // needed by TCP; bit 20: an SGL Offset (in-capsule data) is supported (Linux `nvmet_tcp`).
         identity.sgls = 1 | 1 << 20
         identity.subsystemNQN = configuration.subsystemNQN
-        var bytes = (try? identity.encoded()) ?? Array(repeating: 0, count: 4096)
-        // Fields IdentifyController does not model.
-        // KAS (321:320): Keep Alive Support, granularity 100 ms units; nonzero enables Keep Alive.
-        store(UInt16(1), at: 320, in: &bytes)
-        // IOCCSZ (1795:1792), IORCSZ (1799:1796) in 16-byte units; ICDOFF (1800) 0; FCATT (1801)
-        // 0: dynamic controller model; MSDBD (1802) 1 SGL descriptor (NVMe over Fabrics 1.1, 4.1).
-        store(UInt32((64 + configuration.inCapsuleDataBytes) / 16), at: 1792, in: &bytes)
-        store(UInt32(1), at: 1796, in: &bytes)
-        bytes[1802] = 1
+        var bytes = (try? identity.encoded()) ?? Array(repeating: 0, count: IdentifyController.encodedSize)
+        setFabricsIdentifyFields(&bytes)
         return bytes
+    }
+
+    /// The Identify Controller fields of a Fabrics controller that `IdentifyController` does not
+    /// model (NVMe over Fabrics 1.1, 4.1): KAS 1 (100 ms units; nonzero enables Keep Alive),
+    /// IOCCSZ and IORCSZ in 16-byte units, ICDOFF 0, FCATT 0 (dynamic model), MSDBD 1 descriptor.
+    func setFabricsIdentifyFields(_ bytes: inout [UInt8]) {
+        store(UInt16(1), at: IdentifyFieldOffset.keepAliveSupport, in: &bytes)
+        store(UInt32((64 + configuration.inCapsuleDataBytes) / 16), at: IdentifyFieldOffset.ioCommandCapsuleSize, in: &bytes)
+        store(UInt32(1), at: IdentifyFieldOffset.ioResponseCapsuleSize, in: &bytes)
+        bytes[IdentifyFieldOffset.maximumSGLDataBlockDescriptors] = 1
     }
 
     /// Identify Namespace (CNS 00h): nil for an NSID that is not exported.
@@ -106,7 +109,22 @@ extension TargetSubsystem {
         return out
     }
 
-    private func store<T: FixedWidthInteger>(_ value: T, at offset: Int, in bytes: inout [UInt8]) {
+    func store<T: FixedWidthInteger>(_ value: T, at offset: Int, in bytes: inout [UInt8]) {
         withUnsafeBytes(of: value.littleEndian) { for (i, b) in $0.enumerated() { bytes[offset + i] = b } }
     }
+}
+
+/// Byte offsets of Identify Controller fields the target sets beyond `IdentifyController`'s
+/// (NVMe base 2.0, Figure 275; NVMe over Fabrics 1.1, Figure 33).
+enum IdentifyFieldOffset {
+    /// CNTRLTYPE (1 byte): 1 I/O, 2 discovery, 3 administrative controller.
+    static let controllerType = 111
+    /// KAS (2 bytes): Keep Alive Support granularity.
+    static let keepAliveSupport = 320
+    /// IOCCSZ (4 bytes).
+    static let ioCommandCapsuleSize = 1792
+    /// IORCSZ (4 bytes).
+    static let ioResponseCapsuleSize = 1796
+    /// MSDBD (1 byte).
+    static let maximumSGLDataBlockDescriptors = 1802
 }

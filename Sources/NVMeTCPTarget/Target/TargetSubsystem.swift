@@ -26,6 +26,9 @@ public final class TargetSubsystem: Sendable {
     public let backendIdentity: IdentifyController
     let registry = TSanVisibleMutex(ControllerRegistry())
 
+    /// Asynchronous Event Requests a controller holds at once (Identify Controller AERL + 1).
+    static let heldEventLimit = 4
+
     /// The largest controller id (NVMe base 1.4: FFF0h...FFFFh are reserved).
     static let maximumControllerID: UInt16 = 0xFFEF
 
@@ -60,11 +63,11 @@ public final class TargetSubsystem: Sendable {
     public func controller(_ id: UInt16) -> TargetControllerState? { registry.withLock { $0.controllers[id] } }
 
     /// Creates a controller for an admin queue Connect. Nil when every controller id is taken.
-    func createController(hostNQN: String, hostID: [UInt8], keepAliveMilliseconds: UInt32, now: UInt64) -> UInt16? {
+    func createController(kind: TargetControllerKind, hostNQN: String, hostID: [UInt8], keepAliveMilliseconds: UInt32, now: UInt64) -> UInt16? {
         registry.withLock { registry -> UInt16? in
             guard let id = registry.freeID() else { return nil }
             registry.controllers[id] = TargetControllerState(
-                id: id, hostNQN: hostNQN, hostID: hostID,
+                id: id, kind: kind, hostNQN: hostNQN, hostID: hostID,
                 properties: TargetProperties(queueEntries: configuration.queueEntries),
                 keepAliveMilliseconds: keepAliveMilliseconds, lastActivity: now,
                 grantedIOQueues: configuration.maximumIOQueues)
@@ -113,9 +116,20 @@ struct ControllerRegistry: Sendable {
     private mutating func advance() { nextID = nextID >= TargetSubsystem.maximumControllerID ? 1 : nextID + 1 }
 }
 
+/// What a controller serves: the subsystem's namespaces, or the discovery log.
+public enum TargetControllerKind: Sendable, Equatable {
+    /// An I/O controller of the exported NVM subsystem (Connect to its NQN).
+    case nvm
+    /// A discovery controller (Connect to `discoveryNQN`): an admin queue only, which tells the
+    /// host where the NVM subsystem is (NVMe base 2.0, 3.1.3.3). Its ids come from the same
+    /// registry, so no two associations share one.
+    case discovery
+}
+
 /// One controller of the subsystem: a host association, from its admin Connect to its end.
 public struct TargetControllerState: Sendable, Equatable {
     public let id: UInt16
+    public let kind: TargetControllerKind
     public let hostNQN: String
     public let hostID: [UInt8]
     public var properties: TargetProperties
