@@ -4,7 +4,7 @@
 # controller here instead of running the data-only checks: bind it to vfio-pci, serve its
 # namespace with `vfioctl nvme serve` on 127.0.0.1, then with nvme-cli and the kernel's nvme-tcp:
 # connect, identity, ext4 (mkfs, mount, files, fsck), fio with crc32c verification, a second host
-# at once, disconnect and a new connection; then stop the target, give the controller back to
+# at once, disconnect and a new connection, connections killed under I/O; then stop the target, give the controller back to
 # the kernel's nvme driver and read through it what was written through the target.
 # Sourced by guest.sh after checks.sh.
 
@@ -46,6 +46,11 @@ tcp_block_device() {
 }
 tcp_has_block_device() { [ -n "$(tcp_block_device)" ] && [ -b "/dev/$(tcp_block_device)" ]; }
 tcp_no_controllers() { [ -z "$(tcp_controllers)" ]; }
+tcp_no_discovery_controller() {
+    for _c in /sys/class/nvme/nvme*; do
+        [ "$(value "$_c/subsysnqn")" != nqn.2014-08.org.nvmexpress.discovery ] || return 1
+    done
+}
 tcp_live() {
     _l=$(tcp_controllers "$1")
     [ -n "$_l" ] && [ "$(value "/sys/class/nvme/$_l/state")" = live ]
@@ -98,15 +103,30 @@ ck_tcp_initiator() {
     command -v nvme >/dev/null 2>&1 || { echo "nvme-cli is not installed (scripts/install-deps.sh --hil)"; return 1; }
 }
 
-# ck_tcp_discover: `nvme discover` needs a discovery controller (NQN
-# nqn.2014-08.org.nvmexpress.discovery, Get Log Page 70h); a SKIP names its absence.
+# ck_tcp_discover: `nvme discover` reaches the target's discovery controller (the discovery NQN,
+# Get Log Page 70h) and its log lists our subsystem at the address and port it listens on.
 ck_tcp_discover() {
-    if _out=$(timeout 60 nvme discover -t tcp -a 127.0.0.1 -s "$TCP_PORT" -q "$TCP_HOST1" -I "$TCP_HOSTID1" 2>&1); then
-        printf '%s\n' "$_out" | grep -q "subnqn: *$TCP_NQN" || { printf '%s\n' "$_out"; echo "the discovery log does not list $TCP_NQN"; return 1; }
-        return 0
-    fi
-    echo "the target has no discovery controller yet (issue 20); nvme discover: $(printf '%s\n' "$_out" | tail -n 1)"
-    return 2
+    timeout 60 nvme discover -t tcp -a 127.0.0.1 -s "$TCP_PORT" -q "$TCP_HOST1" -I "$TCP_HOSTID1" >"$HIL_SCRATCH/discover.out" 2>&1 ||
+        { cat "$HIL_SCRATCH/discover.out"; tcp_context; echo "nvme discover -t tcp -a 127.0.0.1 -s $TCP_PORT failed"; return 1; }
+    for _want in "subnqn: *$TCP_NQN *\$" "trsvcid: *$TCP_PORT *\$" "traddr: *127.0.0.1 *\$" "trtype: *tcp *\$"; do
+        grep -q "^$_want" "$HIL_SCRATCH/discover.out" ||
+            { cat "$HIL_SCRATCH/discover.out"; echo "the discovery log has no line matching '$_want'"; return 1; }
+    done
+    # The discovery controller went away with nvme discover (it is not persistent).
+    wait_for 20 tcp_no_discovery_controller ||
+        { echo "a discovery controller is still there 20 s after nvme discover"; return 1; }
+}
+
+# ck_tcp_connect_all: `nvme connect-all` reads the discovery log and connects to the subsystem it
+# lists: a live controller and namespace 1's block device; then it disconnects again.
+ck_tcp_connect_all() {
+    [ -z "$(tcp_controllers)" ] || { echo "already connected to $TCP_NQN: $(tcp_controllers)"; return 1; }
+    timeout 90 nvme connect-all -t tcp -a 127.0.0.1 -s "$TCP_PORT" -q "$TCP_HOST1" -I "$TCP_HOSTID1" >"$HIL_SCRATCH/connect-all.out" 2>&1 ||
+        { cat "$HIL_SCRATCH/connect-all.out"; tcp_context; echo "nvme connect-all -t tcp -a 127.0.0.1 -s $TCP_PORT failed"; return 1; }
+    wait_for 30 tcp_live "$TCP_HOST1" || { cat "$HIL_SCRATCH/connect-all.out"; tcp_context; echo "no live controller for $TCP_NQN 30 s after nvme connect-all"; return 1; }
+    wait_for 30 tcp_has_block_device || { tcp_context; echo "no block device for $TCP_NQN namespace 1 30 s after nvme connect-all"; return 1; }
+    nvme disconnect -n "$TCP_NQN" >"$HIL_SCRATCH/disconnect.out" 2>&1 || { cat "$HIL_SCRATCH/disconnect.out"; echo "nvme disconnect -n $TCP_NQN failed"; return 1; }
+    wait_for 20 tcp_no_controllers || { echo "controllers left after nvme disconnect -n: $(tcp_controllers)"; return 1; }
 }
 
 ck_tcp_connect() {
@@ -200,6 +220,58 @@ ck_tcp_disconnect() {
     wait_for 20 tcp_no_controllers || { echo "controllers left after the last disconnect: $(tcp_controllers)"; return 1; }
 }
 
+# ck_tcp_initiator_killed_reconnects: the initiator's connections die under I/O. With fio writing
+# through the target, `ss -K` aborts the kernel host's sockets to the port (tcp_abort: a RST to the
+# target, as when the initiator's machine drops off). The target must let those queues go and keep
+# serving: the kernel host reconnects by itself (reconnect delay 1 s) and fio completes; then a
+# fresh `nvme connect` reads back what was written before the kill.
+ck_tcp_initiator_killed_reconnects() {
+    [ -z "$(tcp_controllers)" ] || { echo "already connected to $TCP_NQN: $(tcp_controllers)"; return 1; }
+    command -v ss >/dev/null 2>&1 || { echo "ss (iproute2) is not installed"; return 1; }
+    timeout 90 nvme connect -t tcp -a 127.0.0.1 -s "$TCP_PORT" -n "$TCP_NQN" -q "$TCP_HOST1" -I "$TCP_HOSTID1" \
+        --reconnect-delay=1 --ctrl-loss-tmo=120 >"$HIL_SCRATCH/connect.out" 2>&1 ||
+        { cat "$HIL_SCRATCH/connect.out"; tcp_context; echo "nvme connect (reconnect delay 1 s) failed"; return 1; }
+    wait_for 30 tcp_live "$TCP_HOST1" || { tcp_context; echo "no live controller 30 s after the connect"; return 1; }
+    wait_for 30 tcp_has_block_device || { tcp_context; echo "no block device 30 s after the connect"; return 1; }
+    _blk=$(tcp_block_device)
+    # 1 MiB at 48 MiB, written (and flushed) before the kill.
+    head -c 1048576 /dev/urandom >"$HIL_SCRATCH/before-kill.bin"
+    dd if="$HIL_SCRATCH/before-kill.bin" of="/dev/$_blk" bs=1M seek=48 oflag=direct conv=fsync status=none ||
+        { tcp_context; echo "writing 1 MiB at 48 MiB through /dev/$_blk failed"; return 1; }
+    _reconnects=$(dmesg | grep -c 'Successfully reconnected')
+    timeout 180 fio --name=tcp-kill --filename="/dev/$_blk" --direct=1 --ioengine=libaio --iodepth=8 --rw=randwrite --bs=4k \
+        --offset=52m --size=8m --time_based --runtime=20 --eta=never --output="$HIL_SCRATCH/fio-kill.out" >/dev/null 2>&1 &
+    _fio=$!
+    sleep 5
+    modprobe tcp_diag 2>/dev/null
+    ss -K -t -n dst 127.0.0.1 dport = :"$TCP_PORT" >"$HIL_SCRATCH/ss-kill.out" 2>&1
+    _killed=$(grep -c "127.0.0.1:$TCP_PORT" "$HIL_SCRATCH/ss-kill.out")
+    if [ "$_killed" -eq 0 ]; then
+        wait "$_fio"
+        cat "$HIL_SCRATCH/ss-kill.out"; echo "ss -K killed no connection to port $TCP_PORT (kernel without CONFIG_INET_DIAG_DESTROY?)"; return 1
+    fi
+    wait "$_fio"
+    _fio_rc=$?
+    wait_for 90 tcp_live "$TCP_HOST1" || { tcp_context; echo "the host did not reconnect within 90 s of ss -K ($_killed connections killed)"; return 1; }
+    [ "$(dmesg | grep -c 'Successfully reconnected')" -gt "$_reconnects" ] ||
+        { tcp_context; echo "the kernel logged no reconnect after ss -K killed $_killed connections"; return 1; }
+    [ "$_fio_rc" = 0 ] || { cat "$HIL_SCRATCH/fio-kill.out"; tcp_context; echo "fio across the kill and the reconnect failed (status $_fio_rc)"; return 1; }
+    kill -0 "$TCP_SERVE_PID" 2>/dev/null || { tail -n 5 "$TCP_SERVE_LOG"; echo "the target exited after its connections were reset"; return 1; }
+    nvme disconnect -n "$TCP_NQN" >/dev/null 2>&1
+    wait_for 20 tcp_no_controllers || { echo "controllers left after nvme disconnect -n: $(tcp_controllers)"; return 1; }
+    tcp_connect "$TCP_HOST1" "$TCP_HOSTID1" cli || { echo "no fresh connection after the kill"; return 1; }
+    _blk=$(tcp_block_device)
+    dd if="/dev/$_blk" of="$HIL_SCRATCH/after-kill.bin" bs=1M skip=48 count=1 iflag=direct status=none ||
+        { tcp_context; echo "reading 1 MiB at 48 MiB through the fresh connection failed"; return 1; }
+    cmp -s "$HIL_SCRATCH/before-kill.bin" "$HIL_SCRATCH/after-kill.bin" ||
+        { echo "the 1 MiB written before the kill reads back different through the fresh connection"; return 1; }
+    tcp_files_match "$_blk" || return 1
+    echo "ss -K killed $_killed connections under fio, the host reconnected; fio: $(grep -E '^ *write: IOPS' "$HIL_SCRATCH/fio-kill.out" | tr -s ' ')" \
+        >"$HIL_SCRATCH/kill.summary"
+    nvme disconnect -n "$TCP_NQN" >/dev/null 2>&1
+    wait_for 20 tcp_no_controllers || { echo "controllers left after the last disconnect: $(tcp_controllers)"; return 1; }
+}
+
 # ck_tcp_serve_stops STATUS: SIGTERM ended the target gracefully: its summary line, and exit
 # status 143 as every long vfioctl run stopped by SIGTERM (137: the 30 s bound killed it).
 ck_tcp_serve_stops() {
@@ -248,6 +320,7 @@ run_tcp_controller() {
     if check "$_tc_name/tcp-serve-listening" ck_tcp_serve_listening; then
         if check "$_tc_name/tcp-initiator" ck_tcp_initiator; then
             check "$_tc_name/tcp-discover" ck_tcp_discover
+            check "$_tc_name/tcp-connect-all" ck_tcp_connect_all
             if check "$_tc_name/tcp-connect" ck_tcp_connect; then
                 check "$_tc_name/tcp-identity" ck_tcp_identity "$_tc_bytes" "$_tc_bs" "$_tc_model" "$_tc_pci_serial"
                 check "$_tc_name/tcp-mkfs-mount-fsck" ck_tcp_mkfs_mount_fsck
@@ -255,6 +328,8 @@ run_tcp_controller() {
                     info "$_tc_name: fio through the target: $(grep -E '^ *(write|read): IOPS' "$HIL_SCRATCH/fio.out" | tr -s ' ' | tr '\n' ';')"
                 check "$_tc_name/tcp-two-connections" ck_tcp_two_connections
                 check "$_tc_name/tcp-disconnect" ck_tcp_disconnect
+                check "$_tc_name/tcp-initiator-killed-reconnects" ck_tcp_initiator_killed_reconnects &&
+                    info "$_tc_name: $(cat "$HIL_SCRATCH/kill.summary")"
             fi
             nvme disconnect -n "$TCP_NQN" >/dev/null 2>&1
         fi
