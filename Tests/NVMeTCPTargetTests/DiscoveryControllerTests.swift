@@ -89,7 +89,7 @@ import VFIO
         #expect(Array(log[0..<1024]) == header)
         let entry = log.withUnsafeBytes { DiscoveryLogEntry(bytes: UnsafeRawBufferPointer(rebasing: $0[1024...])) }
         #expect(entry == DiscoveryLogEntry(
-            transportType: .tcp, addressFamily: .ipv4, subsystemType: .nvm, secureChannel: .notRequired, portID: 1,
+            transportType: .tcp, addressFamily: .ipv4, subsystemType: .nvm, secureChannel: .notSpecified, portID: 1,
             controllerID: 0xFFFF, adminQueueSize: 32, serviceID: "4421", subsystemNQN: TargetConfiguration.defaultNQN,
             address: "10.1.2.3", security: .none))
         #expect(log[1024] == 3 && log[1025] == 1 && log[1026] == 2)  // TRTYPE TCP, ADRFAM IPv4, SUBTYPE NVM

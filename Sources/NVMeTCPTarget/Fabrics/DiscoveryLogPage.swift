@@ -38,7 +38,10 @@ public enum DiscoverySubsystemType: UInt8, Sendable {
     case currentDiscovery = 3
 }
 
-/// TREQ bits 1:0, secure channel (NVMe over Fabrics 1.1, Figure 38).
+/// TREQ bits 1:0, secure channel (NVMe over Fabrics 1.1, Figure 38). A target without TLS says
+/// "not specified", as Linux `nvmet` does by default: libnvme 1.3 (nvme-cli 2.3's `nvme connect-all`)
+/// adds `tls` to the connect options for "required" and "not required" alike, which Linux 6.1's
+/// fabrics driver refuses ("unknown parameter 'tls'"; HIL boot tcp, tcp-connect-all).
 public enum SecureChannelRequirement: UInt8, Sendable {
     case notSpecified = 0
     case required = 1
@@ -98,7 +101,7 @@ public struct DiscoveryLogEntry: Hashable, Sendable {
 
     public init(
         transportType: TransportType = .tcp, addressFamily: AddressFamily = .ipv4, subsystemType: DiscoverySubsystemType = .nvm,
-        secureChannel: SecureChannelRequirement = .notRequired, portID: UInt16, controllerID: UInt16 = ConnectData.dynamicControllerID,
+        secureChannel: SecureChannelRequirement = .notSpecified, portID: UInt16, controllerID: UInt16 = ConnectData.dynamicControllerID,
         adminQueueSize: UInt16, serviceID: String, subsystemNQN: String, address: String, security: TCPSecurityType = .none
     ) {
         self.transportType = transportType
