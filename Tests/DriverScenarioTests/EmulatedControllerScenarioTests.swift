@@ -81,6 +81,8 @@ struct EmulatedConfiguration: Sendable, CustomTestStringConvertible {
             serialNumber: "HIL-\(name)")
         if let msixVectors { configuration.msixVectors = msixVectors }
         configuration.controllerMemoryBufferBytes = controllerMemoryBufferBytes
+        configuration.sgls = .qemu  // QEMU 7.2 advertises SGLs on every controller
+
         let device = try EmulatedNVMeController(configuration: configuration)
         for namespace in detached { device.setNamespaceAttached(namespace.id, false, notify: false) }
         return device
