@@ -105,6 +105,17 @@ import VFIO
         #expect(padded[1024...].allSatisfy { $0 == 0 })
     }
 
+    @Test func targetListeningOnAnyAddressNamesTheAddressTheHostReached() throws {
+        var configuration = TargetConfiguration(queueEntries: 32, bufferCount: 8)
+        configuration.listenAddress = try ListenAddress(parsing: "0.0.0.0:4420")
+        let fixture = try TargetFixture(configuration: configuration)
+        #expect(fixture.subsystem.discoveryLog(reachedAt: try ListenAddress(parsing: "192.0.2.7:4420")).entries.first?.address == "192.0.2.7")
+        #expect(fixture.subsystem.discoveryLog().entries.first?.address == "0.0.0.0")
+        // A specific listen address is named whatever the connection's local address says.
+        let specific = try TargetFixture()
+        #expect(specific.subsystem.discoveryLog(reachedAt: try ListenAddress(parsing: "192.0.2.7:4420")).entries.first?.address == "127.0.0.1")
+    }
+
     @Test func badLogOffsetsLengthsAndOtherLogsAreRefusedWithoutClosingTheQueue() throws {
         let fixture = try TargetFixture()
         var engine = try fixture.makeEngine()

@@ -105,12 +105,12 @@ struct RunningServer: ~Copyable {
 
 /// The target over real TCP on 127.0.0.1, in the process: a server thread, a client socket.
 @Suite struct TargetServerTests {
-    /// Starts a server for `fixture` on an ephemeral port, on its own thread.
-    func startServer(_ fixture: TargetFixture) throws -> RunningServer {
+    /// Starts a server for `fixture` on an ephemeral port of `address`, on its own thread.
+    func startServer(_ fixture: TargetFixture, address: String = "127.0.0.1") throws -> RunningServer {
         let run = try ServerRun()
         let thread = try OSThread(name: "target server") { [fixture, run] in
             do {
-                let listener = try TCPListener(ListenAddress(parsing: "127.0.0.1:0"))
+                let listener = try TCPListener(ListenAddress(parsing: "\(address):0"))
                 var server = TargetServer(engine: try fixture.makeEngine(), listener: listener)
                 run.port.store(UInt32(server.address.port), ordering: .releasing)
                 try server.run(stopFD: run.stop.rawValue)
@@ -215,6 +215,31 @@ struct RunningServer: ~Copyable {
         _ = try client.receive(&initiator) { !$0.isEmpty }
         server.run.stop.signal()
         #expect(try client.receive(&initiator) { _ in false }.isEmpty)  // closed by the target
+        #expect(server.stop().hasSuffix("outstanding 0"))
+    }
+
+    @Test func discoveryOverLoopbackFromATargetOnAnyAddressNamesTheLoopbackAddress() throws {
+        var configuration = TargetConfiguration(queueEntries: 32, bufferCount: 8)
+        configuration.listenAddress = try ListenAddress(parsing: "0.0.0.0:4420")
+        let fixture = try TargetFixture(configuration: configuration)
+        let server = try startServer(fixture, address: "0.0.0.0")
+        var initiator = TestInitiator()
+        let client = try LoopbackClient(port: server.port)
+        try client.send(initiator.icReq())
+        _ = try client.receive(&initiator) { !$0.isEmpty }
+        var data = [UInt8](repeating: 0, count: ConnectData.size)
+        data.withUnsafeMutableBytes {
+            ConnectData(hostID: testHostID, controllerID: 0xFFFF, subsystemNQN: discoveryNQN, hostNQN: testHostNQN).encode(into: $0)
+        }
+        let (connected, _) = try client.command(ConnectCommand(queueID: 0, submissionQueueSize: 31).entry, inCapsule: data, &initiator)
+        #expect(connected?.status == .success)
+        var log = SubmissionQueueEntry.getLogPage(.discovery, dwords: 512, namespaceID: 0)
+        log.setFirstSGL(.transportData(length: 2048))
+        let (read, bytes) = try client.command(log, &initiator)
+        #expect(read?.status == .success)
+        let entry = bytes.count == 2048 ? bytes.withUnsafeBytes { DiscoveryLogEntry(bytes: UnsafeRawBufferPointer(rebasing: $0[1024...])) } : nil
+        #expect(entry?.address == "127.0.0.1")
+        #expect(entry?.subsystemNQN == TargetConfiguration.defaultNQN)
         #expect(server.stop().hasSuffix("outstanding 0"))
     }
 

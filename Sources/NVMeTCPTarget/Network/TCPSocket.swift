@@ -45,6 +45,20 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "\(dottedAddress):\(port)" }
 
+    /// The local address and port of socket `fd` (getsockname); nil if it has none.
+    public init?(localOf fd: Int32) {
+        var actual = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let rc = withUnsafeMutablePointer(to: &actual) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard rc == 0, Int32(actual.sin_family) == AF_INET else { return nil }
+        self.init(address: UInt32(bigEndian: actual.sin_addr.s_addr), port: UInt16(bigEndian: actual.sin_port))
+    }
+
+    /// 0.0.0.0: every local address.
+    public var isAnyAddress: Bool { address == 0 }
+
     var socketAddress: sockaddr_in {
         var sa = sockaddr_in()
         sa.sin_family = sa_family_t(AF_INET)
@@ -79,13 +93,8 @@ public struct TCPListener: ~Copyable, Sendable {
             close(fd)
             throw .socket("listen(\(address))", errno: e)
         }
-        var actual = sockaddr_in()
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &actual) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
         descriptor = fd
-        self.address = ListenAddress(address: address.address, port: UInt16(bigEndian: actual.sin_port))
+        self.address = ListenAddress(address: address.address, port: ListenAddress(localOf: fd)?.port ?? address.port)
     }
 
     deinit { close(descriptor) }

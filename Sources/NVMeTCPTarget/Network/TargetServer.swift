@@ -120,7 +120,7 @@ public struct TargetServer<Device: PCIFunction>: ~Copyable {
 
     mutating func acceptAll(_ waiter: borrowing InterruptWaiter) throws(TargetError) {
         while let fd = try listener.accept() {
-            let id = engine.openConnection()
+            let id = engine.openConnection(localAddress: ListenAddress(localOf: fd))
             while sockets.count <= id.index {
                 sockets.append(-1)
                 ids.append(nil)

@@ -26,9 +26,12 @@ extension TargetSubsystem {
     static var extendedLogPageData: UInt8 { 1 << 2 }
 
     /// The Discovery log: one entry, for the exported subsystem where the server listens. Its
-    /// generation counter stays 1: the exported set is fixed for the target's life.
-    public var discoveryLog: DiscoveryLogPage {
-        let address = configuration.listenAddress
+    /// generation counter stays 1: the exported set is fixed for the target's life. A target
+    /// listening on 0.0.0.0 names the address the host reached (`reachedAt`, the connection's
+    /// local address), as Linux `nvmet-tcp` does: 0.0.0.0 is no address a host can connect to.
+    public func discoveryLog(reachedAt local: ListenAddress? = nil) -> DiscoveryLogPage {
+        var address = configuration.listenAddress
+        if address.isAnyAddress, let local { address.address = local.address }
         return DiscoveryLogPage(generation: 1, entries: [
             DiscoveryLogEntry(
                 portID: 1, adminQueueSize: UInt16(configuration.queueEntries), serviceID: String(address.port),
@@ -73,7 +76,7 @@ extension TargetEngine {
                 complete(c, slot: s, status: .invalidFieldInCommand)
                 return
             }
-            returnLogPart(c, slot: s, subsystem.discoveryLog.encoded())
+            returnLogPart(c, slot: s, subsystem.discoveryLog(reachedAt: connections[c].localAddress).encoded())
         case .keepAlive:
             complete(c, slot: s, status: .success)
         case .setFeatures, .getFeatures:

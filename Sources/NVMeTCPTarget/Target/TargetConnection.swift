@@ -90,6 +90,8 @@ struct TargetConnection {
     var outputStart = 0
     var queueID: UInt16?
     var controllerID: UInt16?
+    /// The socket's local address, when the server knows it.
+    var localAddress: ListenAddress?
     /// Whether the controller is a discovery controller (its admin commands are the discovery set).
     var discovery = false
     /// SQSIZE + 1 from Connect; SQHD counts capsules modulo it.

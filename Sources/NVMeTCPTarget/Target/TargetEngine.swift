@@ -71,17 +71,20 @@ public struct TargetEngine<Device: PCIFunction>: ~Copyable {
 
     // MARK: - Connections
 
-    /// Starts a connection (a socket was accepted). Its first PDU must be an ICReq.
-    public mutating func openConnection() -> ConnectionID {
+    /// Starts a connection (a socket was accepted on `localAddress`, which the discovery log names
+    /// when the target listens on 0.0.0.0). Its first PDU must be an ICReq.
+    public mutating func openConnection(localAddress: ListenAddress? = nil) -> ConnectionID {
         let slots = subsystem.configuration.queueEntries
         let capacity = maximumReceivePDU + 64 * 1024
         if let index = connections.firstIndex(where: { $0.phase == .closed && $0.inBackend == 0 }) {
             let generation = connections[index].generation &+ 1
             connections[index].receiveBuffer.deallocate()
             connections[index] = TargetConnection(generation: generation, slotCount: slots, receiveCapacity: capacity)
+            connections[index].localAddress = localAddress
             return ConnectionID(index: index, generation: generation)
         }
         connections.append(TargetConnection(generation: 1, slotCount: slots, receiveCapacity: capacity))
+        connections[connections.count - 1].localAddress = localAddress
         return ConnectionID(index: connections.count - 1, generation: 1)
     }
 
