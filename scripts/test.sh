@@ -33,6 +33,12 @@ swift build --build-tests 2>&1 | tee "$logs/build"
 # Swift Testing only: every test is an @Test, so XCTest's part of the run is empty
 # ("Executed 0 tests").
 swift test --skip-build --disable-xctest "$@" 2>&1 | tee "$logs/test"
+# A run whose output ends without Swift Testing's summary did not finish, whatever its status
+# (seen once: the output stopped mid-run and the script still exited 0).
+if ! grep -qE 'Test run with [0-9]+ tests? in [0-9]+ suites? passed' "$logs/test"; then
+    echo "test.sh: swift test ended without its 'Test run with N tests ... passed' summary; rerun it and look at the end of its output" >&2
+    exit 1
+fi
 
 found=$(warnings "$logs/build")
 if [[ -n $found ]]; then
