@@ -56,11 +56,13 @@ struct Serve: ParsableCommand {
                 print(JSON.object([
                     ("nqn", .string(configuration.subsystemNQN)), ("listen", .string(server.address.description)),
                     ("stopped_by", .optional(StopSignal.signalName)), ("connections", .int(s.connectionsAccepted)),
-                    ("commands", .uint(s.commands)), ("read_bytes", .uint(s.readBytes)), ("written_bytes", .uint(s.writtenBytes)),
+                ] + s.totals.jsonFields + [
                     ("terminated_connections", .int(s.terminations)), ("outstanding_at_exit", .int(server.outstanding)),
+                    ("backend", server.backendStatistics.serveJSON),
+                    ("connection_reports", .array(s.connections.map(\.json))), ("reports_not_kept", .int(s.reportsNotKept)),
                 ]).render())
             } else {
-                print("served \(configuration.subsystemNQN) on \(server.address) until \(StopSignal.signalName ?? "stopped"): \(s.connectionsAccepted) connections, \(s.commands) commands, \(s.readBytes) bytes read, \(s.writtenBytes) bytes written, \(s.terminations) terminated for protocol errors")
+                print("served \(configuration.subsystemNQN) on \(server.address) until \(StopSignal.signalName ?? "stopped"): \(s.line)")
             }
             if server.outstanding > 0 {
                 throw ValidationFailure("\(server.outstanding) backend commands did not complete within 5 s of the stop; the controller is quiesced on close")

@@ -267,10 +267,48 @@ import VFIO
         }
         _ = bytes.withUnsafeBytes { engine.receive(io.connection, $0) }
         do { let holds = engine.availableBuffers == 0; #expect(holds) }
-        do { let holds = engine.statistics(io.connection)?.stalls == 1; #expect(holds) }
+        do { let holds = engine.statistics(io.connection)?.bufferWaits == 1; #expect(holds) }
         do { let holds = !engine.wantsInput(io.connection); #expect(holds) }
         let answers = try io.exchange([], on: &engine) { $0.compactMap(\.response).count == 4 }
         try expectFourWritesLanded(answers, &io, &engine, buffers: 2)
+    }
+
+    /// Commands beyond the backend queue's depth wait in the engine, and the connection's counters
+    /// say so; a host that does not read its responses makes the connection wait for output room.
+    @Test func backpressureCountersNameTheQueueThatWasFull() throws {
+        let fixture = try TargetFixture()
+        // A backend pair of 4 entries holds 3 commands; the stepped emulator completes none until polled.
+        var engine = try TargetEngine(subsystem: fixture.subsystem, queuePair: fixture.controller.makeQueuePair(entries: 4), allocator: fixture.device.dma)
+        var (_, io) = try HostQueue.connectIO(&engine)
+        var flushes: [UInt8] = []
+        for _ in 0..<10 {
+            var flush = SubmissionQueueEntry(opcode: IOOpcode.flush.rawValue)
+            flush.namespaceID = 1
+            flush.commandID = io.initiator.commandID()
+            flushes += io.initiator.capsule(flush)
+        }
+        _ = flushes.withUnsafeBytes { engine.receive(io.connection, $0) }
+        do { let holds = engine.outstanding == 3 && engine.statistics(io.connection)?.backendQueueWaits == 7; #expect(holds) }
+        let answers = try io.exchange([], on: &engine) { $0.compactMap(\.response).count == 10 }
+        #expect(answers.compactMap(\.response).allSatisfy { $0.status == .success })
+        do { let holds = engine.statistics(io.connection)?.bufferWaits == 0 && engine.statistics(io.connection)?.outputWaits == 0; #expect(holds) }
+
+        // Output over the limit: the next capsule waits until the host takes its responses.
+        engine.outputLimit = 1
+        var flush = SubmissionQueueEntry(opcode: IOOpcode.flush.rawValue)
+        flush.namespaceID = 1
+        flush.commandID = io.initiator.commandID()
+        _ = io.initiator.capsule(flush).withUnsafeBytes { engine.receive(io.connection, $0) }
+        _ = try engine.poll()  // its response waits in the output
+        do { let holds = engine.pendingOutput(io.connection) > 0; #expect(holds) }
+        flush.commandID = io.initiator.commandID()
+        _ = io.initiator.capsule(flush).withUnsafeBytes { engine.receive(io.connection, $0) }
+        do { let holds = engine.statistics(io.connection)?.outputWaits == 1 && !engine.wantsInput(io.connection); #expect(holds) }
+        let rest = try io.exchange([], on: &engine) { $0.compactMap(\.response).count == 2 }
+        #expect(rest.compactMap(\.response).count == 2)
+        let report = engine.report(io.connection)
+        #expect(report?.queueID == 1 && report?.hostNQN == testHostNQN && report?.terminated == false)
+        #expect(report?.statistics.commands == 13)  // Connect and 12 flushes
     }
 
     /// Writes waiting for their data hold no buffer, so a capsule stalled on an empty pool never

@@ -85,6 +85,7 @@ struct LoopbackClient: ~Copyable {
 final class ServerRun: Sendable {
     let port = Atomic<UInt32>(0)
     let result = Mutex<String?>(nil)
+    let summary = Mutex<TargetServerSummary?>(nil)
     let stop: EventFD
     init() throws { stop = try EventFD() }
 }
@@ -115,7 +116,8 @@ struct RunningServer: ~Copyable {
                 run.port.store(UInt32(server.address.port), ordering: .releasing)
                 try server.run(stopFD: run.stop.rawValue)
                 let s = server.summary
-                let line = "accepted \(s.connectionsAccepted) commands \(s.commands) read \(s.readBytes) written \(s.writtenBytes) outstanding \(server.outstanding)"
+                let line = "accepted \(s.connectionsAccepted) commands \(s.totals.commands) read \(s.totals.readBytes) written \(s.totals.writtenBytes) outstanding \(server.outstanding)"
+                run.summary.withLock { $0 = s }
                 run.result.withLock { $0 = line }
             } catch {
                 run.port.store(UInt32.max, ordering: .releasing)
@@ -200,9 +202,31 @@ struct RunningServer: ~Copyable {
         #expect(bye?.status == .success)
         #expect(try admin.receive(&adminInitiator) { _ in false }.isEmpty)
 
+        let run = server.run
         let summary = server.stop()
         #expect(summary == "accepted 2 commands 7 read 65536 written 65536 outstanding 0")
         #expect(fixture.subsystem.controllerCount == 0)
+
+        // A report per connection, in the order they closed: the I/O queue (terminated), then the admin queue.
+        let reports = run.summary.withLock { $0 }?.connections ?? []
+        #expect(reports.count == 2)
+        guard reports.count == 2 else { return }
+        let (ioReport, adminReport) = (reports[0], reports[1])
+        #expect(ioReport.hostNQN == testHostNQN && ioReport.controllerID == cntlid && ioReport.queueID == 1)
+        #expect(ioReport.peer?.hasPrefix("127.0.0.1:") == true)
+        #expect(ioReport.terminated)
+        #expect(ioReport.closeReason?.hasPrefix("terminated: ") == true)
+        // Connect, write, read; ICReq, 3 capsules and 4 H2CData in; ICResp, 3 responses, R2T, C2HData, C2HTermReq out.
+        #expect(ioReport.statistics.commands == 3)
+        #expect(ioReport.statistics.readBytes == 65536 && ioReport.statistics.writtenBytes == 65536)
+        #expect(ioReport.statistics.pdusReceived == 8 && ioReport.statistics.pdusSent == 7)
+        #expect(ioReport.statistics.r2ts == 1)
+        #expect(ioReport.statistics.bytesReceived > 65536 && ioReport.statistics.bytesSent > 65536)
+        #expect(adminReport.queueID == 0 && adminReport.controllerID == cntlid && adminReport.hostNQN == testHostNQN)
+        #expect(!adminReport.terminated)
+        #expect(adminReport.closeReason == "host disconnected queue 0")
+        #expect(adminReport.statistics.commands == 4 && adminReport.statistics.pdusReceived == 5 && adminReport.statistics.pdusSent == 5)
+        #expect(run.summary.withLock { $0 }?.terminations == 1)
     }
 
     @Test func stopWithConnectedHostsClosesThemAndDrainsTheBackend() throws {

@@ -50,7 +50,12 @@ struct DelayedSignal {
     let afterSeconds: Double
 }
 
-func vfioctl(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:], send: DelayedSignal? = nil) throws -> Run {
+/// `during`, when given, runs on its own thread with the child's process id while it runs (a
+/// client of a server the child runs, which then stops it).
+func vfioctl(
+    _ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:], send: DelayedSignal? = nil,
+    during: (@Sendable (Int32) -> Void)? = nil
+) throws -> Run {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: vfioctlPath!)
     process.arguments = arguments
@@ -82,6 +87,10 @@ func vfioctl(_ arguments: [String], stdin: Data? = nil, environment: [String: St
             Thread.sleep(forTimeInterval: send.afterSeconds)
             kill(pid, send.signal)
         }.start()
+    }
+    if let during {
+        let pid = process.processIdentifier
+        Thread { during(pid) }.start()
     }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     errDone.wait()

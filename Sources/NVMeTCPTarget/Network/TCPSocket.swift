@@ -46,11 +46,16 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(dottedAddress):\(port)" }
 
     /// The local address and port of socket `fd` (getsockname); nil if it has none.
-    public init?(localOf fd: Int32) {
+    public init?(localOf fd: Int32) { self.init(fd, getsockname) }
+
+    /// The address and port of the peer of connected socket `fd` (getpeername).
+    public init?(peerOf fd: Int32) { self.init(fd, getpeername) }
+
+    init?(_ fd: Int32, _ name: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32) {
         var actual = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let rc = withUnsafeMutablePointer(to: &actual) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { name(fd, $0, &length) }
         }
         guard rc == 0, Int32(actual.sin_family) == AF_INET else { return nil }
         self.init(address: UInt32(bigEndian: actual.sin_addr.s_addr), port: UInt16(bigEndian: actual.sin_port))

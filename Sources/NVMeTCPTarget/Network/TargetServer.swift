@@ -17,14 +17,30 @@ import Glibc
 import NVMe
 import VFIO
 
-/// What a server run did, for the summary line and `--json`.
+/// What a server run did, for the summary line and `--json`: totals, and a report per
+/// connection that ended (in the order they ended).
 public struct TargetServerSummary: Sendable, Equatable {
     public var connectionsAccepted = 0
-    public var commands: UInt64 = 0
-    public var readBytes: UInt64 = 0
-    public var writtenBytes: UInt64 = 0
+    /// Every closed connection's counters added up.
+    public var totals = ConnectionStatistics()
+    /// Connections the target terminated with a C2HTermReq.
     public var terminations = 0
+    /// The first `reportLimit` connections' reports; a long-running target whose hosts reconnect
+    /// keeps counting in `totals` and `reportsNotKept`, but its memory stays bounded.
+    public var connections: [ConnectionReport] = []
+    public var reportsNotKept = 0
+    public static var reportLimit: Int { 4096 }
     public init() {}
+
+    mutating func record(_ report: ConnectionReport) {
+        totals.add(report.statistics)
+        if report.terminated { terminations += 1 }
+        if connections.count < Self.reportLimit {
+            connections.append(report)
+        } else {
+            reportsNotKept += 1
+        }
+    }
 }
 
 /// Serves an engine over TCP: one thread, one epoll set (the listening socket, the stop eventfd,
@@ -43,6 +59,8 @@ public struct TargetServer<Device: PCIFunction>: ~Copyable {
     /// Per engine connection index: its socket (-1 when none) and what epoll watches it for.
     var sockets: [Int32] = []
     var ids: [ConnectionID?] = []
+    /// Per connection index: the host's address, for the report.
+    var peers: [String?] = []
     var watching: [(read: Bool, write: Bool)] = []
     public private(set) var summary = TargetServerSummary()
     /// Called with one line per connection event (accept, close and why).
@@ -124,10 +142,12 @@ public struct TargetServer<Device: PCIFunction>: ~Copyable {
             while sockets.count <= id.index {
                 sockets.append(-1)
                 ids.append(nil)
+                peers.append(nil)
                 watching.append((false, false))
             }
             sockets[id.index] = fd
             ids[id.index] = id
+            peers[id.index] = ListenAddress(peerOf: fd)?.description
             watching[id.index] = (true, false)
             do {
                 try waiter.add(descriptor: fd, tag: Self.firstConnectionTag + UInt64(id.index))
@@ -136,7 +156,7 @@ public struct TargetServer<Device: PCIFunction>: ~Copyable {
                 continue
             }
             summary.connectionsAccepted += 1
-            log("connection \(id.index): accepted")
+            log("connection \(id.index): accepted from \(peers[id.index] ?? "?")")
         }
     }
 
@@ -197,19 +217,21 @@ public struct TargetServer<Device: PCIFunction>: ~Copyable {
         }
     }
 
+    /// Closes connection `index`'s socket and records its report, whose reason is `reason`.
     mutating func closeSocket(_ index: Int, reason: String) {
         guard let id = ids[index] else { return }
-        if let s = engine.statistics(id) {
-            summary.commands &+= s.commands
-            summary.readBytes &+= s.readBytes
-            summary.writtenBytes &+= s.writtenBytes
-        }
-        if engine.closeReason(id)?.hasPrefix("terminated") == true { summary.terminations += 1 }
+        var report = engine.report(id, peer: peers[index])
+        report?.closeReason = reason
         engine.closeConnection(id)
         close(sockets[index])
         sockets[index] = -1
         ids[index] = nil
-        log("connection \(index): \(reason)")
+        guard let report else {
+            log("connection \(index): \(reason)")
+            return
+        }
+        summary.record(report)
+        log("connection \(index): \(reason); \(report.summaryLine)")
     }
 
     mutating func shutdown(drainMilliseconds: Int) {
@@ -222,4 +244,7 @@ public struct TargetServer<Device: PCIFunction>: ~Copyable {
 
     /// Commands still in the backend (nonzero after `run` only if the drain timed out).
     public var outstanding: Int { engine.outstanding }
+
+    /// The backend queue pair's counters.
+    public var backendStatistics: QueueStatistics { engine.backendStatistics }
 }

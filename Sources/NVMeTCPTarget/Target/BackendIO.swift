@@ -47,6 +47,7 @@ extension TargetEngine {
         connections[c].slots[s].state = .readyToSubmit
         readyToSubmit.append((c, s))
         submitReady()
+        if connections[c].slots[s].state == .readyToSubmit { connections[c].statistics.backendQueueWaits &+= 1 }
     }
 
     /// Submits queued commands while the backend queue has room; rings the doorbell once.

@@ -107,6 +107,7 @@ extension TargetEngine {
         connections[c].controllerID = cntlid
         connections[c].queueSize = entries
         connections[c].discovery = kind == .discovery
+        connections[c].hostNQN = data.hostNQN
         return (.success, UInt32(cntlid))
     }
 }

@@ -35,19 +35,6 @@ public enum ConnectionPhase: Sendable, Equatable {
     case closed
 }
 
-/// Counters of one connection, kept with plain adds on its engine's thread.
-public struct ConnectionStatistics: Sendable, Equatable {
-    public var pdusReceived: UInt64 = 0
-    public var commands: UInt64 = 0
-    public var readBytes: UInt64 = 0
-    public var writtenBytes: UInt64 = 0
-    public var r2ts: UInt64 = 0
-    /// Times the connection stopped reading because every DMA buffer was taken or its output was full.
-    public var stalls: UInt64 = 0
-    public var dataDigestErrors: UInt64 = 0
-    public init() {}
-}
-
 /// A command of a connection, from its capsule to its response. Slots are preallocated per
 /// connection (queue entries of them) and indexed by the R2T's transfer tag and the backend token.
 struct CommandSlot {
@@ -106,6 +93,10 @@ struct TargetConnection {
     var statistics = ConnectionStatistics()
     /// Why the target closed or terminated the connection, for the log.
     var closeReason: String?
+    /// The target sent a C2HTermReq (a fatal transport error of the host's).
+    var terminated = false
+    /// The host NQN of its Connect, kept after its controller ends (for the report).
+    var hostNQN: String?
 
     init(generation: UInt32, slotCount: Int, receiveCapacity: Int) {
         self.generation = generation
@@ -132,8 +123,10 @@ struct TargetConnection {
         receiveEnd = count
     }
 
-    /// Appends `count` zeroed bytes to the output and lets `body` fill them.
+    /// Appends `count` zeroed bytes to the output and lets `body` fill them. Every call appends
+    /// one PDU, which is what `pdusSent` counts.
     mutating func appendOutput(_ count: Int, _ body: (UnsafeMutableRawBufferPointer) -> Void) {
+        statistics.pdusSent &+= 1
         let start = output.count
         output.append(contentsOf: repeatElement(0, count: count))
         output.withUnsafeMutableBytes { body(UnsafeMutableRawBufferPointer(rebasing: $0[start..<(start + count)])) }

@@ -103,6 +103,16 @@ public struct TargetEngine<Device: PCIFunction>: ~Copyable {
 
     public func statistics(_ id: ConnectionID) -> ConnectionStatistics? { valid(id) ? connections[id.index].statistics : nil }
 
+    /// The connection's report: its host, queue, counters and why it ended (`peer`: the host's
+    /// address, which the socket loop knows). Nil for a stale handle.
+    public func report(_ id: ConnectionID, peer: String? = nil) -> ConnectionReport? {
+        guard valid(id) else { return nil }
+        let c = connections[id.index]
+        return ConnectionReport(
+            index: id.index, peer: peer, hostNQN: c.hostNQN, controllerID: c.controllerID, queueID: c.queueID,
+            discovery: c.discovery, statistics: c.statistics, closeReason: c.closeReason, terminated: c.terminated)
+    }
+
     /// Why the target closed the connection, if it did.
     public func closeReason(_ id: ConnectionID) -> String? { valid(id) ? connections[id.index].closeReason : nil }
 
@@ -162,6 +172,7 @@ public struct TargetEngine<Device: PCIFunction>: ~Copyable {
         guard valid(id) else { return }
         precondition(count >= 0 && connections[id.index].receiveEnd + count <= connections[id.index].receiveBuffer.count)
         connections[id.index].receiveEnd += count
+        connections[id.index].statistics.bytesReceived &+= UInt64(count)
         process(id.index)
     }
 
@@ -191,7 +202,9 @@ public struct TargetEngine<Device: PCIFunction>: ~Copyable {
         guard valid(id), connections[id.index].pendingOutput > 0 else { return }
         let start = connections[id.index].outputStart
         let sent = connections[id.index].output.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[start...])) }
-        connections[id.index].consumeOutput(max(0, min(sent, connections[id.index].pendingOutput)))
+        let taken = max(0, min(sent, connections[id.index].pendingOutput))
+        connections[id.index].consumeOutput(taken)
+        connections[id.index].statistics.bytesSent &+= UInt64(taken)
         if connections[id.index].stalled, connections[id.index].pendingOutput < outputLimit { resume(id.index) }
     }
 
@@ -210,7 +223,7 @@ public struct TargetEngine<Device: PCIFunction>: ~Copyable {
     mutating func process(_ c: Int) {
         while connections[c].phase == .awaitingICReq || connections[c].phase == .established, !connections[c].stalled {
             if connections[c].pendingOutput >= outputLimit {
-                stall(c)
+                stall(c, waitingForOutput: true)
                 break
             }
             let input = connections[c].unframed
@@ -227,7 +240,7 @@ public struct TargetEngine<Device: PCIFunction>: ~Copyable {
                 do {
                     let taken = try handle(c, frame, pdu)
                     guard taken else {
-                        stall(c)
+                        stall(c, waitingForOutput: false)
                         return
                     }
                     connections[c].receiveStart += frame.length
@@ -239,9 +252,15 @@ public struct TargetEngine<Device: PCIFunction>: ~Copyable {
         }
     }
 
-    mutating func stall(_ c: Int) {
+    /// Stops framing the connection's input: its output is over `outputLimit`, or (not
+    /// `waitingForOutput`) the PDU at the front needs a DMA buffer and none is free.
+    mutating func stall(_ c: Int, waitingForOutput: Bool) {
         connections[c].stalled = true
-        connections[c].statistics.stalls &+= 1
+        if waitingForOutput {
+            connections[c].statistics.outputWaits &+= 1
+        } else {
+            connections[c].statistics.bufferWaits &+= 1
+        }
     }
 
     mutating func resume(_ c: Int) {
@@ -290,6 +309,7 @@ public struct TargetEngine<Device: PCIFunction>: ~Copyable {
         let request = TermReqPDU(error, quoting: quoted)
         connections[c].appendOutput(24 + request.quotedHeader.count) { request.encode(.c2hTermReq, into: $0) }
         connections[c].closeReason = "terminated: \(error)"
+        connections[c].terminated = true
         connections[c].phase = .closing
     }
 
