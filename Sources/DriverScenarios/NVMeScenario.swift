@@ -34,7 +34,7 @@ public enum NVMeScenarios {
             BringUpIdentifies.self, ShutdownAndBringUpAgain.self, PollMode.self, InterruptMode.self,
             HybridMode.self, QueuePairsUpToTheGrant.self, PRPListsAndSplitRequests.self, LBAOutOfRange.self,
             AdminLogsAndFeatures.self, ResetWithReadsOutstanding.self, AERNamespaceAttachDetach.self, SharedVectorInterrupt.self, SharedVectorHybrid.self,
-            ControllerMemoryBufferQueues.self, SGLRoundTrip.self,
+            ControllerMemoryBufferQueues.self, SGLRoundTrip.self, SplitRequestsOverMDTS.self,
         ]
     }
 

@@ -17,7 +17,7 @@ import VFIO
 /// The Swift concurrency API's engine: worker threads, each owning one queue pair for its whole
 /// life, fed by a lock-protected inbox of requests. A task calling `try await pool.read(...)` puts
 /// a request in a worker's inbox and suspends; the worker submits it (split at the per-command
-/// limit), waits for completions in its completion mode, and resumes the task's continuation when
+/// limit: MDTS, NOIOB, NPWG), waits for completions in its completion mode, and resumes the task's continuation when
 /// every piece has completed. The queue pair never leaves its thread, so the I/O path stays the
 /// allocation-free one; what allocates is the per-request bookkeeping of the async layer.
 ///
@@ -131,21 +131,16 @@ struct AsyncRequest: Sendable {
     let buffer: DMASlice?
     let continuation: CheckedContinuation<NVMeError?, Never>
 
-    /// Units of one command: the namespace's per-command limit for data, the 16-bit NLB for
-    /// Write Zeroes, a 32-bit range length for Dataset Management.
-    var piece: Int {
+    /// The request's commands: the namespace's split for data (MDTS, NOIOB, NPWG for writes), the
+    /// 16-bit NLB for Write Zeroes, a 32-bit range length for Dataset Management, one flush.
+    var split: TransferSplit {
         switch kind {
-        case .read, .write, .compare: return namespace.maximumBlocksPerCommand
-        case .writeZeroes: return 65536
-        case .deallocate: return Int(UInt32.max)
-        case .flush: return 1
+        case .read, .compare: return namespace.split(lba: lba, blocks: blocks, writing: false)
+        case .write: return namespace.split(lba: lba, blocks: blocks, writing: true)
+        case .writeZeroes: return TransferSplit(lba: lba, blocks: blocks, maximumBlocks: 65536)
+        case .deallocate: return TransferSplit(lba: lba, blocks: blocks, maximumBlocks: Int(UInt32.max))
+        case .flush: return TransferSplit(lba: 0, blocks: 1, maximumBlocks: 1)
         }
-    }
-
-    /// Pieces count in blocks; a flush is one piece of "1".
-    var total: Int {
-        if case .flush = kind { return 1 }
-        return blocks
     }
 }
 
@@ -208,6 +203,8 @@ final class IOWorker<Device: PCIFunction>: Sendable {
     /// A request being worked on: how far it was submitted, how many pieces are in flight.
     struct Active {
         let request: AsyncRequest
+        /// The request's commands, computed once.
+        let split: TransferSplit
         var submitted = 0
         var inFlight = 0
         var failure: NVMeError?
@@ -215,7 +212,7 @@ final class IOWorker<Device: PCIFunction>: Sendable {
         /// each was; empty unless recovery acted.
         var again: [Int] = []
         var attempts: [Int: Int] = [:]
-        var hasPiecesToSubmit: Bool { submitted < request.total || !again.isEmpty }
+        var hasPiecesToSubmit: Bool { submitted < split.blocks || !again.isEmpty }
         var finished: Bool { !hasPiecesToSubmit && inFlight == 0 }
     }
 
@@ -235,7 +232,7 @@ final class IOWorker<Device: PCIFunction>: Sendable {
         mutating func add(_ request: AsyncRequest) {
             let slot = freeSlots.popLast() ?? { slots.append(nil); return slots.count - 1 }()
             precondition(slot < 1 << 24, "more than 2^24 requests in one worker")
-            slots[slot] = Active(request: request)
+            slots[slot] = Active(request: request, split: request.split)
             order.append(slot)
         }
 
@@ -266,7 +263,7 @@ final class IOWorker<Device: PCIFunction>: Sendable {
         if stopping {
             for slot in work.order {
                 work.slots[slot]!.failure = work.slots[slot]!.failure ?? .closed
-                work.slots[slot]!.submitted = work.slots[slot]!.request.total
+                work.slots[slot]!.submitted = work.slots[slot]!.split.blocks
                 work.slots[slot]!.again.removeAll()
             }
             work.order.removeAll()
@@ -370,9 +367,10 @@ final class IOWorker<Device: PCIFunction>: Sendable {
     /// first, then new ones.
     func submitPieces(of slot: Int, slots: inout [Active?], pair: inout QueuePair<Device>) {
         let request = slots[slot]!.request
+        let split = slots[slot]!.split
         while slots[slot]!.failure == nil, let start = slots[slot]!.again.last, pair.canSubmit {
             do throws(NVMeError) {
-                try submitPiece(request, start: start, token: Self.token(slot: slot, start: start), pair: &pair)
+                try submitPiece(request, start: start, count: split.blocks(at: start), token: Self.token(slot: slot, start: start), pair: &pair)
                 slots[slot]!.again.removeLast()
                 slots[slot]!.inFlight += 1
             } catch {
@@ -380,24 +378,24 @@ final class IOWorker<Device: PCIFunction>: Sendable {
                 slots[slot]!.again.removeAll()
             }
         }
-        while slots[slot]!.submitted < request.total, slots[slot]!.failure == nil, pair.canSubmit {
+        while slots[slot]!.submitted < split.blocks, slots[slot]!.failure == nil, pair.canSubmit {
             let start = slots[slot]!.submitted
+            let count = split.blocks(at: start)
             do throws(NVMeError) {
-                try submitPiece(request, start: start, token: Self.token(slot: slot, start: start), pair: &pair)
-                slots[slot]!.submitted += min(request.piece, request.total - start)
+                try submitPiece(request, start: start, count: count, token: Self.token(slot: slot, start: start), pair: &pair)
+                slots[slot]!.submitted += count
                 slots[slot]!.inFlight += 1
             } catch {
                 // A bad buffer (misaligned) fails the request once its submitted pieces are back.
                 slots[slot]!.failure = error
-                slots[slot]!.submitted = request.total
+                slots[slot]!.submitted = split.blocks
             }
         }
     }
 
-    /// Submits the piece of `request` that starts `start` units in.
-    func submitPiece(_ request: AsyncRequest, start: Int, token: UInt64, pair: inout QueuePair<Device>) throws(NVMeError) {
+    /// Submits the piece of `request` that starts `start` units in and is `count` long.
+    func submitPiece(_ request: AsyncRequest, start: Int, count: Int, token: UInt64, pair: inout QueuePair<Device>) throws(NVMeError) {
         let info = request.namespace
-        let count = min(request.piece, request.total - start)
         let lba = request.lba + UInt64(start)
         switch request.kind {
         case .read:

@@ -68,7 +68,7 @@ public struct Namespace<Device: PCIFunction>: Sendable {
     }
 
     public func flush(using pair: inout QueuePair<Device>, mode: CompletionMode = .poll) throws(NVMeError) {
-        try pipeline(blocks: 1, piece: 1, pair: &pair, mode: mode, command: "Flush of namespace \(id)") { (pair, start, _) throws(NVMeError) in
+        try pipeline(TransferSplit(lba: 0, blocks: 1, maximumBlocks: 1), pair: &pair, mode: mode, command: "Flush of namespace \(id)") { (pair, start, _) throws(NVMeError) in
             try pair.submitFlush(namespace: info, token: UInt64(start))
         }
     }
@@ -84,7 +84,7 @@ public struct Namespace<Device: PCIFunction>: Sendable {
         lba: UInt64, blocks: Int, deallocate: Bool = false, using pair: inout QueuePair<Device>, mode: CompletionMode = .poll
     ) throws(NVMeError) {
         try info.check(lba: lba, blocks: blocks)
-        try pipeline(blocks: blocks, piece: 65536, pair: &pair, mode: mode, command: "Write Zeroes") { (pair, start, count) throws(NVMeError) in
+        try pipeline(TransferSplit(lba: lba, blocks: blocks, maximumBlocks: 65536), pair: &pair, mode: mode, command: "Write Zeroes") { (pair, start, count) throws(NVMeError) in
             try pair.submitWriteZeroes(namespace: info, lba: lba + UInt64(start), blocks: count, deallocate: deallocate, token: UInt64(start))
         }
     }
@@ -112,7 +112,7 @@ public struct Namespace<Device: PCIFunction>: Sendable {
     public func deallocate(ranges: [DatasetManagementRange], using pair: inout QueuePair<Device>, mode: CompletionMode = .poll) throws(NVMeError) {
         for range in ranges { try info.check(lba: range.startingLBA, blocks: Int(range.lengthInBlocks)) }
         try ranges.withUnsafeBufferPointer { (all) throws(NVMeError) in
-            try pipeline(blocks: all.count, piece: 256, pair: &pair, mode: mode, command: "Dataset Management (deallocate)") {
+            try pipeline(TransferSplit(lba: 0, blocks: all.count, maximumBlocks: 256), pair: &pair, mode: mode, command: "Dataset Management (deallocate)") {
                 (pair, start, count) throws(NVMeError) in
                 try pair.submitDeallocate(namespace: info, ranges: UnsafeBufferPointer(rebasing: all[start..<(start + count)]), token: UInt64(start))
             }
@@ -143,7 +143,7 @@ public struct Namespace<Device: PCIFunction>: Sendable {
         let shift = info.blockShift
         // Compared in blocks: blocks x block size can exceed Int.max on a large namespace.
         guard blocks <= buffer.length >> shift else { throw .bufferTooSmall(needed: info.bytes(blocks: blocks), actual: buffer.length) }
-        try pipeline(blocks: blocks, piece: info.maximumBlocksPerCommand, pair: &pair, mode: mode, command: "\(kind.name) of namespace \(id)") {
+        try pipeline(info.split(lba: lba, blocks: blocks, writing: kind == .write), pair: &pair, mode: mode, command: "\(kind.name) of namespace \(id)") {
             (pair, start, count) throws(NVMeError) in
             let slice = buffer.slice(offset: start << shift, length: count << shift)
             let at = lba + UInt64(start)
@@ -155,15 +155,15 @@ public struct Namespace<Device: PCIFunction>: Sendable {
         }
     }
 
-    /// Splits `total` units into pieces of at most `piece`, keeps as many in flight as the queue
-    /// takes, and waits for all of them. The first failure is thrown after everything submitted
+    /// Submits the pieces of `split` (units: blocks, ranges, ...), keeps as many in flight as the
+    /// queue takes, and waits for all of them. The first failure is thrown after everything submitted
     /// has completed, so no DMA into the caller's buffer can happen after the call returns.
     ///
     /// `submitOne(pair, start, count)` must use `start` as the token. A piece the driver itself
     /// ended (its Abort after a timeout, or a controller reset: `NVMeStatus.isEndedByHost`) is
     /// submitted again, up to `RecoveryPolicy.retries` times; statuses the device chose are not.
     func pipeline(
-        blocks total: Int, piece: Int, pair: inout QueuePair<Device>, mode: CompletionMode, command: String,
+        _ split: TransferSplit, pair: inout QueuePair<Device>, mode: CompletionMode, command: String,
         _ submitOne: (inout QueuePair<Device>, Int, Int) throws(NVMeError) -> Void
     ) throws(NVMeError) {
         // A reset since this pair last waited: rebuild now rather than submit to a queue that is
@@ -171,6 +171,7 @@ public struct Namespace<Device: PCIFunction>: Sendable {
         _ = try pair.recoverIfReset { _ in }
         try requireIdle(pair)
         try controller.checkNamespaceAttached(id)
+        let total = split.blocks
         guard total > 0 else { return }
         let retries = controller.options.recovery.enabled ? controller.options.recovery.retries : 0
         let waitLimit = controller.ioWaitMilliseconds
@@ -182,7 +183,7 @@ public struct Namespace<Device: PCIFunction>: Sendable {
         while next < total || pair.outstanding > 0 || (!again.isEmpty && failure == nil) {
             while failure == nil, let start = again.last, pair.canSubmit {
                 do throws(NVMeError) {
-                    try submitOne(&pair, start, min(piece, total - start))
+                    try submitOne(&pair, start, split.blocks(at: start))
                 } catch {
                     failure = error
                     break
@@ -190,7 +191,7 @@ public struct Namespace<Device: PCIFunction>: Sendable {
                 again.removeLast()
             }
             while next < total, failure == nil, pair.canSubmit {
-                let count = min(piece, total - next)
+                let count = split.blocks(at: next)
                 do throws(NVMeError) {
                     try submitOne(&pair, next, count)
                 } catch {

@@ -41,11 +41,20 @@ public struct NamespaceInfo: Sendable, Equatable {
     public let extendedLBA: Bool
     /// DPS and the guard format (ELBAF.PIF), nil when the namespace has no protection information.
     public let protection: ProtectionFormat?
+    /// NOIOB: the optimal I/O boundary in blocks, 0 when none is reported. Commands the driver
+    /// splits a request into do not cross its multiples (`TransferSplit`).
+    public let optimalIOBoundary: Int
+    /// NPWG + 1 when NSFEAT.OPTPERF says the field is valid: the preferred write granularity in
+    /// blocks, 0 when none is reported. Split writes end their pieces on its multiples.
+    public let preferredWriteGranularity: Int
 
     public init(
         id: UInt32, blockShift: Int, blockCount: UInt64, capacityBlocks: UInt64, maximumTransferBytes: Int,
-        metadataSize: Int = 0, extendedLBA: Bool = false, protection: ProtectionFormat? = nil
+        metadataSize: Int = 0, extendedLBA: Bool = false, protection: ProtectionFormat? = nil,
+        optimalIOBoundary: Int = 0, preferredWriteGranularity: Int = 0
     ) {
+        self.optimalIOBoundary = max(0, optimalIOBoundary)
+        self.preferredWriteGranularity = max(0, preferredWriteGranularity)
         self.id = id
         self.blockShift = blockShift
         self.blockSize = 1 << blockShift
@@ -114,6 +123,8 @@ public struct NamespaceInfo: Sendable, Equatable {
         return NamespaceInfo(
             id: id, blockShift: shift, blockCount: identify.size, capacityBlocks: identify.capacity,
             maximumTransferBytes: maximumTransferBytes, metadataSize: metadataSize, extendedLBA: identify.extendedLBA,
-            protection: protection)
+            protection: protection, optimalIOBoundary: Int(identify.optimalIOBoundary),
+            // NSFEAT bit 4 (OPTPERF): NPWG and the other performance fields are valid.
+            preferredWriteGranularity: identify.features & 0x10 != 0 ? Int(identify.preferredWriteGranularity) + 1 : 0)
     }
 }

@@ -62,7 +62,7 @@ extension Namespace {
                 throw .bufferTooSmall(needed: blocks &* metadataPerBlock, actual: metadata.length)
             }
         }
-        try pipeline(blocks: blocks, piece: info.maximumBlocksPerCommand, pair: &pair, mode: mode, command: "\(kind.name) of namespace \(id)") {
+        try pipeline(info.split(lba: lba, blocks: blocks, writing: kind == .write), pair: &pair, mode: mode, command: "\(kind.name) of namespace \(id)") {
             (pair, start, count) throws(NVMeError) in
             let data = buffer.slice(offset: start * perBlock, length: count * perBlock)
             let pieceMetadata = metadataPerBlock > 0 ? metadata?.slice(offset: start * metadataPerBlock, length: count * metadataPerBlock) : metadata

@@ -45,6 +45,12 @@ public struct EmulatedNamespace: Sendable, Hashable {
     public var protectionFirst: Bool
     /// ELBAF.PIF: the 16-bit or 64-bit guard (QEMU `nvme-ns pif=0|2`).
     public var guardFormat: GuardFormat
+    /// NOIOB: the optimal I/O boundary reported in Identify Namespace, in blocks; 0 for none.
+    /// Advisory, as on real devices: a command crossing it still works.
+    public var optimalIOBoundary: UInt16 = 0
+    /// The preferred write granularity in blocks (reported as NPWG, zero-based, with NSFEAT.OPTPERF);
+    /// 0 for none. Advisory.
+    public var preferredWriteGranularity: UInt16 = 0
 
     public init(
         blockSize: Int = 512, capacityInBlocks: UInt64, backing: Backing = .memory, metadataSize: Int = 0,

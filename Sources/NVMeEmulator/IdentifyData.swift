@@ -118,6 +118,11 @@ extension ControllerEngine {
         id.capacity = blocks
         id.utilization = min(blocks, namespaces[index].allocatedBytes / UInt64(ns.blockSize))
         id.features = 0x01  // thin provisioned: NUSE counts what is allocated
+        id.optimalIOBoundary = ns.optimalIOBoundary
+        if ns.preferredWriteGranularity > 0 {
+            id.features |= 0x10  // OPTPERF: NPWG (and the other performance fields) are valid
+            id.preferredWriteGranularity = ns.preferredWriteGranularity - 1
+        }
         id.numberOfLBAFormats = 0
         id.formattedLBASize = 0
         var formats = id.lbaFormats

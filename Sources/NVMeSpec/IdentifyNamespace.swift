@@ -82,6 +82,9 @@ public struct IdentifyNamespace: Hashable, Sendable {
     public var atomicWriteUnitPowerFail: UInt16 = 0
     /// NOIOB (47:46): namespace optimal I/O boundary in blocks, 0 = none reported.
     public var optimalIOBoundary: UInt16 = 0
+    /// NPWG (65:64): namespace preferred write granularity, zero-based blocks; valid when NSFEAT
+    /// bit 4 (OPTPERF) is set.
+    public var preferredWriteGranularity: UInt16 = 0
     /// NGUID (119:104): namespace globally unique identifier, 16 bytes, all zero if absent.
     public var nguid: [UInt8] = Array(repeating: 0, count: 16)
     /// EUI64 (127:120): IEEE extended unique identifier, 8 bytes in big-endian order, zero if absent.
@@ -129,6 +132,7 @@ extension IdentifyNamespace: NVMeDataStructure {
         atomicWriteUnitNormal = try r.load(at: 34)
         atomicWriteUnitPowerFail = try r.load(at: 36)
         optimalIOBoundary = try r.load(at: 46)
+        preferredWriteGranularity = try r.load(at: 64)
         nguid = try r.bytes(at: 104, count: 16)
         eui64 = try r.bytes(at: 120, count: 8)
         var formats: [LBAFormat] = []
@@ -161,6 +165,7 @@ extension IdentifyNamespace: NVMeDataStructure {
         try w.store(atomicWriteUnitNormal, at: 34)
         try w.store(atomicWriteUnitPowerFail, at: 36)
         try w.store(optimalIOBoundary, at: 46)
+        try w.store(preferredWriteGranularity, at: 64)
         try w.store(bytes: nguid, at: 104, count: 16)
         try w.store(bytes: eui64, at: 120, count: 8)
         for (i, format) in lbaFormats.prefix(16).enumerated() { try w.store(format.rawValue, at: 128 + 4 * i) }

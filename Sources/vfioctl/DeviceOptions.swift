@@ -54,6 +54,12 @@ struct DeviceOptions: ParsableArguments {
     @Option(name: .customLong("emu-detached"), help: "Emulated namespace (NSID) that starts detached from the controller, like QEMU's detached=on; attach it with nvme ns attach.")
     var emulatedDetached: [UInt32] = []
 
+    @Option(name: .customLong("emu-mdts"), help: "Emulated MDTS, as QEMU's nvme mdts=: at most 2^N 4 KiB pages per command, 0...9 (default 5: 128 KiB; 2: 16 KiB).")
+    var emulatedMDTS: UInt8 = 5
+
+    @Option(name: .customLong("emu-noiob"), help: "Emulated namespaces' optimal I/O boundary (NOIOB) in blocks, 0...65535 (default 0: none).")
+    var emulatedNOIOB: UInt16 = 0
+
     @Option(name: .customLong("io-queues"), help: "I/O queue pairs to ask the controller for (default 4; perf asks for at least what --queues needs).")
     var ioQueues: Int?
 
@@ -120,6 +126,10 @@ struct DeviceOptions: ParsableArguments {
         guard (1...2047).contains(emulatedQueues) else {
             throw ValidationFailure("--emu-queues \(emulatedQueues) is out of range: 1...2047")
         }
+        // 0 (no limit) is QEMU's too; the driver then caps a command at one PRP list page (2 MiB).
+        guard emulatedMDTS <= 9 else {
+            throw ValidationFailure("--emu-mdts \(emulatedMDTS) is out of range: 0...9 (2^N pages of 4 KiB; 0: no limit)")
+        }
         var namespaces = try (0..<emulatedNamespaces).map { i in
             guard let file = emulatedFile else {
                 return EmulatedNamespace(blockSize: emulatedBlockSize, capacityInBlocks: (requested ?? 1 << 30) / blockSize)
@@ -132,8 +142,9 @@ struct DeviceOptions: ParsableArguments {
         if let emulatedFormat {
             for i in namespaces.indices { try parseEmulatedFormat(emulatedFormat, into: &namespaces[i]) }
         }
+        for i in namespaces.indices { namespaces[i].optimalIOBoundary = emulatedNOIOB }
         let configuration = EmulatedNVMeConfiguration(
-            namespaces: namespaces,
+            namespaces: namespaces, maxDataTransferSize: emulatedMDTS,
             maxIOQueuePairs: emulatedQueues, msixVectors: emulatedQueues + 1,
             commandLatencyNanoseconds: UInt64(emulatedLatency) * 1000, mode: .threaded)
         if let problem = configuration.validationErrors().first { throw ValidationFailure("emulated controller: \(problem)") }

@@ -184,7 +184,7 @@ import Glibc
             (["nvme", "perf", "--ios", "0"], "/dev/null", "--ios must be greater than 0"),
             (["nvme", "perf", "--rwmix-read", "101"], "/dev/null", "--rwmix-read must be 0...100"),
             (["nvme", "perf", "--namespace", "9", "--time", "1ms"], "/dev/null", "no active namespace 9 (active: 1); pick one of those"),
-            (["nvme", "perf", "--bs", "1m", "--time", "1ms"], "/dev/null", "--bs 1048576 exceeds the controller's largest transfer (MDTS)"),
+            (["nvme", "perf", "--bs", "1g", "--time", "1ms"], "/dev/null", "--bs 1073741824 needs up to 8193 commands per I/O (MDTS 131072 bytes)"),
             (["nvme", "perf", "--emu-queues", "4", "--queues", "9", "--time", "1ms"], "/dev/null", "--queues 9 needs 9 I/O queue pairs and the controller granted 4; use --queues 4 or fewer"),
             (["nvme", "perf", "--offset", "1000", "--time", "1ms"], "/dev/null", "--offset 1000 is not a multiple of --bs 4096"),
             (["nvme", "perf", "--offset", "1g", "--time", "1ms"], "/dev/null", "--offset 1073741824 leaves no room for one I/O in namespace 1"),

@@ -476,6 +476,21 @@ ck_vfioctl_perf() {
     return 0
 }
 
+# ck_vfioctl_perf_split BDF MODE NAMESPACE_BYTES: perf --bs 64k --verify over the perf region on a
+# controller whose MDTS is below 64 KiB, so every I/O is split into several commands.
+ck_vfioctl_perf_split() {
+    has_vfioctl || return $?
+    # shellcheck disable=SC2017 # rounded down to 64 KiB on purpose, as ck_vfioctl_perf does
+    _off=$(($3 / 8 * 7 / 65536 * 65536))
+    _json=$(vfioctl_device nvme perf --device "$1" --bs 64k --rw randrw --qd 4 --ios 256 --mode "$2" --verify --json \
+        --offset "$_off" --size $(($3 / 16 / 65536 * 65536))) ||
+        { echo "perf --bs 64k --mode $2 failed"; return 1; }
+    printf '%s\n' "$_json" | grep -q '"errors": 0,' || { echo "I/O errors"; return 1; }
+    printf '%s\n' "$_json" | grep -q '"ios": 256,' || { echo "not all 256 I/Os completed"; return 1; }
+    printf '%s\n' "$_json" | grep -q '"verified_bytes": 0,' && { echo "nothing verified"; return 1; }
+    return 0
+}
+
 # ck_vfioctl_write_read BDF BLOCK_SIZE BLOCKS: a write and a read in two processes see the same
 # bytes (64 KiB just below the perf region, clear of the pattern and the handoff blocks).
 ck_vfioctl_write_read() {
