@@ -9,7 +9,14 @@
 # where each ratio is our best IOPS at that depth over the kernel's best (any engine, interrupts
 # or polling), so that neither side is handicapped by a mode the other does not use.
 #
-#   scripts/bench-vm.sh [--no-install] [--no-build]
+#   scripts/bench-vm.sh [--no-install] [--no-build] [--tcp]
+#
+# --tcp (issue 20): instead, our NVMe/TCP target (`vfioctl nvme serve`) against the kernel's
+# nvmet-tcp, both exporting the controller's namespace on 127.0.0.1 to the guest kernel's
+# initiator, fio QD1 and QD32 through it, BENCH_VM_ROUNDS rounds in ABBA order (use 3 or more),
+# IOPS and target-side CPU per I/O as medians; ours once per BENCH_VM_TCP_MODES (default "poll
+# interrupt"); BENCH_VM_TCP_CONNECT adds `nvme connect` options (--disable-sqflow); the last line is
+# tcp_qd1_ratio=… tcp_qd32_ratio=… (our best mode/kernel). Method, CPU accounting: scripts/lib/bench-tcp.sh.
 #
 # TCG emulates the guest's CPUs and QEMU's NVMe model runs in the same host process on 2 shared
 # cores: absolute IOPS are bound by the emulator, not by either driver. Only the ratio, measured
@@ -75,6 +82,12 @@ if [ "${1:-}" = --guest ]; then
         done
         return 1
     }
+    if [ "${MODE:-}" = tcp ]; then
+        # shellcheck source=scripts/lib/bench-tcp.sh
+        . "$REPO/scripts/lib/bench-tcp.sh"
+        if bench_tcp_guest; then echo DONE >"$OUT/status"; else echo FAILED >"$OUT/status"; fi
+        exit 0
+    fi
     run_fio() { # NAME ENGINE QD EXTRA...
         local name=$1 engine=$2 qd=$3
         shift 3
@@ -130,9 +143,10 @@ fi
 # shellcheck source=scripts/lib/vm.sh
 . "$REPO/scripts/lib/vm.sh"
 vm_tool bench-vm.sh
-install=1 build=1
+install=1 build=1 mode=drivers
 for arg in "$@"; do
     case $arg in
+    --tcp) mode=tcp ;;
     --no-install) install=0 ;;
     --no-build) build=0 ;;
     -h | --help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -163,6 +177,9 @@ VFIOCTL=$VFIOCTL
 SPIN="${BENCH_VM_SPIN:-}"
 BS=${BENCH_VM_BS:-4k}
 PEER="${BENCH_VM_PEER:-}"
+MODE=$mode
+MODES="${BENCH_VM_TCP_MODES:-poll interrupt}"
+CONNECT="${BENCH_VM_TCP_CONNECT:-}"
 EOF
 
 # iommu=pt: the kernel driver's DMA is not translated (its fastest setting: no IOMMU map and unmap
@@ -185,8 +202,11 @@ peer_runs=0
 [ -n "${BENCH_VM_PEER:-}" ] && peer_runs=6
 runs_per_round=$((10 + 2 * ${#spins[@]} + peer_runs))
 limit=$((120 + ROUNDS * runs_per_round * (TIME + 20)))
+# --tcp: four fio runs per round, and two target set-ups (bind, probe, connect) of up to a minute.
+read -ra tcp_modes <<<"${BENCH_VM_TCP_MODES:-poll interrupt}"
+[ "$mode" = tcp ] && limit=$((180 + ROUNDS * (1 + ${#tcp_modes[@]}) * (2 * (TIME + 20) + 60)))
 echo "== machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "== VM: $("${VM_QEMU:-qemu-system-x86_64}" --version | head -1), TCG, $VM_NCPUS vCPUs, kernel $(basename "$VM_KERNEL_PATH"), one QEMU nvme (${BENCH_VM_SIZE:-1G} sparse raw), iommu=$IOMMU${APPEND:+ $APPEND}, $TIME s per run, $ROUNDS round(s), at most $limit s; logs in $VM_WORK"
+echo "== VM: $("${VM_QEMU:-qemu-system-x86_64}" --version | head -1), TCG, $VM_NCPUS vCPUs, kernel $(basename "$VM_KERNEL_PATH"), one QEMU nvme (${BENCH_VM_SIZE:-1G} sparse raw), iommu=$IOMMU${APPEND:+ $APPEND}, $TIME s per run, $ROUNDS round(s)$([ "$mode" = tcp ] && echo ", --tcp: kernel nvmet-tcp and ours (${BENCH_VM_TCP_MODES:-poll interrupt})"), at most $limit s; logs in $VM_WORK"
 vm_boot "$limit" "bash $REPO/scripts/bench-vm.sh --guest $OUT"
 echo "== VM ran $VM_SECONDS s (vng exit status $VM_RC)"
 status=0
@@ -197,6 +217,13 @@ if [ "$(cat "$OUT/status" 2>/dev/null)" != DONE ]; then
 fi
 sed 's/^/   guest: /' "$OUT/guest.log" 2>/dev/null | grep -v '^   guest: *$' | head -40
 
+if [ "$mode" = tcp ]; then
+    # shellcheck source=scripts/lib/bench-tcp.sh
+    . "$REPO/scripts/lib/bench-tcp.sh"
+    bench_tcp_report "$OUT" || status=1
+    if ((status)); then echo "== logs kept in $VM_WORK" >&2; else rm -rf "$VM_WORK"; fi
+    exit $status
+fi
 python3 - "$OUT" "$ROUNDS" <<'EOF' || status=1
 import glob, json, os, re, statistics, sys
 out, rounds = sys.argv[1], int(sys.argv[2])
